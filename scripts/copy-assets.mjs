@@ -1,0 +1,7 @@
+// Copies non-TypeScript files the server reads at run time (SQL migrations) next to the compiled code.
+import { cpSync, existsSync } from 'node:fs';
+
+const assets = [['src/storage/sqlite/migrations', 'dist/storage/sqlite/migrations']];
+for (const [from, to] of assets) {
+  if (existsSync(from)) cpSync(from, to, { recursive: true });
+}

@@ -1,0 +1,121 @@
+// The records Tapwire keeps, as plain types shared by storage, services, delivery and the API.
+//
+// Glossary
+// - application: one tenant of the sender (usually one of their customers). Owns endpoints and messages.
+// - endpoint:    a URL registered under an application, with an event-type filter, channels, a signing
+//                secret and custom headers. Soft-deleted, so attempts keep pointing at it.
+// - event type:  a named kind of message (`invoice.paid`), global to the server, with an optional
+//                JSON schema and example.
+// - message:     one event sent to an application: an event type and a JSON payload kept byte-for-byte.
+// - delivery:    one (message, endpoint) job in the queue: due time, lease, attempt count, final state.
+//                Fan-out creates one per matching endpoint; resend and recover add manual ones.
+// - attempt:     one HTTP request made for a delivery, with its outcome and response.
+
+/** Delivery (and per-destination) state, numbered as in the Svix API. */
+export const MessageStatus = { success: 0, pending: 1, fail: 2, sending: 3 } as const;
+export type MessageStatusName = keyof typeof MessageStatus;
+
+/** Why an attempt was made: by the schedule, or by a person (resend / recover). */
+export const TriggerType = { scheduled: 0, manual: 1 } as const;
+export type TriggerTypeName = keyof typeof TriggerType;
+
+export interface Application {
+  id: string;
+  uid: string | null;
+  name: string;
+  /** Messages per second; stored and returned (enforcement belongs to the delivery isolation work). */
+  throttleRate: number | null;
+  metadata: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A signing key that is no longer current but still signs deliveries until `expiresAt`. */
+export interface OldSecret {
+  secret: string;
+  expiresAt: Date;
+}
+
+export interface Endpoint {
+  id: string;
+  appId: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  disabled: boolean;
+  /** null = every event type. */
+  eventTypes: string[] | null;
+  /** null = not restricted to channels. */
+  channels: string[] | null;
+  throttleRate: number | null;
+  version: number;
+  metadata: Record<string, string>;
+  /** Current `whsec_…` signing secret. */
+  secret: string;
+  /** Previous secrets still inside their rotation grace period (pruned lazily). */
+  oldSecrets: OldSecret[];
+  /** Custom headers added to every delivery. */
+  headers: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EventType {
+  name: string;
+  description: string;
+  archived: boolean;
+  deprecated: boolean;
+  /** Versioned JSON schemas, e.g. `{"1": {...}}`; may carry `examples`. */
+  schemas: Record<string, unknown> | null;
+  featureFlag: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Message {
+  id: string;
+  appId: string;
+  /** The sender's `eventId`, unique per application. */
+  eventId: string | null;
+  eventType: string;
+  /** The payload exactly as submitted (JSON text); null once expunged or expired. */
+  payload: string | null;
+  channels: string[] | null;
+  createdAt: Date;
+  /** When the payload is purged (payload retention). */
+  payloadExpiresAt: Date;
+}
+
+export interface Delivery {
+  id: string;
+  msgId: string;
+  appId: string;
+  endpointId: string;
+  status: MessageStatusName;
+  triggerType: TriggerTypeName;
+  /** Attempts made so far for this delivery. */
+  attemptCount: number;
+  /** When the next attempt is due; null once final (success or fail). */
+  nextAttemptAt: Date | null;
+  /** A worker holds this delivery until this time; expired leases are claimed again. */
+  lockedUntil: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  msgId: string;
+  appId: string;
+  endpointId: string;
+  url: string;
+  /** 0 when no HTTP response was received. */
+  responseStatusCode: number;
+  /** Response body (capped) or the transport error text. */
+  response: string;
+  responseDurationMs: number;
+  status: 'success' | 'fail';
+  triggerType: TriggerTypeName;
+  timestamp: Date;
+}

@@ -1,0 +1,225 @@
+// The Store interface: every domain operation Tapwire needs from its database, each one atomic.
+// SQLite and PostgreSQL implement it; one contract suite (test/store-contract.ts) runs against both.
+// Driver errors never leave an implementation: uid collisions become TapwireError('conflict'),
+// an unreachable database becomes TapwireError('store_unavailable').
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+  MessageStatusName,
+} from '../domain/types.js';
+
+/** One page of a cursor-paginated list, shaped like Svix's ListResponse. */
+export interface Page<T> {
+  data: T[];
+  /** Cursor for the next page (the last item's key); null when the page is empty. */
+  iterator: string | null;
+  /** Cursor for the previous page (`-` + the first item's key); null when the page is empty. */
+  prevIterator: string | null;
+  /** True when there is nothing after this page. */
+  done: boolean;
+}
+
+/**
+ * Cursor query. `iterator` is a key from a previous page; a leading `-` pages backwards
+ * (towards the start of the requested order).
+ */
+export interface ListQuery {
+  limit: number;
+  iterator?: string | null;
+  order?: 'ascending' | 'descending';
+}
+
+export interface MessageListQuery extends ListQuery {
+  /** Only messages created strictly before / after these times. */
+  before?: Date | null;
+  after?: Date | null;
+  channel?: string | null;
+  eventTypes?: string[] | null;
+}
+
+export interface AttemptListQuery extends ListQuery {
+  msgId?: string | null;
+  endpointId?: string | null;
+  status?: MessageStatusName | null;
+  /** 0 = no response, 100/200/300/400/500 = that class of status code. */
+  statusCodeClass?: number | null;
+  channel?: string | null;
+  eventTypes?: string[] | null;
+  before?: Date | null;
+  after?: Date | null;
+}
+
+/** What a worker needs to make one attempt, read in the same statement that leased it. */
+export interface DeliveryJob {
+  delivery: Delivery;
+  message: Message;
+  /** null when the endpoint was deleted after the delivery was queued. */
+  endpoint: Endpoint | null;
+}
+
+/** What becomes of a delivery after an attempt. */
+export type DeliveryOutcome =
+  | { status: 'success' }
+  | { status: 'sending'; nextAttemptAt: Date }
+  | { status: 'fail' };
+
+export interface CompleteAttemptInput {
+  attempt: Attempt;
+  outcome: DeliveryOutcome;
+  /** Disable the endpoint in the same transaction (the receiver answered 410 Gone). */
+  disableEndpoint: boolean;
+  now: Date;
+}
+
+/** A (destination, state) pair: one endpoint and its latest delivery of one message. */
+export interface MessageDestination {
+  endpoint: Endpoint;
+  delivery: Delivery;
+}
+
+/** A (message, state) pair: one message and its latest delivery to one endpoint. */
+export interface AttemptedMessage {
+  message: Message;
+  delivery: Delivery;
+}
+
+export interface EndpointStats {
+  success: number;
+  pending: number;
+  sending: number;
+  fail: number;
+}
+
+export interface StoredToken {
+  id: string;
+  /** null = admin (full access). */
+  appId: string | null;
+  expiresAt: Date | null;
+}
+
+export interface IdempotentResponse {
+  statusCode: number;
+  body: string;
+  contentType: string | null;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface Store {
+  /** Which backend this is, for logs and health reports. */
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Apply pending numbered migrations. Idempotent. */
+  migrate(): Promise<{ applied: number[] }>;
+  /** Cheap liveness probe used by `/api/v1/health`. */
+  ping(): Promise<StoreHealth>;
+  close(): Promise<void>;
+
+  // Applications ----------------------------------------------------------------------------
+  /** Insert; `conflict` when the uid is taken. */
+  createApplication(app: Application): Promise<Application>;
+  /** By id or uid. */
+  getApplication(idOrUid: string): Promise<Application | null>;
+  /** Replace the mutable fields of an existing application; `conflict` when the new uid is taken. */
+  updateApplication(app: Application): Promise<Application>;
+  /** Delete the application and everything it owns. False when it did not exist. */
+  deleteApplication(id: string): Promise<boolean>;
+  listApplications(query: ListQuery): Promise<Page<Application>>;
+
+  // Endpoints -------------------------------------------------------------------------------
+  /** Insert; `conflict` when the uid is taken within the application. */
+  createEndpoint(endpoint: Endpoint): Promise<Endpoint>;
+  /** By id or uid within the application; deleted endpoints are not found. */
+  getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
+  /** Replace every mutable field; `conflict` on uid collision. */
+  updateEndpoint(endpoint: Endpoint): Promise<Endpoint>;
+  /**
+   * Soft-delete: the endpoint disappears from reads, its uid is freed, its pending deliveries
+   * become failed. Attempts keep pointing at it. False when it did not exist.
+   */
+  deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean>;
+  listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>>;
+
+  // Event types -----------------------------------------------------------------------------
+  /** Insert; `conflict` when the name exists (archived or not). */
+  createEventType(eventType: EventType): Promise<EventType>;
+  getEventType(name: string): Promise<EventType | null>;
+  /** Insert or replace by name. */
+  saveEventType(eventType: EventType): Promise<EventType>;
+  /** Hard delete. False when it did not exist. */
+  deleteEventType(name: string): Promise<boolean>;
+  /** Ordered by name; the iterator is a name. */
+  listEventTypes(query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>>;
+
+  // Messages and fan-out --------------------------------------------------------------------
+  /**
+   * Insert the message and, in the same transaction, one scheduled delivery (due `now`) for each
+   * endpoint of the application that is neither disabled nor deleted and that matches: its
+   * eventTypes is null or contains the type, and its channels is null or overlaps the message's
+   * channels. `conflict` when the eventId is taken in the application.
+   */
+  createMessage(message: Message, now: Date): Promise<{ message: Message; deliveries: Delivery[] }>;
+  /** By id or eventId within the application. */
+  getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
+  /** Newest first by default. */
+  listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>>;
+  /** Drop the payload (it reads as null afterwards). False when the message does not exist. */
+  expungeMessageContent(appId: string, msgId: string): Promise<boolean>;
+  /** Drop payloads whose retention has passed, at most `limit` per call. Returns how many. */
+  expireMessagePayloads(now: Date, limit: number): Promise<number>;
+  /** Endpoints this message was queued for, each with its latest delivery; ordered by endpoint id. */
+  listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>>;
+  /** Messages queued for this endpoint, each with its latest delivery; newest first. */
+  listAttemptedMessages(appId: string, endpointId: string, query: MessageListQuery & { status?: MessageStatusName | null }): Promise<Page<AttemptedMessage>>;
+
+  // Queue -----------------------------------------------------------------------------------
+  /** Queue a manual delivery (resend) of one message to one endpoint, due now. */
+  createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery>;
+  /**
+   * Queue a manual delivery for every message whose latest delivery to this endpoint failed and
+   * which was created in [since, until). Returns how many were queued.
+   */
+  recoverFailedDeliveries(input: { appId: string; endpointId: string; since: Date; until: Date; now: Date }): Promise<number>;
+  /**
+   * Lease up to `limit` deliveries that are due (status pending or sending, nextAttemptAt ≤ now,
+   * lease free or expired), oldest due first, until `now + leaseMs`; each claim increments nothing
+   * (the attempt count moves in completeAttempt). Concurrent callers never get the same delivery.
+   */
+  claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]>;
+  /**
+   * In one transaction: insert the attempt, increment the delivery's attempt count, set its status
+   * and next due time from `outcome`, clear the lease, and disable the endpoint if asked.
+   */
+  completeAttempt(input: CompleteAttemptInput): Promise<void>;
+  /** The earliest nextAttemptAt among deliveries waiting to run (ignoring leases); null when none. */
+  nextDueAt(): Promise<Date | null>;
+  getDelivery(id: string): Promise<Delivery | null>;
+
+  // Attempts and stats ----------------------------------------------------------------------
+  /** Newest first. */
+  listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>>;
+  getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
+  /** Counts of this endpoint's deliveries by current status, for deliveries created in [since, until). */
+  getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats>;
+
+  // Auth and idempotency --------------------------------------------------------------------
+  /** Store a token by its hash (the token itself is never stored). */
+  createToken(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Promise<void>;
+  /** The token with this hash, if it exists and has not expired at `now`. */
+  findToken(tokenHash: string, now: Date): Promise<StoredToken | null>;
+  /** True when an admin token (appId null) has been stored. */
+  hasAdminToken(): Promise<boolean>;
+  /** The cached 2xx response for this key, if any and not expired. */
+  getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
+  /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */
+  saveIdempotentResponse(keyHash: string, response: IdempotentResponse, expiresAt: Date): Promise<void>;
+  /** Delete expired idempotency entries, at most `limit`. */
+  pruneIdempotency(now: Date, limit: number): Promise<number>;
+}
