@@ -1,0 +1,269 @@
+// One HTTP attempt of a webhook: POST the bytes, wait at most one deadline, keep at most a capped part
+// of the answer. Every network outcome comes back as a value, so the worker can record and schedule it
+// without try/catch; only caller bugs (bad arguments, a closed agent) throw.
+import type { LookupFunction } from 'node:net';
+import { Agent, request, type Dispatcher } from 'undici';
+import { parseRetryAfter } from '../domain/retry-policy.js';
+
+export interface SendWebhookInput {
+  /** The endpoint URL; only `http:` and `https:` are sent. */
+  url: string;
+  /** Request headers, sent as given (content-type, user-agent, signature and custom headers). */
+  headers: Record<string, string>;
+  /** The payload, byte-for-byte; a string is sent as UTF-8. */
+  body: Buffer | string;
+  /** One deadline for connect + request + response headers + response body, in ms. */
+  timeoutMs: number;
+  /** Response body bytes kept; reading stops (and the connection is dropped) past this. */
+  maxResponseBytes: number;
+  /** Connection pool to use (see {@link createDeliveryAgent}); default: undici's global dispatcher. */
+  dispatcher?: Dispatcher;
+  /** Aborts the attempt (shutdown); the result then has reason `'aborted'`. */
+  signal?: AbortSignal;
+}
+
+export type SendWebhookResult =
+  | { ok: true; statusCode: number; responseBody: string; durationMs: number; headers: Record<string, string> }
+  | {
+      ok: false;
+      /** The response status, or 0 when no response headers arrived. */
+      statusCode: number;
+      /** The capped response body, or a description of the transport error. */
+      responseBody: string;
+      durationMs: number;
+      reason: 'status' | 'timeout' | 'connection' | 'redirect' | 'invalid_url' | 'aborted';
+      /** On a 429 or 503: the `Retry-After` in ms, or null when the header is absent or unreadable. */
+      retryAfterMs?: number | null;
+      /** Response headers (lower-case names), empty when no response arrived. */
+      headers: Record<string, string>;
+    };
+
+type SendWebhookFailure = Extract<SendWebhookResult, { ok: false }>;
+
+/** Wall-clock time source in ms; injected by tests. */
+export interface SendWebhookClock {
+  now(): number;
+}
+
+const systemClock: SendWebhookClock = { now: () => Date.now() };
+
+/** The deadline's abort reason, told apart from a caller's abort. */
+class DeadlineExceeded extends Error {
+  override readonly name = 'DeadlineExceeded';
+}
+
+/**
+ * undici errors that mean the caller misused the client rather than the network failing: they are
+ * bugs to surface, not attempt outcomes to retry.
+ */
+const CALLER_ERROR_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
+/** Transport errors that are time limits of undici or the OS rather than our own deadline. */
+const TIMEOUT_ERROR_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/**
+ * Makes one POST attempt and reports how it went. Redirects are never followed (a 3xx is a failure
+ * with reason `'redirect'`); any 2xx is success. The response body is read up to `maxResponseBytes`,
+ * then the stream is destroyed; it is returned as UTF-8 text when valid, else as base64.
+ *
+ * Never rejects for network conditions (refused, reset, DNS failure, TLS failure, timeout, an invalid
+ * URL); rejects only on caller bugs such as invalid header values or a closed dispatcher.
+ *
+ * @param clock wall-clock ms for `durationMs` and HTTP-date `Retry-After` values; default `Date.now`.
+ */
+export async function sendWebhook(
+  input: SendWebhookInput,
+  clock: SendWebhookClock = systemClock,
+): Promise<SendWebhookResult> {
+  const { timeoutMs, maxResponseBytes, signal: callerSignal } = input;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
+    throw new RangeError(`timeoutMs must be a positive number of ms up to 2^31-1, got ${timeoutMs}`);
+  }
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
+    throw new RangeError(`maxResponseBytes must be a non-negative integer, got ${maxResponseBytes}`);
+  }
+
+  const startedAt = clock.now();
+  const elapsedMs = () => Math.max(0, Math.round(clock.now() - startedAt));
+  let statusCode = 0;
+  let headers: Record<string, string> = {};
+  const failure = (reason: SendWebhookFailure['reason'], responseBody: string): SendWebhookFailure => ({
+    ok: false,
+    statusCode,
+    responseBody,
+    durationMs: elapsedMs(),
+    reason,
+    headers,
+  });
+
+  const url = parseEndpointUrl(input.url);
+  if (typeof url === 'string') return failure('invalid_url', url);
+  if (callerSignal?.aborted) return failure('aborted', 'Aborted before the request was sent');
+
+  // One controller carries both the deadline and the caller's abort, so undici sees a single signal
+  // that covers connect, headers and body alike.
+  const controller = new AbortController();
+  const deadline = setTimeout(() => controller.abort(new DeadlineExceeded()), timeoutMs);
+  const onCallerAbort = () => controller.abort(callerSignal?.reason);
+  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  let phase: 'response headers' | 'response body' = 'response headers';
+
+  try {
+    const response = await request(url, {
+      method: 'POST',
+      headers: input.headers,
+      body: input.body,
+      dispatcher: input.dispatcher,
+      signal: controller.signal,
+    });
+    statusCode = response.statusCode;
+    headers = flattenHeaders(response.headers);
+    phase = 'response body';
+    const responseBody = decodeBody(await readCapped(response.body, maxResponseBytes));
+
+    if (statusCode >= 200 && statusCode < 300) {
+      return { ok: true, statusCode, responseBody, durationMs: elapsedMs(), headers };
+    }
+    if (statusCode >= 300 && statusCode < 400) return failure('redirect', responseBody);
+    const result = failure('status', responseBody);
+    if (statusCode === 429 || statusCode === 503) {
+      return { ...result, retryAfterMs: parseRetryAfter(headers['retry-after'], new Date(clock.now())) };
+    }
+    return result;
+  } catch (error) {
+    if (controller.signal.aborted) {
+      if (controller.signal.reason instanceof DeadlineExceeded) {
+        return failure('timeout', `Timed out after ${timeoutMs} ms waiting for the ${phase}`);
+      }
+      return failure('aborted', `Aborted while waiting for the ${phase}`);
+    }
+    const code = errorCode(error);
+    if (code !== undefined && CALLER_ERROR_CODES.has(code)) throw error;
+    if (code !== undefined && TIMEOUT_ERROR_CODES.has(code)) return failure('timeout', describeError(error));
+    return failure('connection', describeError(error));
+  } finally {
+    clearTimeout(deadline);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+/** The URL if it can be sent to, else the reason it cannot. */
+function parseEndpointUrl(text: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `Invalid URL: ${JSON.stringify(text)}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `Unsupported URL scheme "${url.protocol}": only http: and https: are delivered`;
+  }
+  return url;
+}
+
+interface CappedBody {
+  bytes: Buffer;
+  /** Reading stopped at the cap, so the last character may be cut in half. */
+  capped: boolean;
+}
+
+/**
+ * Reads at most `maxBytes` of the body, then destroys the stream: leaving the loop ends the async
+ * iterator, which destroys undici's body and drops the connection instead of draining it. A receiver
+ * answering with an endless body costs at most `maxBytes` of memory.
+ */
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<CappedBody> {
+  // undici's body emits an AbortError when destroyed without a reason; we destroy it on purpose, and
+  // errors while reading still reach the loop below through the iterator's own listener.
+  body.on('error', () => {});
+  if (maxBytes === 0) {
+    body.destroy();
+    return { bytes: Buffer.alloc(0), capped: true };
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const remaining = maxBytes - size;
+    if (chunk.length >= remaining) {
+      chunks.push(chunk.subarray(0, remaining));
+      return { bytes: Buffer.concat(chunks, maxBytes), capped: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { bytes: Buffer.concat(chunks, size), capped: false };
+}
+
+/**
+ * UTF-8 text when the bytes are valid UTF-8, else base64. A body cut at the cap may end in half a
+ * character; streaming mode holds back that incomplete tail instead of calling the body binary.
+ */
+function decodeBody({ bytes, capped }: CappedBody): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes, { stream: capped });
+  } catch {
+    return bytes.toString('base64');
+  }
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `CODE: message` for the error and its causes, including each address tried (AggregateError). */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    if (!(current instanceof Error)) {
+      parts.push(String(current));
+      break;
+    }
+    const code = errorCode(current);
+    let text = current.message || current.name;
+    if (current instanceof AggregateError && current.errors.length > 0) {
+      text = current.errors.map((inner: unknown) => describeError(inner)).join(' | ');
+    }
+    parts.push(code && !text.includes(code) ? `${code}: ${text}` : text);
+    current = current.cause;
+  }
+  return parts.join('; caused by ');
+}
+
+export interface DeliveryAgentOptions {
+  /** Open sockets per origin (default 20), so one busy endpoint cannot hog the process. */
+  connections?: number;
+  /** How long an idle socket is kept for the next attempt to the same endpoint (default 4000, undici's own). */
+  keepAliveTimeoutMs?: number;
+  /**
+   * DNS lookup used for every connection (default `dns.lookup`): the hook for an SSRF guard that refuses
+   * names resolving to private addresses. Its errors come back as `reason: 'connection'`. Node does not
+   * call it for IP-literal hosts, so those must be checked before sending.
+   */
+  lookup?: LookupFunction;
+}
+
+/** A connection pool for deliveries. Close it with `agent.close()` once in-flight attempts are done. */
+export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent {
+  const { connections = 20, keepAliveTimeoutMs = 4_000, lookup } = options;
+  return new Agent({
+    connections,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    pipelining: 1,
+    ...(lookup ? { connect: { lookup } } : {}),
+  });
+}
