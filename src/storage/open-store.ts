@@ -1,0 +1,71 @@
+// Turns a database URL (TAPWIRE_DATABASE_URL) into a ready Store. The only module that knows every
+// backend, so the rest of the server depends on the Store interface alone.
+import { fileURLToPath } from 'node:url';
+
+import { TapwireError } from '../errors/tapwire-error.js';
+import { SqliteStore, type StoreLogger } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** Receives migration and open-time log lines. Default: silent. */
+  logger?: StoreLogger;
+  /** Apply pending migrations before returning. Default: false — callers run `store.migrate()` and report what it applied. */
+  migrate?: boolean;
+}
+
+/**
+ * Open the store a database URL names. It is not migrated unless `migrate: true`; call
+ * `store.migrate()` before use.
+ *
+ * Accepted forms: a plain file path (relative to the working directory), `sqlite:PATH`,
+ * `sqlite:///abs/path`, `file:PATH`, `file:///abs/path`, and `:memory:` (or `sqlite::memory:`) for a
+ * private in-memory database. `postgres://` / `postgresql://` are recognised but not yet supported.
+ * Throws TapwireError('store_unavailable') when the file or its directory cannot be created or
+ * written, and TapwireError('generic_error') for a URL it cannot use.
+ */
+export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const url = databaseUrl.trim();
+  if (url === '') throw new TapwireError('generic_error', { detail: 'The database URL is empty' });
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    throw new TapwireError('generic_error', { detail: 'PostgreSQL support is not available in this version; use a SQLite path' });
+  }
+  const path = sqlitePathOf(url);
+  const store = SqliteStore.open({ path, ...(options.logger ? { logger: options.logger } : {}) });
+  if (options.migrate ?? false) {
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  return store;
+}
+
+/** The file path (or `:memory:`) a SQLite URL names. */
+function sqlitePathOf(url: string): string {
+  if (url === ':memory:' || url === 'sqlite::memory:' || url === 'sqlite://:memory:') return ':memory:';
+  if (/^file:\/\//i.test(url)) return fileURLToPath(url);
+  if (/^file:/i.test(url)) return url.slice('file:'.length);
+  if (/^sqlite:\/\//i.test(url)) return url.slice('sqlite://'.length);
+  if (/^sqlite:/i.test(url)) return url.slice('sqlite:'.length);
+  // Any other `scheme://` is a database we do not speak; a bare path (even `C:\…`) is SQLite.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (scheme) throw new TapwireError('generic_error', { detail: `Unsupported database URL scheme '${scheme[1]}:'; use a SQLite path` });
+  return url;
+}
+
+/** The URL with any password replaced by `***`, safe to log. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) {
+      parsed.password = '***';
+      return parsed.toString();
+    }
+  } catch {
+    // Not a URL (a plain path): fall through to the pattern below.
+  }
+  // Mask `user:secret@` wherever it appears, parsed or not.
+  return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
+}

@@ -1,0 +1,1194 @@
+// The embedded Store: one SQLite file through better-sqlite3, no database server to run.
+// better-sqlite3 is synchronous, so each method runs its whole transaction before it returns and
+// two calls in one process never interleave; BEGIN IMMEDIATE orders writers across processes.
+import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+import { newId } from '../../domain/ids.js';
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+  MessageStatusName,
+  OldSecret,
+  TriggerTypeName,
+} from '../../domain/types.js';
+import { TapwireError } from '../../errors/tapwire-error.js';
+import type {
+  AttemptedMessage,
+  AttemptListQuery,
+  CompleteAttemptInput,
+  DeliveryJob,
+  EndpointStats,
+  IdempotentResponse,
+  ListQuery,
+  MessageDestination,
+  MessageListQuery,
+  Page,
+  Store,
+  StoreHealth,
+  StoredToken,
+} from '../store.js';
+
+/** The subset of a pino logger the store uses. */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SqliteStoreOptions {
+  /** Database file, or `:memory:` for a private in-memory database. Parent directories are created. */
+  path: string;
+  /** Receives one line per applied migration and open-time warnings. Default: silent. */
+  logger?: StoreLogger;
+}
+
+/** Where the numbered `.sql` files live; the build copies this folder next to the compiled file. */
+const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+
+/** Sorts after every key we issue, so "before the end" needs no special-case statement. */
+const KEY_MAX = '\u{10FFFF}';
+
+/** Driver error codes that mean "the database cannot be used right now", not "your request is wrong". */
+const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_PROTOCOL'];
+
+// Rows as SQLite returns them ------------------------------------------------------------------
+
+interface ApplicationRow {
+  id: string;
+  uid: string | null;
+  name: string;
+  throttle_rate: number | null;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface EndpointRow {
+  id: string;
+  app_id: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  disabled: number;
+  event_types: string | null;
+  channels: string | null;
+  throttle_rate: number | null;
+  version: number;
+  metadata: string;
+  secret: string;
+  old_secrets: string;
+  headers: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+interface EventTypeRow {
+  name: string;
+  description: string;
+  archived: number;
+  deprecated: number;
+  schemas: string | null;
+  feature_flag: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface MessageRow {
+  id: string;
+  app_id: string;
+  event_id: string | null;
+  event_type: string;
+  payload: string | null;
+  channels: string | null;
+  created_at: number;
+  payload_expires_at: number;
+}
+
+interface DeliveryRow {
+  id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  status: MessageStatusName;
+  trigger_type: TriggerTypeName;
+  attempt_count: number;
+  next_attempt_at: number | null;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  url: string;
+  response_status_code: number;
+  response: string;
+  response_duration_ms: number;
+  status: 'success' | 'fail';
+  trigger_type: TriggerTypeName;
+  attempted_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  app_id: string | null;
+  expires_at: number | null;
+}
+
+interface IdempotencyRow {
+  status_code: number;
+  body: string;
+  content_type: string | null;
+}
+
+// SQL ---------------------------------------------------------------------------------------------
+// List statements are written once with `{cmp}` / `{dir}` and prepared twice: scanning up
+// (`> @cursor ORDER BY … ASC`) and scanning down (`< @cursor ORDER BY … DESC`). Forward and backward
+// pages in either order map onto one of the two, so every list is a plain index range scan.
+
+/** The latest delivery of its (message, endpoint) pair; used wherever "current state" is shown. */
+const IS_LATEST_DELIVERY = `d.id = (SELECT MAX(d2.id) FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id)`;
+
+/** Optional message filters shared by the message, attempt and attempted-message lists. */
+const MESSAGE_FILTERS = `
+  AND (@channel IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel))
+  AND (@eventTypes IS NULL OR m.event_type IN (SELECT value FROM json_each(@eventTypes)))`;
+
+const SQL = {
+  insertApplication: `
+    INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at)
+    VALUES (@id, @uid, @name, @throttleRate, @metadata, @createdAt, @updatedAt)
+    RETURNING *`,
+  // An id match wins over a uid match, should some uid happen to equal another application's id.
+  selectApplicationByIdOrUid: `
+    SELECT * FROM applications WHERE id = @key OR uid = @key
+    ORDER BY id = @key DESC LIMIT 1`,
+  updateApplication: `
+    UPDATE applications
+    SET uid = @uid, name = @name, throttle_rate = @throttleRate, metadata = @metadata, updated_at = @updatedAt
+    WHERE id = @id
+    RETURNING *`,
+  // Endpoints, messages, deliveries, attempts and tokens go with it through ON DELETE CASCADE.
+  deleteApplication: `DELETE FROM applications WHERE id = @id`,
+  listApplications: `
+    SELECT * FROM applications WHERE id {cmp} @cursor ORDER BY id {dir} LIMIT @limit`,
+
+  insertEndpoint: `
+    INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+                           version, metadata, secret, old_secrets, headers, created_at, updated_at)
+    VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes, @channels, @throttleRate,
+            @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt)
+    RETURNING *`,
+  selectEndpointByIdOrUid: `
+    SELECT * FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND (id = @key OR uid = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  /** Including deleted ones: a queued delivery must learn that its endpoint is gone. */
+  selectEndpointById: `SELECT * FROM endpoints WHERE id = @id`,
+  updateEndpoint: `
+    UPDATE endpoints
+    SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes,
+        channels = @channels, throttle_rate = @throttleRate, version = @version, metadata = @metadata,
+        secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+    RETURNING *`,
+  softDeleteEndpoint: `
+    UPDATE endpoints SET deleted_at = @now, uid = NULL, updated_at = @now
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL`,
+  failOpenDeliveriesOfEndpoint: `
+    UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+    WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
+  disableEndpoint: `UPDATE endpoints SET disabled = 1, updated_at = @now WHERE id = @id`,
+  listEndpoints: `
+    SELECT * FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND id {cmp} @cursor
+    ORDER BY id {dir} LIMIT @limit`,
+
+  insertEventType: `
+    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
+    VALUES (@name, @description, @archived, @deprecated, @schemas, @featureFlag, @createdAt, @updatedAt)
+    RETURNING *`,
+  // "Replace" keeps the original creation time.
+  upsertEventType: `
+    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
+    VALUES (@name, @description, @archived, @deprecated, @schemas, @featureFlag, @createdAt, @updatedAt)
+    ON CONFLICT (name) DO UPDATE SET
+      description = excluded.description, archived = excluded.archived, deprecated = excluded.deprecated,
+      schemas = excluded.schemas, feature_flag = excluded.feature_flag, updated_at = excluded.updated_at
+    RETURNING *`,
+  selectEventType: `SELECT * FROM event_types WHERE name = @name`,
+  deleteEventType: `DELETE FROM event_types WHERE name = @name`,
+  listEventTypes: `
+    SELECT * FROM event_types
+    WHERE (@includeArchived = 1 OR archived = 0) AND name {cmp} @cursor
+    ORDER BY name {dir} LIMIT @limit`,
+
+  insertMessage: `
+    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt)
+    RETURNING *`,
+  // Fan-out: live, enabled endpoints whose event-type filter admits the type and whose channel filter
+  // overlaps the message's channels (a message without channels never reaches a channel endpoint).
+  selectFanOutEndpoints: `
+    SELECT id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
+      AND (e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = @eventType))
+      AND (e.channels IS NULL OR EXISTS (
+        SELECT 1 FROM json_each(e.channels) ec JOIN json_each(@channels) mc ON mc.value = ec.value))
+    ORDER BY e.id`,
+  // Targeted fan-out (send-example): only the named endpoints, still only live and enabled ones.
+  selectTargetedEndpoints: `
+    SELECT id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
+      AND e.id IN (SELECT value FROM json_each(@endpointIds))
+    ORDER BY e.id`,
+  selectMessageByIdOrEventId: `
+    SELECT * FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  selectMessageById: `SELECT * FROM messages WHERE id = @id`,
+  listMessages: `
+    SELECT m.* FROM messages m
+    WHERE m.app_id = @appId AND m.id {cmp} @cursor
+      AND (@before IS NULL OR m.created_at < @before)
+      AND (@after IS NULL OR m.created_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY m.id {dir} LIMIT @limit`,
+  expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
+  expirePayloads: `
+    UPDATE messages SET payload = NULL
+    WHERE id IN (
+      SELECT id FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= @now LIMIT @limit)`,
+  listMessageDestinations: `
+    SELECT d.* FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.msg_id = @msgId AND d.app_id = @appId AND e.deleted_at IS NULL
+      AND ${IS_LATEST_DELIVERY}
+      AND d.endpoint_id {cmp} @cursor
+    ORDER BY d.endpoint_id {dir} LIMIT @limit`,
+  listAttemptedMessages: `
+    SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND ${IS_LATEST_DELIVERY}
+      AND d.msg_id {cmp} @cursor
+      AND (@status IS NULL OR d.status = @status)
+      AND (@before IS NULL OR m.created_at < @before)
+      AND (@after IS NULL OR m.created_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY d.msg_id {dir} LIMIT @limit`,
+
+  insertDelivery: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    VALUES (@id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0, @now, NULL, @now, @now)
+    RETURNING *`,
+  // A manual delivery is only queued when both the message and a live endpoint belong to the app.
+  insertManualDelivery: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now, NULL, @now, @now
+    FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+    WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+    RETURNING *`,
+  selectRecoverableMessages: `
+    SELECT d.msg_id FROM deliveries d
+      JOIN messages m ON m.id = d.msg_id
+      JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId AND e.deleted_at IS NULL
+      AND m.created_at >= @since AND m.created_at < @until
+      AND d.status = 'fail'
+      AND ${IS_LATEST_DELIVERY}
+    ORDER BY d.msg_id`,
+  // One statement leases the batch, so two claimers (threads or processes) can never both take a
+  // row: SQLite runs writers one at a time and the second sees the first one's locked_until.
+  // Status is left alone; only completeAttempt moves it.
+  claimDueDeliveries: `
+    UPDATE deliveries SET locked_until = @lockedUntil
+    WHERE id IN (
+      SELECT id FROM deliveries
+      WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
+        AND (locked_until IS NULL OR locked_until <= @now)
+      ORDER BY next_attempt_at, id
+      LIMIT @limit)
+    RETURNING *`,
+  insertAttempt: `
+    INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
+                          response_duration_ms, status, trigger_type, attempted_at)
+    VALUES (@id, @deliveryId, @msgId, @appId, @endpointId, @url, @responseStatusCode, @response,
+            @responseDurationMs, @status, @triggerType, @attemptedAt)`,
+  finishAttemptOnDelivery: `
+    UPDATE deliveries
+    SET attempt_count = attempt_count + 1, status = @status, next_attempt_at = @nextAttemptAt,
+        locked_until = NULL, updated_at = @now
+    WHERE id = @id`,
+  selectNextDueAt: `
+    SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+  selectDelivery: `SELECT * FROM deliveries WHERE id = @id`,
+
+  // Attempts are listed through whichever index matches the narrowest filter given.
+  listAttemptsByApp: attemptListSql('a.app_id = @appId'),
+  listAttemptsByMsg: attemptListSql('a.msg_id = @msgId AND a.app_id = @appId'),
+  listAttemptsByEndpoint: attemptListSql('a.endpoint_id = @endpointId AND a.app_id = @appId'),
+  selectAttempt: `SELECT * FROM attempts WHERE id = @id AND msg_id = @msgId AND app_id = @appId`,
+  countEndpointDeliveriesByStatus: `
+    SELECT d.status AS status, COUNT(*) AS n FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND m.created_at >= @since AND m.created_at < @until
+      AND ${IS_LATEST_DELIVERY}
+    GROUP BY d.status`,
+
+  insertToken: `
+    INSERT INTO api_tokens (id, token_hash, app_id, created_at, expires_at)
+    VALUES (@id, @tokenHash, @appId, @createdAt, @expiresAt)`,
+  selectLiveToken: `
+    SELECT id, app_id, expires_at FROM api_tokens
+    WHERE token_hash = @tokenHash AND (expires_at IS NULL OR expires_at > @now)`,
+  selectHasAdminToken: `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE app_id IS NULL) AS present`,
+  selectIdempotentResponse: `
+    SELECT status_code, body, content_type FROM idempotency_responses
+    WHERE key_hash = @keyHash AND expires_at > @now`,
+  // The first response wins: a retry racing the original must replay what the original returned.
+  insertIdempotentResponse: `
+    INSERT OR IGNORE INTO idempotency_responses (key_hash, status_code, body, content_type, expires_at)
+    VALUES (@keyHash, @statusCode, @body, @contentType, @expiresAt)`,
+  pruneIdempotency: `
+    DELETE FROM idempotency_responses
+    WHERE key_hash IN (SELECT key_hash FROM idempotency_responses WHERE expires_at <= @now LIMIT @limit)`,
+
+  ping: `SELECT 1 AS one`,
+} as const;
+
+function attemptListSql(driver: string): string {
+  return `
+    SELECT a.* FROM attempts a JOIN messages m ON m.id = a.msg_id
+    WHERE ${driver} AND a.id {cmp} @cursor
+      AND (@msgId IS NULL OR a.msg_id = @msgId)
+      AND (@endpointId IS NULL OR a.endpoint_id = @endpointId)
+      AND (@status IS NULL OR a.status = @status)
+      AND (@statusCodeClass IS NULL
+           OR (@statusCodeClass = 0 AND a.response_status_code = 0)
+           OR (@statusCodeClass > 0 AND a.response_status_code >= @statusCodeClass
+               AND a.response_status_code < @statusCodeClass + 100))
+      AND (@before IS NULL OR a.attempted_at < @before)
+      AND (@after IS NULL OR a.attempted_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY a.id {dir} LIMIT @limit`;
+}
+
+type StatementName = keyof typeof SQL;
+type Statement = Database.Statement<unknown[], unknown>;
+
+/** What a driver error means in the context of one method. */
+interface ErrorContext {
+  /** Conflict detail by the column named in SQLite's "UNIQUE constraint failed: table.column". */
+  conflicts?: Record<string, string>;
+  /** Detail for a FOREIGN KEY failure (a parent row that does not exist). */
+  missingParent?: string;
+}
+
+/**
+ * A SQLite-backed {@link Store}. Open with {@link SqliteStore.open} (synchronous), then call
+ * `migrate()` before use. Durability: WAL with `synchronous = FULL`, so a resolved write survives a
+ * power cut — an accepted message is on disk before the API answers 202.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  /** The resolved database file, or `:memory:`. */
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly logger: StoreLogger | undefined;
+  /** Each statement is prepared on first use and reused; list statements once per scan direction. */
+  private readonly prepared = new Map<string, Statement>();
+
+  private constructor(db: Database.Database, path: string, logger: StoreLogger | undefined) {
+    this.db = db;
+    this.path = path;
+    this.logger = logger;
+  }
+
+  /**
+   * Open (creating if needed) the database file and its parent directory, and set the connection
+   * up: WAL, `synchronous = FULL`, `busy_timeout = 5000`, foreign keys on. Does not migrate.
+   * Throws TapwireError('store_unavailable') naming the path when the file cannot be opened.
+   */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const inMemory = options.path === ':memory:';
+    const path = inMemory ? options.path : resolve(options.path);
+    if (!inMemory) ensureWritableDirectory(path);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path);
+      const journalMode = db.pragma('journal_mode = WAL', { simple: true });
+      if (!inMemory && journalMode !== 'wal') {
+        options.logger?.warn({ path, journalMode }, 'sqlite WAL mode unavailable');
+      }
+      // FULL: a commit is fsynced before it returns; NORMAL could lose the last commits on power loss.
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      return new SqliteStore(db, path, options.logger);
+    } catch (error) {
+      db?.close();
+      throw new TapwireError('store_unavailable', {
+        detail: `Cannot open the SQLite database at '${path}': ${(error as Error).message}`,
+        cause: error,
+      });
+    }
+  }
+
+  async migrate(): Promise<{ applied: number[] }> {
+    return this.guard(() => {
+      const applied: number[] = [];
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+      const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+      const record = this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+      for (const migration of readMigrations()) {
+        // Checked inside an IMMEDIATE transaction so two processes starting together apply it once.
+        const didApply = this.db
+          .transaction(() => {
+            if (isApplied.get(migration.version)) return false;
+            this.db.exec(migration.sql);
+            record.run(migration.version, new Date().toISOString());
+            return true;
+          })
+          .immediate();
+        if (didApply) {
+          applied.push(migration.version);
+          this.logger?.info({ version: migration.version, file: migration.file }, 'migration applied');
+        }
+      }
+      return { applied };
+    });
+  }
+
+  async ping(): Promise<StoreHealth> {
+    try {
+      this.get('ping', {});
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, detail: (error as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // Applications ----------------------------------------------------------------------------
+
+  async createApplication(app: Application): Promise<Application> {
+    return this.guard(() => toApplication(this.get<ApplicationRow>('insertApplication', applicationParams(app))!), {
+      conflicts: {
+        'applications.uid': `An application with uid '${app.uid}' already exists`,
+        'applications.id': `An application with id '${app.id}' already exists`,
+      },
+    });
+  }
+
+  async getApplication(idOrUid: string): Promise<Application | null> {
+    return this.guard(() => mapOrNull(this.get<ApplicationRow>('selectApplicationByIdOrUid', { key: idOrUid }), toApplication));
+  }
+
+  async updateApplication(app: Application): Promise<Application> {
+    return this.guard(
+      () => {
+        const row = this.get<ApplicationRow>('updateApplication', applicationParams(app));
+        if (!row) throw new TapwireError('not_found', { detail: 'Application not found' });
+        return toApplication(row);
+      },
+      { conflicts: { 'applications.uid': `An application with uid '${app.uid}' already exists` } },
+    );
+  }
+
+  async deleteApplication(id: string): Promise<boolean> {
+    return this.guard(() => this.write(() => this.run('deleteApplication', { id }).changes > 0));
+  }
+
+  async listApplications(query: ListQuery): Promise<Page<Application>> {
+    return this.guard(() => this.page<ApplicationRow, Application>('listApplications', query, 'ascending', {}, (r) => r.id, toApplication));
+  }
+
+  // Endpoints -------------------------------------------------------------------------------
+
+  async createEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+    return this.guard(() => toEndpoint(this.get<EndpointRow>('insertEndpoint', endpointParams(endpoint))!), {
+      conflicts: endpointConflicts(endpoint),
+      missingParent: 'Application not found',
+    });
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    return this.guard(() => mapOrNull(this.get<EndpointRow>('selectEndpointByIdOrUid', { appId, key: idOrUid }), toEndpoint));
+  }
+
+  async updateEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+    return this.guard(
+      () => {
+        const row = this.get<EndpointRow>('updateEndpoint', endpointParams(endpoint));
+        if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+        return toEndpoint(row);
+      },
+      { conflicts: endpointConflicts(endpoint) },
+    );
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean> {
+    return this.guard(() =>
+      this.write(() => {
+        const deleted = this.run('softDeleteEndpoint', { id: endpointId, appId, now: now.getTime() }).changes > 0;
+        if (deleted) this.run('failOpenDeliveriesOfEndpoint', { endpointId, now: now.getTime() });
+        return deleted;
+      }),
+    );
+  }
+
+  async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
+    return this.guard(() => this.page<EndpointRow, Endpoint>('listEndpoints', query, 'descending', { appId }, (r) => r.id, toEndpoint));
+  }
+
+  // Event types -----------------------------------------------------------------------------
+
+  async createEventType(eventType: EventType): Promise<EventType> {
+    return this.guard(() => toEventType(this.get<EventTypeRow>('insertEventType', eventTypeParams(eventType))!), {
+      conflicts: { 'event_types.name': `An event type named '${eventType.name}' already exists` },
+    });
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    return this.guard(() => mapOrNull(this.get<EventTypeRow>('selectEventType', { name }), toEventType));
+  }
+
+  async saveEventType(eventType: EventType): Promise<EventType> {
+    return this.guard(() => toEventType(this.get<EventTypeRow>('upsertEventType', eventTypeParams(eventType))!));
+  }
+
+  async deleteEventType(name: string): Promise<boolean> {
+    return this.guard(() => this.run('deleteEventType', { name }).changes > 0);
+  }
+
+  async listEventTypes(query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>> {
+    return this.guard(() =>
+      this.page<EventTypeRow, EventType>('listEventTypes', query, 'ascending', { includeArchived: query.includeArchived ? 1 : 0 }, (r) => r.name, toEventType),
+    );
+  }
+
+  // Messages and fan-out --------------------------------------------------------------------
+
+  async createMessage(
+    message: Message,
+    now: Date,
+    options: { endpointIds?: string[] } = {},
+  ): Promise<{ message: Message; deliveries: Delivery[] }> {
+    return this.guard(
+      () =>
+        this.write(() => {
+          const row = this.get<MessageRow>('insertMessage', messageParams(message))!;
+          const endpoints = options.endpointIds
+            ? this.all<{ id: string }>('selectTargetedEndpoints', { appId: message.appId, endpointIds: JSON.stringify(options.endpointIds) })
+            : this.all<{ id: string }>('selectFanOutEndpoints', {
+                appId: message.appId,
+                eventType: message.eventType,
+                channels: message.channels === null ? null : JSON.stringify(message.channels),
+              });
+          const deliveries = endpoints.map(({ id: endpointId }) =>
+            toDelivery(
+              this.get<DeliveryRow>('insertDelivery', {
+                id: newId('msgep', now.getTime()),
+                msgId: message.id,
+                appId: message.appId,
+                endpointId,
+                triggerType: 'scheduled',
+                now: now.getTime(),
+              })!,
+            ),
+          );
+          return { message: toMessage(row), deliveries };
+        }),
+      {
+        conflicts: {
+          'messages.event_id': `A message with eventId '${message.eventId}' already exists in this application`,
+          'messages.id': `A message with id '${message.id}' already exists`,
+        },
+        missingParent: 'Application not found',
+      },
+    );
+  }
+
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    return this.guard(() => mapOrNull(this.get<MessageRow>('selectMessageByIdOrEventId', { appId, key: idOrEventId }), toMessage));
+  }
+
+  async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
+    return this.guard(() =>
+      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, ...messageFilterParams(query) }, (r) => r.id, toMessage),
+    );
+  }
+
+  async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
+    return this.guard(() => this.run('expungePayload', { appId, id: msgId }).changes > 0);
+  }
+
+  async expireMessagePayloads(now: Date, limit: number): Promise<number> {
+    return this.guard(() => this.run('expirePayloads', { now: now.getTime(), limit }).changes);
+  }
+
+  async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {
+    return this.guard(() =>
+      this.read(() =>
+        this.page<DeliveryRow, MessageDestination>('listMessageDestinations', query, 'ascending', { appId, msgId }, (r) => r.endpoint_id, (r) => ({
+          endpoint: toEndpoint(this.get<EndpointRow>('selectEndpointById', { id: r.endpoint_id })!),
+          delivery: toDelivery(r),
+        })),
+      ),
+    );
+  }
+
+  async listAttemptedMessages(
+    appId: string,
+    endpointId: string,
+    query: MessageListQuery & { status?: MessageStatusName | null },
+  ): Promise<Page<AttemptedMessage>> {
+    return this.guard(() =>
+      this.read(() =>
+        this.page<DeliveryRow, AttemptedMessage>(
+          'listAttemptedMessages',
+          query,
+          'descending',
+          { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query) },
+          (r) => r.msg_id,
+          (r) => ({ message: toMessage(this.get<MessageRow>('selectMessageById', { id: r.msg_id })!), delivery: toDelivery(r) }),
+        ),
+      ),
+    );
+  }
+
+  // Queue -----------------------------------------------------------------------------------
+
+  async createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery> {
+    return this.guard(
+      () => {
+        const row = this.get<DeliveryRow>('insertManualDelivery', {
+          id: input.deliveryId,
+          appId: input.appId,
+          msgId: input.msgId,
+          endpointId: input.endpointId,
+          now: input.now.getTime(),
+        });
+        if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
+        return toDelivery(row);
+      },
+      { conflicts: { 'deliveries.id': `A delivery with id '${input.deliveryId}' already exists` } },
+    );
+  }
+
+  async recoverFailedDeliveries(input: { appId: string; endpointId: string; since: Date; until: Date; now: Date }): Promise<number> {
+    return this.guard(() =>
+      this.write(() => {
+        const messages = this.all<{ msg_id: string }>('selectRecoverableMessages', {
+          appId: input.appId,
+          endpointId: input.endpointId,
+          since: input.since.getTime(),
+          until: input.until.getTime(),
+        });
+        for (const { msg_id: msgId } of messages) {
+          this.run('insertDelivery', {
+            id: newId('msgep', input.now.getTime()),
+            msgId,
+            appId: input.appId,
+            endpointId: input.endpointId,
+            triggerType: 'manual',
+            now: input.now.getTime(),
+          });
+        }
+        return messages.length;
+      }),
+    );
+  }
+
+  async claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]> {
+    return this.guard(() =>
+      this.write(() => {
+        const rows = this.all<DeliveryRow>('claimDueDeliveries', {
+          now: input.now.getTime(),
+          lockedUntil: input.now.getTime() + input.leaseMs,
+          limit: input.limit,
+        });
+        // RETURNING gives no order guarantee; hand the batch out oldest due first.
+        rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
+        return rows.map((row) => {
+          const endpoint = this.get<EndpointRow>('selectEndpointById', { id: row.endpoint_id });
+          return {
+            delivery: toDelivery(row),
+            message: toMessage(this.get<MessageRow>('selectMessageById', { id: row.msg_id })!),
+            endpoint: endpoint && endpoint.deleted_at === null ? toEndpoint(endpoint) : null,
+          };
+        });
+      }),
+    );
+  }
+
+  async completeAttempt(input: CompleteAttemptInput): Promise<void> {
+    const { attempt, outcome } = input;
+    return this.guard(
+      () =>
+        this.write(() => {
+          this.run('insertAttempt', attemptParams(attempt));
+          const now = input.now.getTime();
+          const updated = this.run('finishAttemptOnDelivery', {
+            id: attempt.deliveryId,
+            status: outcome.status,
+            nextAttemptAt: outcome.status === 'sending' ? outcome.nextAttemptAt.getTime() : null,
+            now,
+          });
+          if (updated.changes === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
+          if (input.disableEndpoint) this.run('disableEndpoint', { id: attempt.endpointId, now });
+        }),
+      {
+        conflicts: { 'attempts.id': `An attempt with id '${attempt.id}' already exists` },
+        missingParent: 'Delivery not found',
+      },
+    );
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    return this.guard(() => {
+      const due = this.get<{ due: number | null }>('selectNextDueAt', {})!.due;
+      return due === null ? null : new Date(due);
+    });
+  }
+
+  async getDelivery(id: string): Promise<Delivery | null> {
+    return this.guard(() => mapOrNull(this.get<DeliveryRow>('selectDelivery', { id }), toDelivery));
+  }
+
+  // Attempts and stats ----------------------------------------------------------------------
+
+  async listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>> {
+    const statement: StatementName = query.msgId ? 'listAttemptsByMsg' : query.endpointId ? 'listAttemptsByEndpoint' : 'listAttemptsByApp';
+    const params = {
+      appId,
+      msgId: query.msgId ?? null,
+      endpointId: query.endpointId ?? null,
+      status: query.status ?? null,
+      statusCodeClass: query.statusCodeClass ?? null,
+      ...messageFilterParams(query),
+    };
+    return this.guard(() => this.page<AttemptRow, Attempt>(statement, query, 'descending', params, (r) => r.id, toAttempt));
+  }
+
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    return this.guard(() => mapOrNull(this.get<AttemptRow>('selectAttempt', { appId, msgId, id: attemptId }), toAttempt));
+  }
+
+  async getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats> {
+    return this.guard(() => {
+      const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0 };
+      const rows = this.all<{ status: MessageStatusName; n: number }>('countEndpointDeliveriesByStatus', {
+        appId,
+        endpointId,
+        since: since.getTime(),
+        until: until.getTime(),
+      });
+      for (const { status, n } of rows) stats[status] = n;
+      return stats;
+    });
+  }
+
+  // Auth and idempotency --------------------------------------------------------------------
+
+  async createToken(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Promise<void> {
+    return this.guard(
+      () => {
+        this.run('insertToken', {
+          id: input.id,
+          tokenHash: input.tokenHash,
+          appId: input.appId,
+          createdAt: input.createdAt.getTime(),
+          expiresAt: input.expiresAt?.getTime() ?? null,
+        });
+      },
+      {
+        conflicts: { 'api_tokens.token_hash': 'A token with this hash already exists', 'api_tokens.id': `A token with id '${input.id}' already exists` },
+        missingParent: 'Application not found',
+      },
+    );
+  }
+
+  async findToken(tokenHash: string, now: Date): Promise<StoredToken | null> {
+    return this.guard(() =>
+      mapOrNull(this.get<TokenRow>('selectLiveToken', { tokenHash, now: now.getTime() }), (r) => ({
+        id: r.id,
+        appId: r.app_id,
+        expiresAt: toDateOrNull(r.expires_at),
+      })),
+    );
+  }
+
+  async hasAdminToken(): Promise<boolean> {
+    return this.guard(() => this.get<{ present: number }>('selectHasAdminToken', {})!.present === 1);
+  }
+
+  async getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null> {
+    return this.guard(() =>
+      mapOrNull(this.get<IdempotencyRow>('selectIdempotentResponse', { keyHash, now: now.getTime() }), (r) => ({
+        statusCode: r.status_code,
+        body: r.body,
+        contentType: r.content_type,
+      })),
+    );
+  }
+
+  async saveIdempotentResponse(keyHash: string, response: IdempotentResponse, expiresAt: Date): Promise<void> {
+    return this.guard(() => {
+      this.run('insertIdempotentResponse', {
+        keyHash,
+        statusCode: response.statusCode,
+        body: response.body,
+        contentType: response.contentType,
+        expiresAt: expiresAt.getTime(),
+      });
+    });
+  }
+
+  async pruneIdempotency(now: Date, limit: number): Promise<number> {
+    return this.guard(() => this.run('pruneIdempotency', { now: now.getTime(), limit }).changes);
+  }
+
+  // Plumbing --------------------------------------------------------------------------------
+
+  /** Run `work`, turning every driver error into a TapwireError (nothing from the driver leaks). */
+  private guard<T>(work: () => T, context: ErrorContext = {}): T {
+    if (!this.db.open) throw new TapwireError('store_unavailable', { detail: 'The store is closed' });
+    try {
+      return work();
+    } catch (error) {
+      throw translateError(error, context);
+    }
+  }
+
+  private write<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  private read<T>(work: () => T): T {
+    return this.db.transaction(work).deferred();
+  }
+
+  private run(name: StatementName, params: object): Database.RunResult {
+    return this.statement(name).run(params);
+  }
+
+  private get<R>(name: StatementName, params: object): R | undefined {
+    return this.statement(name).get(params) as R | undefined;
+  }
+
+  private all<R>(name: StatementName, params: object): R[] {
+    return this.statement(name).all(params) as R[];
+  }
+
+  /** The named statement; list statements are asked for with their scan direction. */
+  private statement(name: StatementName, scan?: 'up' | 'down'): Statement {
+    const cacheKey = scan ? `${name}:${scan}` : name;
+    let statement = this.prepared.get(cacheKey);
+    if (!statement) {
+      let sql: string = SQL[name];
+      if (scan) sql = sql.replaceAll('{cmp}', scan === 'up' ? '>' : '<').replaceAll('{dir}', scan === 'up' ? 'ASC' : 'DESC');
+      statement = this.db.prepare(sql);
+      this.prepared.set(cacheKey, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * One cursor page (see {@link Page}): fetch limit+1 rows in scan order to learn whether more exist;
+   * a `-key` iterator scans the other way from the key and the rows are flipped back into the
+   * requested order.
+   */
+  private page<R, T>(
+    name: StatementName,
+    query: ListQuery,
+    defaultOrder: 'ascending' | 'descending',
+    params: Record<string, unknown>,
+    keyOf: (row: R) => string,
+    toItem: (row: R) => T,
+  ): Page<T> {
+    const order = query.order ?? defaultOrder;
+    const iterator = query.iterator || null;
+    const backwards = iterator?.startsWith('-') ?? false;
+    const key = iterator === null ? null : backwards ? iterator.slice(1) : iterator;
+    const scanUp = (order === 'ascending') !== backwards;
+    const cursor = key ?? (scanUp ? '' : KEY_MAX);
+    const rows = this.statement(name, scanUp ? 'up' : 'down').all({ ...params, cursor, limit: query.limit + 1 }) as R[];
+    const done = rows.length <= query.limit;
+    const pageRows = rows.slice(0, query.limit);
+    if (backwards) pageRows.reverse();
+    const first = pageRows[0];
+    const last = pageRows[pageRows.length - 1];
+    return {
+      data: pageRows.map(toItem),
+      iterator: last === undefined ? null : keyOf(last),
+      prevIterator: first === undefined ? null : `-${keyOf(first)}`,
+      done,
+    };
+  }
+}
+
+// Helpers -------------------------------------------------------------------------------------
+
+function ensureWritableDirectory(path: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, fsConstants.W_OK);
+  } catch (error) {
+    throw new TapwireError('store_unavailable', {
+      detail: `Cannot use '${path}' for the SQLite database: the directory '${dir}' cannot be created or written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      cause: error,
+    });
+  }
+}
+
+interface MigrationFile {
+  version: number;
+  file: string;
+  sql: string;
+}
+
+/** The numbered `NNNN_name.sql` files, in order. */
+function readMigrations(): MigrationFile[] {
+  const dir = fileURLToPath(MIGRATIONS_DIR);
+  return readdirSync(dir)
+    .map((file) => ({ file, match: /^(\d+)_.+\.sql$/.exec(file) }))
+    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
+    .map(({ file, match }) => ({ version: Number(match[1]), file, sql: readFileSync(join(dir, file), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+}
+
+function translateError(error: unknown, context: ErrorContext): TapwireError {
+  if (error instanceof TapwireError) return error;
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    const columns = message.replace(/^UNIQUE constraint failed: /, '');
+    const match = Object.entries(context.conflicts ?? {}).find(([column]) => columns.includes(column));
+    return new TapwireError('conflict', { detail: match?.[1] ?? `Already exists (${columns})`, cause: error });
+  }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+    return new TapwireError('not_found', { detail: context.missingParent ?? 'A referenced entity was not found', cause: error });
+  }
+  if (UNAVAILABLE_CODES.some((prefix) => code.startsWith(prefix))) {
+    return new TapwireError('store_unavailable', { cause: error });
+  }
+  if (error instanceof TypeError && /database connection is not open/.test(message)) {
+    return new TapwireError('store_unavailable', { detail: 'The store is closed', cause: error });
+  }
+  return new TapwireError('server_error', { cause: error });
+}
+
+function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row);
+}
+
+function toDateOrNull(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+function jsonOrNull<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+function toApplication(r: ApplicationRow): Application {
+  return {
+    id: r.id,
+    uid: r.uid,
+    name: r.name,
+    throttleRate: r.throttle_rate,
+    metadata: JSON.parse(r.metadata) as Record<string, string>,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function applicationParams(app: Application): Record<string, unknown> {
+  return {
+    id: app.id,
+    uid: app.uid,
+    name: app.name,
+    throttleRate: app.throttleRate,
+    metadata: JSON.stringify(app.metadata),
+    createdAt: app.createdAt.getTime(),
+    updatedAt: app.updatedAt.getTime(),
+  };
+}
+
+function toEndpoint(r: EndpointRow): Endpoint {
+  const oldSecrets = JSON.parse(r.old_secrets) as { secret: string; expiresAt: number }[];
+  return {
+    id: r.id,
+    appId: r.app_id,
+    uid: r.uid,
+    url: r.url,
+    description: r.description,
+    disabled: r.disabled === 1,
+    eventTypes: jsonOrNull<string[]>(r.event_types),
+    channels: jsonOrNull<string[]>(r.channels),
+    throttleRate: r.throttle_rate,
+    version: r.version,
+    metadata: JSON.parse(r.metadata) as Record<string, string>,
+    secret: r.secret,
+    oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
+    headers: JSON.parse(r.headers) as Record<string, string>,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function endpointParams(e: Endpoint): Record<string, unknown> {
+  return {
+    id: e.id,
+    appId: e.appId,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    disabled: e.disabled ? 1 : 0,
+    eventTypes: e.eventTypes === null ? null : JSON.stringify(e.eventTypes),
+    channels: e.channels === null ? null : JSON.stringify(e.channels),
+    throttleRate: e.throttleRate,
+    version: e.version,
+    metadata: JSON.stringify(e.metadata),
+    secret: e.secret,
+    // Old secrets keep their expiry as epoch ms, like every other time in the database.
+    oldSecrets: JSON.stringify(e.oldSecrets.map((s) => ({ secret: s.secret, expiresAt: s.expiresAt.getTime() }))),
+    headers: JSON.stringify(e.headers),
+    createdAt: e.createdAt.getTime(),
+    updatedAt: e.updatedAt.getTime(),
+  };
+}
+
+function endpointConflicts(e: Endpoint): Record<string, string> {
+  return {
+    'endpoints.uid': `An endpoint with uid '${e.uid}' already exists in this application`,
+    'endpoints.id': `An endpoint with id '${e.id}' already exists`,
+  };
+}
+
+function toEventType(r: EventTypeRow): EventType {
+  return {
+    name: r.name,
+    description: r.description,
+    archived: r.archived === 1,
+    deprecated: r.deprecated === 1,
+    schemas: jsonOrNull<Record<string, unknown>>(r.schemas),
+    featureFlag: r.feature_flag,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function eventTypeParams(t: EventType): Record<string, unknown> {
+  return {
+    name: t.name,
+    description: t.description,
+    archived: t.archived ? 1 : 0,
+    deprecated: t.deprecated ? 1 : 0,
+    schemas: t.schemas === null ? null : JSON.stringify(t.schemas),
+    featureFlag: t.featureFlag,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}
+
+function toMessage(r: MessageRow): Message {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    payload: r.payload,
+    channels: jsonOrNull<string[]>(r.channels),
+    createdAt: new Date(r.created_at),
+    payloadExpiresAt: new Date(r.payload_expires_at),
+  };
+}
+
+function messageParams(m: Message): Record<string, unknown> {
+  return {
+    id: m.id,
+    appId: m.appId,
+    eventId: m.eventId,
+    eventType: m.eventType,
+    payload: m.payload,
+    channels: m.channels === null ? null : JSON.stringify(m.channels),
+    createdAt: m.createdAt.getTime(),
+    payloadExpiresAt: m.payloadExpiresAt.getTime(),
+  };
+}
+
+/** The optional message filters every message-shaped list accepts. */
+function messageFilterParams(query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null }): Record<string, unknown> {
+  return {
+    before: query.before?.getTime() ?? null,
+    after: query.after?.getTime() ?? null,
+    channel: query.channel ?? null,
+    eventTypes: query.eventTypes ? JSON.stringify(query.eventTypes) : null,
+  };
+}
+
+function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    status: r.status,
+    triggerType: r.trigger_type,
+    attemptCount: r.attempt_count,
+    nextAttemptAt: toDateOrNull(r.next_attempt_at),
+    lockedUntil: toDateOrNull(r.locked_until),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function toAttempt(r: AttemptRow): Attempt {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    url: r.url,
+    responseStatusCode: r.response_status_code,
+    response: r.response,
+    responseDurationMs: r.response_duration_ms,
+    status: r.status,
+    triggerType: r.trigger_type,
+    timestamp: new Date(r.attempted_at),
+  };
+}
+
+function attemptParams(a: Attempt): Record<string, unknown> {
+  return {
+    id: a.id,
+    deliveryId: a.deliveryId,
+    msgId: a.msgId,
+    appId: a.appId,
+    endpointId: a.endpointId,
+    url: a.url,
+    responseStatusCode: a.responseStatusCode,
+    response: a.response,
+    responseDurationMs: a.responseDurationMs,
+    status: a.status,
+    triggerType: a.triggerType,
+    attemptedAt: a.timestamp.getTime(),
+  };
+}
