@@ -303,10 +303,18 @@ describe('sendWebhook: connection failures', () => {
   });
 
   it('reports a DNS failure', async () => {
-    // .invalid is reserved (RFC 6761): it never resolves, with or without network access.
-    const result = await send('http://tapwire-test.invalid/hook');
-    expect(result).toMatchObject({ ok: false, statusCode: 0, reason: 'connection' });
-    expect(result.responseBody).toMatch(/ENOTFOUND|EAI_AGAIN/);
+    // An injected resolver answers NXDOMAIN, so no query ever leaves the machine.
+    const nxdomain: LookupFunction = (hostname, _options, callback) => {
+      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+    };
+    const resolverAgent = createDeliveryAgent({ lookup: nxdomain });
+    try {
+      const result = await send('http://tapwire-test.invalid/hook', { dispatcher: resolverAgent });
+      expect(result).toMatchObject({ ok: false, statusCode: 0, reason: 'connection' });
+      expect(result.responseBody).toMatch(/ENOTFOUND/);
+    } finally {
+      await resolverAgent.close();
+    }
   });
 
   it('reports a socket closed by the server without an answer', async () => {

@@ -611,14 +611,17 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(orphan!.message.id).toBe(job!.message.id);
       });
 
-      it('reports the earliest due time, leased or not, and null when nothing waits', async () => {
+      it('reports when the next delivery becomes claimable, counting leases, and null when nothing waits', async () => {
         const { app } = await seedApp();
         expect(await store.nextDueAt()).toBeNull();
         await store.createMessage(makeMessage(app.id), at(50));
         await store.createMessage(makeMessage(app.id), at(20));
         expect(await store.nextDueAt()).toEqual(at(20));
+        // The one due at 20 is leased until 30 + 60 s; the one due at 50 is next.
         await store.claimDueDeliveries({ now: at(30), limit: 1, leaseMs: 60_000 });
-        expect(await store.nextDueAt()).toEqual(at(20));
+        expect(await store.nextDueAt()).toEqual(at(50));
+        await store.claimDueDeliveries({ now: at(60), limit: 1, leaseMs: 60_000 });
+        expect(await store.nextDueAt()).toEqual(new Date(at(30).getTime() + 60_000));
       });
 
       it('queues a manual delivery due now, only for a message and endpoint of the application', async () => {

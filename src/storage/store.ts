@@ -164,8 +164,10 @@ export interface Store {
    * endpoint of the application that is neither disabled nor deleted and that matches: its
    * eventTypes is null or contains the type, and its channels is null or overlaps the message's
    * channels. `conflict` when the eventId is taken in the application.
+   * With `options.endpointIds`, only those endpoints get a delivery (filters still apply to the
+   * disabled/deleted state but not to event types or channels): used by send-example.
    */
-  createMessage(message: Message, now: Date): Promise<{ message: Message; deliveries: Delivery[] }>;
+  createMessage(message: Message, now: Date, options?: { endpointIds?: string[] }): Promise<{ message: Message; deliveries: Delivery[] }>;
   /** By id or eventId within the application. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
   /** Newest first by default. */
@@ -198,7 +200,10 @@ export interface Store {
    * and next due time from `outcome`, clear the lease, and disable the endpoint if asked.
    */
   completeAttempt(input: CompleteAttemptInput): Promise<void>;
-  /** The earliest nextAttemptAt among deliveries waiting to run (ignoring leases); null when none. */
+  /**
+   * When the next delivery becomes claimable: the earliest max(nextAttemptAt, lockedUntil) among
+   * deliveries waiting to run (a leased one is claimable again when its lease ends); null when none.
+   */
   nextDueAt(): Promise<Date | null>;
   getDelivery(id: string): Promise<Delivery | null>;
 
@@ -206,7 +211,7 @@ export interface Store {
   /** Newest first. */
   listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>>;
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
-  /** Counts of this endpoint's deliveries by current status, for deliveries created in [since, until). */
+  /** Counts of this endpoint's deliveries by status (latest delivery per message), for messages created in [since, until). */
   getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats>;
 
   // Auth and idempotency --------------------------------------------------------------------

@@ -331,7 +331,8 @@ const SQL = {
         locked_until = NULL, updated_at = @now
     WHERE id = @id`,
   selectNextDueAt: `
-    SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+    SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until, 0))) AS due
+    FROM deliveries WHERE status IN ('pending', 'sending')`,
   selectDelivery: `SELECT * FROM deliveries WHERE id = @id`,
 
   // Attempts are listed through whichever index matches the narrowest filter given.

@@ -1,0 +1,250 @@
+// JSON schemas of request bodies and responses. They validate requests (→ 422 with loc/msg/type)
+// and are the source of the OpenAPI document, so the docs cannot drift from what is enforced.
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** `schema` or null. Uses a JSON-schema type list, which gives clearer errors than anyOf. */
+export function Nullable<T extends TSchema>(schema: T): T {
+  const type = (schema as { type?: string | string[] }).type;
+  if (typeof type === 'string') return { ...schema, type: [type, 'null'] } as unknown as T;
+  return Type.Union([schema, Type.Null()]) as unknown as T;
+}
+
+const UID_PATTERN = '^[a-zA-Z0-9\\-_.]+$';
+export const Uid = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Your own identifier; usable in paths instead of the id' });
+export const EventTypeName = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Event type name, e.g. `invoice.paid`' });
+const Metadata = Type.Record(Type.String(), Type.String(), { description: 'Free-form string key/values' });
+const ThrottleRate = Type.Integer({ minimum: 1, maximum: 65_535, description: 'Messages per second' });
+const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
+const Timestamp = Type.String({ format: 'date-time' });
+const NoControlChars = '^[^\\u0000-\\u0008]*$';
+
+export const ApplicationIn = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 1024, pattern: NoControlChars }),
+    uid: Type.Optional(Nullable(Uid)),
+    throttleRate: Type.Optional(Nullable(ThrottleRate)),
+    rateLimit: Type.Optional(Nullable(ThrottleRate)),
+    metadata: Type.Optional(Metadata),
+  },
+  { title: 'ApplicationIn' },
+);
+
+export const ApplicationPatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: NoControlChars })),
+    uid: Type.Optional(Nullable(Uid)),
+    throttleRate: Type.Optional(Nullable(ThrottleRate)),
+    rateLimit: Type.Optional(Nullable(ThrottleRate)),
+    metadata: Type.Optional(Metadata),
+  },
+  { title: 'ApplicationPatch' },
+);
+
+export const ApplicationOut = Type.Object(
+  {
+    id: Type.String({ description: 'app_…' }),
+    uid: Type.Optional(Uid),
+    name: Type.String(),
+    throttleRate: Type.Optional(Type.Integer()),
+    rateLimit: Type.Optional(Type.Integer()),
+    metadata: Metadata,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: 'ApplicationOut' },
+);
+
+const Url = Type.String({ minLength: 1, maxLength: 65_536, description: 'http(s) URL that receives the webhooks' });
+const EventTypeList = Type.Array(EventTypeName, { maxItems: 1000 });
+const Headers = Type.Record(Type.String(), Type.String());
+
+const endpointFields = {
+  url: Url,
+  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  uid: Type.Optional(Nullable(Uid)),
+  disabled: Type.Optional(Type.Boolean()),
+  eventTypes: Type.Optional(Nullable(EventTypeList)),
+  filterTypes: Type.Optional(Nullable(EventTypeList)),
+  channels: Type.Optional(Nullable(Channels)),
+  throttleRate: Type.Optional(Nullable(ThrottleRate)),
+  rateLimit: Type.Optional(Nullable(ThrottleRate)),
+  version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  metadata: Type.Optional(Metadata),
+  headers: Type.Optional(Headers),
+};
+
+export const EndpointIn = Type.Object(
+  { ...endpointFields, secret: Type.Optional(Nullable(Type.String({ description: '`whsec_` + base64 of 24–75 bytes; generated when absent' }))) },
+  { title: 'EndpointIn' },
+);
+export const EndpointUpdate = Type.Object(endpointFields, { title: 'EndpointUpdate' });
+export const EndpointPatch = Type.Object(
+  {
+    ...endpointFields,
+    url: Type.Optional(Url),
+    secret: Type.Optional(Nullable(Type.String())),
+  },
+  { title: 'EndpointPatch' },
+);
+
+export const EndpointOut = Type.Object(
+  {
+    id: Type.String({ description: 'ep_…' }),
+    url: Type.String(),
+    description: Type.String(),
+    uid: Type.Optional(Uid),
+    disabled: Type.Boolean(),
+    eventTypes: Type.Optional(Type.Array(Type.String())),
+    filterTypes: Type.Optional(Type.Array(Type.String())),
+    channels: Type.Optional(Type.Array(Type.String())),
+    throttleRate: Type.Optional(Type.Integer()),
+    rateLimit: Type.Optional(Type.Integer()),
+    version: Type.Integer(),
+    metadata: Metadata,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: 'EndpointOut' },
+);
+
+export const EndpointSecretOut = Type.Object({ key: Type.String() }, { title: 'EndpointSecretOut' });
+export const EndpointSecretRotateIn = Type.Object(
+  {
+    key: Type.Optional(Nullable(Type.String())),
+    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default 86400' })),
+  },
+  { title: 'EndpointSecretRotateIn' },
+);
+export const EndpointHeadersIn = Type.Object({ headers: Headers }, { title: 'EndpointHeadersIn' });
+export const EndpointHeadersPatchIn = Type.Object(
+  { headers: Type.Record(Type.String(), Nullable(Type.String())) },
+  { title: 'EndpointHeadersPatchIn' },
+);
+export const EndpointHeadersOut = Type.Object({ headers: Headers, sensitive: Type.Array(Type.String()) }, { title: 'EndpointHeadersOut' });
+export const EndpointStats = Type.Object(
+  { success: Type.Integer(), pending: Type.Integer(), sending: Type.Integer(), fail: Type.Integer(), canceled: Type.Integer() },
+  { title: 'EndpointStats' },
+);
+export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) }, { title: 'RecoverIn' });
+export const RecoverOut = Type.Object(
+  { id: Type.String(), status: Type.String(), task: Type.String(), updatedAt: Timestamp },
+  { title: 'RecoverOut' },
+);
+export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
+
+export const MessageIn = Type.Object(
+  {
+    eventType: EventTypeName,
+    payload: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Any JSON object; delivered byte-for-byte as sent' })),
+    data: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Alias of payload' })),
+    eventId: Type.Optional(Nullable(Uid)),
+    channels: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 5 }))),
+    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 90, description: 'Days; default 90' }))),
+    payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2160 }))),
+    application: Type.Optional(Nullable(ApplicationIn)),
+    transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
+  },
+  { title: 'MessageIn' },
+);
+
+export const MessageOut = Type.Object(
+  {
+    id: Type.String({ description: 'msg_…' }),
+    eventType: Type.String(),
+    payload: Type.Object({}, { additionalProperties: true }),
+    eventId: Type.Optional(Type.String()),
+    channels: Type.Optional(Type.Array(Type.String())),
+    timestamp: Timestamp,
+  },
+  { title: 'MessageOut' },
+);
+
+const statusFields = {
+  status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
+  statusText: Type.String(),
+  nextAttempt: Type.Optional(Timestamp),
+};
+export const EndpointMessageOut = Type.Object({ ...MessageOut.properties, ...statusFields }, { title: 'EndpointMessageOut' });
+export const MessageEndpointOut = Type.Object({ ...EndpointOut.properties, ...statusFields }, { title: 'MessageEndpointOut' });
+
+export const MessageAttemptOut = Type.Object(
+  {
+    id: Type.String({ description: 'atmpt_…' }),
+    msgId: Type.String(),
+    endpointId: Type.String(),
+    url: Type.String(),
+    response: Type.String({ description: 'Response body (capped at 20 000 bytes) or the transport error' }),
+    responseStatusCode: Type.Integer({ description: '0 when no response was received' }),
+    responseDurationMs: Type.Integer(),
+    status: Type.Integer({ description: '0 success, 2 fail' }),
+    statusText: Type.String(),
+    triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
+    timestamp: Timestamp,
+  },
+  { title: 'MessageAttemptOut' },
+);
+
+export const EventTypeIn = Type.Object(
+  {
+    name: EventTypeName,
+    description: Type.String({ maxLength: 8192 }),
+    archived: Type.Optional(Type.Boolean()),
+    deprecated: Type.Optional(Type.Boolean()),
+    schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+  },
+  { title: 'EventTypeIn' },
+);
+export const EventTypeUpdate = Type.Object(
+  {
+    description: Type.String({ maxLength: 8192 }),
+    archived: Type.Optional(Type.Boolean()),
+    deprecated: Type.Optional(Type.Boolean()),
+    schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+  },
+  { title: 'EventTypeUpdate' },
+);
+export const EventTypePatch = Type.Partial(EventTypeUpdate, { title: 'EventTypePatch' });
+export const EventTypeOut = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    archived: Type.Boolean(),
+    deprecated: Type.Boolean(),
+    schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    featureFlag: Type.Optional(Type.String()),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: 'EventTypeOut' },
+);
+
+export const AppPortalAccessIn = Type.Object(
+  { expiry: Type.Optional(Nullable(Type.Integer({ minimum: 60, maximum: 30 * 86_400, description: 'Token lifetime in seconds' }))) },
+  { title: 'AppPortalAccessIn', additionalProperties: true },
+);
+export const AppPortalAccessOut = Type.Object({ url: Type.String(), token: Type.String() }, { title: 'AppPortalAccessOut' });
+
+export const HttpErrorOut = Type.Object({ code: Type.String(), detail: Type.String() }, { title: 'HttpErrorOut' });
+export const HttpValidationError = Type.Object(
+  {
+    detail: Type.Array(
+      Type.Object({ loc: Type.Array(Type.Union([Type.String(), Type.Integer()])), msg: Type.String(), type: Type.String() }),
+    ),
+  },
+  { title: 'HTTPValidationError' },
+);
+
+/** Wrap an item schema in Svix's list envelope. */
+export function ListResponse(item: TSchema, name: string): TSchema {
+  return Type.Object(
+    {
+      data: Type.Array(item),
+      iterator: Nullable(Type.String()),
+      prevIterator: Type.Optional(Nullable(Type.String())),
+      done: Type.Boolean(),
+    },
+    { title: `ListResponse_${name}_` },
+  );
+}

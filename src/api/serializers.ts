@@ -1,0 +1,110 @@
+// Domain records → Svix v1 wire shapes. Both old and new field names are returned
+// (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`), and null optionals are omitted.
+import { MessageStatus, TriggerType, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
+import type { Page } from '../storage/store.js';
+
+type Json = Record<string, unknown>;
+
+export function applicationOut(app: Application): Json {
+  return {
+    id: app.id,
+    name: app.name,
+    ...(app.uid !== null ? { uid: app.uid } : {}),
+    ...(app.throttleRate !== null ? { throttleRate: app.throttleRate, rateLimit: app.throttleRate } : {}),
+    metadata: app.metadata,
+    createdAt: app.createdAt.toISOString(),
+    updatedAt: app.updatedAt.toISOString(),
+  };
+}
+
+export function endpointOut(endpoint: Endpoint): Json {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    description: endpoint.description,
+    ...(endpoint.uid !== null ? { uid: endpoint.uid } : {}),
+    disabled: endpoint.disabled,
+    ...(endpoint.eventTypes !== null ? { eventTypes: endpoint.eventTypes, filterTypes: endpoint.eventTypes } : {}),
+    ...(endpoint.channels !== null ? { channels: endpoint.channels } : {}),
+    ...(endpoint.throttleRate !== null ? { throttleRate: endpoint.throttleRate, rateLimit: endpoint.throttleRate } : {}),
+    version: endpoint.version,
+    metadata: endpoint.metadata,
+    createdAt: endpoint.createdAt.toISOString(),
+    updatedAt: endpoint.updatedAt.toISOString(),
+  };
+}
+
+/** `withContent=false` returns `payload: {}`; an expunged or expired payload reads `{"expired": true}`. */
+export function messageOut(message: Message, withContent: boolean): Json {
+  let payload: unknown;
+  if (!withContent) payload = {};
+  else if (message.payload === null) payload = { expired: true };
+  else payload = parsePayload(message.payload);
+  return {
+    id: message.id,
+    eventType: message.eventType,
+    payload,
+    ...(message.eventId !== null ? { eventId: message.eventId } : {}),
+    ...(message.channels !== null ? { channels: message.channels } : {}),
+    timestamp: message.createdAt.toISOString(),
+  };
+}
+
+/** A rawPayload (not JSON) is shown as a JSON string. */
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function deliveryStatusFields(delivery: Delivery): Json {
+  return {
+    status: MessageStatus[delivery.status],
+    statusText: delivery.status,
+    ...(delivery.nextAttemptAt && (delivery.status === 'pending' || delivery.status === 'sending')
+      ? { nextAttempt: delivery.nextAttemptAt.toISOString() }
+      : {}),
+  };
+}
+
+export function attemptOut(attempt: Attempt): Json {
+  return {
+    id: attempt.id,
+    msgId: attempt.msgId,
+    endpointId: attempt.endpointId,
+    url: attempt.url,
+    response: attempt.response,
+    responseStatusCode: attempt.responseStatusCode,
+    responseDurationMs: attempt.responseDurationMs,
+    status: MessageStatus[attempt.status],
+    statusText: attempt.status,
+    triggerType: TriggerType[attempt.triggerType],
+    timestamp: attempt.timestamp.toISOString(),
+  };
+}
+
+/** Event types in lists leave out `schemas` unless `with_content=true`. */
+export function eventTypeOut(type: EventType, withContent = true): Json {
+  return {
+    name: type.name,
+    description: type.description,
+    archived: type.archived,
+    deprecated: type.deprecated,
+    schemas: withContent ? type.schemas : null,
+    ...(type.featureFlag !== null ? { featureFlag: type.featureFlag } : {}),
+    createdAt: type.createdAt.toISOString(),
+    updatedAt: type.updatedAt.toISOString(),
+  };
+}
+
+/** The list envelope; `prevIterator` is omitted on an empty page. */
+export function pageOut<T>(page: Page<T>, map: (item: T) => Json): Json {
+  return {
+    data: page.data.map(map),
+    iterator: page.iterator,
+    ...(page.prevIterator !== null ? { prevIterator: page.prevIterator } : {}),
+    done: page.done,
+  };
+}

@@ -1,0 +1,278 @@
+// The HTTP API: a Fastify instance with Svix-compatible routes, bearer auth, POST idempotency,
+// Svix-shaped errors and the OpenAPI document. Never calls listen() itself, so tests use inject().
+import { createHash } from 'node:crypto';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
+import type { ServiceContext } from '../services/context.js';
+import { authenticate, type Principal } from '../services/auth.js';
+import { registerRoutes } from './routes.js';
+import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
+import { VERSION } from '../version.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body exactly as received (JSON bodies only). */
+    rawBody?: string;
+    principal?: Principal;
+    idempotencyKeyHash?: string;
+  }
+}
+
+/** Who may call a route: anyone, the admin token only, or any token scoped to the path's application. */
+export type Access = 'public' | 'admin' | 'app';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  body?: TSchema;
+  /** Documented query parameters: name → description. */
+  query?: Record<string, string>;
+  /** Documented responses: status → schema (null = no body). */
+  responses: Record<number, TSchema | null>;
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+export interface ApiOptions {
+  /** Reports whether the in-process worker is running, for the health document. */
+  workerStatus?: () => { running: boolean; activeAttempts: number } | null;
+}
+
+/** How long a concurrent duplicate waits for the first request with the same idempotency key. */
+const IDEMPOTENCY_WAIT_MS = 5000;
+/** How long a 2xx response is replayed for the same key. */
+const IDEMPOTENCY_TTL_MS = 12 * 3600_000;
+
+/** Build the API server (not listening). */
+export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'api' }) as unknown as FastifyBaseLogger,
+    // The Svix JS client 1.x joins serverUrl and paths without trimming slashes.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    bodyLimit: ctx.config.maxPayloadBytes + 64 * 1024,
+    // Bodies are validated strictly (no coercion); queries are read by src/api/query.ts.
+    ajv: { customOptions: {} },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  const bodyAjv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
+  (addFormatsModule as unknown as (ajv: Ajv) => void)(bodyAjv);
+  app.setValidatorCompiler(({ schema }) => bodyAjv.compile(schema));
+  app.setSchemaErrorFormatter((errors) => {
+    return new TapwireError('validation_error', { issues: errors.map((e) => toIssue(e as ErrorObject)) });
+  });
+
+  // Every body is read as JSON whatever its content type (curl -d sends form encoding by default),
+  // and kept raw so message payloads are delivered byte-for-byte.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    const buffer = body as Buffer;
+    if (buffer.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(buffer);
+    } catch {
+      return done(invalidJson('the body is not valid UTF-8'), undefined);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      request.rawBody = text;
+      done(null, parsed);
+    } catch (error) {
+      done(invalidJson((error as Error).message), undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = mapError(error);
+    if (mapped.status >= 500) {
+      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    }
+    void reply.status(mapped.status).type('application/json').send(mapped.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ code: 'not_found', detail: `No route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  // CORS: the API is used from browsers (dashboards, the portal embedded by senders).
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin) {
+      void reply.header('access-control-allow-origin', '*');
+      void reply.header('access-control-expose-headers', '*');
+    }
+  });
+  app.options('*', async (request, reply) => {
+    void reply
+      .header('access-control-allow-origin', '*')
+      .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
+      .header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? '*')
+      .header('access-control-max-age', '600')
+      .status(204)
+      .send();
+  });
+
+  const inFlightKeys = new Map<string, Promise<void>>();
+  const docs: RouteDoc[] = [];
+
+  const register = (spec: RouteSpec): void => {
+    docs.push(spec);
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      ...(spec.body ? { schema: { body: spec.body } } : {}),
+      preValidation: async (request, reply) => {
+        if (spec.access !== 'public') await authorize(ctx, spec.access, request);
+        if (spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys))) return reply;
+        if (spec.body && request.body === undefined) {
+          throw new TapwireError('validation_error', {
+            issues: [{ loc: ['body'], msg: 'a JSON body is required', type: 'value_error.missing' }],
+          });
+        }
+      },
+      handler: async (request, reply) => {
+        const result = await spec.handler(request, reply);
+        if (reply.sent) return reply;
+        return result === undefined ? reply.send() : result;
+      },
+    });
+  };
+
+  // The request finished (any status): let waiting duplicates go.
+  app.addHook('onResponse', async (request) => {
+    (request as unknown as { releaseIdempotency?: () => void }).releaseIdempotency?.();
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const hash = request.idempotencyKeyHash;
+    if (hash && reply.statusCode >= 200 && reply.statusCode < 300 && !reply.getHeader('idempotent-replayed')) {
+      const body = typeof payload === 'string' ? payload : payload == null ? '' : String(payload);
+      const contentType = reply.getHeader('content-type');
+      await ctx.store.saveIdempotentResponse(
+        hash,
+        { statusCode: reply.statusCode, body, contentType: typeof contentType === 'string' ? contentType : null },
+        new Date(ctx.clock.now().getTime() + IDEMPOTENCY_TTL_MS),
+      );
+    }
+    return payload;
+  });
+
+  registerRoutes(register, ctx, options);
+
+  app.get('/api/v1/openapi.json', async () => buildOpenApiDocument(docs, VERSION));
+
+  return app;
+}
+
+/** Check the bearer token and, for app-scoped tokens, that the path's application is theirs. */
+async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>, request: FastifyRequest): Promise<void> {
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new TapwireError('authentication_failed', { detail: 'Missing or malformed Authorization header; expected "Bearer <token>"' });
+  const principal = await authenticate(ctx, match[1]!);
+  if (!principal) throw new TapwireError('authentication_failed');
+  request.principal = principal;
+  if (principal.kind === 'admin') return;
+  if (access === 'admin') throw new TapwireError('insufficient access');
+  const appIdOrUid = (request.params as { app_id?: string }).app_id;
+  if (!appIdOrUid) throw new TapwireError('insufficient access');
+  const app = await ctx.store.getApplication(appIdOrUid);
+  // Another tenant's application is indistinguishable from a missing one.
+  if (!app || app.id !== principal.appId) throw new TapwireError('not_found', { detail: 'Application not found' });
+}
+
+/**
+ * POST idempotency (Svix semantics): with both `idempotency-key` and a token, the first 2xx
+ * response for (token, key, URL) is replayed for 12 h. A duplicate arriving while the first is
+ * still running waits for it (up to 5 s). Non-2xx responses are not cached, so a retry runs again.
+ */
+async function beginIdempotent(
+  ctx: ServiceContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  inFlight: Map<string, Promise<void>>,
+): Promise<boolean> {
+  const key = request.headers['idempotency-key'];
+  const auth = request.headers.authorization;
+  if (typeof key !== 'string' || key === '' || !auth) return false;
+  if (key.length > 256) {
+    throw new TapwireError('validation_error', { issues: [{ loc: ['header', 'idempotency-key'], msg: 'idempotency-key is too long', type: 'value_error' }] });
+  }
+  const hash = createHash('sha256').update(`${auth}\n${key}\n${request.url}`).digest('hex');
+  const deadline = Date.now() + IDEMPOTENCY_WAIT_MS;
+  while (inFlight.has(hash)) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new TapwireError('idempotency_conflict');
+    await Promise.race([inFlight.get(hash), new Promise((r) => setTimeout(r, remaining))]);
+  }
+  const cached = await ctx.store.getIdempotentResponse(hash, ctx.clock.now());
+  if (cached) {
+    void reply.status(cached.statusCode).header('idempotent-replayed', 'true');
+    if (cached.contentType) void reply.type(cached.contentType);
+    await reply.send(cached.body === '' ? undefined : cached.body);
+    return true;
+  }
+  let release!: () => void;
+  inFlight.set(hash, new Promise<void>((resolve) => (release = resolve)));
+  request.idempotencyKeyHash = hash;
+  (request as unknown as { releaseIdempotency: () => void }).releaseIdempotency = () => {
+    inFlight.delete(hash);
+    release();
+  };
+  return false;
+}
+
+function invalidJson(message: string): TapwireError {
+  return new TapwireError('validation_error', {
+    issues: [{ loc: ['body'], msg: `Invalid JSON: ${message}`, type: 'value_error.jsondecode' }],
+  });
+}
+
+/** Ajv error → Svix-style issue with `loc` starting at `body`. */
+function toIssue(error: ErrorObject): ValidationIssue {
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const loc: (string | number)[] = ['body', ...path];
+  switch (error.keyword) {
+    case 'required':
+      return { loc: [...loc, (error.params as { missingProperty: string }).missingProperty], msg: 'field required', type: 'value_error.missing' };
+    case 'type':
+      return { loc, msg: `must be ${String((error.params as { type: string | string[] }).type).replace(',', ' or ')}`, type: `type_error.${String((error.params as { type: string }).type).split(',')[0]}` };
+    case 'pattern':
+      return { loc, msg: `string does not match regex "${(error.params as { pattern: string }).pattern}"`, type: 'value_error.str.regex' };
+    case 'minLength':
+    case 'maxLength':
+    case 'minItems':
+    case 'maxItems':
+    case 'minimum':
+    case 'maximum':
+      return { loc, msg: error.message ?? 'out of range', type: `value_error.${error.keyword}` };
+    case 'format':
+      return { loc, msg: `must be a valid ${(error.params as { format: string }).format}`, type: 'value_error.format' };
+    default:
+      return { loc, msg: error.message ?? 'invalid value', type: 'value_error' };
+  }
+}
+
+/** Anything thrown → a TapwireError with the right status. */
+function mapError(error: unknown): TapwireError {
+  if (error instanceof TapwireError) return error;
+  const e = error as { code?: string; statusCode?: number; validation?: unknown; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TapwireError('payload_too_large');
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new TapwireError('unsupported_media_type');
+  if (e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new TapwireError('generic_error', { detail: 'Content-Length does not match the body' });
+  if (e.code === 'FST_ERR_BAD_URL' || e.code === 'FST_ERR_ASYNC_CONSTRAINT') return new TapwireError('generic_error', { detail: 'Malformed URL' });
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return new TapwireError('generic_error', { detail: e.message ?? 'Bad request' });
+  }
+  return new TapwireError('server_error', { cause: error });
+}

@@ -1,0 +1,188 @@
+// One schema of every Tapwire option with its default. loadConfig() merges flags > env > defaults;
+// only the CLI passes process.env in, so library code never reads the environment itself.
+import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
+import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
+import { parseCidrList } from '../delivery/ssrf-guard.js';
+
+export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
+export type ServerRole = 'api' | 'worker' | 'all';
+
+/** Every option of a Tapwire server, resolved and typed. */
+export interface TapwireConfig {
+  /** Listen address. Default `127.0.0.1` (TAPWIRE_HOST). */
+  host: string;
+  /** Listen port. Default 8071 (TAPWIRE_PORT). */
+  port: number;
+  /** File path, `sqlite:PATH` or `postgres://…`. Default `./data/tapwire.db` (TAPWIRE_DATABASE_URL). */
+  databaseUrl: string;
+  /** Fixed admin bearer token; null = generate one on first start (TAPWIRE_ADMIN_TOKEN). */
+  adminToken: string | null;
+  /** CIDRs that endpoints may reach although they are private (TAPWIRE_ALLOWED_NETWORKS). */
+  allowedNetworks: string[];
+  /** Refuse `http://` endpoint URLs. Default true (TAPWIRE_HTTPS_ONLY). */
+  httpsOnly: boolean;
+  /** Delays after the first attempt. Default 5s,5m,30m,2h,5h,10h,10h (TAPWIRE_RETRY_SCHEDULE). */
+  retryScheduleMs: number[];
+  /** One deadline for connect + headers + body of an attempt. Default 15 s (TAPWIRE_REQUEST_TIMEOUT). */
+  requestTimeoutMs: number;
+  /** Largest accepted message payload in bytes. Default 1 MiB (TAPWIRE_MAX_PAYLOAD_BYTES). */
+  maxPayloadBytes: number;
+  /** Which signature headers deliveries carry. Default `webhook` (TAPWIRE_SIGNATURE_HEADERS). */
+  signatureHeaders: SignatureHeaderMode;
+  /** pino level. Default `info` (TAPWIRE_LOG_LEVEL). */
+  logLevel: string;
+  /** What this process runs. Default `all` (--role). */
+  role: ServerRole;
+  /** Attempts in flight at once in this process. Default 64 (TAPWIRE_WORKER_CONCURRENCY). */
+  workerConcurrency: number;
+  /** Stored response bodies are cut at this many bytes. Default 20 000. */
+  maxResponseBytes: number;
+  /** Base URL used in links handed to people (app portal). Default `http://HOST:PORT`. (TAPWIRE_PUBLIC_URL) */
+  publicUrl: string;
+  /** Lifetime of app-scoped tokens minted by app-portal-access. Default 7 days (TAPWIRE_APP_TOKEN_TTL). */
+  appTokenTtlMs: number;
+}
+
+/** Env var names, in one place so docs and errors can name them. */
+export const ENV = {
+  host: 'TAPWIRE_HOST',
+  port: 'TAPWIRE_PORT',
+  databaseUrl: 'TAPWIRE_DATABASE_URL',
+  adminToken: 'TAPWIRE_ADMIN_TOKEN',
+  allowedNetworks: 'TAPWIRE_ALLOWED_NETWORKS',
+  httpsOnly: 'TAPWIRE_HTTPS_ONLY',
+  retryScheduleMs: 'TAPWIRE_RETRY_SCHEDULE',
+  requestTimeoutMs: 'TAPWIRE_REQUEST_TIMEOUT',
+  maxPayloadBytes: 'TAPWIRE_MAX_PAYLOAD_BYTES',
+  signatureHeaders: 'TAPWIRE_SIGNATURE_HEADERS',
+  logLevel: 'TAPWIRE_LOG_LEVEL',
+  workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
+  publicUrl: 'TAPWIRE_PUBLIC_URL',
+  appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
+} as const;
+
+/** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The defaults, before env and flags. */
+export function defaultConfig(): TapwireConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8071,
+    databaseUrl: './data/tapwire.db',
+    adminToken: null,
+    allowedNetworks: [],
+    httpsOnly: true,
+    retryScheduleMs: [...DEFAULT_RETRY_SCHEDULE_MS],
+    requestTimeoutMs: 15_000,
+    maxPayloadBytes: 1_048_576,
+    signatureHeaders: 'webhook',
+    logLevel: 'info',
+    role: 'all',
+    workerConcurrency: 64,
+    maxResponseBytes: 20_000,
+    publicUrl: '',
+    appTokenTtlMs: 7 * 24 * 3600_000,
+  };
+}
+
+type Overrides = { [K in keyof TapwireConfig]?: string | undefined };
+
+/**
+ * Resolve the configuration: `flags` (already strings from the command line) win over `env`,
+ * which wins over the defaults. Throws ConfigError naming the variable on any bad value.
+ */
+export function loadConfig(options: { env?: Record<string, string | undefined>; flags?: Overrides } = {}): TapwireConfig {
+  const env = options.env ?? {};
+  const flags = options.flags ?? {};
+  const config = defaultConfig();
+  const raw = (key: keyof typeof ENV): { value: string; source: string } | null => {
+    const flag = flags[key];
+    if (flag !== undefined) return { value: flag, source: `--${key}` };
+    const fromEnv = env[ENV[key]];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: ENV[key] };
+    return null;
+  };
+  const parse = <T>(key: keyof typeof ENV, fn: (v: string) => T): T | undefined => {
+    const got = raw(key);
+    if (!got) return undefined;
+    try {
+      return fn(got.value.trim());
+    } catch (error) {
+      throw new ConfigError(`${got.source}: ${(error as Error).message}`);
+    }
+  };
+
+  config.host = parse('host', (v) => v) ?? config.host;
+  config.port = parse('port', (v) => parseInteger(v, 0, 65_535)) ?? config.port;
+  config.databaseUrl = parse('databaseUrl', (v) => v) ?? config.databaseUrl;
+  config.adminToken = parse('adminToken', parseAdminToken) ?? null;
+  config.allowedNetworks = parse('allowedNetworks', (v) => parseCidrList(v)) ?? [];
+  config.httpsOnly = parse('httpsOnly', parseBoolean) ?? config.httpsOnly;
+  config.retryScheduleMs = parse('retryScheduleMs', parseRetrySchedule) ?? config.retryScheduleMs;
+  config.requestTimeoutMs = parse('requestTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.requestTimeoutMs;
+  config.maxPayloadBytes = parse('maxPayloadBytes', (v) => parseInteger(v, 1, 64 * 1_048_576)) ?? config.maxPayloadBytes;
+  config.signatureHeaders = parse('signatureHeaders', parseSignatureMode) ?? config.signatureHeaders;
+  config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;
+  config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
+  config.appTokenTtlMs = parse('appTokenTtlMs', (v) => parsePositiveDuration(v)) ?? config.appTokenTtlMs;
+  const role = flags.role ?? undefined;
+  if (role !== undefined) {
+    if (role !== 'api' && role !== 'worker' && role !== 'all') {
+      throw new ConfigError(`--role: expected api, worker or all, got '${role}'`);
+    }
+    config.role = role;
+  }
+  const publicUrl = parse('publicUrl', parsePublicUrl);
+  config.publicUrl = publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  return config;
+}
+
+function parseInteger(value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new Error(`expected a whole number, got '${value}'`);
+  const n = Number(value);
+  if (n < min || n > max) throw new Error(`expected a number from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function parseBoolean(value: string): boolean {
+  const v = value.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new Error(`expected true or false, got '${value}'`);
+}
+
+function parsePositiveDuration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms <= 0) throw new Error(`expected a duration above zero, got '${value}'`);
+  return ms;
+}
+
+function parseSignatureMode(value: string): SignatureHeaderMode {
+  if (value === 'webhook' || value === 'svix' || value === 'both') return value;
+  throw new Error(`expected webhook, svix or both, got '${value}'`);
+}
+
+function parseLogLevel(value: string): string {
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(value)) throw new Error(`expected one of ${levels.join(', ')}, got '${value}'`);
+  return value;
+}
+
+function parseAdminToken(value: string): string {
+  if (value.includes('.')) throw new Error('tokens may not contain "."');
+  if (value.length < 16) throw new Error('use at least 16 characters');
+  if (/\s/.test(value)) throw new Error('tokens may not contain whitespace');
+  return value;
+}
+
+function parsePublicUrl(value: string): string {
+  const url = new URL(value);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http(s) URL');
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,247 @@
+// The delivery worker: leases due deliveries from the Store, makes one signed HTTP attempt for
+// each, and writes the attempt and the delivery's next state in one transaction. Nothing lives
+// only in memory: a worker that dies leaves leases that expire and are claimed again.
+import type { Logger } from 'pino';
+import type { Agent } from 'undici';
+import type { TapwireConfig } from '../config/config.js';
+import { newId } from '../domain/ids.js';
+import { nextRetryDelayMs } from '../domain/retry-policy.js';
+import type { Attempt } from '../domain/types.js';
+import type { Clock } from '../services/context.js';
+import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
+import type { DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
+import { createDeliveryAgent, sendWebhook, type SendWebhookResult } from './send-webhook.js';
+import { AddressPolicy } from './ssrf-guard.js';
+import { VERSION } from '../version.js';
+
+/** Sent on every delivery. */
+export const USER_AGENT = `Tapwire/${VERSION}`;
+
+export interface DeliveryWorkerOptions {
+  store: Store;
+  config: TapwireConfig;
+  logger: Logger;
+  clock: Clock;
+  /** Random source for retry jitter, in [0, 1). */
+  random?: () => number;
+  /** Longest sleep between polls when nothing is due and nobody wakes us. Default 1 s. */
+  maxIdleMs?: number;
+  /** Wait this long before retrying after a store error. Default 1 s. */
+  errorBackoffMs?: number;
+}
+
+/** Extra lease time beyond the request deadline, so a slow commit never lets a lease lapse mid-attempt. */
+const LEASE_MARGIN_MS = 30_000;
+/** Deliveries leased per claim. */
+const CLAIM_BATCH = 100;
+
+export class DeliveryWorker {
+  private readonly store: Store;
+  private readonly config: TapwireConfig;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly maxIdleMs: number;
+  private readonly errorBackoffMs: number;
+  private readonly agent: Agent;
+  private readonly inFlight = new Set<Promise<void>>();
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private wakePending = false;
+  private readonly shutdown = new AbortController();
+
+  constructor(options: DeliveryWorkerOptions) {
+    this.store = options.store;
+    this.config = options.config;
+    this.logger = options.logger.child({ component: 'worker' });
+    this.clock = options.clock;
+    this.random = options.random ?? Math.random;
+    this.maxIdleMs = options.maxIdleMs ?? 1000;
+    this.errorBackoffMs = options.errorBackoffMs ?? 1000;
+    const policy = new AddressPolicy(options.config.allowedNetworks);
+    this.agent = createDeliveryAgent({ connections: 16, lookup: policy.guardedLookup() });
+  }
+
+  /** Start claiming. Idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** New deliveries were committed: claim now instead of at the next poll. */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeUp?.();
+  }
+
+  /** Attempts currently in flight. */
+  get activeAttempts(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stop claiming, let in-flight attempts finish and record their outcome, then release the HTTP pool. */
+  async close(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+    await this.agent.close().catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const free = this.config.workerConcurrency - this.inFlight.size;
+      if (free <= 0) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      let jobs: DeliveryJob[];
+      this.wakePending = false;
+      try {
+        jobs = await this.store.claimDueDeliveries({
+          now: this.clock.now(),
+          limit: Math.min(free, CLAIM_BATCH),
+          leaseMs: this.config.requestTimeoutMs + LEASE_MARGIN_MS,
+        });
+      } catch (error) {
+        this.logger.error({ err: error }, 'claiming deliveries failed; retrying');
+        await this.sleep(this.errorBackoffMs);
+        continue;
+      }
+      for (const job of jobs) this.track(this.attempt(job));
+      if (jobs.length === Math.min(free, CLAIM_BATCH)) continue;
+      await this.sleepUntilDue();
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => {
+      this.inFlight.delete(work);
+      // A freed slot may let a full worker claim more.
+      if (this.inFlight.size === this.config.workerConcurrency - 1) this.wakeUp?.();
+    });
+  }
+
+  /** Sleep until the next delivery is due, a wake-up, or maxIdleMs, whichever is first. */
+  private async sleepUntilDue(): Promise<void> {
+    if (this.wakePending || !this.running) return;
+    let delay = this.maxIdleMs;
+    try {
+      const next = await this.store.nextDueAt();
+      if (next) delay = Math.max(0, Math.min(delay, next.getTime() - this.clock.now().getTime()));
+    } catch {
+      // The next claim reports store trouble; here we just poll at the idle rate.
+    }
+    if (this.wakePending) return;
+    // Even with nothing to wait for, yield to I/O: a loop of resolved promises would starve it.
+    await this.sleep(Math.max(1, delay));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+
+  /** One attempt of one delivery, start to finish. Never throws. */
+  private async attempt(job: DeliveryJob): Promise<void> {
+    const { delivery, message, endpoint } = job;
+    const log = this.logger.child({ appId: delivery.appId, endpointId: delivery.endpointId, msgId: delivery.msgId, deliveryId: delivery.id, attempt: delivery.attemptCount + 1 });
+    const started = this.clock.now();
+    let result: SendWebhookResult;
+    if (!endpoint) {
+      result = skipped('The endpoint was deleted');
+    } else if (endpoint.disabled) {
+      result = skipped('The endpoint is disabled; enable it and recover to deliver');
+    } else if (message.payload === null) {
+      result = skipped('The message payload has expired or was expunged');
+    } else {
+      const timestampSeconds = Math.floor(started.getTime() / 1000);
+      const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
+      const signature = signPayload({ msgId: message.id, timestampSeconds, body: message.payload, secrets });
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId: message.id, timestampSeconds, signature }),
+        ...endpoint.headers,
+      };
+      result = await sendWebhook(
+        {
+          url: endpoint.url,
+          headers,
+          body: message.payload,
+          timeoutMs: this.config.requestTimeoutMs,
+          maxResponseBytes: this.config.maxResponseBytes,
+          dispatcher: this.agent,
+        },
+        { now: () => this.clock.now().getTime() },
+      );
+    }
+    const now = this.clock.now();
+    const attemptsMade = delivery.attemptCount + 1;
+    const gone = result.ok === false && result.statusCode === 410;
+    let outcome: DeliveryOutcome;
+    if (result.ok) {
+      outcome = { status: 'success' };
+    } else if (gone || !endpoint || endpoint.disabled || message.payload === null || delivery.triggerType === 'manual') {
+      outcome = { status: 'fail' };
+    } else {
+      const delayMs = nextRetryDelayMs({
+        scheduleMs: this.config.retryScheduleMs,
+        attemptsMade,
+        random: this.random,
+        retryAfterMs: result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterMs ?? undefined : undefined,
+        timedOut: result.reason === 'timeout',
+      });
+      outcome = delayMs === null ? { status: 'fail' } : { status: 'sending', nextAttemptAt: new Date(now.getTime() + delayMs) };
+    }
+    const attempt: Attempt = {
+      id: newId('atmpt', now.getTime()),
+      deliveryId: delivery.id,
+      msgId: delivery.msgId,
+      appId: delivery.appId,
+      endpointId: delivery.endpointId,
+      url: endpoint?.url ?? '',
+      responseStatusCode: result.statusCode,
+      response: result.responseBody,
+      responseDurationMs: result.durationMs,
+      status: result.ok ? 'success' : 'fail',
+      triggerType: delivery.triggerType,
+      timestamp: now,
+    };
+    try {
+      await this.store.completeAttempt({ attempt, outcome, disableEndpoint: gone && !!endpoint, now });
+    } catch (error) {
+      // The lease expires and the delivery is attempted again: at-least-once, never lost.
+      log.error({ err: error }, 'recording attempt failed; delivery will be retried after its lease');
+      return;
+    }
+    const fields = {
+      attemptId: attempt.id,
+      outcome: outcome.status,
+      statusCode: result.statusCode,
+      durationMs: result.durationMs,
+      ...(result.ok ? {} : { reason: result.reason }),
+      ...(outcome.status === 'sending' ? { nextAttemptAt: outcome.nextAttemptAt.toISOString() } : {}),
+    };
+    if (result.ok) log.info(fields, 'attempt succeeded');
+    else if (outcome.status === 'fail') log.warn({ ...fields, endpointDisabled: gone }, 'attempt failed; delivery failed');
+    else log.info(fields, 'attempt failed; retry scheduled');
+  }
+}
+
+/** An attempt that was not made, recorded as a failure with the reason as its response. */
+function skipped(reason: string): SendWebhookResult {
+  return { ok: false, statusCode: 0, responseBody: reason, durationMs: 0, reason: 'connection', headers: {} };
+}

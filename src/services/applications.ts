@@ -1,0 +1,113 @@
+// Use cases for applications (tenants): create (optionally get-if-exists), upsert, patch, delete, list.
+import { newId } from '../domain/ids.js';
+import type { Application } from '../domain/types.js';
+import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
+import type { ListQuery, Page } from '../storage/store.js';
+import type { ServiceContext } from './context.js';
+
+/** Fields a client may set on an application; undefined = not given. */
+export interface ApplicationInput {
+  name?: string;
+  uid?: string | null;
+  throttleRate?: number | null;
+  metadata?: Record<string, string>;
+}
+
+/** Create an application. With `getIfExists`, an existing uid returns that application instead of 409. */
+export async function createApplication(
+  ctx: ServiceContext,
+  input: ApplicationInput,
+  options: { getIfExists?: boolean } = {},
+): Promise<{ app: Application; created: boolean }> {
+  if (input.uid && options.getIfExists) {
+    const existing = await ctx.store.getApplication(input.uid);
+    if (existing) return { app: existing, created: false };
+  }
+  const now = ctx.clock.now();
+  checkUid(input.uid, 'app');
+  const app: Application = {
+    id: newId('app', now.getTime()),
+    uid: input.uid ?? null,
+    name: requireName(input.name),
+    throttleRate: input.throttleRate ?? null,
+    metadata: input.metadata ?? {},
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    return { app: await ctx.store.createApplication(app), created: true };
+  } catch (error) {
+    // A concurrent create of the same uid: with getIfExists the winner's row is the answer.
+    if (options.getIfExists && input.uid && error instanceof TapwireError && error.code === 'conflict') {
+      const existing = await ctx.store.getApplication(input.uid);
+      if (existing) return { app: existing, created: false };
+    }
+    throw error;
+  }
+}
+
+export async function getApplication(ctx: ServiceContext, idOrUid: string): Promise<Application> {
+  const app = await ctx.store.getApplication(idOrUid);
+  if (!app) throw notFound('Application');
+  return app;
+}
+
+/** PUT: replace an application, or create it when the path names none (201). */
+export async function upsertApplication(
+  ctx: ServiceContext,
+  idOrUid: string,
+  input: ApplicationInput,
+): Promise<{ app: Application; created: boolean }> {
+  const existing = await ctx.store.getApplication(idOrUid);
+  if (!existing) {
+    const uid = input.uid ?? (idOrUid.startsWith('app_') ? null : idOrUid);
+    return createApplication(ctx, { ...input, uid });
+  }
+  checkUid(input.uid, 'app');
+  const app: Application = {
+    ...existing,
+    name: requireName(input.name),
+    uid: input.uid === undefined ? existing.uid : input.uid,
+    throttleRate: input.throttleRate ?? null,
+    metadata: input.metadata ?? {},
+    updatedAt: ctx.clock.now(),
+  };
+  return { app: await ctx.store.updateApplication(app), created: false };
+}
+
+/** PATCH: absent fields stay, null clears a nullable field. */
+export async function patchApplication(ctx: ServiceContext, idOrUid: string, input: ApplicationInput): Promise<Application> {
+  const existing = await getApplication(ctx, idOrUid);
+  checkUid(input.uid, 'app');
+  const app: Application = {
+    ...existing,
+    name: input.name === undefined ? existing.name : requireName(input.name),
+    uid: input.uid === undefined ? existing.uid : input.uid,
+    throttleRate: input.throttleRate === undefined ? existing.throttleRate : input.throttleRate,
+    metadata: input.metadata === undefined ? existing.metadata : input.metadata,
+    updatedAt: ctx.clock.now(),
+  };
+  return ctx.store.updateApplication(app);
+}
+
+export async function deleteApplication(ctx: ServiceContext, idOrUid: string): Promise<void> {
+  const app = await getApplication(ctx, idOrUid);
+  await ctx.store.deleteApplication(app.id);
+}
+
+export function listApplications(ctx: ServiceContext, query: ListQuery): Promise<Page<Application>> {
+  return ctx.store.listApplications(query);
+}
+
+function requireName(name: string | undefined): string {
+  if (name === undefined) throw validationError(['body', 'name'], 'field required', 'value_error.missing');
+  if (name.trim() === '') throw validationError(['body', 'name'], 'name must not be empty');
+  return name;
+}
+
+/** A uid may not look like one of our ids (Svix: `invalid_uid_prefix`). */
+export function checkUid(uid: string | null | undefined, prefix: string): void {
+  if (uid && uid.startsWith(`${prefix}_`)) {
+    throw validationError(['body', 'uid'], `uid may not start with '${prefix}_'`, 'value_error.invalid_uid_prefix');
+  }
+}

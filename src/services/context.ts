@@ -1,0 +1,23 @@
+// What every use case needs: the store, the configuration, the clock, a logger, and a way to tell
+// the delivery worker that new deliveries are due. The API and the CLI build one of these.
+import type { Logger } from 'pino';
+import type { TapwireConfig } from '../config/config.js';
+import type { AddressPolicy } from '../delivery/ssrf-guard.js';
+import type { Store } from '../storage/store.js';
+
+/** Injected time, so retry tests take milliseconds instead of hours. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface ServiceContext {
+  store: Store;
+  config: TapwireConfig;
+  clock: Clock;
+  logger: Logger;
+  policy: AddressPolicy;
+  /** Called after deliveries were committed, so an in-process worker claims them without polling delay. */
+  notifyDeliveriesQueued(): void;
+}

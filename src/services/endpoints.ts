@@ -1,0 +1,330 @@
+// Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover, send-example.
+import { newId } from '../domain/ids.js';
+import type { Endpoint } from '../domain/types.js';
+import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
+import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
+import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
+import type { EndpointStats, ListQuery, Page } from '../storage/store.js';
+import { checkUid, getApplication } from './applications.js';
+import type { ServiceContext } from './context.js';
+import { createMessage } from './messages.js';
+
+/** Fields a client may set on an endpoint; undefined = not given (aliases already merged). */
+export interface EndpointInput {
+  url?: string;
+  description?: string;
+  uid?: string | null;
+  disabled?: boolean;
+  eventTypes?: string[] | null;
+  channels?: string[] | null;
+  throttleRate?: number | null;
+  version?: number;
+  metadata?: Record<string, string>;
+  secret?: string | null;
+  headers?: Record<string, string>;
+}
+
+/** Default grace period for the previous secret after a rotation: 24 h. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
+/** At most this many previous secrets may still be valid at once. */
+export const MAX_OLD_SECRETS = 10;
+
+/** Header names a client may not set: they would break delivery or forge our own headers. */
+const FORBIDDEN_HEADERS = new Set([
+  'accept-encoding', 'connection', 'content-length', 'content-type', 'expect', 'host', 'keep-alive',
+  'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'http2-settings',
+  'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+]);
+const FORBIDDEN_HEADER_PREFIXES = ['webhook-', 'svix-', 'x-svix-', 'x-amz-', 'x-goog-', 'x-azure-', 'x-tapwire-'];
+/** Headers whose values are never returned by GET …/headers. */
+const SENSITIVE_HEADERS = new Set([
+  'authorization', 'x-api-key', 'x-auth-token', 'www-authenticate', 'proxy-authenticate', 'proxy-authorization',
+]);
+
+export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, input: EndpointInput): Promise<Endpoint> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const now = ctx.clock.now();
+  const endpoint: Endpoint = {
+    id: newId('ep', now.getTime()),
+    appId: app.id,
+    uid: input.uid ?? null,
+    url: '',
+    description: input.description ?? '',
+    disabled: input.disabled ?? false,
+    eventTypes: null,
+    channels: null,
+    throttleRate: input.throttleRate ?? null,
+    version: input.version ?? 1,
+    metadata: input.metadata ?? {},
+    secret: input.secret ? checkSecret(input.secret) : generateSecret(),
+    oldSecrets: [],
+    headers: input.headers ? checkHeaders(input.headers) : {},
+    createdAt: now,
+    updatedAt: now,
+  };
+  await applyChecked(ctx, endpoint, input, true);
+  return ctx.store.createEndpoint(endpoint);
+}
+
+export async function getEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<Endpoint> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const endpoint = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
+  if (!endpoint) throw notFound('Endpoint');
+  return endpoint;
+}
+
+/** PUT: replace the endpoint's settings (the secret is kept), or create it when missing (201). */
+export async function upsertEndpoint(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: EndpointInput,
+): Promise<{ endpoint: Endpoint; created: boolean }> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const existing = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
+  if (!existing) {
+    const uid = input.uid ?? (endpointIdOrUid.startsWith('ep_') ? null : endpointIdOrUid);
+    return { endpoint: await createEndpoint(ctx, app.id, { ...input, uid }), created: true };
+  }
+  const endpoint: Endpoint = {
+    ...existing,
+    uid: input.uid === undefined ? existing.uid : input.uid,
+    description: input.description ?? '',
+    disabled: input.disabled ?? false,
+    eventTypes: null,
+    channels: null,
+    throttleRate: input.throttleRate ?? null,
+    version: input.version ?? existing.version,
+    metadata: input.metadata ?? {},
+    updatedAt: ctx.clock.now(),
+  };
+  await applyChecked(ctx, endpoint, input, true);
+  return { endpoint: await ctx.store.updateEndpoint(endpoint), created: false };
+}
+
+/** PATCH: absent fields stay, null clears a nullable field. */
+export async function patchEndpoint(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: EndpointInput,
+): Promise<Endpoint> {
+  const existing = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const endpoint: Endpoint = {
+    ...existing,
+    uid: input.uid === undefined ? existing.uid : input.uid,
+    description: input.description ?? existing.description,
+    disabled: input.disabled ?? existing.disabled,
+    throttleRate: input.throttleRate === undefined ? existing.throttleRate : input.throttleRate,
+    version: input.version ?? existing.version,
+    metadata: input.metadata ?? existing.metadata,
+    updatedAt: ctx.clock.now(),
+  };
+  if (input.secret) {
+    endpoint.secret = checkSecret(input.secret);
+  }
+  await applyChecked(ctx, endpoint, input, false);
+  return ctx.store.updateEndpoint(endpoint);
+}
+
+export async function deleteEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<void> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  await ctx.store.deleteEndpoint(endpoint.appId, endpoint.id, ctx.clock.now());
+}
+
+export async function listEndpoints(ctx: ServiceContext, appIdOrUid: string, query: ListQuery): Promise<Page<Endpoint>> {
+  const app = await getApplication(ctx, appIdOrUid);
+  return ctx.store.listEndpoints(app.id, query);
+}
+
+/**
+ * Install a new signing secret (given or generated). The current one keeps signing deliveries,
+ * next to the new one, for `gracePeriodSeconds` (default 24 h; 0 drops it at once).
+ */
+export async function rotateEndpointSecret(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { key?: string | null; gracePeriodSeconds?: number },
+): Promise<void> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  const grace = input.gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS;
+  const stillValid = endpoint.oldSecrets.filter((s) => s.expiresAt > now);
+  if (grace > 0) stillValid.unshift({ secret: endpoint.secret, expiresAt: new Date(now.getTime() + grace * 1000) });
+  if (stillValid.length > MAX_OLD_SECRETS) {
+    throw new TapwireError('limit_reached', {
+      detail: `At most ${MAX_OLD_SECRETS} previous secrets may be valid at once; rotate with gracePeriodSeconds=0 or wait`,
+    });
+  }
+  await ctx.store.updateEndpoint({
+    ...endpoint,
+    secret: input.key ? checkSecret(input.key, ['body', 'key']) : generateSecret(),
+    oldSecrets: stillValid,
+    updatedAt: now,
+  });
+}
+
+/** The headers to show: sensitive values are hidden and only their names listed. */
+export function describeHeaders(endpoint: Endpoint): { headers: Record<string, string>; sensitive: string[] } {
+  const headers: Record<string, string> = {};
+  const sensitive: string[] = [];
+  for (const [name, value] of Object.entries(endpoint.headers)) {
+    if (SENSITIVE_HEADERS.has(name.toLowerCase())) sensitive.push(name);
+    else headers[name] = value;
+  }
+  return { headers, sensitive };
+}
+
+/** PUT replaces every custom header; PATCH merges and a null value removes that header. */
+export async function updateEndpointHeaders(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  headers: Record<string, string | null>,
+  mode: 'replace' | 'merge',
+): Promise<void> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const next: Record<string, string | null> = mode === 'replace' ? {} : { ...endpoint.headers };
+  for (const [name, value] of Object.entries(headers)) {
+    for (const existing of Object.keys(next)) {
+      if (existing.toLowerCase() === name.toLowerCase()) delete next[existing];
+    }
+    if (value !== null) next[name] = value;
+  }
+  const cleaned = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== null)) as Record<string, string>;
+  await ctx.store.updateEndpoint({ ...endpoint, headers: checkHeaders(cleaned), updatedAt: ctx.clock.now() });
+}
+
+/** Longest stats window (28 days), with 5 minutes of slack for clock skew. */
+const MAX_STATS_WINDOW_MS = 28 * 86_400_000 + 5 * 60_000;
+
+export async function getEndpointStats(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  window: { since?: Date | null; until?: Date | null },
+): Promise<EndpointStats & { canceled: number }> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const until = window.until ?? new Date(ctx.clock.now().getTime() + 60_000);
+  const since = window.since ?? new Date(until.getTime() - 28 * 86_400_000);
+  if (since > until) throw validationError(['query', 'since'], 'since must be before until');
+  if (until.getTime() - since.getTime() > MAX_STATS_WINDOW_MS) {
+    throw validationError(['query', 'since'], 'the window between since and until may be at most 28 days');
+  }
+  const stats = await ctx.store.getEndpointStats(endpoint.appId, endpoint.id, since, until);
+  return { ...stats, canceled: 0 };
+}
+
+/** Furthest back a recover may reach: 14 days. */
+const MAX_RECOVER_WINDOW_MS = 14 * 86_400_000;
+
+/** Queue a manual resend of every message whose delivery to this endpoint failed in [since, until). */
+export async function recoverEndpoint(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { since: Date; until?: Date | null },
+): Promise<{ id: string; status: 'finished'; task: 'endpoint.recover'; updatedAt: Date; recovered: number }> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  const until = input.until ?? now;
+  if (input.since > until) throw validationError(['body', 'since'], 'since must be before until');
+  if (now.getTime() - input.since.getTime() > MAX_RECOVER_WINDOW_MS) {
+    throw validationError(['body', 'since'], 'since may be at most 14 days in the past');
+  }
+  if (endpoint.disabled) {
+    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before recovering messages' });
+  }
+  const recovered = await ctx.store.recoverFailedDeliveries({ appId: endpoint.appId, endpointId: endpoint.id, since: input.since, until, now });
+  if (recovered > 0) ctx.notifyDeliveriesQueued();
+  ctx.logger.info({ appId: endpoint.appId, endpointId: endpoint.id, recovered }, 'endpoint recover queued');
+  return { id: newId('qtask', now.getTime()), status: 'finished', task: 'endpoint.recover', updatedAt: now, recovered };
+}
+
+/**
+ * Send an example of an event type to this one endpoint. `svix.ping` sends `{"success": true}`;
+ * other types use the first example in their schema.
+ */
+export async function sendExample(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string, eventType: string) {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  let payload: string;
+  if (eventType === 'svix.ping') {
+    payload = '{"success": true}';
+  } else {
+    const type = await ctx.store.getEventType(eventType);
+    if (!type) throw notFound('Event type');
+    const example = findExample(type.schemas);
+    if (example === undefined) {
+      throw new TapwireError('invalid_scheme', { detail: `Event type '${eventType}' has no example in its schema` });
+    }
+    payload = JSON.stringify(example);
+  }
+  return createMessage(ctx, endpoint.appId, { eventType, payloadRaw: payload }, { onlyEndpointId: endpoint.id });
+}
+
+/** The first example of the newest schema version: `examples[0]` or `example`. */
+function findExample(schemas: Record<string, unknown> | null): unknown {
+  if (!schemas) return undefined;
+  const versions = Object.keys(schemas).sort((a, b) => Number(b) - Number(a));
+  for (const version of versions) {
+    const schema = schemas[version] as { examples?: unknown[]; example?: unknown } | null;
+    if (schema && Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+    if (schema && schema.example !== undefined) return schema.example;
+  }
+  return undefined;
+}
+
+/** Apply url / eventTypes / channels / headers from input after checking them. */
+async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: EndpointInput, replace: boolean): Promise<void> {
+  checkUid(endpoint.uid, 'ep');
+  if (input.url !== undefined || replace) {
+    if (input.url === undefined) throw validationError(['body', 'url'], 'field required', 'value_error.missing');
+    const problem = checkEndpointUrl(input.url, { httpsOnly: ctx.config.httpsOnly, policy: ctx.policy });
+    if (problem) throw validationError(['body', 'url'], problem, 'value_error.url');
+    endpoint.url = input.url;
+  }
+  if (input.eventTypes !== undefined) {
+    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes);
+  }
+  if (input.channels !== undefined) {
+    endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
+  }
+  if (input.headers !== undefined && replace) endpoint.headers = checkHeaders(input.headers);
+}
+
+/** Every filter entry must name an existing, non-archived event type. An empty list means "all". */
+async function checkEventTypes(ctx: ServiceContext, names: string[] | null): Promise<string[] | null> {
+  if (names === null || names.length === 0) return null;
+  const unique = [...new Set(names)];
+  for (const [index, name] of unique.entries()) {
+    const type = await ctx.store.getEventType(name);
+    if (!type || type.archived) {
+      throw validationError(['body', 'filterTypes', index], `Event type '${name}' does not exist; create it first`, 'value_error');
+    }
+  }
+  return unique;
+}
+
+function checkSecret(secret: string, loc: string[] = ['body', 'secret']): string {
+  if (!isValidSecret(secret)) {
+    throw validationError(loc, "secret must be 'whsec_' followed by base64 of 24 to 75 bytes", 'value_error.secret');
+  }
+  return secret;
+}
+
+function checkHeaders(headers: Record<string, string>): Record<string, string> {
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+      throw validationError(['body', 'headers', name], 'not a valid HTTP header name');
+    }
+    if (FORBIDDEN_HEADERS.has(lower) || FORBIDDEN_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
+      throw validationError(['body', 'headers', name], `the header '${name}' is set by Tapwire and cannot be overridden`);
+    }
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+      throw validationError(['body', 'headers', name], 'header values must be strings without line breaks');
+    }
+  }
+  return headers;
+}

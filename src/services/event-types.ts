@@ -1,0 +1,77 @@
+// Use cases for the event-type catalogue (global to the server).
+import type { EventType } from '../domain/types.js';
+import { TapwireError, notFound } from '../errors/tapwire-error.js';
+import type { ListQuery, Page } from '../storage/store.js';
+import type { ServiceContext } from './context.js';
+
+export interface EventTypeInput {
+  name?: string;
+  description?: string;
+  archived?: boolean;
+  deprecated?: boolean;
+  schemas?: Record<string, unknown> | null;
+  featureFlag?: string | null;
+}
+
+/** Create; re-creating an archived name un-archives and replaces it; a live name is a 409. */
+export async function createEventType(ctx: ServiceContext, input: EventTypeInput & { name: string; description: string }): Promise<EventType> {
+  const now = ctx.clock.now();
+  const existing = await ctx.store.getEventType(input.name);
+  const record = build(input, existing, now);
+  if (existing) {
+    if (!existing.archived) throw new TapwireError('conflict', { detail: `An event type named '${input.name}' already exists` });
+    return ctx.store.saveEventType({ ...record, archived: input.archived ?? false, createdAt: existing.createdAt });
+  }
+  return ctx.store.createEventType(record);
+}
+
+export async function getEventType(ctx: ServiceContext, name: string): Promise<EventType> {
+  const type = await ctx.store.getEventType(name);
+  if (!type) throw notFound('Event type');
+  return type;
+}
+
+/** PUT: replace, or create when missing (201). */
+export async function upsertEventType(ctx: ServiceContext, name: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }> {
+  const existing = await ctx.store.getEventType(name);
+  const record = build({ ...input, name, description: input.description ?? '' }, existing, ctx.clock.now());
+  return { eventType: await ctx.store.saveEventType(record), created: existing === null };
+}
+
+/** PATCH: absent fields stay, null clears. */
+export async function patchEventType(ctx: ServiceContext, name: string, input: EventTypeInput): Promise<EventType> {
+  const existing = await getEventType(ctx, name);
+  return ctx.store.saveEventType({
+    ...existing,
+    description: input.description ?? existing.description,
+    archived: input.archived ?? existing.archived,
+    deprecated: input.deprecated ?? existing.deprecated,
+    schemas: input.schemas === undefined ? existing.schemas : input.schemas,
+    featureFlag: input.featureFlag === undefined ? existing.featureFlag : input.featureFlag,
+    updatedAt: ctx.clock.now(),
+  });
+}
+
+/** Archive by default (endpoints keep working); `expunge` deletes it for good. */
+export async function deleteEventType(ctx: ServiceContext, name: string, expunge: boolean): Promise<void> {
+  const existing = await getEventType(ctx, name);
+  if (expunge) await ctx.store.deleteEventType(name);
+  else await ctx.store.saveEventType({ ...existing, archived: true, updatedAt: ctx.clock.now() });
+}
+
+export function listEventTypes(ctx: ServiceContext, query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>> {
+  return ctx.store.listEventTypes(query);
+}
+
+function build(input: EventTypeInput & { name: string; description: string }, existing: EventType | null, now: Date): EventType {
+  return {
+    name: input.name,
+    description: input.description,
+    archived: input.archived ?? false,
+    deprecated: input.deprecated ?? false,
+    schemas: input.schemas ?? null,
+    featureFlag: input.featureFlag ?? null,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+  };
+}

@@ -1,0 +1,143 @@
+// Use cases for messages: accept (with fan-out in the same transaction), read, expunge, resend,
+// and the per-destination views. A 202 from createMessage means the message and its deliveries
+// are committed.
+import { newId } from '../domain/ids.js';
+import type { Attempt, Message } from '../domain/types.js';
+import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
+import type { AttemptListQuery, AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../storage/store.js';
+import { createApplication, getApplication, type ApplicationInput } from './applications.js';
+import type { ServiceContext } from './context.js';
+import { getEndpoint } from './endpoints.js';
+
+export interface MessageInput {
+  eventType: string;
+  /** The payload's JSON text exactly as submitted (or the rawPayload string). */
+  payloadRaw: string;
+  eventId?: string | null;
+  channels?: string[] | null;
+  /** Payload retention in days (5..90, default 90). */
+  payloadRetentionPeriod?: number | null;
+  /** Payload retention in hours; wins over days when both are given. */
+  payloadRetentionHours?: number | null;
+  /** Create the application on the fly when the path names an unknown uid. */
+  application?: ApplicationInput | null;
+}
+
+const DEFAULT_RETENTION_DAYS = 90;
+
+/** Accept a message: store it and queue one delivery per matching endpoint, atomically. */
+export async function createMessage(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  input: MessageInput,
+  options: { onlyEndpointId?: string } = {},
+): Promise<Message> {
+  let app = await ctx.store.getApplication(appIdOrUid);
+  if (!app) {
+    if (!input.application) throw notFound('Application');
+    if (appIdOrUid.startsWith('app_')) throw notFound('Application');
+    if (input.application.uid && input.application.uid !== appIdOrUid) {
+      throw validationError(['body', 'application', 'uid'], 'application.uid must equal the uid in the path');
+    }
+    app = (await createApplication(ctx, { ...input.application, uid: appIdOrUid }, { getIfExists: true })).app;
+  }
+  const now = ctx.clock.now();
+  const retentionMs = input.payloadRetentionHours
+    ? input.payloadRetentionHours * 3600_000
+    : (input.payloadRetentionPeriod ?? DEFAULT_RETENTION_DAYS) * 86_400_000;
+  const message: Message = {
+    id: newId('msg', now.getTime()),
+    appId: app.id,
+    eventId: input.eventId ?? null,
+    eventType: input.eventType,
+    payload: input.payloadRaw,
+    channels: input.channels && input.channels.length > 0 ? input.channels : null,
+    createdAt: now,
+    payloadExpiresAt: new Date(now.getTime() + retentionMs),
+  };
+  const created = await ctx.store.createMessage(message, now, options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : undefined);
+  if (created.deliveries.length > 0) ctx.notifyDeliveriesQueued();
+  return created.message;
+}
+
+export async function getMessage(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string): Promise<Message> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const message = await ctx.store.getMessage(app.id, msgIdOrEventId);
+  if (!message) throw notFound('Message');
+  return message;
+}
+
+export async function listMessages(ctx: ServiceContext, appIdOrUid: string, query: MessageListQuery): Promise<Page<Message>> {
+  const app = await getApplication(ctx, appIdOrUid);
+  return ctx.store.listMessages(app.id, query);
+}
+
+export async function expungeMessageContent(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string): Promise<void> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  await ctx.store.expungeMessageContent(message.appId, message.id);
+}
+
+export async function listMessageDestinations(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  msgIdOrEventId: string,
+  query: ListQuery,
+): Promise<Page<MessageDestination>> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  return ctx.store.listMessageDestinations(message.appId, message.id, query);
+}
+
+/** Queue one manual attempt of this message to this endpoint (never retried). */
+export async function resendMessage(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string, endpointIdOrUid: string): Promise<void> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  const endpoint = await getEndpoint(ctx, message.appId, endpointIdOrUid);
+  if (message.payload === null) throw new TapwireError('missing_payload');
+  if (endpoint.disabled) {
+    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before resending' });
+  }
+  const now = ctx.clock.now();
+  await ctx.store.createManualDelivery({ deliveryId: newId('msgep', now.getTime()), appId: message.appId, msgId: message.id, endpointId: endpoint.id, now });
+  ctx.notifyDeliveriesQueued();
+}
+
+export async function listAttemptedMessages(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  query: MessageListQuery & { status?: AttemptListQuery['status'] },
+): Promise<Page<AttemptedMessage>> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  return ctx.store.listAttemptedMessages(endpoint.appId, endpoint.id, query);
+}
+
+export async function listAttemptsByMessage(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  msgIdOrEventId: string,
+  query: AttemptListQuery,
+): Promise<Page<Attempt>> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  let endpointId = query.endpointId ?? null;
+  if (endpointId) {
+    const endpoint = await ctx.store.getEndpoint(message.appId, endpointId);
+    endpointId = endpoint ? endpoint.id : endpointId;
+  }
+  return ctx.store.listAttempts(message.appId, { ...query, msgId: message.id, endpointId });
+}
+
+export async function listAttemptsByEndpoint(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  query: AttemptListQuery,
+): Promise<Page<Attempt>> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  return ctx.store.listAttempts(endpoint.appId, { ...query, endpointId: endpoint.id });
+}
+
+export async function getAttempt(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string, attemptId: string): Promise<Attempt> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  const attempt = await ctx.store.getAttempt(message.appId, message.id, attemptId);
+  if (!attempt) throw notFound('Message attempt');
+  return attempt;
+}

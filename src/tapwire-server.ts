@@ -1,0 +1,154 @@
+// A whole Tapwire server in one object: store, API, delivery worker and periodic maintenance,
+// with start() and a graceful close() that finishes in-flight attempts. The CLI and the tests
+// both build servers through this, so what is tested is what runs.
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApiServer } from './api/server.js';
+import type { TapwireConfig } from './config/config.js';
+import { DeliveryWorker } from './delivery/delivery-worker.js';
+import { AddressPolicy } from './delivery/ssrf-guard.js';
+import { ensureAdminToken } from './services/auth.js';
+import { systemClock, type Clock, type ServiceContext } from './services/context.js';
+import { openStore } from './storage/open-store.js';
+import type { Store } from './storage/store.js';
+
+export interface TapwireServerOptions {
+  config: TapwireConfig;
+  /** Defaults to a pino JSON logger at config.logLevel on stdout. */
+  logger?: Logger;
+  clock?: Clock;
+  /** Random source for retry jitter. */
+  random?: () => number;
+  /** Use this store instead of opening config.databaseUrl (the server then does not close it). */
+  store?: Store;
+  /** Longest worker sleep when idle; default 1 s. */
+  workerMaxIdleMs?: number;
+  /** How often payload expiry and idempotency cleanup run; default 60 s. */
+  maintenanceIntervalMs?: number;
+}
+
+/** Rows each maintenance round may touch, so cleanup never holds the database for long. */
+const MAINTENANCE_BATCH = 1000;
+
+export class TapwireServer {
+  readonly config: TapwireConfig;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly context: ServiceContext;
+  readonly api: FastifyInstance | null;
+  readonly worker: DeliveryWorker | null;
+  /** Set when this start created the admin token: print it once. */
+  readonly generatedAdminToken: string | null;
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private readonly ownsStore: boolean;
+  private closing: Promise<void> | null = null;
+
+  private constructor(init: {
+    config: TapwireConfig;
+    logger: Logger;
+    store: Store;
+    context: ServiceContext;
+    api: FastifyInstance | null;
+    worker: DeliveryWorker | null;
+    generatedAdminToken: string | null;
+    ownsStore: boolean;
+  }) {
+    this.config = init.config;
+    this.logger = init.logger;
+    this.store = init.store;
+    this.context = init.context;
+    this.api = init.api;
+    this.worker = init.worker;
+    this.generatedAdminToken = init.generatedAdminToken;
+    this.ownsStore = init.ownsStore;
+  }
+
+  /** Open the store, run migrations, make sure an admin token exists, build API and worker. */
+  static async create(options: TapwireServerOptions): Promise<TapwireServer> {
+    const { config } = options;
+    const logger =
+      options.logger ??
+      pino({
+        level: config.logLevel,
+        base: { service: 'tapwire' },
+        redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'secret'], censor: '[redacted]' },
+      });
+    const store = options.store ?? (await openStore(config.databaseUrl));
+    try {
+      const { applied } = await store.migrate();
+      if (applied.length > 0) logger.info({ applied }, 'database migrated');
+      const clock = options.clock ?? systemClock;
+      let worker: DeliveryWorker | null = null;
+      const context: ServiceContext = {
+        store,
+        config,
+        clock,
+        logger,
+        policy: new AddressPolicy(config.allowedNetworks),
+        notifyDeliveriesQueued: () => worker?.wake(),
+      };
+      if (config.role !== 'api') {
+        worker = new DeliveryWorker({
+          store,
+          config,
+          logger,
+          clock,
+          ...(options.random ? { random: options.random } : {}),
+          ...(options.workerMaxIdleMs !== undefined ? { maxIdleMs: options.workerMaxIdleMs } : {}),
+        });
+      }
+      const generatedAdminToken = await ensureAdminToken(context);
+      const api =
+        config.role !== 'worker'
+          ? await buildApiServer(context, {
+              workerStatus: () => (worker ? { running: true, activeAttempts: worker.activeAttempts } : null),
+            })
+          : null;
+      const server = new TapwireServer({ config, logger, store, context, api, worker, generatedAdminToken, ownsStore: !options.store });
+      server.maintenanceInterval = options.maintenanceIntervalMs ?? 60_000;
+      return server;
+    } catch (error) {
+      if (!options.store) await store.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private maintenanceInterval = 60_000;
+
+  /** Start the worker and listen on config.host:config.port (port 0 picks a free one). Returns the URL. */
+  async start(): Promise<string | null> {
+    this.worker?.start();
+    this.maintenanceTimer = setInterval(() => void this.runMaintenance(), this.maintenanceInterval);
+    this.maintenanceTimer.unref();
+    if (!this.api) return null;
+    const address = await this.api.listen({ host: this.config.host, port: this.config.port });
+    this.logger.info({ address, role: this.config.role, store: this.store.kind }, 'tapwire listening');
+    return address;
+  }
+
+  /** One round of cleanup: expired payloads and idempotency entries, bounded per round. */
+  async runMaintenance(): Promise<void> {
+    try {
+      const now = this.context.clock.now();
+      const expired = await this.store.expireMessagePayloads(now, MAINTENANCE_BATCH);
+      const pruned = await this.store.pruneIdempotency(now, MAINTENANCE_BATCH);
+      if (expired + pruned > 0) this.logger.info({ expiredPayloads: expired, prunedIdempotencyKeys: pruned }, 'maintenance round');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'maintenance round failed; will retry');
+    }
+  }
+
+  /**
+   * Graceful stop: refuse new requests, finish in-flight requests and attempts (recording their
+   * outcome), then close the store. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+      await this.api?.close();
+      await this.worker?.close();
+      if (this.ownsStore) await this.store.close();
+    })();
+    return this.closing;
+  }
+}
