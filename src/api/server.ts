@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
 import type { ServiceContext } from '../services/context.js';
@@ -53,6 +53,8 @@ const IDEMPOTENCY_TTL_MS = 12 * 3600_000;
 export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: 'api' }) as unknown as FastifyBaseLogger,
+    // One log line per delivery attempt matters; one per API request would drown it.
+    logController: new LogController({ disableRequestLogging: true }),
     // The Svix JS client 1.x joins serverUrl and paths without trimming slashes.
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: ctx.config.maxPayloadBytes + 64 * 1024,
