@@ -183,7 +183,9 @@ async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>,
   if (principal.kind === 'admin') return;
   if (access === 'admin') throw new TapwireError('insufficient access');
   const appIdOrUid = (request.params as { app_id?: string }).app_id;
-  if (!appIdOrUid) throw new TapwireError('insufficient access');
+  // Routes open to app tokens without an application in the path (the event-type catalogue,
+  // logout) hold nothing tenant-specific.
+  if (!appIdOrUid) return;
   const app = await ctx.store.getApplication(appIdOrUid);
   // Another tenant's application is indistinguishable from a missing one.
   if (!app || app.id !== principal.appId) throw new TapwireError('not_found', { detail: 'Application not found' });
