@@ -202,7 +202,6 @@ export class DeliveryWorker {
         attemptsMade,
         random: this.random,
         retryAfterMs: result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterMs ?? undefined : undefined,
-        timedOut: result.reason === 'timeout',
       });
       outcome = delayMs === null ? { status: 'fail' } : { status: 'sending', nextAttemptAt: new Date(now.getTime() + delayMs) };
     }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_RETRY_SCHEDULE_MS,
-  TIMED_OUT_MIN_DELAY_MS,
   nextRetryDelayMs,
   parseRetryAfter,
 } from './retry-policy.js';
@@ -69,17 +68,10 @@ describe('nextRetryDelayMs', () => {
     );
   });
 
-  it('waits at least 60 s after a timeout', () => {
-    expect(nextRetryDelayMs({ scheduleMs: [5_000], attemptsMade: 1, random: fixed(0.5), timedOut: true })).toBe(
-      TIMED_OUT_MIN_DELAY_MS,
-    );
-    expect(nextRetryDelayMs({ scheduleMs: [300_000], attemptsMade: 1, random: fixed(0.5), timedOut: true })).toBe(
-      300_000,
-    );
-  });
-
-  it('is still exhausted after a timeout', () => {
-    expect(nextRetryDelayMs({ scheduleMs: [], attemptsMade: 1, random: fixed(0.5), timedOut: true })).toBeNull();
+  it('uses short steps as configured, with no hidden floor (a timed-out attempt included)', () => {
+    expect(nextRetryDelayMs({ scheduleMs: [20, 40], attemptsMade: 1, random: fixed(0.5) })).toBe(20);
+    expect(nextRetryDelayMs({ scheduleMs: [20, 40], attemptsMade: 2, random: fixed(0.5) })).toBe(40);
+    expect(nextRetryDelayMs({ scheduleMs: [1], attemptsMade: 1, random: fixed(0) })).toBe(1);
   });
 
   it.each([0, -1, 1.5, Number.NaN])('rejects attemptsMade %d as a caller bug', (attemptsMade) => {

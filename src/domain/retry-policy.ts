@@ -12,13 +12,6 @@ export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
 /** Each scheduled delay is spread by ±20 % so that endpoints failing together do not retry together. */
 export const RETRY_JITTER_RATIO = 0.2;
 
-/**
- * The least delay after an attempt that timed out (60 s). A receiver that took the whole timeout is
- * probably overloaded; retrying it after 5 s would only hold another worker slot for the full
- * timeout again. Svix applies the same floor.
- */
-export const TIMED_OUT_MIN_DELAY_MS = 60_000;
-
 export interface NextRetryInput {
   /** Delay before each retry, in order (see {@link DEFAULT_RETRY_SCHEDULE_MS}). */
   scheduleMs: readonly number[];
@@ -31,8 +24,6 @@ export interface NextRetryInput {
    * within [scheduled, 2 × scheduled] and replaces the jitter.
    */
   retryAfterMs?: number | null;
-  /** The attempt failed by running out of time; the delay is raised to {@link TIMED_OUT_MIN_DELAY_MS}. */
-  timedOut?: boolean;
 }
 
 /**
@@ -41,13 +32,18 @@ export interface NextRetryInput {
  *
  * Without `retryAfterMs` the delay is `base × (0.8 + 0.4 × random())` with
  * `base = scheduleMs[attemptsMade - 1]`; with it, `clamp(retryAfterMs, base, 2 × base)`. The clamp
- * keeps a receiver from stretching the schedule without limit or asking for a retry storm. A timed-out
- * attempt then waits at least {@link TIMED_OUT_MIN_DELAY_MS}. Results are whole milliseconds.
+ * keeps a receiver from stretching the schedule without limit or asking for a retry storm. Results are
+ * whole milliseconds.
+ *
+ * A timed-out attempt follows the schedule like any other failure. (Svix raises the delay after a
+ * timeout to at least 60 s; we do not: the operator's schedule is the contract, a hidden floor made
+ * short schedules lie, and keeping a slow endpoint from holding worker slots is the job of
+ * per-endpoint concurrency limits, not of the schedule.)
  *
  * @throws Error when `attemptsMade` is not a positive integer (a caller bug).
  */
 export function nextRetryDelayMs(input: NextRetryInput): number | null {
-  const { scheduleMs, attemptsMade, random, retryAfterMs, timedOut = false } = input;
+  const { scheduleMs, attemptsMade, random, retryAfterMs } = input;
   if (!Number.isSafeInteger(attemptsMade) || attemptsMade < 1) {
     throw new Error(`attemptsMade must be a positive integer, got ${attemptsMade}`);
   }
@@ -60,7 +56,6 @@ export function nextRetryDelayMs(input: NextRetryInput): number | null {
   } else {
     delayMs = base * (1 - RETRY_JITTER_RATIO + 2 * RETRY_JITTER_RATIO * random());
   }
-  if (timedOut) delayMs = Math.max(delayMs, TIMED_OUT_MIN_DELAY_MS);
   return Math.round(delayMs);
 }
 
