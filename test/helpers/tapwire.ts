@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type TapwireConfig } from '../../src/config/config.js';
 import { TapwireServer } from '../../src/tapwire-server.js';
 
@@ -19,7 +19,16 @@ export interface TestTapwire {
   close(): Promise<void>;
 }
 
-export async function startTapwire(env: Record<string, string> = {}, options: { random?: () => number } = {}): Promise<TestTapwire> {
+export interface StartTapwireOptions {
+  /** Random source for retry jitter (e.g. `() => 0.5` for exact delays). */
+  random?: () => number;
+  /** Logger for the server (default: silent, or TAPWIRE_TEST_LOG's level). */
+  logger?: Logger;
+  /** Longest worker sleep when idle (default 50 ms). */
+  workerMaxIdleMs?: number;
+}
+
+export async function startTapwire(env: Record<string, string> = {}, options: StartTapwireOptions = {}): Promise<TestTapwire> {
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-test-'));
   const config = loadConfig({
     env: {
@@ -35,8 +44,8 @@ export async function startTapwire(env: Record<string, string> = {}, options: { 
   });
   const server = await TapwireServer.create({
     config,
-    logger: pino({ level: process.env.TAPWIRE_TEST_LOG ?? 'silent' }),
-    workerMaxIdleMs: 50,
+    logger: options.logger ?? pino({ level: process.env.TAPWIRE_TEST_LOG ?? 'silent' }),
+    workerMaxIdleMs: options.workerMaxIdleMs ?? 50,
     ...(options.random ? { random: options.random } : {}),
   });
   const url = (await server.start())!;
