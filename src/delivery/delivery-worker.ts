@@ -6,7 +6,7 @@ import type { Agent } from 'undici';
 import type { TapwireConfig } from '../config/config.js';
 import { newId } from '../domain/ids.js';
 import { nextRetryDelayMs } from '../domain/retry-policy.js';
-import type { Attempt } from '../domain/types.js';
+import type { Attempt, Endpoint } from '../domain/types.js';
 import type { Clock } from '../services/context.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
 import type { DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
@@ -116,7 +116,9 @@ export class DeliveryWorker {
     }
   }
 
-  private track(work: Promise<void>): void {
+  private track(attempt: Promise<void>): void {
+    // attempt() never rejects by design; should it anyway, the loop (which races these) must survive.
+    const work = attempt.catch((error: unknown) => this.logger.error({ err: error }, 'attempt crashed; the delivery will be retried after its lease'));
     this.inFlight.add(work);
     void work.finally(() => {
       this.inFlight.delete(work);
@@ -167,26 +169,14 @@ export class DeliveryWorker {
     } else if (message.payload === null) {
       result = skipped('The message payload has expired or was expunged');
     } else {
-      const timestampSeconds = Math.floor(started.getTime() / 1000);
-      const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
-      const signature = signPayload({ msgId: message.id, timestampSeconds, body: message.payload, secrets });
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'user-agent': USER_AGENT,
-        ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId: message.id, timestampSeconds, signature }),
-        ...endpoint.headers,
-      };
-      result = await sendWebhook(
-        {
-          url: endpoint.url,
-          headers,
-          body: message.payload,
-          timeoutMs: this.config.requestTimeoutMs,
-          maxResponseBytes: this.config.maxResponseBytes,
-          dispatcher: this.agent,
-        },
-        { now: () => this.clock.now().getTime() },
-      );
+      try {
+        result = await this.send(endpoint, message.id, message.payload, started);
+      } catch (error) {
+        // A bug or bad stored data (say, a header value undici refuses) must not crash the process
+        // or leave the delivery leased: record it as a failed attempt and let the schedule go on.
+        log.error({ err: error }, 'attempt could not be made');
+        result = skipped(`Tapwire could not make this request: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
     const now = this.clock.now();
     const attemptsMade = delivery.attemptCount + 1;
@@ -226,8 +216,11 @@ export class DeliveryWorker {
       log.error({ err: error }, 'recording attempt failed; delivery will be retried after its lease');
       return;
     }
+    // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed.
+    if (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs) this.wake();
     const fields = {
       attemptId: attempt.id,
+      triggerType: delivery.triggerType,
       outcome: outcome.status,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
@@ -237,6 +230,30 @@ export class DeliveryWorker {
     if (result.ok) log.info(fields, 'attempt succeeded');
     else if (outcome.status === 'fail') log.warn({ ...fields, endpointDisabled: gone }, 'attempt failed; delivery failed');
     else log.info(fields, 'attempt failed; retry scheduled');
+  }
+
+  /** Sign and POST the payload to the endpoint; network outcomes come back as values. */
+  private send(endpoint: Endpoint, msgId: string, payload: string, started: Date): Promise<SendWebhookResult> {
+    const timestampSeconds = Math.floor(started.getTime() / 1000);
+    const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
+    const signature = signPayload({ msgId, timestampSeconds, body: payload, secrets });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId, timestampSeconds, signature }),
+      ...endpoint.headers,
+    };
+    return sendWebhook(
+      {
+        url: endpoint.url,
+        headers,
+        body: payload,
+        timeoutMs: this.config.requestTimeoutMs,
+        maxResponseBytes: this.config.maxResponseBytes,
+        dispatcher: this.agent,
+      },
+      { now: () => this.clock.now().getTime() },
+    );
   }
 }
 
