@@ -49,10 +49,15 @@ export class AddressPolicy {
   }
 
   /**
-   * A `dns.lookup` replacement for the HTTP client: resolves as usual, then refuses the connection
-   * if the address it would dial is not allowed (catches DNS names pointing at private ranges).
+   * A `dns.lookup` replacement for the HTTP client: resolves as usual, then hands the connection only
+   * the addresses that may be dialed (catches DNS names pointing at private ranges). A name with no
+   * such address fails with code `EBLOCKED`. Filtering rather than refusing the whole name matters
+   * for `localhost`, which resolves to both 127.0.0.1 and ::1 on most machines while an operator
+   * often allows only 127.0.0.0/8; the refused addresses are never handed to the socket.
+   *
+   * @param resolve the resolver to guard (default `dns.lookup`; tests inject a fixed answer).
    */
-  guardedLookup(): typeof dnsLookup {
+  guardedLookup(resolve: typeof dnsLookup = dnsLookup): typeof dnsLookup {
     const policy = this;
     const guarded = (hostname: string, options: unknown, callback: unknown): void => {
       const cb = (typeof options === 'function' ? options : callback) as (
@@ -61,19 +66,19 @@ export class AddressPolicy {
         family?: number,
       ) => void;
       const opts = (typeof options === 'object' && options !== null ? options : {}) as LookupAllOptions;
-      dnsLookup(hostname, { ...opts, all: true }, (err, addresses) => {
+      resolve(hostname, { ...opts, all: true }, (err, addresses) => {
         if (err) return cb(err, '', 0);
-        for (const entry of addresses) {
-          const refusal = policy.refusalFor(entry.address);
-          if (refusal) {
-            const error = Object.assign(new Error(`Blocked: ${hostname} resolves to ${refusal}`), { code: 'EBLOCKED' });
-            return cb(error, '', 0);
+        const allowed = addresses.filter((entry) => policy.refusalFor(entry.address) === null);
+        if (allowed.length === 0) {
+          if (addresses.length === 0) {
+            return cb(Object.assign(new Error(`No address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
           }
+          const refusal = policy.refusalFor(addresses[0]!.address);
+          const error = Object.assign(new Error(`Blocked: ${hostname} resolves to ${refusal}`), { code: 'EBLOCKED' });
+          return cb(error, '', 0);
         }
-        if (opts.all) return cb(null, addresses);
-        const first = addresses[0];
-        if (!first) return cb(Object.assign(new Error(`No address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
-        cb(null, first.address, first.family);
+        if (opts.all) return cb(null, allowed);
+        cb(null, allowed[0]!.address, allowed[0]!.family);
       });
     };
     return guarded as unknown as typeof dnsLookup;
