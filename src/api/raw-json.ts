@@ -67,3 +67,31 @@ function endOfValue(text: string, i: number): number {
   while (i < text.length && !',}] \n\r\t'.includes(text[i]!)) i++;
   return i;
 }
+
+/**
+ * Deepest nesting of arrays/objects accepted in a request body. JSON.parse copes with any depth,
+ * but JSON.stringify (every response that echoes a payload or schema) recurses and overflows the
+ * stack somewhere in the thousands, which would turn every later read of that row into a 500.
+ * 128 is serde_json's default recursion limit, so Svix refuses the same bodies.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** True when `json` nests arrays/objects deeper than `maxDepth` (brackets inside strings ignored). */
+export function exceedsJsonDepth(json: string, maxDepth: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      i++;
+      while (i < json.length && json.charCodeAt(i) !== 0x22) {
+        if (json.charCodeAt(i) === 0x5c /* \ */) i++;
+        i++;
+      }
+    } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
+      if (++depth > maxDepth) return true;
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}

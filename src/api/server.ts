@@ -8,6 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
 import type { ServiceContext } from '../services/context.js';
 import { authenticate, type Principal } from '../services/auth.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
 import { registerRoutes } from './routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
 import { VERSION } from '../version.js';
@@ -32,6 +33,8 @@ export interface RouteSpec {
   tag: string;
   access: Access;
   body?: TSchema;
+  /** An absent body is read as `{}` (every field of `body` is optional, e.g. secret rotation). */
+  bodyOptional?: boolean;
   /** Documented query parameters: name → description. */
   query?: Record<string, string>;
   /** Documented responses: status → schema (null = no body). */
@@ -55,8 +58,18 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     loggerInstance: ctx.logger.child({ component: 'api' }) as unknown as FastifyBaseLogger,
     // One log line per delivery attempt matters; one per API request would drown it.
     logController: new LogController({ disableRequestLogging: true }),
-    // The Svix JS client 1.x joins serverUrl and paths without trimming slashes.
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // The Svix JS client 1.x joins serverUrl and paths without trimming slashes. A uid (or eventId)
+    // may be 256 characters, so path parameters must hold that much (Fastify's default is 100).
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
+    // Errors the router raises before any route runs (malformed percent-encoding, an over-long
+    // path parameter) skip setErrorHandler; without this they answer Fastify's own error shape.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const mapped =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new TapwireError('not_found', { detail: 'No entity has an id or uid that long' })
+          : mapError(error);
+      void reply.status(mapped.status).type('application/json').send(mapped.toBody());
+    },
     bodyLimit: ctx.config.maxPayloadBytes + 64 * 1024,
     // Bodies are validated strictly (no coercion); queries are read by src/api/query.ts.
     ajv: { customOptions: {} },
@@ -85,6 +98,7 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     }
     try {
       const parsed: unknown = JSON.parse(text);
+      if (exceedsJsonDepth(text)) return done(invalidJson(`nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       request.rawBody = text;
       done(null, parsed);
     } catch (error) {
@@ -133,7 +147,9 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
       preValidation: async (request, reply) => {
         if (spec.access !== 'public') await authorize(ctx, spec.access, request);
         if (spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys))) return reply;
-        if (spec.body && request.body === undefined) {
+        if (spec.body && request.body === undefined && spec.bodyOptional) {
+          request.body = {};
+        } else if (spec.body && request.body === undefined) {
           throw new TapwireError('validation_error', {
             issues: [{ loc: ['body'], msg: 'a JSON body is required', type: 'value_error.missing' }],
           });
