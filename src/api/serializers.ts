@@ -2,6 +2,7 @@
 // (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`), and null optionals are omitted.
 import { MessageStatus, TriggerType, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
 import type { Page } from '../storage/store.js';
+import { exceedsJsonDepth } from './raw-json.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,8 +51,12 @@ export function messageOut(message: Message, withContent: boolean): Json {
   };
 }
 
-/** A rawPayload (not JSON) is shown as a JSON string. */
+/**
+ * A rawPayload (not JSON) is shown as a JSON string. So is one nested too deeply to serialize
+ * again (a rawPayload is never depth-checked as JSON on the way in).
+ */
 function parsePayload(text: string): unknown {
+  if (exceedsJsonDepth(text)) return text;
   try {
     return JSON.parse(text);
   } catch {
