@@ -352,6 +352,10 @@ describe('endpoints', () => {
     expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${ep.id}/secret`)).body.key).toBe(given);
     expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint/${ep.id}/secret/rotate`, { key: 'whsec_bad' }), ['body', 'key']);
     expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${ep.id}/secret`)).body.key).toBe(given);
+
+    // Every field is optional, so no body at all (curl -X POST) rotates too.
+    expect((await api('POST', `/api/v1/app/${app.id}/endpoint/${ep.id}/secret/rotate`)).status).toBe(204);
+    expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${ep.id}/secret`)).body.key).not.toBe(given);
   });
 
   it('gets, replaces and patches custom headers, hiding sensitive values', async () => {

@@ -161,7 +161,7 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
   });
   register({
     method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app',
-    body: S.EndpointSecretRotateIn, responses: { 204: null },
+    body: S.EndpointSecretRotateIn, bodyOptional: true, responses: { 204: null },
     handler: async (req, reply) => {
       const body = (req.body ?? {}) as Static<typeof S.EndpointSecretRotateIn>;
       await endpoints.rotateEndpointSecret(ctx, P(req).app_id!, P(req).endpoint_id!, {
@@ -349,7 +349,7 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
   // Auth ----------------------------------------------------------------------------------------
   register({
     method: 'POST', url: '/api/v1/auth/app-portal-access/:app_id', operationId: 'authentication.app_portal_access', summary: 'Mint a token scoped to one application, and a portal link', tag: 'Authentication', access: 'admin',
-    body: S.AppPortalAccessIn, responses: { 200: S.AppPortalAccessOut },
+    body: S.AppPortalAccessIn, bodyOptional: true, responses: { 200: S.AppPortalAccessOut },
     handler: async (req) => {
       const body = (req.body ?? {}) as Static<typeof S.AppPortalAccessIn>;
       const { token } = await createAppToken(ctx, P(req).app_id!, body.expiry ? body.expiry * 1000 : undefined);
