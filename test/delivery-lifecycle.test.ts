@@ -180,6 +180,27 @@ describe('SSRF basics', () => {
     expect(rx.requests).toHaveLength(0);
   });
 
+  it('refuses to dial a loopback IP literal that got stored while it was allowed', async () => {
+    // An endpoint saved when 127.0.0.0/8 was allowed (or by an API process configured differently)
+    // must not be dialed by a worker that does not allow it: the check is on the address dialed.
+    const { tw, appId } = await setup({ TAPWIRE_ALLOWED_NETWORKS: '' });
+    const rx = await receiver();
+    const ep = await createEndpoint(tw, appId, { url: 'https://example.invalid/hook' });
+    const stored = (await tw.server.store.getEndpoint(appId, ep.id))!;
+    for (const url of [`http://127.0.0.1:${rx.port}/v4`, `http://[::ffff:127.0.0.1]:${rx.port}/mapped`]) {
+      await tw.server.store.updateEndpoint({ ...stored, url });
+      const msgId = await sendMessage(tw, appId, { eventType: 'a.b', payload: {} });
+      await waitForDestinationStatus(tw, appId, msgId, ep.id, 2);
+    }
+    const attempts = await attemptsToEndpoint(tw, appId, ep.id);
+    expect(attempts).toHaveLength(6);
+    for (const a of attempts) {
+      expect(a.responseStatusCode).toBe(0);
+      expect(a.response).toMatch(/Blocked: 127\.0\.0\.1 is in a non-public range \(loopback\)/);
+    }
+    expect(rx.requests).toHaveLength(0);
+  });
+
   it('delivers to localhost when loopback is allowed', async () => {
     const { tw, appId } = await setup({ TAPWIRE_ALLOWED_NETWORKS: '127.0.0.0/8' });
     const rx = await receiver();

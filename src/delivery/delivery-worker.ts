@@ -60,7 +60,11 @@ export class DeliveryWorker {
     this.maxIdleMs = options.maxIdleMs ?? 1000;
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
     const policy = new AddressPolicy(options.config.allowedNetworks);
-    this.agent = createDeliveryAgent({ connections: 16, lookup: policy.guardedLookup() });
+    this.agent = createDeliveryAgent({
+      connections: 16,
+      lookup: policy.guardedLookup(),
+      refuseAddress: (address) => policy.refusalFor(address),
+    });
   }
 
   /** Start claiming. Idempotent. */
@@ -137,7 +141,8 @@ export class DeliveryWorker {
     } catch {
       // The next claim reports store trouble; here we just poll at the idle rate.
     }
-    if (this.wakePending) return;
+    // close() may have run while the store answered; its wake-up found nobody asleep.
+    if (this.wakePending || !this.running) return;
     // Even with nothing to wait for, yield to I/O: a loop of resolved promises would starve it.
     await this.sleep(Math.max(1, delay));
   }

@@ -1,8 +1,8 @@
 // One HTTP attempt of a webhook: POST the bytes, wait at most one deadline, keep at most a capped part
 // of the answer. Every network outcome comes back as a value, so the worker can record and schedule it
 // without try/catch; only caller bugs (bad arguments, a closed agent) throw.
-import type { LookupFunction } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../domain/retry-policy.js';
 
 export interface SendWebhookInput {
@@ -255,15 +255,33 @@ export interface DeliveryAgentOptions {
    * call it for IP-literal hosts, so those must be checked before sending.
    */
   lookup?: LookupFunction;
+  /**
+   * Checked on every IP-literal host just before connecting, since `lookup` never sees those: returns
+   * why the address may not be dialed, or null. A refusal fails the attempt with code `EBLOCKED`
+   * (`reason: 'connection'`). Checking here rather than when the URL was saved keeps an endpoint
+   * stored under another configuration from reaching a range this process does not allow.
+   */
+  refuseAddress?: (address: string) => string | null;
 }
 
 /** A connection pool for deliveries. Close it with `agent.close()` once in-flight attempts are done. */
 export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent {
-  const { connections = 20, keepAliveTimeoutMs = 4_000, lookup } = options;
+  const { connections = 20, keepAliveTimeoutMs = 4_000, lookup, refuseAddress } = options;
+  const connect = buildConnector(lookup ? { lookup } : {});
   return new Agent({
     connections,
     keepAliveTimeout: keepAliveTimeoutMs,
     pipelining: 1,
-    ...(lookup ? { connect: { lookup } } : {}),
+    connect: refuseAddress
+      ? (connectOptions, callback) => {
+          const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
+          const refusal = isIP(host) ? refuseAddress(host) : null;
+          if (refusal) {
+            callback(Object.assign(new Error(`Blocked: ${refusal}`), { code: 'EBLOCKED' }), null);
+            return;
+          }
+          connect(connectOptions, callback);
+        }
+      : connect,
   });
 }
