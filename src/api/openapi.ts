@@ -36,9 +36,12 @@ export function buildOpenApiDocument(routes: RouteDoc[], version: string): Recor
     const query = Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, schema: { type: 'string' }, description }));
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(route.responses)) {
+      // null = no declared schema: a 204 has no body, any other status still answers JSON.
       responses[status] = schema
         ? { description: 'OK', content: { 'application/json': { schema: ref(schema) } } }
-        : { description: 'No content' };
+        : status === '204'
+          ? { description: 'No content' }
+          : { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } };
     }
     if (route.body) responses['422'] = { description: 'Validation error', content: { 'application/json': { schema: ref(HttpValidationError) } } };
     responses['4XX'] = { description: 'Error', content: { 'application/json': { schema: ref(HttpErrorOut) } } };

@@ -183,7 +183,12 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   registerRoutes(register, ctx, options);
 
-  app.get('/api/v1/openapi.json', async () => buildOpenApiDocument(docs, VERSION));
+  // Registered like every other route so the document lists itself (it is part of what we serve).
+  register({
+    method: 'GET', url: '/api/v1/openapi.json', operationId: 'openapi.get', summary: 'This OpenAPI document', tag: 'Health', access: 'public',
+    responses: { 200: null },
+    handler: async () => buildOpenApiDocument(docs, VERSION),
+  });
 
   return app;
 }
