@@ -132,6 +132,17 @@ describe('payload and headers', () => {
     expect(receiver.requests[1]!.headers['authorization']).toBe('Bearer s3cret');
   });
 
+  it('refuses custom header values that cannot be sent, instead of failing every delivery', async () => {
+    const { tw, appId } = await setup();
+    for (const value of ['coffee ☕', 'line\nbreak', 'nul\u0000', 'bell\u0007']) {
+      const res = await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'https://example.com/hook', headers: { 'x-mood': value } });
+      expect(res.status, JSON.stringify(value)).toBe(422);
+      expect(res.body.detail[0].loc).toEqual(['body', 'headers', 'x-mood']);
+    }
+    const ok = await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'https://example.com/hook', headers: { 'x-mood': 'café\tau lait' } });
+    expect(ok.status).toBe(201);
+  });
+
   it('sends only svix-* headers with TAPWIRE_SIGNATURE_HEADERS=svix', async () => {
     const { tw, receiver, appId } = await setup({ TAPWIRE_SIGNATURE_HEADERS: 'svix' });
     const ep = await createEndpoint(tw, appId, { url: receiver.url });

@@ -322,8 +322,9 @@ function checkHeaders(headers: Record<string, string>): Record<string, string> {
     if (FORBIDDEN_HEADERS.has(lower) || FORBIDDEN_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
       throw validationError(['body', 'headers', name], `the header '${name}' is set by Tapwire and cannot be overridden`);
     }
-    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
-      throw validationError(['body', 'headers', name], 'header values must be strings without line breaks');
+    // What HTTP (RFC 9110 field-value) and undici accept; anything else would fail every delivery.
+    if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw validationError(['body', 'headers', name], 'header values must be strings of printable Latin-1 characters, without line breaks');
     }
   }
   return headers;
