@@ -377,6 +377,10 @@ describe('endpoints', () => {
     expect(patched.body.headers).toEqual({ 'X-Env': 'prod' });
     expect(patched.body.sensitive).toHaveLength(2);
 
+    // Newer svix clients send removals as `deleteHeaders`.
+    expect((await api('PATCH', path, { headers: { 'X-New': 'n' }, deleteHeaders: ['x-env', 'Authorization'] })).status).toBe(204);
+    expect((await api('GET', path)).body).toEqual({ headers: { 'X-New': 'n' }, sensitive: ['x-api-key'] });
+
     // PUT replaces everything.
     expect((await api('PUT', path, { headers: { 'X-Only': '1' } })).status).toBe(204);
     expect((await api('GET', path)).body).toEqual({ headers: { 'X-Only': '1' }, sensitive: [] });

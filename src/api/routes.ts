@@ -188,7 +188,9 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     method: 'PATCH', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.patch_headers', summary: 'Add, change or remove (null) custom headers', tag: 'Endpoint', access: 'app',
     body: S.EndpointHeadersPatchIn, responses: { 204: null },
     handler: async (req, reply) => {
-      await endpoints.updateEndpointHeaders(ctx, P(req).app_id!, P(req).endpoint_id!, (req.body as Static<typeof S.EndpointHeadersPatchIn>).headers, 'merge');
+      const body = req.body as Static<typeof S.EndpointHeadersPatchIn>;
+      const removals = Object.fromEntries((body.deleteHeaders ?? []).map((name) => [name, null]));
+      await endpoints.updateEndpointHeaders(ctx, P(req).app_id!, P(req).endpoint_id!, { ...body.headers, ...removals }, 'merge');
       return reply.status(204).send();
     },
   });

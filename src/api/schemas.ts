@@ -117,7 +117,11 @@ export const EndpointSecretRotateIn = Type.Object(
 );
 export const EndpointHeadersIn = Type.Object({ headers: Headers }, { title: 'EndpointHeadersIn' });
 export const EndpointHeadersPatchIn = Type.Object(
-  { headers: Type.Record(Type.String(), Nullable(Type.String())) },
+  {
+    headers: Type.Record(Type.String(), Nullable(Type.String()), { description: 'Headers to add or change; null removes one' }),
+    // The svix clients since 1.5x send removals here instead of as null values.
+    deleteHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 100, description: 'Names of headers to remove' })),
+  },
   { title: 'EndpointHeadersPatchIn' },
 );
 export const EndpointHeadersOut = Type.Object({ headers: Headers, sensitive: Type.Array(Type.String()) }, { title: 'EndpointHeadersOut' });
