@@ -66,6 +66,15 @@ describe('payload and headers', () => {
     expect(req!.headers['webhook-id']).toBe(msgId);
   });
 
+  it('posts to the endpoint URL as registered, path and query included', async () => {
+    const { tw, receiver, appId } = await setup();
+    await createEndpoint(tw, appId, { url: `${receiver.url}/hooks/in?token=a%20b&x=1` });
+    await sendMessage(tw, appId, { eventType: 'a.b', payload: {} });
+    const [req] = await receiver.waitFor((r) => r.length === 1);
+    expect(req!.method).toBe('POST');
+    expect(req!.path).toBe('/hooks/in?token=a%20b&x=1');
+  });
+
   it('delivers a payload given as the legacy `data` field byte-for-byte', async () => {
     const { tw, receiver, appId } = await setup();
     await createEndpoint(tw, appId, { url: receiver.url });
