@@ -465,3 +465,82 @@ describe('routing', () => {
     expect((await api('DELETE', `//api/v1/app/${created.body.id}`)).status).toBe(204);
   });
 });
+
+describe('seeded fuzz over every documented operation', () => {
+  it('never answers 5xx, and every answer with a body is JSON of the Svix shape', async () => {
+    const fz = await startTapwire();
+    const fapi = guardApi(fz);
+    try {
+      const fapp = (await fapi('POST', '/api/v1/app', { name: 'Fuzz', uid: 'fuzz-app' })).body;
+      await fapi('POST', '/api/v1/event-type', { name: 'fuzz.type', description: 'd', schemas: { '1': { examples: [{ a: 1 }] } } });
+      const fep = (await fapi('POST', `/api/v1/app/${fapp.id}/endpoint`, { url: 'http://127.0.0.1:9/', uid: 'fuzz-ep' })).body;
+      const fmsg = (await fapi('POST', `/api/v1/app/${fapp.id}/msg`, { eventType: 'fuzz.type', payload: {}, eventId: 'fuzz-evt' })).body;
+      const fdoc = (await fapi('GET', '/api/v1/openapi.json')).body;
+
+      // A small deterministic PRNG, so a failure reproduces.
+      let seed = 20240601;
+      const rnd = (): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed / 0x7fffffff;
+      };
+      const pick = <T,>(items: T[]): T => items[Math.floor(rnd() * items.length)]!;
+      const strings = ['', ' ', 'a', 'x'.repeat(300), '\u0000', '💥', 'http://127.0.0.1:9/', 'ftp://x/', 'whsec_abc', '-1', 'null', '../..', '%', '{}',
+        'app_2NqXn3JYzg6M0A1l8d6h7nZf3Qp', '2024-01-01T00:00:00Z', 'fuzz.type', '__proto__', 'constructor', 'content-length', 'a\r\nb'];
+      const keys = ['name', 'uid', 'url', 'payload', 'data', 'eventType', 'eventId', 'headers', 'deleteHeaders', 'filterTypes', 'eventTypes', 'channels',
+        'secret', 'key', 'since', 'until', 'metadata', 'throttleRate', 'rateLimit', 'description', 'schemas', 'application', 'gracePeriodSeconds', 'expiry',
+        'transformationsParams', 'rawPayload', 'version', 'disabled', 'archived', 'featureFlag', 'payloadRetentionPeriod', 'X-A'];
+      const value = (depth: number): unknown => {
+        const r = rnd();
+        if (depth > 3 || r < 0.3) return pick(strings);
+        if (r < 0.4) return pick([0, -1, 1.5, 1e308, 2 ** 53 + 1, 65536, 7]);
+        if (r < 0.5) return pick([true, false, null]);
+        if (r < 0.65) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < rnd() * 4; i++) o[pick(keys)] = value(depth + 1);
+        return o;
+      };
+      const bodyFor = (schema: any): unknown => {
+        if (rnd() < 0.1) return value(0);
+        const o: Record<string, unknown> = {};
+        for (const key of Object.keys(schema?.properties ?? {})) if (rnd() < 0.7) o[key] = rnd() < 0.5 ? pick(strings) : value(1);
+        return o;
+      };
+      const params: Record<string, string[]> = {
+        app_id: [fapp.id, 'fuzz-app', 'nope', 'x'.repeat(300)],
+        endpoint_id: [fep.id, 'fuzz-ep', 'nope'],
+        msg_id: [fmsg.id, 'fuzz-evt', 'nope'],
+        attempt_id: ['atmpt_x', 'nope'],
+        event_type_name: ['fuzz.type', 'nope', 'a b'],
+      };
+      const queries = ['', '?limit=0', '?limit=1&iterator=-', '?with_content=false', '?before=2024-01-01T00:00:00Z&after=2030-01-01T00:00:00Z',
+        '?event_types=a,b&channel=c', '?status=4', '?status_code_class=0', '?since=2020-01-01T00:00:00Z', '?until=2020-01-01T00:00:00Z',
+        '?get_if_exists=true', '?include_archived=true&with_content=true', '?iterator=msg_0000000000000000000000000000', '?endpoint_id=nope', '?order=x'];
+
+      let sent = 0;
+      for (let round = 0; round < 15; round++) {
+        for (const [path, item] of Object.entries<any>(fdoc.paths)) {
+          for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
+            const op = item[method];
+            if (!op) continue;
+            // Keep the fixtures alive: fuzz everything but deleting the app or the endpoint.
+            if (method === 'delete' && (path === '/api/v1/app/{app_id}' || path.endsWith('/endpoint/{endpoint_id}'))) continue;
+            const real = path.replace(/\{(\w+)\}/g, (_m: string, name: string) => encodeURIComponent(pick(params[name] ?? ['x'])));
+            const ref: string | undefined = op.requestBody?.content['application/json'].schema.$ref;
+            const body = method === 'get' ? undefined : ref ? bodyFor(fdoc.components.schemas[ref.split('/').pop()!]) : rnd() < 0.3 ? value(0) : undefined;
+            const res = await fapi(method.toUpperCase(), real + pick(queries), body); // throws on 5xx
+            sent++;
+            if (res.status === 204) continue;
+            expect(res.headers.get('content-type'), `${method} ${real}`).toMatch(/^application\/json/);
+            if (res.status >= 400 && res.status !== 422) expect(res.body, `${method} ${real}`).toEqual({ code: expect.any(String), detail: expect.any(String) });
+            if (res.status === 422) expect(Array.isArray(res.body.detail), `${method} ${real}`).toBe(true);
+          }
+        }
+      }
+      expect(sent).toBeGreaterThan(400);
+      // The server is still healthy afterwards.
+      expect((await fapi('GET', '/api/v1/health', undefined, { token: null })).status).toBe(200);
+    } finally {
+      await fz.close();
+    }
+  });
+});
