@@ -1,7 +1,7 @@
 // The embedded Store: one SQLite file through better-sqlite3, no database server to run.
 // better-sqlite3 is synchronous, so each method runs its whole transaction before it returns and
 // two calls in one process never interleave; BEGIN IMMEDIATE orders writers across processes.
-import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -948,7 +948,7 @@ export class SqliteStore implements Store {
 function ensureWritableDirectory(path: string): void {
   const dir = dirname(path);
   try {
-    mkdirSync(dir, { recursive: true });
+    createDirectory(dir);
     accessSync(dir, fsConstants.W_OK);
   } catch (error) {
     throw new TapwireError('store_unavailable', {
@@ -956,6 +956,29 @@ function ensureWritableDirectory(path: string): void {
       cause: error,
     });
   }
+}
+
+/**
+ * mkdir -p, one level at a time. Not `mkdirSync(dir, { recursive: true })`: on Node 20 that spins
+ * forever at 100 % CPU where a parent refuses creation with ENOENT (e.g. under /proc), so
+ * `tapwire migrate --database-url /proc/x/y.db` hung instead of failing.
+ */
+function createDirectory(dir: string): void {
+  try {
+    if (statSync(dir).isDirectory()) return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const parent = dirname(dir);
+    if (parent !== dir) createDirectory(parent);
+    try {
+      mkdirSync(dir);
+    } catch (mkdirError) {
+      // Another process may have created it between our stat and mkdir.
+      if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(dir).isDirectory()) throw mkdirError;
+    }
+    return;
+  }
+  throw Object.assign(new Error(`'${dir}' is not a directory`), { code: 'ENOTDIR' });
 }
 
 interface MigrationFile {
