@@ -622,6 +622,9 @@ describe('messages', () => {
     const next = await api('GET', `/api/v1/app/${own.id}/msg?limit=2&iterator=${page.body.iterator}`);
     expect(next.body.data.map((m: any) => m.id)).toEqual([m1.id]);
     expect(next.body.done).toBe(true);
+    // Back from the second page (newest-first order): the first page again, in the same order.
+    const back = await api('GET', `/api/v1/app/${own.id}/msg?limit=2&iterator=${encodeURIComponent(next.body.prevIterator)}`);
+    expect(back.body.data.map((m: any) => m.id)).toEqual([m3.id, m2.id]);
   });
 
   it('expunging the content (204) makes the payload read {"expired": true}', async () => {

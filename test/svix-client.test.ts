@@ -181,6 +181,9 @@ describe.each([
     expect(delivery!.method).toBe('POST');
     expect(delivery!.path).toBe(`/svix/${tag}`);
     expect(delivery!.headers['content-type']).toBe('application/json');
+    // Default TAPWIRE_SIGNATURE_HEADERS=webhook: Standard Webhooks names only.
+    expect(delivery!.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(delivery!.headers['svix-id']).toBeUndefined();
     expect(delivery!.headers['x-tenant']).toBe(tag);
     expect(delivery!.headers['authorization']).toBe('Bearer hidden');
     const body = delivery!.body.toString('utf8');
