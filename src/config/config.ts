@@ -103,7 +103,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   const config = defaultConfig();
   const raw = (key: keyof typeof ENV): { value: string; source: string } | null => {
     const flag = flags[key];
-    if (flag !== undefined) return { value: flag, source: `--${key}` };
+    if (flag !== undefined) return { value: flag, source: `--${kebabCase(key)}` };
     const fromEnv = env[ENV[key]];
     if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: ENV[key] };
     return null;
@@ -141,6 +141,11 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   const publicUrl = parse('publicUrl', parsePublicUrl);
   config.publicUrl = publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   return config;
+}
+
+/** `databaseUrl` → `database-url`, so errors name the flag as it is typed. */
+function kebabCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function parseInteger(value: string, min: number, max: number): number {

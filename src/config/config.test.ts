@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaultConfig, ENV, loadConfig } from './config.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** loadConfig that returns the ConfigError it throws (and fails the test when it throws none). */
+function configErrorOf(options: Parameters<typeof loadConfig>[0]): ConfigError {
+  try {
+    loadConfig(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(options)}`);
+}
+
+describe('loadConfig defaults (design.md §3)', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(8071);
+    expect(config.databaseUrl).toBe('./data/tapwire.db');
+    expect(config.adminToken).toBeNull();
+    expect(config.allowedNetworks).toEqual([]);
+    expect(config.httpsOnly).toBe(true);
+    expect(config.retryScheduleMs).toEqual([5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR]);
+    expect(config.requestTimeoutMs).toBe(15 * SECOND);
+    expect(config.maxPayloadBytes).toBe(1_048_576);
+    expect(config.signatureHeaders).toBe('webhook');
+    expect(config.role).toBe('all');
+    expect(config.logLevel).toBe('info');
+    expect(config.publicUrl).toBe('http://127.0.0.1:8071');
+  });
+
+  it('is the same as defaultConfig() apart from the derived public URL', () => {
+    expect({ ...loadConfig(), publicUrl: '' }).toEqual(defaultConfig());
+  });
+
+  it('never reads process.env itself (only the CLI passes it in)', () => {
+    const saved = process.env.TAPWIRE_PORT;
+    process.env.TAPWIRE_PORT = '9999';
+    try {
+      expect(loadConfig().port).toBe(8071);
+      expect(loadConfig({ env: {} }).port).toBe(8071);
+    } finally {
+      if (saved === undefined) delete process.env.TAPWIRE_PORT;
+      else process.env.TAPWIRE_PORT = saved;
+    }
+  });
+
+  it('hands out independent copies of the default schedule', () => {
+    const a = loadConfig();
+    a.retryScheduleMs.push(1);
+    expect(loadConfig().retryScheduleMs).toHaveLength(7);
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('reads every documented variable', () => {
+    const config = loadConfig({
+      env: {
+        TAPWIRE_HOST: '0.0.0.0',
+        TAPWIRE_PORT: '9000',
+        TAPWIRE_DATABASE_URL: 'sqlite:/var/lib/tapwire/db.sqlite',
+        TAPWIRE_ADMIN_TOKEN: 'my_admin_token_0123456789',
+        TAPWIRE_ALLOWED_NETWORKS: '127.0.0.0/8, ::1/128',
+        TAPWIRE_HTTPS_ONLY: 'false',
+        TAPWIRE_RETRY_SCHEDULE: '100ms, 2s,1m,3h',
+        TAPWIRE_REQUEST_TIMEOUT: '2s',
+        TAPWIRE_MAX_PAYLOAD_BYTES: '2048',
+        TAPWIRE_SIGNATURE_HEADERS: 'both',
+        TAPWIRE_LOG_LEVEL: 'warn',
+        TAPWIRE_WORKER_CONCURRENCY: '8',
+        TAPWIRE_PUBLIC_URL: 'https://hooks.example.com/',
+        TAPWIRE_APP_TOKEN_TTL: '12h',
+      },
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 9000,
+      databaseUrl: 'sqlite:/var/lib/tapwire/db.sqlite',
+      adminToken: 'my_admin_token_0123456789',
+      allowedNetworks: ['127.0.0.0/8', '::1/128'],
+      httpsOnly: false,
+      retryScheduleMs: [100, 2 * SECOND, MINUTE, 3 * HOUR],
+      requestTimeoutMs: 2 * SECOND,
+      maxPayloadBytes: 2048,
+      signatureHeaders: 'both',
+      logLevel: 'warn',
+      workerConcurrency: 8,
+      publicUrl: 'https://hooks.example.com',
+      appTokenTtlMs: 12 * HOUR,
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
+  ])('reads TAPWIRE_HTTPS_ONLY=%s as %s', (value, expected) => {
+    expect(loadConfig({ env: { TAPWIRE_HTTPS_ONLY: value } }).httpsOnly).toBe(expected);
+  });
+
+  it.each(['webhook', 'svix', 'both'] as const)('accepts TAPWIRE_SIGNATURE_HEADERS=%s', (mode) => {
+    expect(loadConfig({ env: { TAPWIRE_SIGNATURE_HEADERS: mode } }).signatureHeaders).toBe(mode);
+  });
+
+  it('accepts port 0 (pick a free port) and 65535', () => {
+    expect(loadConfig({ env: { TAPWIRE_PORT: '0' } }).port).toBe(0);
+    expect(loadConfig({ env: { TAPWIRE_PORT: '65535' } }).port).toBe(65_535);
+  });
+
+  it('ignores surrounding whitespace', () => {
+    expect(loadConfig({ env: { TAPWIRE_PORT: ' 9000 ', TAPWIRE_HTTPS_ONLY: ' false\n' } })).toMatchObject({ port: 9000, httpsOnly: false });
+  });
+
+  it('treats an empty TAPWIRE_ALLOWED_NETWORKS as no networks allowed', () => {
+    expect(loadConfig({ env: { TAPWIRE_ALLOWED_NETWORKS: '' } }).allowedNetworks).toEqual([]);
+    expect(loadConfig({ env: { TAPWIRE_ALLOWED_NETWORKS: ' , ' } }).allowedNetworks).toEqual([]);
+  });
+
+  it('treats an empty variable as unset (VAR= in a compose file or unit)', () => {
+    const config = loadConfig({ env: { TAPWIRE_PORT: '', TAPWIRE_DATABASE_URL: '', TAPWIRE_ADMIN_TOKEN: '', TAPWIRE_HTTPS_ONLY: '' } });
+    expect(config).toMatchObject({ port: 8071, databaseUrl: './data/tapwire.db', adminToken: null, httpsOnly: true });
+  });
+
+  it('derives the public URL from host and port, bracketing IPv6', () => {
+    expect(loadConfig({ env: { TAPWIRE_HOST: '::1', TAPWIRE_PORT: '9000' } }).publicUrl).toBe('http://[::1]:9000');
+  });
+});
+
+describe('loadConfig flags', () => {
+  it('lets flags beat the environment', () => {
+    const config = loadConfig({
+      env: { TAPWIRE_HOST: '0.0.0.0', TAPWIRE_PORT: '9000', TAPWIRE_DATABASE_URL: '/from/env.db' },
+      flags: { host: '127.0.0.2', port: '9001', databaseUrl: '/from/flag.db', role: 'worker' },
+    });
+    expect(config).toMatchObject({ host: '127.0.0.2', port: 9001, databaseUrl: '/from/flag.db', role: 'worker' });
+  });
+
+  it('falls back to the environment for flags left undefined', () => {
+    const config = loadConfig({ env: { TAPWIRE_PORT: '9000' }, flags: { port: undefined, role: undefined } });
+    expect(config).toMatchObject({ port: 9000, role: 'all' });
+  });
+
+  it.each(['api', 'worker', 'all'] as const)('accepts --role %s', (role) => {
+    expect(loadConfig({ flags: { role } }).role).toBe(role);
+  });
+});
+
+describe('loadConfig rejects bad values with a ConfigError naming the variable', () => {
+  it.each([
+    ['TAPWIRE_PORT', 'abc'],
+    ['TAPWIRE_PORT', '-1'],
+    ['TAPWIRE_PORT', '65536'],
+    ['TAPWIRE_PORT', '80.5'],
+    ['TAPWIRE_HTTPS_ONLY', 'maybe'],
+    ['TAPWIRE_HTTPS_ONLY', 'truee'],
+    ['TAPWIRE_RETRY_SCHEDULE', '5s,,5m'],
+    ['TAPWIRE_RETRY_SCHEDULE', '5 seconds'],
+    ['TAPWIRE_RETRY_SCHEDULE', '5s,-1m'],
+    ['TAPWIRE_RETRY_SCHEDULE', '1.5s'],
+    ['TAPWIRE_ALLOWED_NETWORKS', '10.0.0.0/33'],
+    ['TAPWIRE_ALLOWED_NETWORKS', '127.0.0.0/8,localhost'],
+    ['TAPWIRE_ALLOWED_NETWORKS', '10.0.0.1'],
+    ['TAPWIRE_ADMIN_TOKEN', 'tw_admin_has.a.dot_in_it'],
+    ['TAPWIRE_ADMIN_TOKEN', 'short'],
+    ['TAPWIRE_ADMIN_TOKEN', 'a token with spaces inside'],
+    ['TAPWIRE_SIGNATURE_HEADERS', 'standard'],
+    ['TAPWIRE_SIGNATURE_HEADERS', 'WEBHOOK'],
+    ['TAPWIRE_REQUEST_TIMEOUT', '0s'],
+    ['TAPWIRE_REQUEST_TIMEOUT', '15 s'],
+    ['TAPWIRE_MAX_PAYLOAD_BYTES', '0'],
+    ['TAPWIRE_MAX_PAYLOAD_BYTES', '1MB'],
+    ['TAPWIRE_LOG_LEVEL', 'verbose'],
+    ['TAPWIRE_WORKER_CONCURRENCY', '0'],
+    ['TAPWIRE_PUBLIC_URL', 'not a url'],
+    ['TAPWIRE_PUBLIC_URL', 'ftp://example.com'],
+    ['TAPWIRE_APP_TOKEN_TTL', 'forever'],
+  ])('%s=%j', (variable, value) => {
+    const error = configErrorOf({ env: { [variable]: value } });
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+    expect(error.message.length).toBeGreaterThan(variable.length + 10);
+  });
+
+  it('names the token problem without echoing the token', () => {
+    const error = configErrorOf({ env: { TAPWIRE_ADMIN_TOKEN: 'tw_admin_secret.value_123' } });
+    expect(error.message).toMatch(/"\."/);
+    expect(error.message).not.toContain('secret.value');
+  });
+
+  it('names the flag, spelled as typed on the command line, when a flag is bad', () => {
+    expect(configErrorOf({ env: { TAPWIRE_PORT: '9000' }, flags: { port: 'abc' } }).message).toMatch(/^--port: /);
+    expect(configErrorOf({ flags: { role: 'bogus' } }).message).toMatch(/^--role: /);
+    expect(configErrorOf({ flags: { maxPayloadBytes: 'lots' } }).message).toMatch(/^--max-payload-bytes: /);
+  });
+
+  it('reports the env variable, not the flag, when only the env is bad', () => {
+    expect(configErrorOf({ env: { TAPWIRE_HTTPS_ONLY: 'nope' }, flags: { port: '9000' } }).message).toMatch(/^TAPWIRE_HTTPS_ONLY: /);
+  });
+
+  it('lists every variable name in ENV under the TAPWIRE_ prefix', () => {
+    for (const name of Object.values(ENV)) expect(name).toMatch(/^TAPWIRE_[A-Z_]+$/);
+  });
+});
