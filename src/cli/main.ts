@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 // The `tapwire` binary: serve, migrate, token create. The only place that reads process.env;
-// everything below it takes typed options.
+// everything below it takes typed options. The server, store and HTTP modules are imported only
+// by the command that needs them, so `--help`, `--version` and usage errors answer at once.
+//
+// Exit statuses: 0 done (and after a graceful SIGTERM/SIGINT), 1 the command failed (e.g. no
+// such application, or an unexpected error), 2 usage (unknown command or flag, bad flag or
+// TAPWIRE_* value, no command at all), 3 unavailable (the database cannot be opened or
+// migrated, or the server cannot listen).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type TapwireConfig } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
 import { TapwireError } from '../errors/tapwire-error.js';
-import { createAppToken } from '../services/auth.js';
-import { systemClock } from '../services/context.js';
-import { AddressPolicy } from '../delivery/ssrf-guard.js';
-import { describeDatabaseUrl, openStore } from '../storage/open-store.js';
-import { TapwireServer } from '../tapwire-server.js';
+import type { TapwireServer } from '../tapwire-server.js';
 import { VERSION } from '../version.js';
-import pino from 'pino';
 
-/** Exit status for a bad flag or environment value. */
+/** Exit status when a command ran but failed (unknown application, unexpected error). */
+const EXIT_FAILED = 1;
+/** Exit status for a bad command, flag or environment value. */
 const EXIT_USAGE = 2;
-/** Exit status when the database cannot be opened or migrated. */
+/** Exit status when the database cannot be opened or migrated, or the server cannot listen. */
 const EXIT_UNAVAILABLE = 3;
 
 interface CommonFlags {
@@ -31,18 +34,33 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-/** Turn any startup error into a clear message and exit status. */
-function exitOnError(error: unknown, databaseUrl?: string): never {
+/** Turn any startup error into a clear message and exit status. `where` names the database, password masked. */
+function exitOnError(error: unknown, where?: string): never {
   if (error instanceof ConfigError) fail(error.message, EXIT_USAGE);
   if (error instanceof TapwireError) {
-    const where = databaseUrl ? ` (${describeDatabaseUrl(databaseUrl)})` : '';
-    if (error.code === 'store_unavailable') fail(`cannot open the database${where}: ${error.detail}`, EXIT_UNAVAILABLE);
+    if (error.code === 'store_unavailable') fail(`cannot open the database${where ? ` (${where})` : ''}: ${error.detail}`, EXIT_UNAVAILABLE);
     fail(error.detail, EXIT_USAGE);
   }
+  const e = error as Error | undefined;
+  fail(e?.stack ?? String(error), EXIT_FAILED);
+}
+
+/** listen() failed: say where and why in one line (the port is taken, the host does not resolve…). */
+function exitOnListenError(error: unknown, config: TapwireConfig, where: string): never {
   const e = error as NodeJS.ErrnoException;
-  if (e?.code === 'EADDRINUSE') fail(`the address is already in use: ${e.message}`, EXIT_UNAVAILABLE);
-  if (e?.code === 'EACCES' || e?.code === 'EADDRNOTAVAIL') fail(`cannot listen: ${e.message}`, EXIT_UNAVAILABLE);
-  fail(e?.stack ?? String(error), 1);
+  if (!e?.code) exitOnError(error, where);
+  const address = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const why =
+    e.code === 'EADDRINUSE'
+      ? 'the address is already in use (another tapwire, or set TAPWIRE_PORT / --port)'
+      : e.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : e.code === 'EADDRNOTAVAIL'
+          ? 'the address is not available on this machine (check TAPWIRE_HOST / --host)'
+          : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+            ? 'the host name does not resolve (check TAPWIRE_HOST / --host)'
+            : e.message;
+  fail(`cannot listen on ${address}: ${why}`, EXIT_UNAVAILABLE);
 }
 
 const parsePort = (value: string): string => {
@@ -57,13 +75,47 @@ async function serve(flags: CommonFlags & { host?: string; port?: string; role?:
   } catch (error) {
     exitOnError(error);
   }
-  let server: TapwireServer;
+  const [{ TapwireServer }, { describeDatabaseUrl }] = await Promise.all([import('../tapwire-server.js'), import('../storage/open-store.js')]);
+  const where = describeDatabaseUrl(config.databaseUrl);
+
+  // Signals are handled from the start: one that arrives while the store opens or the server
+  // starts listening is remembered and acted on once start-up has settled, so a SIGTERM never
+  // races a half-started server (and never kills a migration halfway without a clean close).
+  let server: TapwireServer | null = null;
+  let started = false;
+  let stopSignal: string | null = null;
+  const shutDown = (running: TapwireServer, signal: string): void => {
+    running.logger.info({ signal, inFlightAttempts: running.worker?.activeAttempts ?? 0 }, 'shutting down; finishing in-flight attempts');
+    running.close().then(
+      () => {
+        running.logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        running.logger.error({ err: error }, 'shutdown failed');
+        process.exit(EXIT_FAILED);
+      },
+    );
+  };
+  const onSignal = (signal: string): void => {
+    if (stopSignal) {
+      if (server) server.logger.warn({ signal }, 'second signal: exiting without waiting');
+      else process.stderr.write(`tapwire: second ${signal}: exiting without waiting\n`);
+      process.exit(EXIT_FAILED);
+    }
+    stopSignal = signal;
+    if (server && started) shutDown(server, signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   try {
     server = await TapwireServer.create({ config });
   } catch (error) {
-    exitOnError(error, config.databaseUrl);
+    exitOnError(error, where);
   }
   if (server.generatedAdminToken) {
+    // Printed before listening, so a start that then fails (port taken) still shows it.
     process.stderr.write(
       [
         '',
@@ -77,33 +129,16 @@ async function serve(flags: CommonFlags & { host?: string; port?: string; role?:
       ].join('\n'),
     );
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      server.logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(1);
+  if (!stopSignal) {
+    try {
+      await server.start();
+    } catch (error) {
+      await server.close().catch(() => undefined);
+      exitOnListenError(error, config, where);
     }
-    stopping = true;
-    server.logger.info({ signal, inFlightAttempts: server.worker?.activeAttempts ?? 0 }, 'shutting down; finishing in-flight attempts');
-    server.close().then(
-      () => {
-        server.logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        server.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  try {
-    await server.start();
-  } catch (error) {
-    await server.close().catch(() => undefined);
-    exitOnError(error, config.databaseUrl);
   }
+  started = true;
+  if (stopSignal) shutDown(server, stopSignal);
 }
 
 async function migrate(flags: CommonFlags): Promise<void> {
@@ -113,20 +148,18 @@ async function migrate(flags: CommonFlags): Promise<void> {
   } catch (error) {
     exitOnError(error);
   }
+  const { describeDatabaseUrl, openStore } = await import('../storage/open-store.js');
+  const where = describeDatabaseUrl(config.databaseUrl);
   try {
     const store = await openStore(config.databaseUrl);
     try {
       const { applied } = await store.migrate();
-      process.stdout.write(
-        applied.length > 0
-          ? `Applied migrations ${applied.join(', ')} to ${describeDatabaseUrl(config.databaseUrl)}\n`
-          : `Database ${describeDatabaseUrl(config.databaseUrl)} is up to date\n`,
-      );
+      process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')} to ${where}\n` : `Database ${where} is up to date\n`);
     } finally {
       await store.close();
     }
   } catch (error) {
-    exitOnError(error, config.databaseUrl);
+    exitOnError(error, where);
   }
 }
 
@@ -141,10 +174,19 @@ async function createToken(flags: CommonFlags & { app: string; ttl?: string }): 
       } catch (error) {
         throw new ConfigError(`--ttl: ${(error as Error).message}`);
       }
+      if (ttlMs <= 0) throw new ConfigError(`--ttl: expected a duration above zero, got '${flags.ttl}'`);
     }
   } catch (error) {
     exitOnError(error);
   }
+  const [{ describeDatabaseUrl, openStore }, { createAppToken }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
+    import('../storage/open-store.js'),
+    import('../services/auth.js'),
+    import('../services/context.js'),
+    import('../delivery/ssrf-guard.js'),
+    import('pino'),
+  ]);
+  const where = describeDatabaseUrl(config.databaseUrl);
   try {
     const store = await openStore(config.databaseUrl);
     try {
@@ -164,8 +206,8 @@ async function createToken(flags: CommonFlags & { app: string; ttl?: string }): 
       await store.close();
     }
   } catch (error) {
-    if (error instanceof TapwireError && error.code === 'not_found') fail(`no application '${flags.app}' (give its id or uid)`, 1);
-    exitOnError(error, config.databaseUrl);
+    if (error instanceof TapwireError && error.code === 'not_found') fail(`no application '${flags.app}' (give its id or uid)`, EXIT_FAILED);
+    exitOnError(error, where);
   }
 }
 
@@ -176,13 +218,15 @@ function buildProgram(): Command {
     .showHelpAfterError('(run tapwire --help for usage)')
     .exitOverride();
   const databaseOption = () =>
-    new Option('-d, --database-url <url>', 'SQLite file path, sqlite:PATH (default ./data/tapwire.db) or postgres://…').env('TAPWIRE_DATABASE_URL');
+    // No .env() here: loadConfig reads TAPWIRE_DATABASE_URL itself, so an empty variable means
+    // unset and errors name the variable, as for every other option.
+    new Option('-d, --database-url <url>', 'SQLite file path, sqlite:PATH or postgres://… (default ./data/tapwire.db, env TAPWIRE_DATABASE_URL)');
 
   program
     .command('serve')
     .description('run the API and the delivery worker')
     .option('-H, --host <host>', 'listen address (default 127.0.0.1, env TAPWIRE_HOST)')
-    .option('-p, --port <port>', 'listen port (default 8071, env TAPWIRE_PORT)', parsePort)
+    .option('-p, --port <port>', 'listen port; 0 picks a free one (default 8071, env TAPWIRE_PORT)', parsePort)
     .addOption(new Option('-r, --role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
     .addOption(databaseOption())
     .action(serve);
@@ -206,10 +250,11 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version exit 0; anything else commander rejects is a usage error.
+      // --help and --version exit 0; anything else commander rejects (including no command,
+      // which prints the help on stderr) is a usage error.
       process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
     }
-    throw error;
+    exitOnError(error);
   }
 }
 

@@ -1,0 +1,213 @@
+// Runs the built `tapwire` binary (dist/cli/main.js) as a real child process, the way users run it:
+// one-shot commands with runCli(), servers with startServe(), which waits for the "tapwire listening"
+// log line and reads the address from it (so `--port 0` works). Every child is tracked so a test's
+// afterEach can kill whatever is still running with killAllProcesses(), even after a failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI; `npm test` builds before running vitest. */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+const live = new Set<ChildProcess>();
+
+/** process.env without any TAPWIRE_* variable (so the developer's shell cannot leak in), plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('TAPWIRE_')) env[key] = value;
+  return { ...env, ...extra };
+}
+
+export function assertCliBuilt(): void {
+  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` (npm test does) before these tests`);
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliRun extends Exit {
+  stdout: string;
+  stderr: string;
+}
+
+interface SpawnOptions {
+  cwd: string;
+  /** Added to cleanEnv(). */
+  env?: Record<string, string>;
+}
+
+function spawnCli(args: string[], options: SpawnOptions): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, exited };
+}
+
+/** Run one command to completion; SIGKILLed (and rejected) after `timeoutMs`. */
+export async function runCli(args: string[], options: SpawnOptions & { timeoutMs?: number }): Promise<CliRun> {
+  const { child, exited } = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const streamsDone = Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tapwire ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+  });
+  try {
+    const exit = await Promise.race([exited, timedOut]);
+    await streamsDone;
+    return { ...exit, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A running `tapwire serve`. */
+export interface ServeProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:PORT`, from the "tapwire listening" log line. */
+  url: string;
+  /** Everything printed so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Parsed JSON log lines from stdout so far. */
+  readonly logs: Array<Record<string, unknown>>;
+  exited: Promise<Exit>;
+  /** Resolve with the first log line (existing or future) that `predicate` accepts. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Send a signal and wait for the exit. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
+}
+
+/**
+ * Start `tapwire serve --port 0 …` and wait until it logs "tapwire listening". Rejects with its
+ * output if it exits first or is not listening within `timeoutMs`.
+ */
+export async function startServe(options: SpawnOptions & { args?: string[]; timeoutMs?: number }): Promise<ServeProcess> {
+  const { child, exited } = spawnCli(['serve', '--port', '0', ...(options.args ?? [])], options);
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters = new Set<() => void>();
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Not a log line (nothing else should be on stdout, but do not fail on it here).
+      }
+    }
+    for (const wake of waiters) wake();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let exit: Exit | null = null;
+  void exited.then((e) => {
+    exit = e;
+    for (const wake of waiters) wake();
+  });
+
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = logs.find(predicate);
+        if (found) {
+          done();
+          resolve(found);
+        } else if (exit) {
+          done();
+          reject(new Error(`tapwire exited (${JSON.stringify(exit)}) before the expected log line\nstdout: ${stdout}\nstderr: ${stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`expected log line not seen within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  const listening = await waitForLog((line) => line.msg === 'tapwire listening', options.timeoutMs ?? 15_000);
+  return {
+    child,
+    url: String(listening.address),
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    logs,
+    exited,
+    waitForLog,
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (!exit) child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`tapwire did not exit within ${timeoutMs} ms of ${signal}\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** SIGKILL every child still running and wait for each to exit. For afterEach/afterAll. */
+export async function killAllProcesses(): Promise<number> {
+  const running = [...live];
+  await Promise.all(
+    running.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  return running.length;
+}
+
+/** fetch with a bearer token, JSON in and out. */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
