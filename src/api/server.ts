@@ -74,7 +74,19 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     // Bodies are validated strictly (no coercion); queries are read by src/api/query.ts.
     ajv: { customOptions: {} },
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // On close, drop idle keep-alive sockets but let requests in flight finish (graceful stop).
+    forceCloseConnections: 'idle',
+    // Malformed HTTP that never reaches a route (bad request line, headers too large) still gets
+    // a JSON error in our shape.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) return;
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({ code: 'generic_error', detail: tooLarge ? 'Request headers are too large' : 'Malformed HTTP request' });
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   });
 
   const bodyAjv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });

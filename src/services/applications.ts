@@ -60,8 +60,9 @@ export async function upsertApplication(
 ): Promise<{ app: Application; created: boolean }> {
   const existing = await ctx.store.getApplication(idOrUid);
   if (!existing) {
-    const uid = input.uid ?? (idOrUid.startsWith('app_') ? null : idOrUid);
-    return createApplication(ctx, { ...input, uid });
+    // Ids are ours to assign: a PUT naming an unknown id cannot create it under that id.
+    if (idOrUid.startsWith('app_')) throw notFound('Application');
+    return createApplication(ctx, { ...input, uid: input.uid ?? idOrUid });
   }
   checkUid(input.uid, 'app');
   const app: Application = {
@@ -108,6 +109,7 @@ function requireName(name: string | undefined): string {
 /** A uid may not look like one of our ids (Svix: `invalid_uid_prefix`). */
 export function checkUid(uid: string | null | undefined, prefix: string): void {
   if (uid && uid.startsWith(`${prefix}_`)) {
-    throw validationError(['body', 'uid'], `uid may not start with '${prefix}_'`, 'value_error.invalid_uid_prefix');
+    const field = prefix === 'msg' ? 'eventId' : 'uid';
+    throw validationError(['body', field], `${field} may not start with '${prefix}_'`, 'value_error.invalid_uid_prefix');
   }
 }

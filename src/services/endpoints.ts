@@ -83,8 +83,9 @@ export async function upsertEndpoint(
   const app = await getApplication(ctx, appIdOrUid);
   const existing = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
   if (!existing) {
-    const uid = input.uid ?? (endpointIdOrUid.startsWith('ep_') ? null : endpointIdOrUid);
-    return { endpoint: await createEndpoint(ctx, app.id, { ...input, uid }), created: true };
+    // Ids are ours to assign: a PUT naming an unknown id cannot create it under that id.
+    if (endpointIdOrUid.startsWith('ep_')) throw notFound('Endpoint');
+    return { endpoint: await createEndpoint(ctx, app.id, { ...input, uid: input.uid ?? endpointIdOrUid }), created: true };
   }
   const endpoint: Endpoint = {
     ...existing,

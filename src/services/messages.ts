@@ -5,7 +5,7 @@ import { newId } from '../domain/ids.js';
 import type { Attempt, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import type { AttemptListQuery, AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../storage/store.js';
-import { createApplication, getApplication, type ApplicationInput } from './applications.js';
+import { checkUid, createApplication, getApplication, type ApplicationInput } from './applications.js';
 import type { ServiceContext } from './context.js';
 import { getEndpoint } from './endpoints.js';
 
@@ -41,6 +41,7 @@ export async function createMessage(
     }
     app = (await createApplication(ctx, { ...input.application, uid: appIdOrUid }, { getIfExists: true })).app;
   }
+  checkUid(input.eventId, 'msg');
   const now = ctx.clock.now();
   const retentionMs = input.payloadRetentionHours
     ? input.payloadRetentionHours * 3600_000
