@@ -30,8 +30,16 @@ export interface DeliveryWorkerOptions {
   errorBackoffMs?: number;
 }
 
-/** Extra lease time beyond the request deadline, so a slow commit never lets a lease lapse mid-attempt. */
-const LEASE_MARGIN_MS = 30_000;
+/**
+ * How long a claimed delivery stays leased: twice the request deadline plus 5 s (35 s at the
+ * default 15 s). It must outlast one attempt and the commit that records it, or a second worker
+ * could claim a delivery still in flight (a duplicate). It is also how long the deliveries of a
+ * worker that died mid-attempt wait before anyone retries them, so it scales with the deadline
+ * instead of a fixed 30 s margin: with a 1 s deadline a crash delays them 7 s, not 31 s.
+ */
+export function leaseMsFor(requestTimeoutMs: number): number {
+  return 2 * requestTimeoutMs + 5_000;
+}
 /** Deliveries leased per claim. */
 const CLAIM_BATCH = 100;
 
@@ -107,7 +115,7 @@ export class DeliveryWorker {
         jobs = await this.store.claimDueDeliveries({
           now: this.clock.now(),
           limit: Math.min(free, CLAIM_BATCH),
-          leaseMs: this.config.requestTimeoutMs + LEASE_MARGIN_MS,
+          leaseMs: leaseMsFor(this.config.requestTimeoutMs),
         });
       } catch (error) {
         this.logger.error({ err: error }, 'claiming deliveries failed; retrying');
