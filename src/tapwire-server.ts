@@ -122,6 +122,8 @@ export class TapwireServer {
     this.maintenanceTimer.unref();
     if (!this.api) return null;
     const address = await this.api.listen({ host: this.config.host, port: this.config.port });
+    // With port 0 the public URL derived from the config (http://HOST:0) names no real port.
+    if (this.config.port === 0 && this.config.publicUrl.endsWith(':0')) this.config.publicUrl = address;
     this.logger.info({ address, role: this.config.role, store: this.store.kind }, 'tapwire listening');
     return address;
   }

@@ -173,6 +173,14 @@ describe('tapwire serve', () => {
     expect(await server.stop()).toEqual({ code: 0, signal: null });
   });
 
+  it('links the app portal to the port it really listens on when started with --port 0', async () => {
+    const server = await startServe({ cwd: dir, env: { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN } });
+    const app = await callApi(server.url, 'POST', '/api/v1/app', { token: ADMIN_TOKEN, body: { name: 'Portal' } });
+    const access = await callApi(server.url, 'POST', `/api/v1/auth/app-portal-access/${app.body.id}`, { token: ADMIN_TOKEN, body: {} });
+    expect(access.status).toBe(200);
+    expect(access.body.url.startsWith(`${server.url}/`)).toBe(true);
+  });
+
   it('exits 0 on SIGTERM and logs the shutdown', async () => {
     const server = await startServe({ cwd: dir, env: { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN } });
     expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
