@@ -190,6 +190,17 @@ describe('tapwire serve', () => {
     expect(server.logs.find((line) => line.msg === 'shutting down; finishing in-flight attempts')).toMatchObject({ signal: 'SIGTERM' });
   });
 
+  it('runs only the worker with --role worker, and only the API with --role api', async () => {
+    const env = { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_DATABASE_URL: join(dir, 'roles.db') };
+    const worker = await startServe({ cwd: dir, env, args: ['--role', 'worker'], ready: (line) => line.msg === 'tapwire worker running' });
+    expect(worker.logs.some((line) => line.msg === 'tapwire listening')).toBe(false);
+    expect(await worker.stop()).toEqual({ code: 0, signal: null });
+    const api = await startServe({ cwd: dir, env, args: ['--role', 'api'] });
+    expect(api.logs.find((line) => line.msg === 'tapwire listening')).toMatchObject({ role: 'api' });
+    expect((await callApi(api.url, 'GET', '/api/v1/health/ping')).status).toBe(204);
+    expect(await api.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('exits 0 on SIGINT (Ctrl-C) too', async () => {
     const server = await startServe({ cwd: dir, env: { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN } });
     expect(await server.stop('SIGINT')).toEqual({ code: 0, signal: null });

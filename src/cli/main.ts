@@ -131,7 +131,9 @@ async function serve(flags: CommonFlags & { host?: string; port?: string; role?:
   }
   if (!stopSignal) {
     try {
-      await server.start();
+      const address = await server.start();
+      // A worker-only process has no listening line; say it is up all the same.
+      if (!address) server.logger.info({ role: config.role, store: server.store.kind }, 'tapwire worker running');
     } catch (error) {
       await server.close().catch(() => undefined);
       exitOnListenError(error, config, where);

@@ -78,7 +78,7 @@ export async function runCli(args: string[], options: SpawnOptions & { timeoutMs
 /** A running `tapwire serve`. */
 export interface ServeProcess {
   child: ChildProcess;
-  /** `http://127.0.0.1:PORT`, from the "tapwire listening" log line. */
+  /** `http://127.0.0.1:PORT`, from the "tapwire listening" log line ('' for a worker-only process). */
   url: string;
   /** Everything printed so far. */
   readonly stdout: string;
@@ -96,7 +96,9 @@ export interface ServeProcess {
  * Start `tapwire serve --port 0 …` and wait until it logs "tapwire listening". Rejects with its
  * output if it exits first or is not listening within `timeoutMs`.
  */
-export async function startServe(options: SpawnOptions & { args?: string[]; timeoutMs?: number }): Promise<ServeProcess> {
+export async function startServe(
+  options: SpawnOptions & { args?: string[]; timeoutMs?: number; /** Default: the "tapwire listening" line. */ ready?: (line: Record<string, unknown>) => boolean },
+): Promise<ServeProcess> {
   const { child, exited } = spawnCli(['serve', '--port', '0', ...(options.args ?? [])], options);
   let stdout = '';
   let stderr = '';
@@ -147,10 +149,10 @@ export async function startServe(options: SpawnOptions & { args?: string[]; time
       check();
     });
 
-  const listening = await waitForLog((line) => line.msg === 'tapwire listening', options.timeoutMs ?? 15_000);
+  const ready = await waitForLog(options.ready ?? ((line) => line.msg === 'tapwire listening'), options.timeoutMs ?? 15_000);
   return {
     child,
-    url: String(listening.address),
+    url: String(ready.address ?? ''),
     get stdout() {
       return stdout;
     },
