@@ -184,7 +184,7 @@ describe('restarting tapwire serve on the same database', () => {
     const accepted = await posting;
     const deliveredBeforeKill = receiver.distinct().size;
     const unansweredAtKill = receiver.seen.filter((id) => !receiver!.answered.has(id)).length;
-    expect(accepted.length).toBeGreaterThanOrEqual(30);
+    expect(accepted.length).toBeGreaterThanOrEqual(20); // at most 10 POSTs were cut off
     expect(deliveredBeforeKill).toBeLessThan(accepted.length); // the kill really was mid-delivery
 
     const second = await startServe({ cwd: dir, env });
