@@ -58,6 +58,11 @@ describe('loadConfig defaults (design.md §3)', () => {
 });
 
 describe('loadConfig from the environment', () => {
+  it('turns retries off with TAPWIRE_RETRY_SCHEDULE=none, while an empty value keeps the default', () => {
+    expect(loadConfig({ env: { TAPWIRE_RETRY_SCHEDULE: 'none' } }).retryScheduleMs).toEqual([]);
+    expect(loadConfig({ env: { TAPWIRE_RETRY_SCHEDULE: '' } }).retryScheduleMs).toEqual(defaultConfig().retryScheduleMs);
+  });
+
   it('reads every documented variable', () => {
     const config = loadConfig({
       env: {

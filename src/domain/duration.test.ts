@@ -40,9 +40,11 @@ describe('parseRetrySchedule', () => {
     expect(parseRetrySchedule(' 5s , 1m,\t250ms ')).toEqual([5_000, 60_000, 250]);
   });
 
-  it('treats an empty string as no retries', () => {
+  it('treats an empty string or "none" as no retries', () => {
     expect(parseRetrySchedule('')).toEqual([]);
     expect(parseRetrySchedule('  ')).toEqual([]);
+    expect(parseRetrySchedule('none')).toEqual([]);
+    expect(parseRetrySchedule(' NONE ')).toEqual([]);
   });
 
   it('names the bad entry and its position', () => {

@@ -42,13 +42,16 @@ export function parseDuration(text: string): number {
 
 /**
  * Parses a retry schedule: a comma-separated list of durations, each the delay before the next retry
- * (`5s,5m,30m,2h,5h,10h,10h`). Whitespace around entries is ignored. An empty (or all-blank) string
- * means "never retry" and gives `[]`; an empty entry inside a list (`5s,,5m`) is an error.
+ * (`5s,5m,30m,2h,5h,10h,10h`). Whitespace around entries is ignored. `none` or an empty (or
+ * all-blank) string means "never retry" and gives `[]`; an empty entry inside a list (`5s,,5m`) is
+ * an error.
  *
  * @throws Error naming the position and text of the first bad entry.
  */
 export function parseRetrySchedule(text: string): number[] {
-  if (text.trim() === '') return [];
+  // An empty environment variable means "use the default" in loadConfig, so `none` is how an
+  // operator turns retries off.
+  if (text.trim() === '' || text.trim().toLowerCase() === 'none') return [];
   return text.split(',').map((entry, index) => {
     try {
       return parseDuration(entry);
