@@ -1,10 +1,9 @@
 // Who gets a message: fan-out by event-type filter and channels, nothing for disabled endpoints, and
 // send-example reaching only the endpoint it names.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startTapwire, type TestTapwire } from './helpers/tapwire.js';
+import { describe, expect, it } from 'vitest';
+import type { Receiver } from './helpers/receiver.js';
+import type { TestTapwire } from './helpers/tapwire.js';
 import {
-  createApp,
   createEndpoint,
   createEventTypes,
   eventually,
@@ -12,19 +11,14 @@ import {
   hitsOn,
   sendMessage,
   waitForDestinationStatus,
+  useDeliveryFixtures,
 } from './helpers/delivery.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const fixtures = useDeliveryFixtures();
 
 async function setup(): Promise<{ tw: TestTapwire; rx: Receiver; appId: string }> {
-  const tw = await startTapwire();
-  cleanups.push(() => tw.close());
-  const rx = await startReceiver();
-  cleanups.push(() => rx.close());
-  return { tw, rx, appId: await createApp(tw) };
+  const { tw, appId } = await fixtures.setup();
+  return { tw, rx: await fixtures.receiver(), appId };
 }
 
 async function destinationIds(tw: TestTapwire, appId: string, msgId: string): Promise<string[]> {

@@ -6,10 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/open-store.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startTapwire, type StartTapwireOptions, type TestTapwire } from './helpers/tapwire.js';
+import { startTapwire } from './helpers/tapwire.js';
 import {
   attemptsToEndpoint,
   createApp,
@@ -18,24 +17,12 @@ import {
   expectStatus,
   sendMessage,
   waitForDestinationStatus,
+  useDeliveryFixtures,
 } from './helpers/delivery.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const fixtures = useDeliveryFixtures();
 
-async function setup(env: Record<string, string> = {}, options: StartTapwireOptions = {}): Promise<{ tw: TestTapwire; appId: string }> {
-  const tw = await startTapwire(env, options);
-  cleanups.push(() => tw.close());
-  return { tw, appId: await createApp(tw) };
-}
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  cleanups.push(() => r.close());
-  return r;
-}
+const { setup, receiver } = fixtures;
 
 /** A pino logger whose JSON lines are collected in `lines`. */
 function capturingLogger(): { logger: pino.Logger; lines: Record<string, any>[] } {
@@ -62,7 +49,7 @@ describe('graceful shutdown', () => {
       });
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
+    fixtures.defer(async () => {
       slow.closeAllConnections();
       await new Promise<void>((resolve) => slow.close(() => resolve()));
     });

@@ -2,24 +2,18 @@
 // verify with our verifier and with the `svix` package's Webhook class, the endpoint's custom
 // headers, the configured signature header set, and one signature per valid key during a rotation.
 import { Webhook } from 'svix';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifySignature } from '../src/signing/standard-webhooks.js';
 import { VERSION } from '../src/version.js';
-import { startReceiver, type ReceivedRequest, type Receiver } from './helpers/receiver.js';
-import { startTapwire, type TestTapwire } from './helpers/tapwire.js';
-import { createApp, createEndpoint, expectStatus, flatHeaders, sendMessage } from './helpers/delivery.js';
+import type { ReceivedRequest, Receiver } from './helpers/receiver.js';
+import type { TestTapwire } from './helpers/tapwire.js';
+import { createEndpoint, expectStatus, flatHeaders, sendMessage, useDeliveryFixtures } from './helpers/delivery.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const fixtures = useDeliveryFixtures();
 
 async function setup(env: Record<string, string> = {}): Promise<{ tw: TestTapwire; receiver: Receiver; appId: string }> {
-  const tw = await startTapwire(env);
-  cleanups.push(() => tw.close());
-  const receiver = await startReceiver();
-  cleanups.push(() => receiver.close());
-  return { tw, receiver, appId: await createApp(tw) };
+  const { tw, appId } = await fixtures.setup(env);
+  return { tw, receiver: await fixtures.receiver(), appId };
 }
 
 /** Every `v1,` entry of a signature header. */

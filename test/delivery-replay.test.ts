@@ -1,35 +1,22 @@
 // Deliveries a person asks for: resending one message to one endpoint, and recovering every failed
 // message of an endpoint since a time. Manual attempts carry triggerType 1 and are never retried.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startTapwire, type TestTapwire } from './helpers/tapwire.js';
+import { describe, expect, it } from 'vitest';
+import type { Receiver } from './helpers/receiver.js';
+import type { TestTapwire } from './helpers/tapwire.js';
 import {
   attemptedMessageState,
   attemptsToEndpoint,
-  createApp,
   createEndpoint,
   destinationState,
   expectStatus,
   sendMessage,
   waitForDestinationStatus,
+  useDeliveryFixtures,
 } from './helpers/delivery.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const fixtures = useDeliveryFixtures();
 
-async function setup(): Promise<{ tw: TestTapwire; appId: string }> {
-  const tw = await startTapwire();
-  cleanups.push(() => tw.close());
-  return { tw, appId: await createApp(tw) };
-}
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  cleanups.push(() => r.close());
-  return r;
-}
+const { setup, receiver } = fixtures;
 
 /** Sends a message to a second, healthy endpoint and waits for it: proof the worker loop went round. */
 async function workerWentRound(tw: TestTapwire, appId: string, witness: { id: string }, rx: Receiver): Promise<void> {

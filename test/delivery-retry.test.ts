@@ -1,37 +1,22 @@
 // How a delivery moves through its schedule as a receiver answers: retries with the configured
 // delays, exhaustion into the failed state, redirects not followed, 410 disabling the endpoint,
 // Retry-After clamped to [scheduled, 2 × scheduled], timeouts retried, response bodies capped.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startTapwire, type StartTapwireOptions, type TestTapwire } from './helpers/tapwire.js';
+import { describe, expect, it } from 'vitest';
 import {
   attemptedMessageState,
   attemptsToEndpoint,
-  createApp,
   createEndpoint,
   destinationState,
   eventually,
   expectStatus,
   sendMessage,
   waitForDestinationStatus,
+  useDeliveryFixtures,
 } from './helpers/delivery.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const fixtures = useDeliveryFixtures();
 
-async function setup(env: Record<string, string> = {}, options: StartTapwireOptions = {}): Promise<{ tw: TestTapwire; appId: string }> {
-  const tw = await startTapwire(env, options);
-  cleanups.push(() => tw.close());
-  return { tw, appId: await createApp(tw) };
-}
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  cleanups.push(() => r.close());
-  return r;
-}
+const { setup, receiver } = fixtures;
 
 function gaps(at: number[]): number[] {
   return at.slice(1).map((t, i) => t - at[i]!);

@@ -222,7 +222,7 @@ describe('sendWebhook: deadline', () => {
 
   it('does not send when the caller signal is already aborted', async () => {
     let hits = 0;
-    const { url } = await startServer((req, res) => {
+    const { url } = await startServer((_req, res) => {
       hits++;
       res.end();
     });
@@ -380,7 +380,7 @@ describe('sendWebhook: caller bugs', () => {
   });
 
   it('rejects a header value undici refuses to send', async () => {
-    const { url } = await startServer((req, res) => res.end());
+    const { url } = await startServer((_req, res) => res.end());
     await expect(send(url, { headers: { 'x-bad': 'a\r\nb' } })).rejects.toThrow(/invalid/i);
   });
 });

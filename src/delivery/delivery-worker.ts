@@ -57,7 +57,6 @@ export class DeliveryWorker {
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakePending = false;
-  private readonly shutdown = new AbortController();
 
   constructor(options: DeliveryWorkerOptions) {
     this.store = options.store;

@@ -2,8 +2,40 @@
 // send messages, read attempts and delivery states, and poll the API until a condition holds
 // (a short poll, never a fixed sleep).
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ReceivedRequest } from './receiver.js';
-import type { TestTapwire } from './tapwire.js';
+import { afterEach } from 'vitest';
+import { startReceiver, type ReceivedRequest, type Receiver } from './receiver.js';
+import { startTapwire, type StartTapwireOptions, type TestTapwire } from './tapwire.js';
+
+/**
+ * Servers and receivers for one test file, all closed after each test (even a failing one).
+ * Call once at the top level of the file.
+ */
+export function useDeliveryFixtures(): {
+  setup(env?: Record<string, string>, options?: StartTapwireOptions): Promise<{ tw: TestTapwire; appId: string }>;
+  receiver(): Promise<Receiver>;
+  /** Run `cleanup` after the test, with the others (last registered runs first). */
+  defer(cleanup: () => Promise<void>): void;
+} {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  return {
+    async setup(env = {}, options = {}) {
+      const tw = await startTapwire(env, options);
+      cleanups.push(() => tw.close());
+      return { tw, appId: await createApp(tw) };
+    },
+    async receiver() {
+      const r = await startReceiver();
+      cleanups.push(() => r.close());
+      return r;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+  };
+}
 
 /** Poll `probe` until `accept` holds for its value; fail with the last value after `timeoutMs`. */
 export async function eventually<T>(
