@@ -73,6 +73,35 @@ describe('resend', () => {
   });
 });
 
+describe('resend while retries are pending', () => {
+  it('a resend that gets through ends the scheduled retries of that message', async () => {
+    // The retry is due 400 ms after the first failure; the resend goes first and succeeds.
+    const { tw, appId } = await setup({ TAPWIRE_RETRY_SCHEDULE: '400ms' }, { random: () => 0.5 });
+    const rx = await receiver();
+    const ep = await createEndpoint(tw, appId, { url: rx.url });
+    rx.respond((_req, index) => (index === 0 ? { status: 503, body: 'down' } : { status: 200, body: 'ok' }));
+    const msgId = await sendMessage(tw, appId, { eventType: 'a.b', payload: { n: 1 } });
+    const waiting = await waitForDestinationStatus(tw, appId, msgId, ep.id, 3);
+    expect(waiting.nextAttempt).toBeDefined();
+
+    expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg/${msgId}/endpoint/${ep.id}/resend`), 202, 'resend');
+    await rx.waitFor((r) => r.length === 2);
+    await waitForDestinationStatus(tw, appId, msgId, ep.id, 0);
+    const attempts = await attemptsToEndpoint(tw, appId, ep.id);
+    expect(attempts.map((a) => [a.triggerType, a.responseStatusCode])).toEqual([
+      [0, 503],
+      [1, 200],
+    ]);
+    // The scheduled delivery that was waiting to retry is over: nothing is left to claim, so the
+    // receiver will not get the message a third time.
+    const stored = await tw.server.store.listAttempts(appId, { limit: 10, msgId });
+    const scheduledDeliveryId = stored.data.find((a) => a.triggerType === 'scheduled')!.deliveryId;
+    expect(await tw.server.store.getDelivery(scheduledDeliveryId)).toMatchObject({ status: 'success', nextAttemptAt: null, attemptCount: 1 });
+    expect(await tw.server.store.nextDueAt()).toBeNull();
+    expect(rx.requests).toHaveLength(2);
+  });
+});
+
 describe('recover', () => {
   it('resends every failed message since a time, and only those', async () => {
     const { tw, appId } = await setup();

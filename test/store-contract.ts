@@ -648,6 +648,26 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         ).rejects.toMatchObject({ code: 'not_found' });
       });
 
+      it('ends older waiting retries of the same message and endpoint when a later delivery succeeds', async () => {
+        const { app, endpoints } = await seedApp([{}, {}]);
+        const { message, deliveries } = await store.createMessage(makeMessage(app.id), at(0));
+        const scheduled = deliveries.find((d) => d.endpointId === endpoints[0]!.id)!;
+        const other = deliveries.find((d) => d.endpointId === endpoints[1]!.id)!;
+        // Both scheduled deliveries fail once and wait to retry at 300.
+        const claimed = await store.claimDueDeliveries({ now: at(1), limit: 10, leaseMs: 1000 });
+        for (const job of claimed) await attempt(job.delivery, { status: 'sending', nextAttemptAt: at(300) }, at(2));
+        // A resend to the first endpoint gets through.
+        await store.createManualDelivery({ deliveryId: newId('msgep', at(10).getTime()), appId: app.id, msgId: message.id, endpointId: endpoints[0]!.id, now: at(10) });
+        const [manual] = await store.claimDueDeliveries({ now: at(10), limit: 10, leaseMs: 1000 });
+        expect(manual!.delivery.triggerType).toBe('manual');
+        await attempt(manual!.delivery, { status: 'success' }, at(11));
+        expect(await store.getDelivery(scheduled.id)).toMatchObject({ status: 'success', nextAttemptAt: null, attemptCount: 1 });
+        // The other endpoint's retry is untouched and still runs.
+        expect(await store.getDelivery(other.id)).toMatchObject({ status: 'sending', nextAttemptAt: at(300) });
+        const due = await store.claimDueDeliveries({ now: at(300), limit: 10, leaseMs: 1000 });
+        expect(due.map((j) => j.delivery.id)).toEqual([other.id]);
+      });
+
       it('recovers only messages in [since, until) whose latest delivery failed', async () => {
         const { app, endpoints } = await seedApp();
         const endpoint = endpoints[0]!;

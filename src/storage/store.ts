@@ -198,6 +198,9 @@ export interface Store {
   /**
    * In one transaction: insert the attempt, increment the delivery's attempt count, set its status
    * and next due time from `outcome`, clear the lease, and disable the endpoint if asked.
+   * On success, older deliveries of the same message to the same endpoint that are waiting to
+   * retry (not leased) end as success without an attempt: a resend that got through makes the
+   * scheduled retries of that message pointless.
    */
   completeAttempt(input: CompleteAttemptInput): Promise<void>;
   /**

@@ -330,6 +330,14 @@ const SQL = {
     SET attempt_count = attempt_count + 1, status = @status, next_attempt_at = @nextAttemptAt,
         locked_until = NULL, updated_at = @now
     WHERE id = @id`,
+  // A success makes older deliveries of the same message to the same endpoint that are still
+  // waiting to retry pointless (a resend got through first): they end as success, unattempted.
+  // Leased ones are left alone; their own attempt is already under way.
+  supersedeOlderDeliveries: `
+    UPDATE deliveries
+    SET status = 'success', next_attempt_at = NULL, updated_at = @now
+    WHERE msg_id = @msgId AND endpoint_id = @endpointId AND id < @id
+      AND status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
   selectNextDueAt: `
     SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until, 0))) AS due
     FROM deliveries WHERE status IN ('pending', 'sending')`,
@@ -751,6 +759,9 @@ export class SqliteStore implements Store {
             now,
           });
           if (updated.changes === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
+          if (outcome.status === 'success') {
+            this.run('supersedeOlderDeliveries', { id: attempt.deliveryId, msgId: attempt.msgId, endpointId: attempt.endpointId, now });
+          }
           if (input.disableEndpoint) this.run('disableEndpoint', { id: attempt.endpointId, now });
         }),
       {
