@@ -27,8 +27,23 @@ export interface TapwireServerOptions {
   maintenanceIntervalMs?: number;
 }
 
-/** Rows each maintenance round may touch, so cleanup never holds the database for long. */
-const MAINTENANCE_BATCH = 1000;
+/** Rows one cleanup transaction may touch, so cleanup never holds the database for long. */
+const MAINTENANCE_BATCH = 500;
+/** Batches of each kind per maintenance round. */
+const MAINTENANCE_MAX_BATCHES = 20;
+
+/** Run `step` until it does less than a full batch or the round's budget is spent; total rows. */
+async function drainInBatches(step: (limit: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAINTENANCE_MAX_BATCHES; i++) {
+    const done = await step(MAINTENANCE_BATCH);
+    total += done;
+    if (done < MAINTENANCE_BATCH) break;
+    // Let deliveries and API requests in between batches.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return total;
+}
 
 export class TapwireServer {
   readonly config: TapwireConfig;
@@ -40,6 +55,7 @@ export class TapwireServer {
   /** Set when this start created the admin token: print it once. */
   readonly generatedAdminToken: string | null;
   private maintenanceTimer: NodeJS.Timeout | null = null;
+  private stopListening: (() => Promise<void>) | null = null;
   private readonly ownsStore: boolean;
   private closing: Promise<void> | null = null;
 
@@ -117,7 +133,12 @@ export class TapwireServer {
 
   /** Start the worker and listen on config.host:config.port (port 0 picks a free one). Returns the URL. */
   async start(): Promise<string | null> {
-    this.worker?.start();
+    if (this.worker) {
+      const worker = this.worker;
+      // Deliveries queued by other processes (API-only nodes) wake this worker at once.
+      this.stopListening = await this.store.onDeliveriesQueued(() => worker.wake());
+      worker.start();
+    }
     this.maintenanceTimer = setInterval(() => void this.runMaintenance(), this.maintenanceInterval);
     this.maintenanceTimer.unref();
     if (!this.api) return null;
@@ -128,16 +149,28 @@ export class TapwireServer {
     return address;
   }
 
-  /** One round of cleanup: expired payloads and idempotency entries, bounded per round. */
-  async runMaintenance(): Promise<void> {
+  /**
+   * One round of cleanup: expired payloads, old attempts and idempotency entries. Each kind is
+   * deleted in batches of MAINTENANCE_BATCH rows (one short transaction each) up to
+   * MAINTENANCE_MAX_BATCHES per round, so cleanup never holds the database long enough to stall
+   * deliveries; a larger backlog is worked off over the following rounds.
+   */
+  async runMaintenance(): Promise<{ expiredPayloads: number; prunedAttempts: number; prunedIdempotencyKeys: number }> {
+    const totals = { expiredPayloads: 0, prunedAttempts: 0, prunedIdempotencyKeys: 0 };
     try {
       const now = this.context.clock.now();
-      const expired = await this.store.expireMessagePayloads(now, MAINTENANCE_BATCH);
-      const pruned = await this.store.pruneIdempotency(now, MAINTENANCE_BATCH);
-      if (expired + pruned > 0) this.logger.info({ expiredPayloads: expired, prunedIdempotencyKeys: pruned }, 'maintenance round');
+      const retention = this.config.attemptRetentionMs;
+      const attemptCutoff = retention === null ? null : new Date(now.getTime() - retention);
+      totals.expiredPayloads = await drainInBatches((n) => this.store.expireMessagePayloads(now, n));
+      if (attemptCutoff) totals.prunedAttempts = await drainInBatches((n) => this.store.pruneAttempts(attemptCutoff, n));
+      totals.prunedIdempotencyKeys = await drainInBatches((n) => this.store.pruneIdempotency(now, n));
+      if (totals.expiredPayloads + totals.prunedAttempts + totals.prunedIdempotencyKeys > 0) {
+        this.logger.info(totals, 'maintenance round');
+      }
     } catch (error) {
       this.logger.warn({ err: error }, 'maintenance round failed; will retry');
     }
+    return totals;
   }
 
   /**
@@ -147,6 +180,7 @@ export class TapwireServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+      await this.stopListening?.();
       await this.api?.close();
       await this.worker?.close();
       if (this.ownsStore) await this.store.close();

@@ -517,6 +517,25 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(await store.expireMessagePayloads(at(62), 2)).toBe(0);
         for (const message of expiring) expect((await store.getMessage(app.id, message.id))?.payload).toBeNull();
       });
+
+      it('prunes attempts older than a time in bounded batches, keeping newer ones and the deliveries', async () => {
+        const { app } = await seedApp();
+        const { deliveries } = await store.createMessage(makeMessage(app.id), at(0));
+        const delivery = deliveries[0]!;
+        const [job] = await store.claimDueDeliveries({ now: at(0), limit: 1, leaseMs: 1000 });
+        await attempt(job!.delivery, { status: 'sending', nextAttemptAt: at(10) }, at(1));
+        for (const t of [10, 20, 30]) {
+          const [retry] = await store.claimDueDeliveries({ now: at(t), limit: 1, leaseMs: 1000 });
+          await attempt(retry!.delivery, t === 30 ? { status: 'success' } : { status: 'sending', nextAttemptAt: at(t + 10) }, at(t));
+        }
+        expect(await store.pruneAttempts(at(0), 10)).toBe(0);
+        expect(await store.pruneAttempts(at(25), 2)).toBe(2);
+        expect(await store.pruneAttempts(at(25), 2)).toBe(1);
+        expect(await store.pruneAttempts(at(25), 2)).toBe(0);
+        const left = await store.listAttempts(app.id, { limit: 10, msgId: delivery.msgId });
+        expect(left.data.map((a) => a.timestamp)).toEqual([at(30)]);
+        expect(await store.getDelivery(delivery.id)).toMatchObject({ status: 'success', attemptCount: 4 });
+      });
     });
 
     describe('queue', () => {

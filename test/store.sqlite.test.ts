@@ -66,6 +66,20 @@ describe('SqliteStore (SQLite only)', () => {
     }
   });
 
+  it('refuses a database migrated by a newer Tapwire, naming both versions', async () => {
+    const path = join(dir, 'tapwire.db');
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, '2030-01-01T00:00:00Z')").run();
+    raw.close();
+    try {
+      await expect(store.migrate()).rejects.toMatchObject({ code: 'schema_too_new', detail: expect.stringMatching(/9999.*1/) });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('opens with WAL, synchronous FULL, a busy timeout and foreign keys', async () => {
     const store = SqliteStore.open({ path: join(dir, 'tapwire.db') });
     // The pragmas are per connection, so look at the store's own connection.

@@ -32,6 +32,7 @@ describe('loadConfig defaults (design.md §3)', () => {
     expect(config.role).toBe('all');
     expect(config.logLevel).toBe('info');
     expect(config.publicUrl).toBe('http://127.0.0.1:8071');
+    expect(config.attemptRetentionMs).toBe(90 * 24 * HOUR);
   });
 
   it('is the same as defaultConfig() apart from the derived public URL', () => {
@@ -80,6 +81,7 @@ describe('loadConfig from the environment', () => {
         TAPWIRE_WORKER_CONCURRENCY: '8',
         TAPWIRE_PUBLIC_URL: 'https://hooks.example.com/',
         TAPWIRE_APP_TOKEN_TTL: '12h',
+        TAPWIRE_ATTEMPT_RETENTION: '30d',
       },
     });
     expect(config).toMatchObject({
@@ -97,7 +99,12 @@ describe('loadConfig from the environment', () => {
       workerConcurrency: 8,
       publicUrl: 'https://hooks.example.com',
       appTokenTtlMs: 12 * HOUR,
+      attemptRetentionMs: 30 * 24 * HOUR,
     });
+  });
+
+  it('keeps attempts forever with TAPWIRE_ATTEMPT_RETENTION=never', () => {
+    expect(loadConfig({ env: { TAPWIRE_ATTEMPT_RETENTION: 'never' } }).attemptRetentionMs).toBeNull();
   });
 
   it.each([
@@ -191,6 +198,8 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
     ['TAPWIRE_PUBLIC_URL', 'not a url'],
     ['TAPWIRE_PUBLIC_URL', 'ftp://example.com'],
     ['TAPWIRE_APP_TOKEN_TTL', 'forever'],
+    ['TAPWIRE_ATTEMPT_RETENTION', 'forever'],
+    ['TAPWIRE_ATTEMPT_RETENTION', '0s'],
   ])('%s=%j', (variable, value) => {
     const error = configErrorOf({ env: { [variable]: value } });
     expect(error.message.startsWith(`${variable}: `)).toBe(true);

@@ -41,6 +41,8 @@ export interface TapwireConfig {
   publicUrl: string;
   /** Lifetime of app-scoped tokens minted by app-portal-access. Default 7 days (TAPWIRE_APP_TOKEN_TTL). */
   appTokenTtlMs: number;
+  /** Attempts older than this are deleted; null keeps them forever. Default 90 days (TAPWIRE_ATTEMPT_RETENTION, `never`). */
+  attemptRetentionMs: number | null;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -59,6 +61,7 @@ export const ENV = {
   workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
   publicUrl: 'TAPWIRE_PUBLIC_URL',
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
+  attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -88,6 +91,7 @@ export function defaultConfig(): TapwireConfig {
     maxResponseBytes: 20_000,
     publicUrl: '',
     appTokenTtlMs: 7 * 24 * 3600_000,
+    attemptRetentionMs: 90 * 24 * 3600_000,
   };
 }
 
@@ -131,6 +135,8 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.appTokenTtlMs = parse('appTokenTtlMs', (v) => parsePositiveDuration(v)) ?? config.appTokenTtlMs;
+  const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
+  if (retention !== undefined) config.attemptRetentionMs = retention;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   too_many_requests: { status: 429, detail: 'Too many requests' },
   server_error: { status: 500, detail: 'Internal server error' },
   store_unavailable: { status: 503, detail: 'The database is unavailable; try again' },
+  schema_too_new: { status: 503, detail: 'The database schema is newer than this version of Tapwire understands; upgrade Tapwire' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -116,8 +116,18 @@ export interface Store {
   /** Which backend this is, for logs and health reports. */
   readonly kind: 'sqlite' | 'postgres';
 
-  /** Apply pending numbered migrations. Idempotent. */
+  /**
+   * Apply pending numbered migrations. Idempotent, and safe when several processes start at once.
+   * Throws TapwireError('schema_too_new') when the database holds migrations this version does
+   * not know (a newer Tapwire migrated it): running against it could corrupt data.
+   */
   migrate(): Promise<{ applied: number[] }>;
+  /**
+   * Call `listener` soon after deliveries are queued by any process sharing this database, so
+   * workers start without a polling delay. Returns a function that stops listening. Backends
+   * that cannot notify across processes return a no-op (workers then rely on their slow poll).
+   */
+  onDeliveriesQueued(listener: () => void): Promise<() => Promise<void>>;
   /** Cheap liveness probe used by `/api/v1/health`. */
   ping(): Promise<StoreHealth>;
   close(): Promise<void>;
@@ -174,8 +184,16 @@ export interface Store {
   listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>>;
   /** Drop the payload (it reads as null afterwards). False when the message does not exist. */
   expungeMessageContent(appId: string, msgId: string): Promise<boolean>;
-  /** Drop payloads whose retention has passed, at most `limit` per call. Returns how many. */
+  /**
+   * Drop payloads whose retention has passed, at most `limit` per call (rows another process is
+   * working on are skipped, so cleanup never waits on deliveries). Returns how many.
+   */
   expireMessagePayloads(now: Date, limit: number): Promise<number>;
+  /**
+   * Delete attempts recorded before `before`, at most `limit` per call, skipping locked rows.
+   * Returns how many. Messages and deliveries stay (their state is still shown).
+   */
+  pruneAttempts(before: Date, limit: number): Promise<number>;
   /** Endpoints this message was queued for, each with its latest delivery; ordered by endpoint id. */
   listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>>;
   /** Messages queued for this endpoint, each with its latest delivery; newest first. */

@@ -265,6 +265,8 @@ const SQL = {
       ${MESSAGE_FILTERS}
     ORDER BY m.id {dir} LIMIT @limit`,
   expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
+  pruneAttempts: `
+    DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < @before ORDER BY attempted_at LIMIT @limit)`,
   expirePayloads: `
     UPDATE messages SET payload = NULL
     WHERE id IN (
@@ -460,7 +462,15 @@ export class SqliteStore implements Store {
       this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
       const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
       const record = this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
-      for (const migration of readMigrations()) {
+      const migrations = readMigrations();
+      const newest = (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+      const known = migrations.at(-1)?.version ?? 0;
+      if (newest > known) {
+        throw new TapwireError('schema_too_new', {
+          detail: `The database is at schema version ${newest}, but this version of Tapwire knows migrations up to ${known}; upgrade Tapwire`,
+        });
+      }
+      for (const migration of migrations) {
         // Checked inside an IMMEDIATE transaction so two processes starting together apply it once.
         const didApply = this.db
           .transaction(() => {
@@ -644,6 +654,15 @@ export class SqliteStore implements Store {
 
   async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
     return this.guard(() => this.run('expungePayload', { appId, id: msgId }).changes > 0);
+  }
+
+  async pruneAttempts(before: Date, limit: number): Promise<number> {
+    return this.guard(() => this.run('pruneAttempts', { before: before.getTime(), limit }).changes);
+  }
+
+  /** One process owns a SQLite file, so there is nobody else to hear from: the worker polls. */
+  async onDeliveriesQueued(_listener: () => void): Promise<() => Promise<void>> {
+    return async () => undefined;
   }
 
   async expireMessagePayloads(now: Date, limit: number): Promise<number> {

@@ -101,6 +101,8 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_app ON attempts (app_id, id);
 CREATE INDEX attempts_msg ON attempts (msg_id, id);
 CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
+-- Retention deletes the oldest attempts first.
+CREATE INDEX attempts_time ON attempts (attempted_at);
 CREATE INDEX attempts_delivery ON attempts (delivery_id);
 
 -- Only the hash of a token is kept. app_id NULL = admin token.
