@@ -87,7 +87,7 @@ export async function createEndpoint(tw: TestTapwire, appId: string, body: Recor
 export async function sendMessage(
   tw: TestTapwire,
   appId: string,
-  message: { eventType: string; payload: unknown; channels?: string[] } | { raw: string },
+  message: { eventType: string; payload: unknown; channels?: string[]; payloadRetentionPeriod?: number } | { raw: string },
 ): Promise<string> {
   const res =
     'raw' in message

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { loadConfig, type TapwireConfig } from '../../src/config/config.js';
+import type { Clock } from '../../src/services/context.js';
 import { TapwireServer } from '../../src/tapwire-server.js';
 
 export const ADMIN_TOKEN = 'tw_admin_test_token_0123456789';
@@ -26,6 +27,8 @@ export interface StartTapwireOptions {
   logger?: Logger;
   /** Longest worker sleep when idle (default 50 ms). */
   workerMaxIdleMs?: number;
+  /** Injected time for the whole server (API, worker, maintenance). */
+  clock?: Clock;
 }
 
 export async function startTapwire(env: Record<string, string> = {}, options: StartTapwireOptions = {}): Promise<TestTapwire> {
@@ -47,6 +50,7 @@ export async function startTapwire(env: Record<string, string> = {}, options: St
     logger: options.logger ?? pino({ level: process.env.TAPWIRE_TEST_LOG ?? 'silent' }),
     workerMaxIdleMs: options.workerMaxIdleMs ?? 50,
     ...(options.random ? { random: options.random } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const url = (await server.start())!;
   return {
