@@ -33,6 +33,7 @@ describe('loadConfig defaults (design.md §3)', () => {
     expect(config.logLevel).toBe('info');
     expect(config.publicUrl).toBe('http://127.0.0.1:8071');
     expect(config.attemptRetentionMs).toBe(90 * 24 * HOUR);
+    expect(config.databasePoolSize).toBe(10);
   });
 
   it('is the same as defaultConfig() apart from the derived public URL', () => {
@@ -82,6 +83,7 @@ describe('loadConfig from the environment', () => {
         TAPWIRE_PUBLIC_URL: 'https://hooks.example.com/',
         TAPWIRE_APP_TOKEN_TTL: '12h',
         TAPWIRE_ATTEMPT_RETENTION: '30d',
+        TAPWIRE_DATABASE_POOL_SIZE: '25',
       },
     });
     expect(config).toMatchObject({
@@ -100,6 +102,7 @@ describe('loadConfig from the environment', () => {
       publicUrl: 'https://hooks.example.com',
       appTokenTtlMs: 12 * HOUR,
       attemptRetentionMs: 30 * 24 * HOUR,
+      databasePoolSize: 25,
     });
   });
 
@@ -200,6 +203,7 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
     ['TAPWIRE_APP_TOKEN_TTL', 'forever'],
     ['TAPWIRE_ATTEMPT_RETENTION', 'forever'],
     ['TAPWIRE_ATTEMPT_RETENTION', '0s'],
+    ['TAPWIRE_DATABASE_POOL_SIZE', '0'],
   ])('%s=%j', (variable, value) => {
     const error = configErrorOf({ env: { [variable]: value } });
     expect(error.message.startsWith(`${variable}: `)).toBe(true);

@@ -43,6 +43,8 @@ export interface TapwireConfig {
   appTokenTtlMs: number;
   /** Attempts older than this are deleted; null keeps them forever. Default 90 days (TAPWIRE_ATTEMPT_RETENTION, `never`). */
   attemptRetentionMs: number | null;
+  /** PostgreSQL connections per process (plus one LISTEN connection for workers). Default 10 (TAPWIRE_DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -62,6 +64,7 @@ export const ENV = {
   publicUrl: 'TAPWIRE_PUBLIC_URL',
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
   attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
+  databasePoolSize: 'TAPWIRE_DATABASE_POOL_SIZE',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -92,6 +95,7 @@ export function defaultConfig(): TapwireConfig {
     publicUrl: '',
     appTokenTtlMs: 7 * 24 * 3600_000,
     attemptRetentionMs: 90 * 24 * 3600_000,
+    databasePoolSize: 10,
   };
 }
 
@@ -137,6 +141,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.appTokenTtlMs = parse('appTokenTtlMs', (v) => parsePositiveDuration(v)) ?? config.appTokenTtlMs;
   const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (retention !== undefined) config.attemptRetentionMs = retention;
+  config.databasePoolSize = parse('databasePoolSize', (v) => parseInteger(v, 1, 1000)) ?? config.databasePoolSize;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
