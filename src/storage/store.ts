@@ -12,6 +12,12 @@ import type {
   MessageStatusName,
 } from '../domain/types.js';
 
+/** The subset of a pino logger the stores use (migrations, connection trouble). */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
 /** One page of a cursor-paginated list, shaped like Svix's ListResponse. */
 export interface Page<T> {
   data: T[];

@@ -33,13 +33,10 @@ import type {
   Store,
   StoreHealth,
   StoredToken,
+  StoreLogger,
 } from '../store.js';
 
-/** The subset of a pino logger the store uses. */
-export interface StoreLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+export type { StoreLogger } from '../store.js';
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:` for a private in-memory database. Parent directories are created. */

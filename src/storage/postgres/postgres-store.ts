@@ -1,0 +1,1663 @@
+// The shared Store for running many Tapwire processes on many machines: PostgreSQL through a pg
+// connection pool. Claims use FOR UPDATE SKIP LOCKED with a lease, wake-ups LISTEN/NOTIFY; every
+// method mirrors SqliteStore's semantics exactly, so one contract suite runs against both.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { ClientConfig, CustomTypesConfig, Notification, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+
+import { newId } from '../../domain/ids.js';
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+  MessageStatusName,
+  OldSecret,
+  TriggerTypeName,
+} from '../../domain/types.js';
+import { TapwireError } from '../../errors/tapwire-error.js';
+import type {
+  AttemptedMessage,
+  AttemptListQuery,
+  CompleteAttemptInput,
+  DeliveryJob,
+  EndpointStats,
+  IdempotentResponse,
+  ListQuery,
+  MessageDestination,
+  MessageListQuery,
+  Page,
+  Store,
+  StoreHealth,
+  StoredToken,
+  StoreLogger,
+} from '../store.js';
+
+export interface PostgresStoreOptions {
+  /**
+   * `postgres://user:password@host:port/database?…` (or `postgresql://`). Any libpq-style parameter
+   * pg understands may be given (`sslmode`, `application_name`, `options`…). One of our own:
+   * `schema=NAME` keeps Tapwire's tables in that schema (created by `migrate()`), so several
+   * installations (or test runs) can share one database. NAME: lowercase letters, digits and `_`.
+   */
+  url: string;
+  /** Receives one line per applied migration and connection trouble. Default: silent. */
+  logger?: StoreLogger;
+  /**
+   * Most connections this process opens (the pool; the LISTEN connection and `migrate()` use one
+   * more each). Default 10. Size it so processes × poolSize stays under the server's
+   * max_connections (100 by default) with room for administration.
+   */
+  poolSize?: number;
+  /** How long to wait for a new connection (or a free one when the pool is busy). Default 5000 ms. */
+  connectionTimeoutMs?: number;
+  /** Idle pooled connections are closed after this long. Default 30000 ms. */
+  idleTimeoutMs?: number;
+  /**
+   * Server-side limit for one statement (`statement_timeout`); a statement cut off reports
+   * `store_unavailable`. Every Store method is a handful of indexed statements, so this only fires
+   * when the database is overloaded or locked. Default 30000 ms. Migrations run without it.
+   */
+  statementTimeoutMs?: number;
+  /** `application_name` shown in pg_stat_activity (the LISTEN connection adds `-listener`). Default `tapwire`. */
+  applicationName?: string;
+}
+
+/** Defaults of {@link PostgresStoreOptions}. */
+export const POSTGRES_DEFAULTS = {
+  poolSize: 10,
+  connectionTimeoutMs: 5_000,
+  idleTimeoutMs: 30_000,
+  statementTimeoutMs: 30_000,
+  applicationName: 'tapwire',
+  /** A transaction left open this long by a stuck caller is ended by the server, releasing its locks. */
+  idleInTransactionTimeoutMs: 60_000,
+  /** Probe a quiet connection after this long, so a dead server or network is noticed. */
+  keepAliveInitialDelayMs: 10_000,
+} as const;
+
+/** Where the numbered `.sql` files live; the build copies this folder next to the compiled file. */
+const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+
+/**
+ * pg_advisory_lock key held for a whole `migrate()` run ("tapwire\0" as a 64-bit integer). One key
+ * for every schema: migrations are short, and a per-schema key could not cover two URLs naming
+ * the same schema differently (`?schema=public` and none).
+ */
+const MIGRATION_LOCK_KEY = '8386107639313097984';
+
+/** NOTIFY channel for "deliveries were queued". The payload is the schema, so listeners ignore other installations. */
+const DELIVERIES_CHANNEL = 'tapwire_deliveries';
+
+/** Sorts after every key we issue (ids are COLLATE "C"), so "before the end" needs no special-case statement. */
+const KEY_MAX = '\u{10FFFF}';
+
+/** Reconnect delays of the LISTEN connection: doubling from the first to the last, with jitter. */
+const LISTENER_BACKOFF_MS = { first: 100, max: 10_000 } as const;
+
+/** Schema names we accept in the URL: they go into SQL and a startup option unquoted-safe. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+// Rows as pg returns them (bigint parsed to number, json parsed, text[] as arrays) ----------------
+
+interface ApplicationRow {
+  id: string;
+  uid: string | null;
+  name: string;
+  throttle_rate: number | null;
+  metadata: Record<string, string>;
+  created_at: number;
+  updated_at: number;
+}
+
+interface EndpointRow {
+  id: string;
+  app_id: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  disabled: boolean;
+  event_types: string[] | null;
+  channels: string[] | null;
+  throttle_rate: number | null;
+  version: number;
+  metadata: Record<string, string>;
+  secret: string;
+  old_secrets: { secret: string; expiresAt: number }[];
+  headers: Record<string, string>;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+interface EventTypeRow {
+  name: string;
+  description: string;
+  archived: boolean;
+  deprecated: boolean;
+  schemas: Record<string, unknown> | null;
+  feature_flag: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface MessageRow {
+  id: string;
+  app_id: string;
+  event_id: string | null;
+  event_type: string;
+  payload: string | null;
+  channels: string[] | null;
+  created_at: number;
+  payload_expires_at: number;
+}
+
+interface DeliveryRow {
+  id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  status: MessageStatusName;
+  trigger_type: TriggerTypeName;
+  attempt_count: number;
+  next_attempt_at: number | null;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  url: string;
+  response_status_code: number;
+  response: string;
+  response_duration_ms: number;
+  status: 'success' | 'fail';
+  trigger_type: TriggerTypeName;
+  attempted_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  app_id: string | null;
+  expires_at: number | null;
+}
+
+interface IdempotencyRow {
+  status_code: number;
+  body: string;
+  content_type: string | null;
+}
+
+// SQL ---------------------------------------------------------------------------------------------
+// Parameters are written `@name` and compiled to `$1…$n` once per statement. Columns are listed,
+// never `*`: statements are prepared per connection, and a later migration adding a column must not
+// break running processes ("cached plan must not change result type"). List statements are written
+// once with `{cmp}` / `{dir}` and prepared twice, scanning up (`> @cursor … ASC`) and down
+// (`< @cursor … DESC`), exactly as in SqliteStore.
+
+const APPLICATION_COLUMNS = ['id', 'uid', 'name', 'throttle_rate', 'metadata', 'created_at', 'updated_at'];
+const ENDPOINT_COLUMNS = ['id', 'app_id', 'uid', 'url', 'description', 'disabled', 'event_types', 'channels', 'throttle_rate', 'version',
+  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at'];
+const EVENT_TYPE_COLUMNS = ['name', 'description', 'archived', 'deprecated', 'schemas', 'feature_flag', 'created_at', 'updated_at'];
+const MESSAGE_COLUMNS = ['id', 'app_id', 'event_id', 'event_type', 'payload', 'channels', 'created_at', 'payload_expires_at'];
+const DELIVERY_COLUMNS = ['id', 'msg_id', 'app_id', 'endpoint_id', 'status', 'trigger_type', 'attempt_count', 'next_attempt_at', 'locked_until',
+  'created_at', 'updated_at'];
+const ATTEMPT_COLUMNS = ['id', 'delivery_id', 'msg_id', 'app_id', 'endpoint_id', 'url', 'response_status_code', 'response',
+  'response_duration_ms', 'status', 'trigger_type', 'attempted_at'];
+
+/** `a.x, a.y, …` for a column list, optionally qualified by a table alias. */
+function columns(list: string[], alias?: string): string {
+  return list.map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
+}
+
+const APPLICATION = columns(APPLICATION_COLUMNS);
+const ENDPOINT = columns(ENDPOINT_COLUMNS);
+const EVENT_TYPE = columns(EVENT_TYPE_COLUMNS);
+const MESSAGE = columns(MESSAGE_COLUMNS);
+const DELIVERY = columns(DELIVERY_COLUMNS);
+const ATTEMPT = columns(ATTEMPT_COLUMNS);
+
+/**
+ * The latest delivery of its (message, endpoint) pair; used wherever "current state" is shown.
+ * An anti-join on deliveries_msg_endpoint (msg_id, endpoint_id, id): no newer row for the pair.
+ */
+const IS_LATEST_DELIVERY = `NOT EXISTS (
+  SELECT 1 FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id AND d2.id > d.id)`;
+
+/** Optional message filters shared by the message, attempt and attempted-message lists. */
+const MESSAGE_FILTERS = `
+  AND (@channel::text IS NULL OR @channel = ANY (m.channels))
+  AND (@eventTypes::text[] IS NULL OR m.event_type = ANY (@eventTypes))`;
+
+const SQL = {
+  insertApplication: `
+    INSERT INTO applications (id, uid, name, throttle_rate, metadata, created_at, updated_at)
+    VALUES (@id, @uid, @name, @throttleRate, @metadata::json, @createdAt, @updatedAt)
+    RETURNING ${APPLICATION}`,
+  // An id match wins over a uid match, should some uid happen to equal another application's id.
+  selectApplicationByIdOrUid: `
+    SELECT ${APPLICATION} FROM applications WHERE id = @key OR uid = @key
+    ORDER BY id = @key DESC LIMIT 1`,
+  updateApplication: `
+    UPDATE applications
+    SET uid = @uid, name = @name, throttle_rate = @throttleRate, metadata = @metadata::json, updated_at = @updatedAt
+    WHERE id = @id
+    RETURNING ${APPLICATION}`,
+  // Endpoints, messages, deliveries, attempts and tokens go with it through ON DELETE CASCADE.
+  deleteApplication: `DELETE FROM applications WHERE id = @id`,
+  listApplications: `
+    SELECT ${APPLICATION} FROM applications WHERE id {cmp} @cursor ORDER BY id {dir} LIMIT @limit`,
+
+  insertEndpoint: `
+    INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+                           version, metadata, secret, old_secrets, headers, created_at, updated_at)
+    VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes::text[], @channels::text[], @throttleRate,
+            @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt)
+    RETURNING ${ENDPOINT}`,
+  selectEndpointByIdOrUid: `
+    SELECT ${ENDPOINT} FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND (id = @key OR uid = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  /** Including deleted ones: a queued delivery must learn that its endpoint is gone. */
+  selectEndpointsByIds: `SELECT ${ENDPOINT} FROM endpoints WHERE id = ANY (@ids::text[])`,
+  updateEndpoint: `
+    UPDATE endpoints
+    SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes::text[],
+        channels = @channels::text[], throttle_rate = @throttleRate, version = @version, metadata = @metadata::json,
+        secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+    RETURNING ${ENDPOINT}`,
+  // Soft delete and failing the endpoint's open deliveries are one statement (one transaction).
+  deleteEndpoint: `
+    WITH deleted AS (
+      UPDATE endpoints SET deleted_at = @now::bigint, uid = NULL, updated_at = @now
+      WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+      RETURNING id
+    ), failed AS (
+      UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+      WHERE endpoint_id IN (SELECT id FROM deleted) AND status IN ('pending', 'sending')
+    )
+    SELECT count(*) AS deleted FROM deleted`,
+  listEndpoints: `
+    SELECT ${ENDPOINT} FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND id {cmp} @cursor
+    ORDER BY id {dir} LIMIT @limit`,
+
+  insertEventType: `
+    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
+    VALUES (@name, @description, @archived, @deprecated, @schemas::json, @featureFlag, @createdAt, @updatedAt)
+    RETURNING ${EVENT_TYPE}`,
+  // "Replace" keeps the original creation time.
+  upsertEventType: `
+    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
+    VALUES (@name, @description, @archived, @deprecated, @schemas::json, @featureFlag, @createdAt, @updatedAt)
+    ON CONFLICT (name) DO UPDATE SET
+      description = excluded.description, archived = excluded.archived, deprecated = excluded.deprecated,
+      schemas = excluded.schemas, feature_flag = excluded.feature_flag, updated_at = excluded.updated_at
+    RETURNING ${EVENT_TYPE}`,
+  selectEventType: `SELECT ${EVENT_TYPE} FROM event_types WHERE name = @name`,
+  deleteEventType: `DELETE FROM event_types WHERE name = @name`,
+  listEventTypes: `
+    SELECT ${EVENT_TYPE} FROM event_types
+    WHERE (@includeArchived::boolean OR NOT archived) AND name {cmp} @cursor
+    ORDER BY name {dir} LIMIT @limit`,
+
+  insertMessage: `
+    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+    RETURNING ${MESSAGE}`,
+  // Fan-out: live, enabled endpoints whose event-type filter admits the type and whose channel filter
+  // overlaps the message's channels (a message without channels never reaches a channel endpoint:
+  // `&& NULL` is NULL, not true).
+  selectFanOutEndpoints: `
+    SELECT e.id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND NOT e.disabled
+      AND (e.event_types IS NULL OR @eventType::text = ANY (e.event_types))
+      AND (e.channels IS NULL OR e.channels && @channels::text[])
+    ORDER BY e.id`,
+  // Targeted fan-out (send-example): only the named endpoints, still only live and enabled ones.
+  selectTargetedEndpoints: `
+    SELECT e.id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND NOT e.disabled
+      AND e.id = ANY (@endpointIds::text[])
+    ORDER BY e.id`,
+  selectMessageByIdOrEventId: `
+    SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  selectMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE id = ANY (@ids::text[])`,
+  listMessages: `
+    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
+    WHERE m.app_id = @appId AND m.id {cmp} @cursor
+      AND (@before::bigint IS NULL OR m.created_at < @before)
+      AND (@after::bigint IS NULL OR m.created_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY m.id {dir} LIMIT @limit`,
+  expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
+  // Retention works in bounded batches and skips rows another transaction holds, so it never
+  // waits behind (or stalls) the API and the workers; what it skips, the next round takes.
+  expirePayloads: `
+    UPDATE messages SET payload = NULL
+    WHERE id IN (
+      SELECT id FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= @now
+      ORDER BY payload_expires_at LIMIT @limit
+      FOR UPDATE SKIP LOCKED)`,
+  pruneAttempts: `
+    DELETE FROM attempts
+    WHERE id IN (
+      SELECT id FROM attempts WHERE attempted_at < @before
+      ORDER BY attempted_at LIMIT @limit
+      FOR UPDATE SKIP LOCKED)`,
+  listMessageDestinations: `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.msg_id = @msgId AND d.app_id = @appId AND e.deleted_at IS NULL
+      AND ${IS_LATEST_DELIVERY}
+      AND d.endpoint_id {cmp} @cursor
+    ORDER BY d.endpoint_id {dir} LIMIT @limit`,
+  listAttemptedMessages: `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND ${IS_LATEST_DELIVERY}
+      AND d.msg_id {cmp} @cursor
+      AND (@status::text IS NULL OR d.status = @status)
+      AND (@before::bigint IS NULL OR m.created_at < @before)
+      AND (@after::bigint IS NULL OR m.created_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY d.msg_id {dir} LIMIT @limit`,
+
+  // Fan-out, recover: many deliveries in one statement. Ids are made by the caller (time-sortable
+  // KSUIDs: "the latest delivery is the greatest id" must hold across both backends).
+  insertDeliveries: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0, @now::bigint, NULL, @now, @now
+    FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+    RETURNING ${DELIVERY}`,
+  // A manual delivery is only queued when both the message and a live endpoint belong to the app.
+  insertManualDelivery: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now::bigint, NULL, @now, @now
+    FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+    WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+    RETURNING ${DELIVERY}`,
+  // Two recovers of one endpoint at once would both see the same failures and queue each twice;
+  // the second waits here, then (READ COMMITTED: a fresh snapshot per statement) sees the first's.
+  lockEndpointForRecover: `
+    SELECT id FROM endpoints WHERE id = @endpointId AND app_id = @appId AND deleted_at IS NULL
+    FOR NO KEY UPDATE`,
+  selectRecoverableMessages: `
+    SELECT d.msg_id FROM deliveries d
+      JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND m.created_at >= @since AND m.created_at < @until
+      AND d.status = 'fail'
+      AND ${IS_LATEST_DELIVERY}
+    ORDER BY d.msg_id`,
+  // Committed with the transaction that queued the deliveries: listeners hear of them only once
+  // they can be claimed. Several in one transaction reach listeners as one (same channel, payload).
+  notifyDeliveriesQueued: `SELECT pg_notify('${DELIVERIES_CHANNEL}', current_schema())`,
+  // One statement leases the batch. SKIP LOCKED is what lets many workers on many machines claim
+  // at once: a row another claimer (or a completing attempt) has locked is passed over instead of
+  // waited on, so claimers never queue behind each other and never both take a row. A row whose
+  // lease another claimer committed after our snapshot is re-checked under its lock (READ
+  // COMMITTED re-evaluates the WHERE), sees the new locked_until and drops out. The subquery walks
+  // the partial index deliveries_due in due order. Status is left alone; only completeAttempt moves it.
+  claimDueDeliveries: `
+    UPDATE deliveries SET locked_until = @lockedUntil
+    WHERE id IN (
+      SELECT id FROM deliveries
+      WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now::bigint
+        AND (locked_until IS NULL OR locked_until <= @now)
+      ORDER BY next_attempt_at, id
+      LIMIT @limit
+      FOR UPDATE SKIP LOCKED)
+    RETURNING ${DELIVERY}`,
+  // The whole of completeAttempt is this one statement (one transaction, one round trip): record
+  // the attempt, move the delivery, and on success end older waiting deliveries of the same message
+  // to the same endpoint (a resend got through first; leased ones are left to their own attempt),
+  // and disable the endpoint on 410. A missing delivery fails the attempt's foreign key → not_found.
+  completeAttempt: `
+    WITH recorded AS (
+      INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
+                            response_duration_ms, status, trigger_type, attempted_at)
+      VALUES (@id, @deliveryId, @msgId, @appId, @endpointId, @url, @responseStatusCode, @response,
+              @responseDurationMs, @attemptStatus, @triggerType, @attemptedAt)
+      RETURNING id
+    ), finished AS (
+      UPDATE deliveries
+      SET attempt_count = attempt_count + 1, status = @status::text, next_attempt_at = @nextAttemptAt::bigint,
+          locked_until = NULL, updated_at = @now::bigint
+      WHERE id = @deliveryId
+      RETURNING id
+    ), superseded AS (
+      UPDATE deliveries
+      SET status = 'success', next_attempt_at = NULL, updated_at = @now
+      WHERE @status = 'success' AND msg_id = @msgId AND endpoint_id = @endpointId AND id < @deliveryId
+        AND status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)
+    ), disabled AS (
+      UPDATE endpoints SET disabled = true, updated_at = @now
+      WHERE @disableEndpoint::boolean AND id = @endpointId
+    )
+    SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM finished) AS finished`,
+  // min(max(next_attempt_at, locked_until)) over waiting deliveries, without reading all of them:
+  // a row not leased beyond its due time is claimable at next_attempt_at, and the first such row in
+  // deliveries_due order is the earliest; a row leased beyond its due time can only come earlier if
+  // it is due before that one, and those (leased rows) are few and at the front of the index.
+  selectNextDueAt: `
+    WITH free AS (
+      SELECT next_attempt_at AS due FROM deliveries
+      WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= next_attempt_at)
+      ORDER BY next_attempt_at LIMIT 1
+    )
+    SELECT LEAST(
+      (SELECT due FROM free),
+      (SELECT min(locked_until) FROM deliveries
+       WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
+         AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807))) AS due`,
+  selectDelivery: `SELECT ${DELIVERY} FROM deliveries WHERE id = @id`,
+
+  // Attempts are listed through whichever index matches the narrowest filter given.
+  listAttemptsByApp: attemptListSql('a.app_id = @appId'),
+  listAttemptsByMsg: attemptListSql('a.msg_id = @msgId AND a.app_id = @appId'),
+  listAttemptsByEndpoint: attemptListSql('a.endpoint_id = @endpointId AND a.app_id = @appId'),
+  selectAttempt: `SELECT ${ATTEMPT} FROM attempts WHERE id = @id AND msg_id = @msgId AND app_id = @appId`,
+  countEndpointDeliveriesByStatus: `
+    SELECT d.status AS status, count(*) AS n FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND m.created_at >= @since AND m.created_at < @until
+      AND ${IS_LATEST_DELIVERY}
+    GROUP BY d.status`,
+
+  insertToken: `
+    INSERT INTO api_tokens (id, token_hash, app_id, created_at, expires_at)
+    VALUES (@id, @tokenHash, @appId, @createdAt, @expiresAt)`,
+  selectLiveToken: `
+    SELECT id, app_id, expires_at FROM api_tokens
+    WHERE token_hash = @tokenHash AND (expires_at IS NULL OR expires_at > @now)`,
+  selectHasAdminToken: `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE app_id IS NULL) AS present`,
+  selectIdempotentResponse: `
+    SELECT status_code, body, content_type FROM idempotency_responses
+    WHERE key_hash = @keyHash AND expires_at > @now`,
+  // The first response wins: a retry racing the original must replay what the original returned.
+  insertIdempotentResponse: `
+    INSERT INTO idempotency_responses (key_hash, status_code, body, content_type, expires_at)
+    VALUES (@keyHash, @statusCode, @body, @contentType, @expiresAt)
+    ON CONFLICT (key_hash) DO NOTHING`,
+  pruneIdempotency: `
+    DELETE FROM idempotency_responses
+    WHERE key_hash IN (
+      SELECT key_hash FROM idempotency_responses WHERE expires_at <= @now
+      ORDER BY expires_at LIMIT @limit
+      FOR UPDATE SKIP LOCKED)`,
+
+  ping: `SELECT 1 AS one`,
+} as const;
+
+function attemptListSql(driver: string): string {
+  return `
+    SELECT ${columns(ATTEMPT_COLUMNS, 'a')} FROM attempts a JOIN messages m ON m.id = a.msg_id
+    WHERE ${driver} AND a.id {cmp} @cursor
+      AND (@msgId::text IS NULL OR a.msg_id = @msgId)
+      AND (@endpointId::text IS NULL OR a.endpoint_id = @endpointId)
+      AND (@status::text IS NULL OR a.status = @status)
+      AND (@statusCodeClass::integer IS NULL
+           OR (@statusCodeClass = 0 AND a.response_status_code = 0)
+           OR (@statusCodeClass > 0 AND a.response_status_code >= @statusCodeClass
+               AND a.response_status_code < @statusCodeClass + 100))
+      AND (@before::bigint IS NULL OR a.attempted_at < @before)
+      AND (@after::bigint IS NULL OR a.attempted_at > @after)
+      ${MESSAGE_FILTERS}
+    ORDER BY a.id {dir} LIMIT @limit`;
+}
+
+type StatementName = keyof typeof SQL;
+type Scan = 'up' | 'down';
+
+/** A statement compiled from `@name` to `$n` form, with the parameter names in `$n` order. */
+interface CompiledStatement {
+  /** Prepared-statement name, unique per (statement, scan direction). */
+  name: string;
+  text: string;
+  params: string[];
+}
+
+const compiled = new Map<string, CompiledStatement>();
+
+function compile(name: StatementName, scan?: Scan): CompiledStatement {
+  const key = scan ? `${name}_${scan}` : name;
+  let statement = compiled.get(key);
+  if (!statement) {
+    let sql: string = SQL[name];
+    if (scan) sql = sql.replaceAll('{cmp}', scan === 'up' ? '>' : '<').replaceAll('{dir}', scan === 'up' ? 'ASC' : 'DESC');
+    const params: string[] = [];
+    // `@` followed by a letter is a parameter; PostgreSQL's own `@>` / `<@` operators never are.
+    const text = sql.replace(/@([A-Za-z][A-Za-z0-9]*)/g, (_, param: string) => {
+      let index = params.indexOf(param);
+      if (index < 0) index = params.push(param) - 1;
+      return `$${index + 1}`;
+    });
+    statement = { name: `tapwire_${key}`, text, params };
+    compiled.set(key, statement);
+  }
+  return statement;
+}
+
+/** Something that runs queries: the pool, or one client inside a transaction. */
+type Queryable = Pick<pg.Pool, 'query'> | PoolClient;
+
+/** What a driver error means in the context of one method. */
+interface ErrorContext {
+  /** Conflict detail by `table.column`, the same keys SqliteStore uses. */
+  conflicts?: Record<string, string>;
+  /** Detail for a foreign key failure (a parent row that does not exist). */
+  missingParent?: string;
+}
+
+/** Unique constraints and indexes of 0001_init.sql by the `table.column` they protect. */
+const UNIQUE_CONSTRAINTS: Record<string, string> = {
+  applications_pkey: 'applications.id',
+  applications_uid_key: 'applications.uid',
+  endpoints_pkey: 'endpoints.id',
+  endpoints_app_uid: 'endpoints.uid',
+  event_types_pkey: 'event_types.name',
+  messages_pkey: 'messages.id',
+  messages_app_event_id: 'messages.event_id',
+  deliveries_pkey: 'deliveries.id',
+  attempts_pkey: 'attempts.id',
+  api_tokens_pkey: 'api_tokens.id',
+  api_tokens_token_hash_key: 'api_tokens.token_hash',
+  idempotency_responses_pkey: 'idempotency_responses.key_hash',
+};
+
+/**
+ * int8 (bigint, count(*)) as a JS number instead of pg's default string. Safe here: every bigint
+ * we store is epoch milliseconds or a row count, far below 2^53. Set per pool, not globally, so
+ * other pg users in the same process are unaffected.
+ */
+const TYPES: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * A PostgreSQL-backed {@link Store}. Open with {@link PostgresStore.open}, then call `migrate()`
+ * before use. Many processes may share one database: claims never hand a delivery out twice,
+ * migrations are applied once, and `onDeliveriesQueued` wakes workers in every process.
+ *
+ * While PostgreSQL is unreachable every method rejects with TapwireError('store_unavailable')
+ * (HTTP 503) and nothing crashes; once it is back, the next calls open fresh connections.
+ * Connect directly or through a session-pooling proxy: LISTEN, prepared statements and the
+ * `search_path` startup option need a session of their own.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  /** The schema from the URL's `schema` parameter, or null for the connection's default search_path. */
+  readonly schema: string | null;
+  private readonly pool: pg.Pool;
+  /** Connection settings shared by the pool, the LISTEN connection and migrations. */
+  private readonly clientConfig: ClientConfig;
+  private readonly logger: StoreLogger | undefined;
+  private readonly listeners = new Set<DeliveriesListener>();
+  private closed = false;
+
+  private constructor(pool: pg.Pool, clientConfig: ClientConfig, schema: string | null, logger: StoreLogger | undefined) {
+    this.pool = pool;
+    this.clientConfig = clientConfig;
+    this.schema = schema;
+    this.logger = logger;
+  }
+
+  /**
+   * Create the pool and check that the server answers (one `SELECT 1`). Does not migrate.
+   * Throws TapwireError('store_unavailable') naming the server (never the password) when it cannot
+   * connect, and TapwireError('generic_error') for a URL it cannot use.
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const { connectionString, schema } = parsePostgresUrl(options.url);
+    const clientConfig: ClientConfig = {
+      connectionString,
+      application_name: options.applicationName ?? POSTGRES_DEFAULTS.applicationName,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? POSTGRES_DEFAULTS.connectionTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: POSTGRES_DEFAULTS.keepAliveInitialDelayMs,
+      types: TYPES,
+    };
+    const statementTimeoutMs = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
+    const poolConfig: PoolConfig = {
+      ...clientConfig,
+      max: options.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+      idleTimeoutMillis: options.idleTimeoutMs ?? POSTGRES_DEFAULTS.idleTimeoutMs,
+      statement_timeout: statementTimeoutMs,
+      // The server's statement_timeout cannot fire when the network is what is gone.
+      query_timeout: statementTimeoutMs + 5_000,
+      idle_in_transaction_session_timeout: POSTGRES_DEFAULTS.idleInTransactionTimeoutMs,
+    };
+    const pool = new pg.Pool(poolConfig);
+    // An idle pooled connection dropped by the server (restart, failover, pg_terminate_backend) is
+    // reported here and removed from the pool; without a listener it would crash the process.
+    pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres idle connection lost'));
+    const store = new PostgresStore(pool, clientConfig, schema, options.logger);
+    try {
+      await pool.query(SQL.ping);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new TapwireError('store_unavailable', {
+        detail: `Cannot connect to PostgreSQL at ${serverOf(connectionString)}: ${reasonOf(error)}`,
+        cause: error,
+      });
+    }
+    return store;
+  }
+
+  async migrate(): Promise<{ applied: number[] }> {
+    return this.guard(async () => {
+      const applied: number[] = [];
+      // One connection of its own for the whole run: the advisory lock belongs to the session, and
+      // migrations (and waiting for another process's) must not be cut off by statement timeouts.
+      const client = new pg.Client(this.clientConfig);
+      client.on('error', (error) => this.logger?.warn({ err: error }, 'postgres migration connection lost'));
+      await client.connect();
+      try {
+        await client.query('SET statement_timeout = 0');
+        // Several processes starting at once queue here; each then sees what the first applied.
+        await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+        try {
+          if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+          await client.query(
+            'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+          );
+          const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+          const migrations = readMigrations();
+          const newest = Math.max(0, ...done);
+          const known = migrations.at(-1)?.version ?? 0;
+          if (newest > known) {
+            throw new TapwireError('schema_too_new', {
+              detail: `The database is at schema version ${newest}, but this version of Tapwire knows migrations up to ${known}; upgrade Tapwire`,
+            });
+          }
+          for (const migration of migrations) {
+            if (done.has(migration.version)) continue;
+            // Each migration and its record commit together, or not at all.
+            await client.query('BEGIN');
+            try {
+              await client.query(migration.sql);
+              await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+              await client.query('COMMIT');
+            } catch (error) {
+              await client.query('ROLLBACK').catch(() => undefined);
+              throw error;
+            }
+            applied.push(migration.version);
+            this.logger?.info({ version: migration.version, file: migration.file }, 'migration applied');
+          }
+        } finally {
+          await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`).catch(() => undefined);
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      return { applied };
+    });
+  }
+
+  /**
+   * A dedicated connection (not from the pool) runs `LISTEN tapwire_deliveries` and calls
+   * `listener` for each notification from this schema. If that connection drops it reconnects with
+   * backoff, and calls `listener` once when back (notifications sent meanwhile are lost). Never
+   * throws for connection trouble: the worker's slow poll covers the gap.
+   */
+  async onDeliveriesQueued(listener: () => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new TapwireError('store_unavailable', { detail: 'The store is closed' });
+    const subscription = new DeliveriesListener(
+      { ...this.clientConfig, application_name: `${this.clientConfig.application_name}-listener` },
+      listener,
+      this.logger,
+    );
+    this.listeners.add(subscription);
+    await subscription.start();
+    return async () => {
+      this.listeners.delete(subscription);
+      await subscription.stop();
+    };
+  }
+
+  async ping(): Promise<StoreHealth> {
+    if (this.closed) return { ok: false, detail: 'The store is closed' };
+    try {
+      await this.pool.query(SQL.ping);
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, detail: reasonOf(error) };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    await Promise.all(listeners.map((listener) => listener.stop()));
+    await this.pool.end();
+  }
+
+  // Applications ----------------------------------------------------------------------------
+
+  async createApplication(app: Application): Promise<Application> {
+    return this.guard(async () => toApplication((await this.one<ApplicationRow>('insertApplication', applicationParams(app)))!), {
+      conflicts: {
+        'applications.uid': `An application with uid '${app.uid}' already exists`,
+        'applications.id': `An application with id '${app.id}' already exists`,
+      },
+    });
+  }
+
+  async getApplication(idOrUid: string): Promise<Application | null> {
+    return this.guard(async () => mapOrNull(await this.one<ApplicationRow>('selectApplicationByIdOrUid', { key: idOrUid }), toApplication));
+  }
+
+  async updateApplication(app: Application): Promise<Application> {
+    return this.guard(
+      async () => {
+        const row = await this.one<ApplicationRow>('updateApplication', applicationParams(app));
+        if (!row) throw new TapwireError('not_found', { detail: 'Application not found' });
+        return toApplication(row);
+      },
+      { conflicts: { 'applications.uid': `An application with uid '${app.uid}' already exists` } },
+    );
+  }
+
+  async deleteApplication(id: string): Promise<boolean> {
+    return this.guard(async () => ((await this.run('deleteApplication', { id })).rowCount ?? 0) > 0);
+  }
+
+  async listApplications(query: ListQuery): Promise<Page<Application>> {
+    return this.guard(() => this.page<ApplicationRow, Application>('listApplications', query, 'ascending', {}, (r) => r.id, toApplication));
+  }
+
+  // Endpoints -------------------------------------------------------------------------------
+
+  async createEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+    return this.guard(async () => toEndpoint((await this.one<EndpointRow>('insertEndpoint', endpointParams(endpoint)))!), {
+      conflicts: endpointConflicts(endpoint),
+      missingParent: 'Application not found',
+    });
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    return this.guard(async () => mapOrNull(await this.one<EndpointRow>('selectEndpointByIdOrUid', { appId, key: idOrUid }), toEndpoint));
+  }
+
+  async updateEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+    return this.guard(
+      async () => {
+        const row = await this.one<EndpointRow>('updateEndpoint', endpointParams(endpoint));
+        if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+        return toEndpoint(row);
+      },
+      { conflicts: endpointConflicts(endpoint) },
+    );
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean> {
+    return this.guard(async () => (await this.one<{ deleted: number }>('deleteEndpoint', { id: endpointId, appId, now: now.getTime() }))!.deleted > 0);
+  }
+
+  async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
+    return this.guard(() => this.page<EndpointRow, Endpoint>('listEndpoints', query, 'descending', { appId }, (r) => r.id, toEndpoint));
+  }
+
+  // Event types -----------------------------------------------------------------------------
+
+  async createEventType(eventType: EventType): Promise<EventType> {
+    return this.guard(async () => toEventType((await this.one<EventTypeRow>('insertEventType', eventTypeParams(eventType)))!), {
+      conflicts: { 'event_types.name': `An event type named '${eventType.name}' already exists` },
+    });
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    return this.guard(async () => mapOrNull(await this.one<EventTypeRow>('selectEventType', { name }), toEventType));
+  }
+
+  async saveEventType(eventType: EventType): Promise<EventType> {
+    return this.guard(async () => toEventType((await this.one<EventTypeRow>('upsertEventType', eventTypeParams(eventType)))!));
+  }
+
+  async deleteEventType(name: string): Promise<boolean> {
+    return this.guard(async () => ((await this.run('deleteEventType', { name })).rowCount ?? 0) > 0);
+  }
+
+  async listEventTypes(query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>> {
+    return this.guard(() =>
+      this.page<EventTypeRow, EventType>('listEventTypes', query, 'ascending', { includeArchived: query.includeArchived }, (r) => r.name, toEventType),
+    );
+  }
+
+  // Messages and fan-out --------------------------------------------------------------------
+
+  async createMessage(
+    message: Message,
+    now: Date,
+    options: { endpointIds?: string[] } = {},
+  ): Promise<{ message: Message; deliveries: Delivery[] }> {
+    return this.guard(
+      () =>
+        this.transaction(async (client) => {
+          const row = (await this.one<MessageRow>('insertMessage', messageParams(message), client))!;
+          const { rows: endpoints } = options.endpointIds
+            ? await this.run<{ id: string }>('selectTargetedEndpoints', { appId: message.appId, endpointIds: options.endpointIds }, client)
+            : await this.run<{ id: string }>(
+                'selectFanOutEndpoints',
+                { appId: message.appId, eventType: message.eventType, channels: message.channels },
+                client,
+              );
+          const deliveries = await this.insertDeliveries(client, {
+            appId: message.appId,
+            triggerType: 'scheduled',
+            now,
+            targets: endpoints.map(({ id: endpointId }) => ({ msgId: message.id, endpointId })),
+          });
+          return { message: toMessage(row), deliveries };
+        }),
+      {
+        conflicts: {
+          'messages.event_id': `A message with eventId '${message.eventId}' already exists in this application`,
+          'messages.id': `A message with id '${message.id}' already exists`,
+        },
+        missingParent: 'Application not found',
+      },
+    );
+  }
+
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    return this.guard(async () => mapOrNull(await this.one<MessageRow>('selectMessageByIdOrEventId', { appId, key: idOrEventId }), toMessage));
+  }
+
+  async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
+    return this.guard(() =>
+      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, ...messageFilterParams(query) }, (r) => r.id, toMessage),
+    );
+  }
+
+  async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
+    return this.guard(async () => ((await this.run('expungePayload', { appId, id: msgId })).rowCount ?? 0) > 0);
+  }
+
+  async expireMessagePayloads(now: Date, limit: number): Promise<number> {
+    return this.guard(async () => (await this.run('expirePayloads', { now: now.getTime(), limit })).rowCount ?? 0);
+  }
+
+  async pruneAttempts(before: Date, limit: number): Promise<number> {
+    return this.guard(async () => (await this.run('pruneAttempts', { before: before.getTime(), limit })).rowCount ?? 0);
+  }
+
+  async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {
+    return this.guard(async () => {
+      const page = await this.page<DeliveryRow, DeliveryRow>('listMessageDestinations', query, 'ascending', { appId, msgId }, (r) => r.endpoint_id, (r) => r);
+      const endpoints = await this.byId<EndpointRow>('selectEndpointsByIds', page.data.map((r) => r.endpoint_id));
+      return {
+        ...page,
+        // An endpoint can only vanish with its application (deleted between the two reads).
+        data: page.data.flatMap((r) => {
+          const endpoint = endpoints.get(r.endpoint_id);
+          return endpoint ? [{ endpoint: toEndpoint(endpoint), delivery: toDelivery(r) }] : [];
+        }),
+      };
+    });
+  }
+
+  async listAttemptedMessages(
+    appId: string,
+    endpointId: string,
+    query: MessageListQuery & { status?: MessageStatusName | null },
+  ): Promise<Page<AttemptedMessage>> {
+    return this.guard(async () => {
+      const page = await this.page<DeliveryRow, DeliveryRow>(
+        'listAttemptedMessages',
+        query,
+        'descending',
+        { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query) },
+        (r) => r.msg_id,
+        (r) => r,
+      );
+      const messages = await this.byId<MessageRow>('selectMessagesByIds', page.data.map((r) => r.msg_id));
+      return {
+        ...page,
+        data: page.data.flatMap((r) => {
+          const message = messages.get(r.msg_id);
+          return message ? [{ message: toMessage(message), delivery: toDelivery(r) }] : [];
+        }),
+      };
+    });
+  }
+
+  // Queue -----------------------------------------------------------------------------------
+
+  async createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery> {
+    return this.guard(
+      () =>
+        this.transaction(async (client) => {
+          const row = await this.one<DeliveryRow>(
+            'insertManualDelivery',
+            { id: input.deliveryId, appId: input.appId, msgId: input.msgId, endpointId: input.endpointId, now: input.now.getTime() },
+            client,
+          );
+          if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
+          await this.run('notifyDeliveriesQueued', {}, client);
+          return toDelivery(row);
+        }),
+      { conflicts: { 'deliveries.id': `A delivery with id '${input.deliveryId}' already exists` } },
+    );
+  }
+
+  async recoverFailedDeliveries(input: { appId: string; endpointId: string; since: Date; until: Date; now: Date }): Promise<number> {
+    return this.guard(() =>
+      this.transaction(async (client) => {
+        const { rowCount } = await this.run('lockEndpointForRecover', { appId: input.appId, endpointId: input.endpointId }, client);
+        if (!rowCount) return 0;
+        const { rows } = await this.run<{ msg_id: string }>(
+          'selectRecoverableMessages',
+          { appId: input.appId, endpointId: input.endpointId, since: input.since.getTime(), until: input.until.getTime() },
+          client,
+        );
+        const deliveries = await this.insertDeliveries(client, {
+          appId: input.appId,
+          triggerType: 'manual',
+          now: input.now,
+          targets: rows.map(({ msg_id: msgId }) => ({ msgId, endpointId: input.endpointId })),
+        });
+        return deliveries.length;
+      }),
+    );
+  }
+
+  async claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]> {
+    return this.guard(async () => {
+      const { rows } = await this.run<DeliveryRow>('claimDueDeliveries', {
+        now: input.now.getTime(),
+        lockedUntil: input.now.getTime() + input.leaseMs,
+        limit: input.limit,
+      });
+      if (rows.length === 0) return [];
+      // RETURNING gives no order guarantee; hand the batch out oldest due first.
+      rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
+      // The lease is committed, so these reads need no transaction: two queries for the whole batch.
+      const [messages, endpoints] = await Promise.all([
+        this.byId<MessageRow>('selectMessagesByIds', rows.map((r) => r.msg_id)),
+        this.byId<EndpointRow>('selectEndpointsByIds', rows.map((r) => r.endpoint_id)),
+      ]);
+      return rows.flatMap((row) => {
+        const message = messages.get(row.msg_id);
+        // Gone only when its application was deleted since the claim, deliveries included.
+        if (!message) return [];
+        const endpoint = endpoints.get(row.endpoint_id);
+        return [{
+          delivery: toDelivery(row),
+          message: toMessage(message),
+          endpoint: endpoint && endpoint.deleted_at === null ? toEndpoint(endpoint) : null,
+        }];
+      });
+    });
+  }
+
+  async completeAttempt(input: CompleteAttemptInput): Promise<void> {
+    const { attempt, outcome } = input;
+    return this.guard(
+      async () => {
+        const result = await this.one<{ recorded: number; finished: number }>('completeAttempt', {
+          ...attemptParams(attempt),
+          attemptStatus: attempt.status,
+          status: outcome.status,
+          nextAttemptAt: outcome.status === 'sending' ? outcome.nextAttemptAt.getTime() : null,
+          disableEndpoint: input.disableEndpoint,
+          now: input.now.getTime(),
+        });
+        if (result!.finished === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
+      },
+      {
+        conflicts: { 'attempts.id': `An attempt with id '${attempt.id}' already exists` },
+        missingParent: 'Delivery not found',
+      },
+    );
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    return this.guard(async () => {
+      const due = (await this.one<{ due: number | null }>('selectNextDueAt', {}))!.due;
+      return due === null ? null : new Date(due);
+    });
+  }
+
+  async getDelivery(id: string): Promise<Delivery | null> {
+    return this.guard(async () => mapOrNull(await this.one<DeliveryRow>('selectDelivery', { id }), toDelivery));
+  }
+
+  // Attempts and stats ----------------------------------------------------------------------
+
+  async listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>> {
+    const statement: StatementName = query.msgId ? 'listAttemptsByMsg' : query.endpointId ? 'listAttemptsByEndpoint' : 'listAttemptsByApp';
+    const params = {
+      appId,
+      msgId: query.msgId ?? null,
+      endpointId: query.endpointId ?? null,
+      status: query.status ?? null,
+      statusCodeClass: query.statusCodeClass ?? null,
+      ...messageFilterParams(query),
+    };
+    return this.guard(() => this.page<AttemptRow, Attempt>(statement, query, 'descending', params, (r) => r.id, toAttempt));
+  }
+
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    return this.guard(async () => mapOrNull(await this.one<AttemptRow>('selectAttempt', { appId, msgId, id: attemptId }), toAttempt));
+  }
+
+  async getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats> {
+    return this.guard(async () => {
+      const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0 };
+      const { rows } = await this.run<{ status: MessageStatusName; n: number }>('countEndpointDeliveriesByStatus', {
+        appId,
+        endpointId,
+        since: since.getTime(),
+        until: until.getTime(),
+      });
+      for (const { status, n } of rows) stats[status] = n;
+      return stats;
+    });
+  }
+
+  // Auth and idempotency --------------------------------------------------------------------
+
+  async createToken(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Promise<void> {
+    return this.guard(
+      async () => {
+        await this.run('insertToken', {
+          id: input.id,
+          tokenHash: input.tokenHash,
+          appId: input.appId,
+          createdAt: input.createdAt.getTime(),
+          expiresAt: input.expiresAt?.getTime() ?? null,
+        });
+      },
+      {
+        conflicts: { 'api_tokens.token_hash': 'A token with this hash already exists', 'api_tokens.id': `A token with id '${input.id}' already exists` },
+        missingParent: 'Application not found',
+      },
+    );
+  }
+
+  async findToken(tokenHash: string, now: Date): Promise<StoredToken | null> {
+    return this.guard(async () =>
+      mapOrNull(await this.one<TokenRow>('selectLiveToken', { tokenHash, now: now.getTime() }), (r) => ({
+        id: r.id,
+        appId: r.app_id,
+        expiresAt: toDateOrNull(r.expires_at),
+      })),
+    );
+  }
+
+  async hasAdminToken(): Promise<boolean> {
+    return this.guard(async () => (await this.one<{ present: boolean }>('selectHasAdminToken', {}))!.present);
+  }
+
+  async getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null> {
+    return this.guard(async () =>
+      mapOrNull(await this.one<IdempotencyRow>('selectIdempotentResponse', { keyHash, now: now.getTime() }), (r) => ({
+        statusCode: r.status_code,
+        body: r.body,
+        contentType: r.content_type,
+      })),
+    );
+  }
+
+  async saveIdempotentResponse(keyHash: string, response: IdempotentResponse, expiresAt: Date): Promise<void> {
+    return this.guard(async () => {
+      await this.run('insertIdempotentResponse', {
+        keyHash,
+        statusCode: response.statusCode,
+        body: response.body,
+        contentType: response.contentType,
+        expiresAt: expiresAt.getTime(),
+      });
+    });
+  }
+
+  async pruneIdempotency(now: Date, limit: number): Promise<number> {
+    return this.guard(async () => (await this.run('pruneIdempotency', { now: now.getTime(), limit })).rowCount ?? 0);
+  }
+
+  // Plumbing --------------------------------------------------------------------------------
+
+  /** Run `work`, turning every driver error into a TapwireError (nothing from the driver leaks). */
+  private async guard<T>(work: () => Promise<T>, context: ErrorContext = {}): Promise<T> {
+    if (this.closed) throw new TapwireError('store_unavailable', { detail: 'The store is closed' });
+    try {
+      return await work();
+    } catch (error) {
+      throw translateError(error, context);
+    }
+  }
+
+  /**
+   * Run `work` in one transaction on one pooled connection. A connection that broke on the way
+   * (the ROLLBACK fails, or it reported an error while checked out) is destroyed, not pooled again.
+   */
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    // The pool listens for errors only on idle connections; one dropped while we hold it would
+    // otherwise be an unhandled 'error' event.
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken ??= rollbackError as Error;
+      }
+      throw error;
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /** Run a named statement (prepared once per connection) with named parameters. */
+  private run<R extends QueryResultRow = QueryResultRow>(
+    name: StatementName,
+    params: Record<string, unknown>,
+    on: Queryable = this.pool,
+    scan?: Scan,
+  ): Promise<QueryResult<R>> {
+    const statement = compile(name, scan);
+    const values = statement.params.map((param) => {
+      if (!(param in params)) throw new Error(`Statement ${name} needs @${param}`);
+      return params[param];
+    });
+    return (on as pg.Pool).query<R>({ name: statement.name, text: statement.text, values });
+  }
+
+  private async one<R extends QueryResultRow>(name: StatementName, params: Record<string, unknown>, on?: Queryable): Promise<R | undefined> {
+    return (await this.run<R>(name, params, on)).rows[0];
+  }
+
+  /** Rows of an `id = ANY(@ids)` statement, by id. */
+  private async byId<R extends QueryResultRow & { id: string }>(name: StatementName, ids: string[]): Promise<Map<string, R>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await this.run<R>(name, { ids: [...new Set(ids)] });
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /** Insert one pending delivery per target in one statement and notify listeners on commit. */
+  private async insertDeliveries(
+    client: PoolClient,
+    input: { appId: string; triggerType: TriggerTypeName; now: Date; targets: { msgId: string; endpointId: string }[] },
+  ): Promise<Delivery[]> {
+    if (input.targets.length === 0) return [];
+    const { rows } = await this.run<DeliveryRow>(
+      'insertDeliveries',
+      {
+        appId: input.appId,
+        triggerType: input.triggerType,
+        now: input.now.getTime(),
+        ids: input.targets.map(() => newId('msgep', input.now.getTime())),
+        msgIds: input.targets.map((t) => t.msgId),
+        endpointIds: input.targets.map((t) => t.endpointId),
+      },
+      client,
+    );
+    await this.run('notifyDeliveriesQueued', {}, client);
+    return rows.sort((a, b) => (a.id < b.id ? -1 : 1)).map(toDelivery);
+  }
+
+  /**
+   * One cursor page (see {@link Page}): fetch limit+1 rows in scan order to learn whether more exist;
+   * a `-key` iterator scans the other way from the key and the rows are flipped back into the
+   * requested order.
+   */
+  private async page<R extends QueryResultRow, T>(
+    name: StatementName,
+    query: ListQuery,
+    defaultOrder: 'ascending' | 'descending',
+    params: Record<string, unknown>,
+    keyOf: (row: R) => string,
+    toItem: (row: R) => T,
+  ): Promise<Page<T>> {
+    const order = query.order ?? defaultOrder;
+    const iterator = query.iterator || null;
+    const backwards = iterator?.startsWith('-') ?? false;
+    const key = iterator === null ? null : backwards ? iterator.slice(1) : iterator;
+    const scanUp = (order === 'ascending') !== backwards;
+    const cursor = key ?? (scanUp ? '' : KEY_MAX);
+    const { rows } = await this.run<R>(name, { ...params, cursor, limit: query.limit + 1 }, this.pool, scanUp ? 'up' : 'down');
+    const done = rows.length <= query.limit;
+    const pageRows = rows.slice(0, query.limit);
+    if (backwards) pageRows.reverse();
+    const first = pageRows[0];
+    const last = pageRows[pageRows.length - 1];
+    return {
+      data: pageRows.map(toItem),
+      iterator: last === undefined ? null : keyOf(last),
+      prevIterator: first === undefined ? null : `-${keyOf(first)}`,
+      done,
+    };
+  }
+}
+
+// LISTEN ----------------------------------------------------------------------------------------
+
+/** One `onDeliveriesQueued` subscription: a connection of its own that reconnects until stopped. */
+class DeliveriesListener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private failures = 0;
+  /** Connection attempts so far; every connect after the first reports once (see connect()). */
+  private connectAttempts = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The schema this store's tables live in; notifications from other schemas are not for us. */
+  private schema: string | null = null;
+
+  constructor(
+    private readonly config: ClientConfig,
+    private readonly listener: () => void,
+    private readonly logger: StoreLogger | undefined,
+  ) {}
+
+  /** Connect once; on failure keep retrying in the background (never throws). */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.connectAttempts++;
+    const client = new pg.Client(this.config);
+    let lost = false;
+    const onLost = (error?: Error): void => {
+      if (lost) return;
+      lost = true;
+      if (this.client === client) this.client = null;
+      client.end().catch(() => undefined);
+      if (this.stopped) return;
+      this.logger?.warn({ err: error }, 'postgres listen connection lost; reconnecting');
+      this.scheduleReconnect();
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    client.on('notification', (notification: Notification) => {
+      if (notification.channel !== DELIVERIES_CHANNEL) return;
+      if (this.schema !== null && notification.payload !== this.schema) return;
+      this.notify();
+    });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+      this.schema = rows[0]?.schema ?? null;
+      await client.query(`LISTEN ${DELIVERIES_CHANNEL}`);
+    } catch (error) {
+      onLost(error as Error);
+      return;
+    }
+    if (lost) return;
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.failures = 0;
+    // Deliveries queued since the first attempt, while we were not listening, sent notifications
+    // nobody heard.
+    if (this.connectAttempts > 1) this.notify();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retryTimer) return;
+    const base = Math.min(LISTENER_BACKOFF_MS.max, LISTENER_BACKOFF_MS.first * 2 ** this.failures);
+    this.failures++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** Call the listener; its errors are its own and must not kill the connection or the process. */
+  private notify(): void {
+    try {
+      this.listener();
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'deliveries-queued listener threw');
+    }
+  }
+}
+
+// Helpers -------------------------------------------------------------------------------------
+
+/**
+ * Split our own `schema` parameter off a PostgreSQL URL. The schema is applied to every connection
+ * as a startup option (`-c search_path=NAME`), merged into any `options` the URL already has.
+ */
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new TapwireError('generic_error', { detail: 'The PostgreSQL URL cannot be parsed', cause: error });
+  }
+  const schema = parsed.searchParams.get('schema');
+  if (schema === null) return { connectionString: url, schema: null };
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new TapwireError('generic_error', {
+      detail: `Invalid schema '${schema}' in the database URL: use lowercase letters, digits and '_' (at most 63, not starting with a digit)`,
+    });
+  }
+  parsed.searchParams.delete('schema');
+  const options = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', `${options ? `${options} ` : ''}-c search_path=${schema}`);
+  return { connectionString: parsed.toString(), schema };
+}
+
+/** `host:port/database` of a connection string, for messages (never the user or password). */
+function serverOf(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.host || 'localhost'}${url.pathname}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
+/** The driver's own words for an error (the first of a Node AggregateError's). */
+function reasonOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0]);
+  const message = error instanceof Error ? error.message : String(error);
+  return message || ((error as { code?: string })?.code ?? 'unknown error');
+}
+
+/** Node socket errors that mean "cannot reach the server". */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL',
+]);
+
+/**
+ * SQLSTATEs that mean "the database cannot serve us right now", not "your request is wrong":
+ * connection exceptions (08), shutdown and restart (57P01–57P03), statement timeout (57014),
+ * insufficient resources (53: too many connections, disk full), authentication and a missing
+ * database (28, 3D000: misconfiguration, but nothing a request can fix), and transaction
+ * conflicts that a retry resolves (40001 serialization, 40P01 deadlock).
+ */
+function isUnavailable(code: string): boolean {
+  return (
+    code.startsWith('08') || code.startsWith('53') || code.startsWith('28') ||
+    ['57P01', '57P02', '57P03', '57014', '3D000', '40001', '40P01'].includes(code)
+  );
+}
+
+/** pg and pg-pool report a lost or impossible connection with these messages (and no code). */
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection timeout|Query read timeout|not queryable|Cannot use a pool after calling end/i;
+
+function translateError(error: unknown, context: ErrorContext = {}): TapwireError {
+  if (error instanceof TapwireError) return error;
+  const first = error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
+  const { code = '', constraint } = (first ?? {}) as { code?: string; constraint?: string };
+  const message = reasonOf(error);
+  if (code === '23505') {
+    const column = constraint ? UNIQUE_CONSTRAINTS[constraint] : undefined;
+    const detail = column ? context.conflicts?.[column] : undefined;
+    return new TapwireError('conflict', { detail: detail ?? `Already exists (${column ?? constraint ?? 'unique constraint'})`, cause: error });
+  }
+  if (code === '23503') {
+    return new TapwireError('not_found', { detail: context.missingParent ?? 'A referenced entity was not found', cause: error });
+  }
+  if (code === '57014') {
+    return new TapwireError('store_unavailable', { detail: 'The database did not answer in time; try again', cause: error });
+  }
+  if (isUnavailable(code) || NETWORK_ERROR_CODES.has(code) || CONNECTION_MESSAGES.test(message)) {
+    return new TapwireError('store_unavailable', { cause: error });
+  }
+  // PostgreSQL text cannot hold U+0000 (SQLite can): refuse the value instead of failing with a 500.
+  if (code === '22021' || code === '22P05') {
+    return new TapwireError('generic_error', { detail: 'Text containing the NUL character (\\u0000) cannot be stored', cause: error });
+  }
+  return new TapwireError('server_error', { cause: error });
+}
+
+interface MigrationFile {
+  version: number;
+  file: string;
+  sql: string;
+}
+
+/** The numbered `NNNN_name.sql` files, in order. */
+function readMigrations(): MigrationFile[] {
+  const dir = fileURLToPath(MIGRATIONS_DIR);
+  return readdirSync(dir)
+    .map((file) => ({ file, match: /^(\d+)_.+\.sql$/.exec(file) }))
+    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
+    .map(({ file, match }) => ({ version: Number(match[1]), file, sql: readFileSync(join(dir, file), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+}
+
+function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row);
+}
+
+function toDateOrNull(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+/** JSON text for a `@x::json` parameter (pg would turn a JS array into a PostgreSQL array literal). */
+function json(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function toApplication(r: ApplicationRow): Application {
+  return {
+    id: r.id,
+    uid: r.uid,
+    name: r.name,
+    throttleRate: r.throttle_rate,
+    metadata: r.metadata,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function applicationParams(app: Application): Record<string, unknown> {
+  return {
+    id: app.id,
+    uid: app.uid,
+    name: app.name,
+    throttleRate: app.throttleRate,
+    metadata: json(app.metadata),
+    createdAt: app.createdAt.getTime(),
+    updatedAt: app.updatedAt.getTime(),
+  };
+}
+
+function toEndpoint(r: EndpointRow): Endpoint {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    uid: r.uid,
+    url: r.url,
+    description: r.description,
+    disabled: r.disabled,
+    eventTypes: r.event_types,
+    channels: r.channels,
+    throttleRate: r.throttle_rate,
+    version: r.version,
+    metadata: r.metadata,
+    secret: r.secret,
+    oldSecrets: r.old_secrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
+    headers: r.headers,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function endpointParams(e: Endpoint): Record<string, unknown> {
+  return {
+    id: e.id,
+    appId: e.appId,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    disabled: e.disabled,
+    eventTypes: e.eventTypes,
+    channels: e.channels,
+    throttleRate: e.throttleRate,
+    version: e.version,
+    metadata: json(e.metadata),
+    secret: e.secret,
+    // Old secrets keep their expiry as epoch ms, like every other time in the database.
+    oldSecrets: json(e.oldSecrets.map((s) => ({ secret: s.secret, expiresAt: s.expiresAt.getTime() }))),
+    headers: json(e.headers),
+    createdAt: e.createdAt.getTime(),
+    updatedAt: e.updatedAt.getTime(),
+  };
+}
+
+function endpointConflicts(e: Endpoint): Record<string, string> {
+  return {
+    'endpoints.uid': `An endpoint with uid '${e.uid}' already exists in this application`,
+    'endpoints.id': `An endpoint with id '${e.id}' already exists`,
+  };
+}
+
+function toEventType(r: EventTypeRow): EventType {
+  return {
+    name: r.name,
+    description: r.description,
+    archived: r.archived,
+    deprecated: r.deprecated,
+    schemas: r.schemas,
+    featureFlag: r.feature_flag,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function eventTypeParams(t: EventType): Record<string, unknown> {
+  return {
+    name: t.name,
+    description: t.description,
+    archived: t.archived,
+    deprecated: t.deprecated,
+    schemas: t.schemas === null ? null : json(t.schemas),
+    featureFlag: t.featureFlag,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}
+
+function toMessage(r: MessageRow): Message {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    payload: r.payload,
+    channels: r.channels,
+    createdAt: new Date(r.created_at),
+    payloadExpiresAt: new Date(r.payload_expires_at),
+  };
+}
+
+function messageParams(m: Message): Record<string, unknown> {
+  return {
+    id: m.id,
+    appId: m.appId,
+    eventId: m.eventId,
+    eventType: m.eventType,
+    payload: m.payload,
+    channels: m.channels,
+    createdAt: m.createdAt.getTime(),
+    payloadExpiresAt: m.payloadExpiresAt.getTime(),
+  };
+}
+
+/** The optional message filters every message-shaped list accepts. */
+function messageFilterParams(query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null }): Record<string, unknown> {
+  return {
+    before: query.before?.getTime() ?? null,
+    after: query.after?.getTime() ?? null,
+    channel: query.channel ?? null,
+    eventTypes: query.eventTypes ?? null,
+  };
+}
+
+function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    status: r.status,
+    triggerType: r.trigger_type,
+    attemptCount: r.attempt_count,
+    nextAttemptAt: toDateOrNull(r.next_attempt_at),
+    lockedUntil: toDateOrNull(r.locked_until),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function toAttempt(r: AttemptRow): Attempt {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    url: r.url,
+    responseStatusCode: r.response_status_code,
+    response: r.response,
+    responseDurationMs: r.response_duration_ms,
+    status: r.status,
+    triggerType: r.trigger_type,
+    timestamp: new Date(r.attempted_at),
+  };
+}
+
+function attemptParams(a: Attempt): Record<string, unknown> {
+  return {
+    id: a.id,
+    deliveryId: a.deliveryId,
+    msgId: a.msgId,
+    appId: a.appId,
+    endpointId: a.endpointId,
+    url: a.url,
+    responseStatusCode: a.responseStatusCode,
+    response: a.response,
+    responseDurationMs: a.responseDurationMs,
+    status: a.status,
+    triggerType: a.triggerType,
+    attemptedAt: a.timestamp.getTime(),
+  };
+}
