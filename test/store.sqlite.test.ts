@@ -180,13 +180,9 @@ describe('SqliteStore (SQLite only)', () => {
     await store.close(); // closing twice is harmless
   });
 
-  it('refuses PostgreSQL and unknown URL schemes with generic_error', async () => {
-    await expect(openStore('postgres://u:p@localhost/db')).rejects.toMatchObject({
-      code: 'generic_error',
-      detail: 'PostgreSQL support is not available in this version; use a SQLite path',
-    });
-    await expect(openStore('postgresql://localhost/db')).rejects.toMatchObject({ code: 'generic_error' });
+  it('refuses unknown URL schemes with generic_error', async () => {
     await expect(openStore('mysql://localhost/db')).rejects.toMatchObject({ code: 'generic_error' });
+    await expect(openStore('redis://localhost/0')).rejects.toMatchObject({ code: 'generic_error' });
   });
 
   it('describes database URLs without their password', () => {
@@ -196,5 +192,6 @@ describe('SqliteStore (SQLite only)', () => {
     expect(describeDatabaseUrl('sqlite:./data/tapwire.db')).toBe('sqlite:./data/tapwire.db');
     expect(describeDatabaseUrl(':memory:')).toBe(':memory:');
     expect(describeDatabaseUrl('weird//user:pw@host')).not.toContain('pw');
+    expect(describeDatabaseUrl('postgres://db/tapwire?sslmode=require&password=s3cret')).not.toContain('s3cret');
   });
 });

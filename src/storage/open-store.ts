@@ -3,14 +3,16 @@
 import { fileURLToPath } from 'node:url';
 
 import { TapwireError } from '../errors/tapwire-error.js';
-import { SqliteStore, type StoreLogger } from './sqlite/sqlite-store.js';
-import type { Store } from './store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store, StoreLogger } from './store.js';
 
 export interface OpenStoreOptions {
-  /** Receives migration and open-time log lines. Default: silent. */
+  /** Receives migration, open-time and connection-trouble log lines. Default: silent. */
   logger?: StoreLogger;
   /** Apply pending migrations before returning. Default: false — callers run `store.migrate()` and report what it applied. */
   migrate?: boolean;
+  /** PostgreSQL only: most pooled connections per process. Default 10 (see PostgresStoreOptions). */
+  poolSize?: number;
 }
 
 /**
@@ -19,18 +21,27 @@ export interface OpenStoreOptions {
  *
  * Accepted forms: a plain file path (relative to the working directory), `sqlite:PATH`,
  * `sqlite:///abs/path`, `file:PATH`, `file:///abs/path`, and `:memory:` (or `sqlite::memory:`) for a
- * private in-memory database. `postgres://` / `postgresql://` are recognised but not yet supported.
+ * private in-memory database; `postgres://…` / `postgresql://…` for PostgreSQL, optionally with
+ * `?schema=NAME` to keep Tapwire's tables in their own schema (see PostgresStoreOptions.url).
  * Throws TapwireError('store_unavailable') when the file or its directory cannot be created or
- * written, and TapwireError('generic_error') for a URL it cannot use.
+ * written or the PostgreSQL server cannot be reached, and TapwireError('generic_error') for a URL
+ * it cannot use.
  */
 export async function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Promise<Store> {
   const url = databaseUrl.trim();
   if (url === '') throw new TapwireError('generic_error', { detail: 'The database URL is empty' });
+  let store: Store;
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new TapwireError('generic_error', { detail: 'PostgreSQL support is not available in this version; use a SQLite path' });
+    // Loaded on demand: a SQLite installation never loads pg.
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
+    store = await PostgresStore.open({
+      url,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    });
+  } else {
+    store = SqliteStore.open({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}) });
   }
-  const path = sqlitePathOf(url);
-  const store = SqliteStore.open({ path, ...(options.logger ? { logger: options.logger } : {}) });
   if (options.migrate ?? false) {
     try {
       await store.migrate();
@@ -51,21 +62,29 @@ function sqlitePathOf(url: string): string {
   if (/^sqlite:/i.test(url)) return url.slice('sqlite:'.length);
   // Any other `scheme://` is a database we do not speak; a bare path (even `C:\…`) is SQLite.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (scheme) throw new TapwireError('generic_error', { detail: `Unsupported database URL scheme '${scheme[1]}:'; use a SQLite path` });
+  if (scheme) throw new TapwireError('generic_error', { detail: `Unsupported database URL scheme '${scheme[1]}:'; use a SQLite path or a postgres:// URL` });
   return url;
 }
 
-/** The URL with any password replaced by `***`, safe to log. */
+/** The URL with any password (`user:secret@` or a `password=` parameter) replaced by `***`, safe to log. */
 export function describeDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
+    let masked = false;
     if (parsed.password) {
       parsed.password = '***';
-      return parsed.toString();
+      masked = true;
     }
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/^(password|sslpassword)$/i.test(key)) {
+        parsed.searchParams.set(key, '***');
+        masked = true;
+      }
+    }
+    if (masked) return parsed.toString();
   } catch {
-    // Not a URL (a plain path): fall through to the pattern below.
+    // Not a URL (a plain path): fall through to the patterns below.
   }
-  // Mask `user:secret@` wherever it appears, parsed or not.
-  return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
+  // Mask `user:secret@` and `password=secret` wherever they appear, parsed or not.
+  return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@').replace(/([?&](?:ssl)?password=)[^&]*/gi, '$1***');
 }
