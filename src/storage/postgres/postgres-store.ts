@@ -233,6 +233,12 @@ const ATTEMPT = columns(ATTEMPT_COLUMNS);
 const IS_LATEST_DELIVERY = `NOT EXISTS (
   SELECT 1 FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id AND d2.id > d.id)`;
 
+/**
+ * "Deliveries were queued", sent on commit of the statement's transaction. The payload is the
+ * schema, so a listener ignores installations that share the database under other schemas.
+ */
+const NOTIFY_DELIVERIES_QUEUED = `SELECT pg_notify('${DELIVERIES_CHANNEL}', current_schema())`;
+
 /** Optional message filters shared by the message, attempt and attempted-message lists. */
 const MESSAGE_FILTERS = `
   AND (@channel::text IS NULL OR @channel = ANY (m.channels))
@@ -311,25 +317,26 @@ const SQL = {
     WHERE (@includeArchived::boolean OR NOT archived) AND name {cmp} @cursor
     ORDER BY name {dir} LIMIT @limit`,
 
+  // The message and, read in the same statement, the endpoints it fans out to: live, enabled
+  // endpoints whose event-type filter admits the type and whose channel filter overlaps the
+  // message's channels (a message without channels never reaches a channel endpoint: `&& NULL` is
+  // not true). With @endpointIds (send-example) only those, still only live and enabled ones.
   insertMessage: `
-    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
-    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
-    RETURNING ${MESSAGE}`,
-  // Fan-out: live, enabled endpoints whose event-type filter admits the type and whose channel filter
-  // overlaps the message's channels (a message without channels never reaches a channel endpoint:
-  // `&& NULL` is NULL, not true).
-  selectFanOutEndpoints: `
-    SELECT e.id FROM endpoints e
-    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND NOT e.disabled
-      AND (e.event_types IS NULL OR @eventType::text = ANY (e.event_types))
-      AND (e.channels IS NULL OR e.channels && @channels::text[])
-    ORDER BY e.id`,
-  // Targeted fan-out (send-example): only the named endpoints, still only live and enabled ones.
-  selectTargetedEndpoints: `
-    SELECT e.id FROM endpoints e
-    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND NOT e.disabled
-      AND e.id = ANY (@endpointIds::text[])
-    ORDER BY e.id`,
+    WITH inserted AS (
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+      RETURNING ${MESSAGE}
+    )
+    SELECT inserted.*, ARRAY(
+      SELECT e.id FROM endpoints e
+      WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
+        AND CASE WHEN @endpointIds::text[] IS NULL
+              THEN (e.event_types IS NULL OR inserted.event_type = ANY (e.event_types))
+               AND (e.channels IS NULL OR e.channels && inserted.channels)
+              ELSE e.id = ANY (@endpointIds)
+            END
+      ORDER BY e.id) AS endpoint_ids
+    FROM inserted`,
   selectMessageByIdOrEventId: `
     SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
     ORDER BY id = @key DESC LIMIT 1`,
@@ -375,20 +382,29 @@ const SQL = {
 
   // Fan-out, recover: many deliveries in one statement. Ids are made by the caller (time-sortable
   // KSUIDs: "the latest delivery is the greatest id" must hold across both backends).
+  // pg_notify is queued with the rows and sent when the transaction commits, so listeners hear of
+  // deliveries only once they can be claimed; as an uncorrelated subquery it runs once per
+  // statement (and PostgreSQL folds identical notifications of one transaction into one).
   insertDeliveries: `
-    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                            next_attempt_at, locked_until, created_at, updated_at)
-    SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0, @now::bigint, NULL, @now, @now
-    FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
-    RETURNING ${DELIVERY}`,
+    WITH inserted AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0, @now::bigint, NULL, @now, @now
+      FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
   // A manual delivery is only queued when both the message and a live endpoint belong to the app.
   insertManualDelivery: `
-    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                            next_attempt_at, locked_until, created_at, updated_at)
-    SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now::bigint, NULL, @now, @now
-    FROM messages m JOIN endpoints e ON e.app_id = m.app_id
-    WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
-    RETURNING ${DELIVERY}`,
+    WITH inserted AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now::bigint, NULL, @now, @now
+      FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+      WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
   // Two recovers of one endpoint at once would both see the same failures and queue each twice;
   // the second waits here, then (READ COMMITTED: a fresh snapshot per statement) sees the first's.
   lockEndpointForRecover: `
@@ -402,9 +418,6 @@ const SQL = {
       AND d.status = 'fail'
       AND ${IS_LATEST_DELIVERY}
     ORDER BY d.msg_id`,
-  // Committed with the transaction that queued the deliveries: listeners hear of them only once
-  // they can be claimed. Several in one transaction reach listeners as one (same channel, payload).
-  notifyDeliveriesQueued: `SELECT pg_notify('${DELIVERIES_CHANNEL}', current_schema())`,
   // One statement leases the batch. SKIP LOCKED is what lets many workers on many machines claim
   // at once: a row another claimer (or a completing attempt) has locked is passed over instead of
   // waited on, so claimers never queue behind each other and never both take a row. A row whose
@@ -851,19 +864,16 @@ export class PostgresStore implements Store {
     return this.guard(
       () =>
         this.transaction(async (client) => {
-          const row = (await this.one<MessageRow>('insertMessage', messageParams(message), client))!;
-          const { rows: endpoints } = options.endpointIds
-            ? await this.run<{ id: string }>('selectTargetedEndpoints', { appId: message.appId, endpointIds: options.endpointIds }, client)
-            : await this.run<{ id: string }>(
-                'selectFanOutEndpoints',
-                { appId: message.appId, eventType: message.eventType, channels: message.channels },
-                client,
-              );
+          const row = (await this.one<MessageRow & { endpoint_ids: string[] }>(
+            'insertMessage',
+            { ...messageParams(message), endpointIds: options.endpointIds ?? null },
+            client,
+          ))!;
           const deliveries = await this.insertDeliveries(client, {
             appId: message.appId,
             triggerType: 'scheduled',
             now,
-            targets: endpoints.map(({ id: endpointId }) => ({ msgId: message.id, endpointId })),
+            targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
           });
           return { message: toMessage(row), deliveries };
         }),
@@ -943,17 +953,17 @@ export class PostgresStore implements Store {
 
   async createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery> {
     return this.guard(
-      () =>
-        this.transaction(async (client) => {
-          const row = await this.one<DeliveryRow>(
-            'insertManualDelivery',
-            { id: input.deliveryId, appId: input.appId, msgId: input.msgId, endpointId: input.endpointId, now: input.now.getTime() },
-            client,
-          );
-          if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
-          await this.run('notifyDeliveriesQueued', {}, client);
-          return toDelivery(row);
-        }),
+      async () => {
+        const row = await this.one<DeliveryRow>('insertManualDelivery', {
+          id: input.deliveryId,
+          appId: input.appId,
+          msgId: input.msgId,
+          endpointId: input.endpointId,
+          now: input.now.getTime(),
+        });
+        if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
+        return toDelivery(row);
+      },
       { conflicts: { 'deliveries.id': `A delivery with id '${input.deliveryId}' already exists` } },
     );
   }
@@ -1202,7 +1212,7 @@ export class PostgresStore implements Store {
     return new Map(rows.map((row) => [row.id, row]));
   }
 
-  /** Insert one pending delivery per target in one statement and notify listeners on commit. */
+  /** Insert one pending delivery per target in one statement, notifying listeners on commit. */
   private async insertDeliveries(
     client: PoolClient,
     input: { appId: string; triggerType: TriggerTypeName; now: Date; targets: { msgId: string; endpointId: string }[] },
@@ -1220,7 +1230,6 @@ export class PostgresStore implements Store {
       },
       client,
     );
-    await this.run('notifyDeliveriesQueued', {}, client);
     return rows.sort((a, b) => (a.id < b.id ? -1 : 1)).map(toDelivery);
   }
 
