@@ -89,7 +89,7 @@ export class TapwireServer {
         base: { service: 'tapwire' },
         redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'secret'], censor: '[redacted]' },
       });
-    const store = options.store ?? (await openStore(config.databaseUrl));
+    const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, logger: logger.child({ component: 'store' }) }));
     try {
       const { applied } = await store.migrate();
       if (applied.length > 0) logger.info({ applied }, 'database migrated');

@@ -153,7 +153,7 @@ async function migrate(flags: CommonFlags): Promise<void> {
   const { describeDatabaseUrl, openStore } = await import('../storage/open-store.js');
   const where = describeDatabaseUrl(config.databaseUrl);
   try {
-    const store = await openStore(config.databaseUrl);
+    const store = await openStore(config.databaseUrl, { poolSize: 2 });
     try {
       const { applied } = await store.migrate();
       process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')} to ${where}\n` : `Database ${where} is up to date\n`);
@@ -190,7 +190,7 @@ async function createToken(flags: CommonFlags & { app: string; ttl?: string }): 
   ]);
   const where = describeDatabaseUrl(config.databaseUrl);
   try {
-    const store = await openStore(config.databaseUrl);
+    const store = await openStore(config.databaseUrl, { poolSize: 2 });
     try {
       await store.migrate();
       const ctx = {
