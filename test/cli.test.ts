@@ -133,9 +133,9 @@ describe('tapwire migrate', () => {
     }
   });
 
-  it('refuses a postgres:// URL it cannot use with a clear message, without printing the password', async () => {
+  it('exits 3 for a PostgreSQL server it cannot reach, with a clear message, without printing the password', async () => {
     const run = await runCli(['migrate'], { cwd: dir, env: { TAPWIRE_DATABASE_URL: 'postgres://tapwire:s3cret-pw@127.0.0.1:1/tapwire' }, timeoutMs: 15_000 });
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(3);
     expect(run.stderr).toMatch(/postgres/i);
     expect(run.stderr).not.toContain('s3cret-pw');
     expect(run.stderr).not.toMatch(/^\s+at /m);

@@ -39,6 +39,7 @@ function exitOnError(error: unknown, where?: string): never {
   if (error instanceof ConfigError) fail(error.message, EXIT_USAGE);
   if (error instanceof TapwireError) {
     if (error.code === 'store_unavailable') fail(`cannot open the database${where ? ` (${where})` : ''}: ${error.detail}`, EXIT_UNAVAILABLE);
+    if (error.code === 'schema_too_new') fail(`refusing to use the database${where ? ` (${where})` : ''}: ${error.detail}`, EXIT_UNAVAILABLE);
     fail(error.detail, EXIT_USAGE);
   }
   const e = error as Error | undefined;
