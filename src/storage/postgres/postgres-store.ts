@@ -684,7 +684,9 @@ export class PostgresStore implements Store {
         // Several processes starting at once queue here; each then sees what the first applied.
         await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
         try {
-          if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+          if (this.schema) {
+            await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`).catch(explainFailure(`Cannot create the schema '${this.schema}'`));
+          }
           await client.query(
             'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
           );
@@ -707,7 +709,7 @@ export class PostgresStore implements Store {
               await client.query('COMMIT');
             } catch (error) {
               await client.query('ROLLBACK').catch(() => undefined);
-              throw error;
+              explainFailure(`Migration ${migration.file} failed`)(error);
             }
             applied.push(migration.version);
             this.logger?.info({ version: migration.version, file: migration.file }, 'migration applied');
@@ -1454,6 +1456,18 @@ function translateError(error: unknown, context: ErrorContext = {}): TapwireErro
     return new TapwireError('generic_error', { detail: 'Text containing the NUL character (\\u0000) cannot be stored', cause: error });
   }
   return new TapwireError('server_error', { cause: error });
+}
+
+/**
+ * Rethrow an error of a migration step; one that is neither a conflict nor an outage (say, no
+ * permission to create the schema) keeps PostgreSQL's own words, which the operator needs.
+ */
+function explainFailure(what: string): (error: unknown) => never {
+  return (error) => {
+    const translated = translateError(error);
+    if (translated.code !== 'server_error') throw translated;
+    throw new TapwireError('server_error', { detail: `${what}: ${reasonOf(error)}`, cause: error });
+  };
 }
 
 interface MigrationFile {
