@@ -342,6 +342,32 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  describe('text no database can hold', () => {
+    it('refuses the NUL character (PostgreSQL text cannot store it) in descriptions, URLs and rawPayload with 422', async () => {
+      await api('POST', '/api/v1/event-type', { name: 'nul.check', description: 'before' });
+      await unchanged(async () => {
+        const nul = 'a\u0000b';
+        expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'http://127.0.0.1:9/', description: nul }), ['body', 'description']);
+        expectValidation(await api('PATCH', `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { description: nul }), ['body', 'description']);
+        expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `http://127.0.0.1:9/${nul}` }), ['body', 'url']);
+        expectValidation(await api('PUT', `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { url: `http://127.0.0.1:9/?q=${nul}` }), ['body', 'url']);
+        expectValidation(await api('POST', '/api/v1/event-type', { name: 'nul.type', description: nul }), ['body', 'description']);
+        expectValidation(await api('PUT', '/api/v1/event-type/nul.check', { description: nul }), ['body', 'description']);
+        expectValidation(await api('PATCH', '/api/v1/event-type/nul.check', { description: nul }), ['body', 'description']);
+        const raw = { eventType: 'e', payload: {}, transformationsParams: { rawPayload: nul } };
+        expectValidation(await api('POST', `/api/v1/app/${app.id}/msg`, raw), ['body', 'transformationsParams', 'rawPayload']);
+      });
+      // An escaped \u0000 inside a JSON payload or metadata is just six characters of JSON text: kept as sent.
+      const msg = await api('POST', `/api/v1/app/${app.id}/msg`, undefined, { raw: '{"eventType":"e","payload":{"a":"\\u0000"}}' });
+      expect(msg.status, msg.text).toBe(202);
+      expect((await api('GET', `/api/v1/app/${app.id}/msg/${msg.body.id}`)).body.payload).toEqual({ a: '\u0000' });
+      const meta = await api('PATCH', `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { metadata: { k: '\u0000' } });
+      expect(meta.status, meta.text).toBe(200);
+      expect(meta.body.metadata).toEqual({ k: '\u0000' });
+      expect((await api('PATCH', `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { metadata: {} })).status).toBe(200);
+    });
+  });
+
   describe('query strings', () => {
     it('limit over 250 → 422 at ["query","limit"]; malformed iterator → 422', async () => {
       for (const path of ['/api/v1/app', `/api/v1/app/${app.id}/endpoint`, `/api/v1/app/${app.id}/msg`, '/api/v1/event-type', `/api/v1/app/${app.id}/attempt/endpoint/${endpoint.id}`]) {

@@ -214,6 +214,18 @@ describe.each(await backends())('%s', (backend) => {
       for (const a of attempts) expect(a.response).toBe('x'.repeat(20_000));
     });
 
+    it('records a response body with NUL bytes as base64, like any other binary body', async () => {
+      const { tw, appId } = await setup();
+      const rx = await receiver();
+      const binary = Buffer.from('ok\u0000\u0001 binary');
+      rx.respond(() => ({ status: 200, body: binary.toString('utf8') }));
+      const ep = await createEndpoint(tw, appId, { url: rx.url });
+      const msgId = await sendMessage(tw, appId, { eventType: 'a.b', payload: {} });
+      await waitForDestinationStatus(tw, appId, msgId, ep.id, 0);
+      const attempts = await attemptsToEndpoint(tw, appId, ep.id);
+      expect(attempts.map((a) => [a.responseStatusCode, a.response])).toEqual([[200, binary.toString('base64')]]);
+    });
+
     it('keeps delivering when a message is redelivered to a slow endpoint in parallel with others', async () => {
       // One endpoint hanging until the timeout must not hold back another endpoint's delivery.
       const { tw, appId } = await setup({ TAPWIRE_REQUEST_TIMEOUT: '1500ms' });

@@ -283,6 +283,15 @@ describe('sendWebhook: response body cap', () => {
     expect(await send(url)).toMatchObject({ ok: false, statusCode: 400, responseBody: bytes.toString('base64') });
   });
 
+  it('returns a UTF-8 body holding a NUL byte as base64 (binary, and no database text can hold it)', async () => {
+    const bytes = Buffer.from('ok\u0000ok');
+    const { url } = await startServer((req, res) => {
+      req.resume();
+      res.writeHead(200).end(bytes);
+    });
+    expect(await send(url)).toMatchObject({ ok: true, statusCode: 200, responseBody: bytes.toString('base64') });
+  });
+
   it('reads nothing with maxResponseBytes 0', async () => {
     const { url } = await startServer((req, res) => {
       req.resume();

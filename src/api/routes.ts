@@ -401,8 +401,13 @@ function messageInput(ctx: ServiceContext, req: FastifyRequest, body: Static<typ
   const raw = req.rawBody ?? '';
   const rawPayload = body.transformationsParams?.rawPayload;
   let payloadRaw: string | undefined;
-  if (typeof rawPayload === 'string') payloadRaw = rawPayload;
-  else if (body.payload !== undefined) payloadRaw = findTopLevelValue(raw, 'payload');
+  if (typeof rawPayload === 'string') {
+    // Stored as text, and PostgreSQL text cannot hold a NUL (a JSON payload never has a raw one).
+    if (rawPayload.includes('\u0000')) {
+      throw validationError(['body', 'transformationsParams', 'rawPayload'], 'rawPayload must not contain the NUL character (\\u0000)', 'value_error');
+    }
+    payloadRaw = rawPayload;
+  } else if (body.payload !== undefined) payloadRaw = findTopLevelValue(raw, 'payload');
   else if (body.data !== undefined) payloadRaw = findTopLevelValue(raw, 'data');
   if (payloadRaw === undefined) {
     if ((body as Record<string, unknown>).payload === null) throw validationError(['body', 'payload'], 'payload must be a JSON object', 'type_error.dict');

@@ -16,6 +16,7 @@ const Metadata = Type.Record(Type.String(), Type.String(), { description: 'Free-
 const ThrottleRate = Type.Integer({ minimum: 1, maximum: 65_535, description: 'Messages per second' });
 const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
 const Timestamp = Type.String({ format: 'date-time' });
+/** Free text: no NUL (PostgreSQL text cannot store it) nor the other control characters below TAB. */
 const NoControlChars = '^[^\\u0000-\\u0008]*$';
 
 export const ApplicationIn = Type.Object(
@@ -60,7 +61,7 @@ const Headers = Type.Record(Type.String(), Type.String());
 
 const endpointFields = {
   url: Url,
-  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  description: Type.Optional(Type.String({ maxLength: 4096, pattern: NoControlChars })),
   uid: Type.Optional(Nullable(Uid)),
   disabled: Type.Optional(Type.Boolean()),
   eventTypes: Type.Optional(Nullable(EventTypeList)),
@@ -191,7 +192,7 @@ export const MessageAttemptOut = Type.Object(
 export const EventTypeIn = Type.Object(
   {
     name: EventTypeName,
-    description: Type.String({ maxLength: 8192 }),
+    description: Type.String({ maxLength: 8192, pattern: NoControlChars }),
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
@@ -201,7 +202,7 @@ export const EventTypeIn = Type.Object(
 );
 export const EventTypeUpdate = Type.Object(
   {
-    description: Type.String({ maxLength: 8192 }),
+    description: Type.String({ maxLength: 8192, pattern: NoControlChars }),
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),

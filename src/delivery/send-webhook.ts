@@ -199,10 +199,12 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
 }
 
 /**
- * UTF-8 text when the bytes are valid UTF-8, else base64. A body cut at the cap may end in half a
- * character; streaming mode holds back that incomplete tail instead of calling the body binary.
+ * UTF-8 text when the bytes are valid UTF-8 without a NUL byte, else base64. A body cut at the cap
+ * may end in half a character; streaming mode holds back that incomplete tail instead of calling
+ * the body binary. A NUL marks a binary body too (and PostgreSQL text cannot store one).
  */
 function decodeBody({ bytes, capped }: CappedBody): string {
+  if (bytes.includes(0)) return bytes.toString('base64');
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes, { stream: capped });
   } catch {

@@ -70,6 +70,12 @@ describe('checkEndpointUrl', () => {
     expect(checkEndpointUrl('http://localhost:8080/', allowed)).toBeNull();
   });
 
+  it('refuses control characters, which the URL parser would drop or escape behind our back', () => {
+    for (const url of ['https://example.com/a\u0000b', 'https://example.com/?q=\u0001', 'https://exa\tmple.com/', 'https://example.com/\n', 'https://example.com/\u007f']) {
+      expect(checkEndpointUrl(url, open), JSON.stringify(url)).toMatch(/control characters/);
+    }
+  });
+
   it('accepts public hosts and leaves names to the dial-time check', () => {
     expect(checkEndpointUrl('https://example.com/hook', open)).toBeNull();
     expect(checkEndpointUrl('http://93.184.215.14/', open)).toBeNull();

@@ -90,6 +90,9 @@ export class AddressPolicy {
  * suitable for a 422. Hostnames are checked again on the dialed address at delivery time.
  */
 export function checkEndpointUrl(raw: string, options: { httpsOnly: boolean; policy: AddressPolicy }): string | null {
+  // The URL is stored as given: the parser would quietly drop or escape these, and PostgreSQL
+  // text cannot hold a NUL.
+  if (/[\u0000-\u001f\u007f]/.test(raw)) return 'URL must not contain control characters';
   let url: URL;
   try {
     url = new URL(raw);
