@@ -226,7 +226,7 @@ describe.skipIf(!enabled)('2 API and 3 worker processes on one PostgreSQL databa
   it('after kill -9 of one worker, the others deliver what it had leased once the lease expires', async () => {
     const N = 2_000;
     const CONCURRENCY = 16;
-    const REQUEST_TIMEOUT_MS = 2_000;
+    const REQUEST_TIMEOUT_MS = 3_000;
     const LEASE_MS = 2 * REQUEST_TIMEOUT_MS + 5_000;
     receiver = await startCountingReceiver(() => 50 + Math.floor(Math.random() * 50));
     const cluster = await startCluster('multiprocess_kill', receiver.url, {
@@ -252,7 +252,7 @@ describe.skipIf(!enabled)('2 API and 3 worker processes on one PostgreSQL databa
     const releasedAt = Date.now();
     const deliveredAtKill = receiver.answered.size;
     // Held well under the request timeout, so no survivor gave up on a request of its own.
-    expect(releasedAt - heldFrom).toBeLessThan(REQUEST_TIMEOUT_MS);
+    expect(releasedAt - heldFrom).toBeLessThan(REQUEST_TIMEOUT_MS - 1_000);
     expect(cutOff).toHaveLength(CONCURRENCY);
 
     const { ids } = await posting;
@@ -287,6 +287,7 @@ describe.skipIf(!enabled)('2 API and 3 worker processes on one PostgreSQL databa
     const redelivered = cutOff.map((id) => (receiver!.lastAt.get(id)! - killedAt) / 1000);
     console.log(
       `multiprocess kill -9 (PostgreSQL, 2 api + 3 workers, lease ${LEASE_MS / 1000} s): ${N} accepted, ${deliveredAtKill} delivered at the kill, ` +
+        `all slots busy ${killedAt - heldFrom} ms after the hold, ` +
         `${cutOff.length} in flight in the killed worker, redelivered ${Math.min(...redelivered).toFixed(1)}–${Math.max(...redelivered).toFixed(1)} s after the kill; ` +
         `all ${N} delivered; ${duplicates} duplicate deliveries (at-least-once); survivors logged ${successesPerWorker(cluster).slice(1).join(' / ')} successes`,
     );

@@ -18,7 +18,8 @@ const enabled = (await backends()).includes('postgres');
 const ADMIN_TOKEN = 'tw_admin_outage_test_0123456789';
 /** Attempts a worker makes at once; small, so a few held requests fill it and the rest wait queued. */
 const CONCURRENCY = 2;
-const REQUEST_TIMEOUT_MS = 1_000;
+/** Long enough that an attempt held by the receiver around the cut never times out first. */
+const REQUEST_TIMEOUT_MS = 2_000;
 /** What the worker derives from the request timeout (delivery-worker.ts leaseMsFor). */
 const LEASE_MS = 2 * REQUEST_TIMEOUT_MS + 5_000;
 
@@ -151,7 +152,7 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
     // Right before the cut: the receiver holds requests, so the worker has CONCURRENCY attempts in
     // flight and the rest of these messages wait queued (pending) in the database.
     rx.hold();
-    const atCut = await postAccepted(api, appId, 20, 10);
+    const atCut = (await Promise.all(Array.from({ length: 10 }, (_, i) => postAccepted(api, appId, 20 + i, 1)))).flat();
     await rx.waitFor(() => rx.held().total >= CONCURRENCY, 10_000, `${CONCURRENCY} attempts in flight`);
     const inFlightAtCut = atCut.filter((id) => rx.counts.has(id));
     expect(inFlightAtCut).toHaveLength(CONCURRENCY);
