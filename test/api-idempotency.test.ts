@@ -142,6 +142,23 @@ describe.each(await backends())('%s', (backend) => {
       expect(deliveriesOf(id!)).toHaveLength(1);
     });
 
+    it('many concurrent duplicates, round after round, still make one message per key', async () => {
+      // The store lookup is a network round trip on PostgreSQL: duplicates arriving during it must wait too.
+      const { appId } = await newAppWithReceiver();
+      const created: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const k = key();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'e', payload: { round } }, { headers: { 'idempotency-key': k } })),
+        );
+        expect(results.map((r) => r.status)).toEqual(Array(10).fill(202));
+        const ids = new Set(results.map((r) => r.body.id));
+        expect(ids.size).toBe(1);
+        created.push(...ids);
+      }
+      expect((await listMessageIds(appId)).sort()).toEqual(created.sort());
+    });
+
     it('keys are scoped per token: the same key under an app token is a different request', async () => {
       const { appId } = await newAppWithReceiver();
       const minted = await api('POST', `/api/v1/auth/app-portal-access/${appId}`, {});

@@ -248,20 +248,30 @@ async function beginIdempotent(
     if (remaining <= 0) throw new TapwireError('idempotency_conflict');
     await Promise.race([inFlight.get(hash), new Promise((r) => setTimeout(r, remaining))]);
   }
-  const cached = await ctx.store.getIdempotentResponse(hash, ctx.clock.now());
+  // Claim the key before looking in the store, with no await since the check above: a duplicate
+  // arriving during that lookup (a network round trip on PostgreSQL) must wait, not run too.
+  let resolve!: () => void;
+  inFlight.set(hash, new Promise<void>((r) => (resolve = r)));
+  const release = (): void => {
+    inFlight.delete(hash);
+    resolve();
+  };
+  let cached: Awaited<ReturnType<typeof ctx.store.getIdempotentResponse>>;
+  try {
+    cached = await ctx.store.getIdempotentResponse(hash, ctx.clock.now());
+  } catch (error) {
+    release();
+    throw error;
+  }
   if (cached) {
+    release();
     void reply.status(cached.statusCode).header('idempotent-replayed', 'true');
     if (cached.contentType) void reply.type(cached.contentType);
     await reply.send(cached.body === '' ? undefined : cached.body);
     return true;
   }
-  let release!: () => void;
-  inFlight.set(hash, new Promise<void>((resolve) => (release = resolve)));
   request.idempotencyKeyHash = hash;
-  (request as unknown as { releaseIdempotency: () => void }).releaseIdempotency = () => {
-    inFlight.delete(hash);
-    release();
-  };
+  (request as unknown as { releaseIdempotency: () => void }).releaseIdempotency = release;
   return false;
 }
 
