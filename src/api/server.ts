@@ -120,7 +120,10 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   app.setErrorHandler((error, request, reply) => {
     const mapped = mapError(error);
-    if (mapped.status >= 500) {
+    if (mapped.code === 'store_unavailable') {
+      // Expected while the database is down: one short line per request, not a stack trace each.
+      request.log.warn({ method: request.method, url: request.url, reason: mapped.detail }, 'request refused: database unavailable');
+    } else if (mapped.status >= 500) {
       request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
     }
     void reply.status(mapped.status).type('application/json').send(mapped.toBody());

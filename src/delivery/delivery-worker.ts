@@ -42,6 +42,8 @@ export function leaseMsFor(requestTimeoutMs: number): number {
 }
 /** Deliveries leased per claim. */
 const CLAIM_BATCH = 100;
+/** Longest wait between claims while the store keeps failing. */
+const MAX_CLAIM_BACKOFF_MS = 5_000;
 
 export class DeliveryWorker {
   private readonly store: Store;
@@ -102,6 +104,7 @@ export class DeliveryWorker {
   }
 
   private async loop(): Promise<void> {
+    let claimFailures = 0;
     while (this.running) {
       const free = this.config.workerConcurrency - this.inFlight.size;
       if (free <= 0) {
@@ -117,9 +120,19 @@ export class DeliveryWorker {
           leaseMs: leaseMsFor(this.config.requestTimeoutMs),
         });
       } catch (error) {
-        this.logger.error({ err: error }, 'claiming deliveries failed; retrying');
-        await this.sleep(this.errorBackoffMs);
+        // Back off while the store stays unavailable (1 s, 2 s, 4 s, then every 5 s), logging the
+        // first failure in full and later ones briefly, so an outage neither floods the database
+        // nor the logs; the first successful claim resets it.
+        claimFailures++;
+        const backoffMs = Math.min(this.errorBackoffMs * 2 ** (claimFailures - 1), MAX_CLAIM_BACKOFF_MS);
+        if (claimFailures === 1) this.logger.error({ err: error }, 'claiming deliveries failed; retrying');
+        else this.logger.warn({ failures: claimFailures, retryInMs: backoffMs, reason: (error as Error).message }, 'claiming deliveries still failing');
+        await this.sleep(backoffMs);
         continue;
+      }
+      if (claimFailures > 0) {
+        this.logger.info({ failures: claimFailures }, 'claiming deliveries works again');
+        claimFailures = 0;
       }
       for (const job of jobs) this.track(this.attempt(job));
       if (jobs.length === Math.min(free, CLAIM_BATCH)) continue;

@@ -60,19 +60,23 @@ export interface PostgresStoreOptions {
   /**
    * Server-side limit for one statement (`statement_timeout`); a statement cut off reports
    * `store_unavailable`. Every Store method is a handful of indexed statements, so this only fires
-   * when the database is overloaded or locked. Default 30000 ms. Migrations run without it.
+   * when the database is overloaded or locked. Default 10000 ms, so a request never waits long for
+   * its 503 when the network to the database is gone. Migrations run without it.
    */
   statementTimeoutMs?: number;
   /** `application_name` shown in pg_stat_activity (the LISTEN connection adds `-listener`). Default `tapwire`. */
   applicationName?: string;
 }
 
+/** How long a health probe waits for PostgreSQL before reporting it unavailable. */
+const PING_TIMEOUT_MS = 2_000;
+
 /** Defaults of {@link PostgresStoreOptions}. */
 export const POSTGRES_DEFAULTS = {
   poolSize: 10,
   connectionTimeoutMs: 5_000,
   idleTimeoutMs: 30_000,
-  statementTimeoutMs: 30_000,
+  statementTimeoutMs: 10_000,
   applicationName: 'tapwire',
   /** A transaction left open this long by a stuck caller is ended by the server, releasing its locks. */
   idleInTransactionTimeoutMs: 60_000,
@@ -651,7 +655,7 @@ export class PostgresStore implements Store {
       idleTimeoutMillis: options.idleTimeoutMs ?? POSTGRES_DEFAULTS.idleTimeoutMs,
       statement_timeout: statementTimeoutMs,
       // The server's statement_timeout cannot fire when the network is what is gone.
-      query_timeout: statementTimeoutMs + 5_000,
+      query_timeout: statementTimeoutMs + 2_000,
       idle_in_transaction_session_timeout: POSTGRES_DEFAULTS.idleInTransactionTimeoutMs,
     };
     const pool = new pg.Pool(poolConfig);
@@ -748,7 +752,9 @@ export class PostgresStore implements Store {
   async ping(): Promise<StoreHealth> {
     if (this.closed) return { ok: false, detail: 'The store is closed' };
     try {
-      await this.pool.query(SQL.ping);
+      // Health must answer quickly even when the network to the database silently drops packets.
+      // pg honours a per-query `query_timeout`, though its type definitions omit it.
+      await this.pool.query({ text: SQL.ping, query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig);
       return { ok: true };
     } catch (error) {
       return { ok: false, detail: reasonOf(error) };
