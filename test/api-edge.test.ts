@@ -64,6 +64,21 @@ describe.each(await backends())('%s', (backend) => {
       expect(created.status).toBe(201);
       expect(created.body.uid).toBe('main');
     });
+
+    it('concurrent PUTs of one new uid: exactly one 201, the others 200 on the same resource, never 409', async () => {
+      const burst = async (method: string, path: string, body: unknown) => {
+        const results = await Promise.all(Array.from({ length: 8 }, () => api(method, path, body)));
+        expect(results.map((r) => r.status).sort(), results.map((r) => r.text).join('\n')).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+        return results;
+      };
+      const apps = await burst('PUT', '/api/v1/app/race-app', { name: 'Race' });
+      expect(new Set(apps.map((r) => r.body.id)).size).toBe(1);
+      const eps = await burst('PUT', '/api/v1/app/race-app/endpoint/race-ep', { url: 'http://127.0.0.1:9/race' });
+      expect(new Set(eps.map((r) => r.body.id)).size).toBe(1);
+      expect((await api('GET', '/api/v1/app/race-app/endpoint')).body.data).toHaveLength(1);
+      const types = await burst('PUT', '/api/v1/event-type/race.type', { description: 'race' });
+      expect(new Set(types.map((r) => r.body.createdAt)).size).toBe(1);
+    });
   });
 
   describe('eventId', () => {

@@ -58,11 +58,17 @@ export async function upsertApplication(
   idOrUid: string,
   input: ApplicationInput,
 ): Promise<{ app: Application; created: boolean }> {
-  const existing = await ctx.store.getApplication(idOrUid);
+  let existing = await ctx.store.getApplication(idOrUid);
   if (!existing) {
     // Ids are ours to assign: a PUT naming an unknown id cannot create it under that id.
     if (idOrUid.startsWith('app_')) throw notFound('Application');
-    return createApplication(ctx, { ...input, uid: input.uid ?? idOrUid });
+    try {
+      return await createApplication(ctx, { ...input, uid: input.uid ?? idOrUid });
+    } catch (error) {
+      // A concurrent PUT created it in the meantime: replace that one, as if we had come second.
+      existing = isConflict(error) ? await ctx.store.getApplication(idOrUid) : null;
+      if (!existing) throw error;
+    }
   }
   checkUid(input.uid, 'app');
   const app: Application = {
@@ -104,6 +110,10 @@ function requireName(name: string | undefined): string {
   if (name === undefined) throw validationError(['body', 'name'], 'field required', 'value_error.missing');
   if (name.trim() === '') throw validationError(['body', 'name'], 'name must not be empty');
   return name;
+}
+
+export function isConflict(error: unknown): boolean {
+  return error instanceof TapwireError && error.code === 'conflict';
 }
 
 /** A uid may not look like one of our ids (Svix: `invalid_uid_prefix`). */

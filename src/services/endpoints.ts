@@ -5,7 +5,7 @@ import { TapwireError, notFound, validationError } from '../errors/tapwire-error
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
 import type { EndpointStats, ListQuery, Page } from '../storage/store.js';
-import { checkUid, getApplication } from './applications.js';
+import { checkUid, getApplication, isConflict } from './applications.js';
 import type { ServiceContext } from './context.js';
 import { createMessage } from './messages.js';
 
@@ -81,11 +81,17 @@ export async function upsertEndpoint(
   input: EndpointInput,
 ): Promise<{ endpoint: Endpoint; created: boolean }> {
   const app = await getApplication(ctx, appIdOrUid);
-  const existing = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
+  let existing = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
   if (!existing) {
     // Ids are ours to assign: a PUT naming an unknown id cannot create it under that id.
     if (endpointIdOrUid.startsWith('ep_')) throw notFound('Endpoint');
-    return { endpoint: await createEndpoint(ctx, app.id, { ...input, uid: input.uid ?? endpointIdOrUid }), created: true };
+    try {
+      return { endpoint: await createEndpoint(ctx, app.id, { ...input, uid: input.uid ?? endpointIdOrUid }), created: true };
+    } catch (error) {
+      // A concurrent PUT created it in the meantime: replace that one, as if we had come second.
+      existing = isConflict(error) ? await ctx.store.getEndpoint(app.id, endpointIdOrUid) : null;
+      if (!existing) throw error;
+    }
   }
   const endpoint: Endpoint = {
     ...existing,

@@ -33,9 +33,19 @@ export async function getEventType(ctx: ServiceContext, name: string): Promise<E
 
 /** PUT: replace, or create when missing (201). */
 export async function upsertEventType(ctx: ServiceContext, name: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }> {
-  const existing = await ctx.store.getEventType(name);
+  let existing = await ctx.store.getEventType(name);
   const record = build({ ...input, name, description: input.description ?? '' }, existing, ctx.clock.now());
-  return { eventType: await ctx.store.saveEventType(record), created: existing === null };
+  if (!existing) {
+    try {
+      return { eventType: await ctx.store.createEventType(record), created: true };
+    } catch (error) {
+      // A concurrent PUT created it in the meantime: replace that one, as if we had come second.
+      existing = error instanceof TapwireError && error.code === 'conflict' ? await ctx.store.getEventType(name) : null;
+      if (!existing) throw error;
+      record.createdAt = existing.createdAt;
+    }
+  }
+  return { eventType: await ctx.store.saveEventType(record), created: false };
 }
 
 /** PATCH: absent fields stay, null clears. */
