@@ -104,8 +104,8 @@ describe.each(await backends())('%s', (backend) => {
     });
 
     it('keeps webhook-id across retries and signs each attempt with a fresh timestamp', async () => {
-      // A first retry after 1.1 s puts the two attempts in different seconds.
-      const { tw, receiver, appId } = await setup({ TAPWIRE_RETRY_SCHEDULE: '1100ms' });
+      // A first retry after at least 1.04 s (1300 ms less the 20 % jitter) puts the two attempts in different seconds.
+      const { tw, receiver, appId } = await setup({ TAPWIRE_RETRY_SCHEDULE: '1300ms' });
       const ep = await createEndpoint(tw, appId, { url: receiver.url });
       receiver.respond((_req, index) => (index === 0 ? { status: 500 } : { status: 200 }));
       const msgId = await sendMessage(tw, appId, { eventType: 'user.created', payload: { n: 1 } });
