@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingReceiver, type CountingReceiver } from './helpers/counting-receiver.js';
 import { backends, dropSchema, freshSchemaUrl, postgresUrl, schemaOf, withClient } from './helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { assertCliBuilt, callApi, killAllProcesses, startServe, type ServeProcess } from './helpers/tapwire-process.js';
+import { assertCliBuilt, callApi, killAllProcesses, postAccepted, postMessage, startServe, stillRunning, type ServeProcess } from './helpers/tapwire-process.js';
 
 /** What the worker logs for the first failed claim and for each one after it. */
 const CLAIM_FAILURE_MESSAGES = ['claiming deliveries failed; retrying', 'claiming deliveries still failing'];
@@ -46,27 +46,6 @@ function throughProxy(url: string, port: number): string {
   parsed.hostname = '127.0.0.1';
   parsed.port = String(port);
   return parsed.toString();
-}
-
-async function postMessage(api: ServeProcess, appId: string, n: number): Promise<{ status: number; body: any; ms: number }> {
-  const started = Date.now();
-  const res = await callApi(api.url, 'POST', `/api/v1/app/${appId}/msg`, { token: ADMIN_TOKEN, body: { eventType: 'order.created', payload: { n } } });
-  return { ...res, ms: Date.now() - started };
-}
-
-/** POST messages one after another, each of which must be accepted; their ids. */
-async function postAccepted(api: ServeProcess, appId: string, from: number, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let n = from; n < from + count; n++) {
-    const res = await postMessage(api, appId, n);
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    ids.push(res.body.id as string);
-  }
-  return ids;
-}
-
-function stillRunning(...procs: ServeProcess[]): boolean {
-  return procs.every((proc) => proc.child.exitCode === null && proc.child.signalCode === null);
 }
 
 /** Delivery rows per status, read from the real server (not through the proxy). */
@@ -149,13 +128,13 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
     const { api, worker, appId, rx, tcp } = await startBehindProxy('outage', { TAPWIRE_WORKER_CONCURRENCY: String(CONCURRENCY) });
 
     // Before: normal service.
-    const before = await postAccepted(api, appId, 0, 20);
+    const before = await postAccepted(api, ADMIN_TOKEN, appId, 0, 20);
     await rx.waitFor(() => before.every((id) => rx.answered.has(id)), 15_000, 'the first 20 messages');
 
     // Right before the cut: the receiver holds requests, so the worker has CONCURRENCY attempts in
     // flight and the rest of these messages wait queued (pending) in the database.
     rx.hold();
-    const atCut = (await Promise.all(Array.from({ length: 10 }, (_, i) => postAccepted(api, appId, 20 + i, 1)))).flat();
+    const atCut = (await Promise.all(Array.from({ length: 10 }, (_, i) => postAccepted(api, ADMIN_TOKEN, appId, 20 + i, 1)))).flat();
     await rx.waitFor(() => rx.held().total >= CONCURRENCY, 10_000, `${CONCURRENCY} attempts in flight`);
     const inFlightAtCut = atCut.filter((id) => rx.counts.has(id));
     expect(inFlightAtCut).toHaveLength(CONCURRENCY);
@@ -167,7 +146,7 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
 
     // While it is down: the API answers 503 store_unavailable in JSON, promptly, for writes and reads.
     const refusedPosts = [];
-    for (let n = 0; n < 5; n++) refusedPosts.push(await postMessage(api, appId, 1000 + n));
+    for (let n = 0; n < 5; n++) refusedPosts.push(await postMessage(api, ADMIN_TOKEN, appId, 1000 + n));
     for (const res of refusedPosts) {
       expect(res.status).toBe(503);
       expect(res.body).toMatchObject({ code: 'store_unavailable', detail: expect.any(String) });
@@ -208,7 +187,7 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
     // After: the API accepts again at once, and everything accepted is delivered — what was
     // delivered before, what was pending at the cut, what was in flight (once its lease expires),
     // and what is sent now.
-    const after = await postAccepted(api, appId, 30, 10);
+    const after = await postAccepted(api, ADMIN_TOKEN, appId, 30, 10);
     const accepted = [...before, ...atCut, ...after];
     await rx.waitFor(() => accepted.every((id) => rx.answered.has(id)), LEASE_MS + 20_000, `all ${accepted.length} accepted messages`).catch(
       (error: Error) => {
@@ -242,7 +221,7 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
     await waitUntil(async () => (await listenSessionsBehind(tcp.upstreamPorts())) >= 1, 20_000, () => 'a LISTEN session behind the proxy');
     const latencies: number[] = [];
     for (let n = 40; n < 45; n++) {
-      const [id] = await postAccepted(api, appId, n, 1);
+      const [id] = await postAccepted(api, ADMIN_TOKEN, appId, n, 1);
       const sentAt = Date.now();
       await rx.waitFor(() => rx.answered.has(id!), 5_000, `message ${n} after the LISTEN connection is back`);
       latencies.push(rx.firstAt.get(id!)! - sentAt);
@@ -271,7 +250,7 @@ describe.skipIf(!enabled)('PostgreSQL going away and coming back', () => {
     let restored = false;
     const lane = async (laneNo: number): Promise<void> => {
       for (let n = 0; !stop; n++) {
-        const res = await postMessage(api, appId, laneNo * 100_000 + n);
+        const res = await postMessage(api, ADMIN_TOKEN, appId, laneNo * 100_000 + n);
         if (res.status === 202) {
           accepted.push(res.body.id as string);
           if (restored) acceptedAfterRestore++;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingReceiver, type CountingReceiver } from './helpers/counting-receiver.js';
 import { privatePostgresAvailable, startPrivatePostgres, stopAllPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
-import { assertCliBuilt, callApi, killAllProcesses, startServe, type ServeProcess } from './helpers/tapwire-process.js';
+import { assertCliBuilt, callApi, killAllProcesses, postAccepted, postMessage, startServe, stillRunning } from './helpers/tapwire-process.js';
 
 const enabled = privatePostgresAvailable();
 
@@ -24,27 +24,6 @@ const LEASE_MS = 2 * REQUEST_TIMEOUT_MS + 5_000;
 let dir: string;
 let receiver: CountingReceiver | null = null;
 let pg: PrivatePostgres | null = null;
-
-async function postMessage(api: ServeProcess, appId: string, n: number): Promise<{ status: number; body: any; ms: number }> {
-  const started = Date.now();
-  const res = await callApi(api.url, 'POST', `/api/v1/app/${appId}/msg`, { token: ADMIN_TOKEN, body: { eventType: 'order.created', payload: { n } } });
-  return { ...res, ms: Date.now() - started };
-}
-
-/** POST messages one after another, each of which must be accepted; their ids. */
-async function postAccepted(api: ServeProcess, appId: string, from: number, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let n = from; n < from + count; n++) {
-    const res = await postMessage(api, appId, n);
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    ids.push(res.body.id as string);
-  }
-  return ids;
-}
-
-function stillRunning(proc: ServeProcess): boolean {
-  return proc.child.exitCode === null && proc.child.signalCode === null;
-}
 
 describe.skipIf(!enabled)('a real PostgreSQL server restarted under a running tapwire', () => {
   beforeAll(() => {
@@ -91,9 +70,9 @@ describe.skipIf(!enabled)('a real PostgreSQL server restarted under a running ta
 
     // Before: normal service. The first ten are delivered before the stop; the last five are
     // posted right before it, so some may still be pending or in flight when the server goes.
-    const delivered = await postAccepted(serve, appId, 0, 10);
+    const delivered = await postAccepted(serve, ADMIN_TOKEN, appId, 0, 10);
     await rx.waitFor(() => delivered.every((id) => rx.answered.has(id)), 10_000, 'the first 10 messages');
-    const atStop = await postAccepted(serve, appId, 10, 5);
+    const atStop = await postAccepted(serve, ADMIN_TOKEN, appId, 10, 5);
     const deliveredBeforeStop = atStop.filter((id) => rx.answered.has(id)).length;
 
     const stopStarted = Date.now();
@@ -103,7 +82,7 @@ describe.skipIf(!enabled)('a real PostgreSQL server restarted under a running ta
     // While it is down: 503 store_unavailable in JSON, promptly; health says unavailable; the
     // process itself is alive.
     const refused = [];
-    for (let n = 0; n < 5; n++) refused.push(await postMessage(serve, appId, 1000 + n));
+    for (let n = 0; n < 5; n++) refused.push(await postMessage(serve, ADMIN_TOKEN, appId, 1000 + n));
     for (const res of refused) {
       expect(res.status, JSON.stringify(res.body)).toBe(503);
       expect(res.body).toMatchObject({ code: 'store_unavailable', detail: expect.any(String) });
@@ -127,7 +106,7 @@ describe.skipIf(!enabled)('a real PostgreSQL server restarted under a running ta
 
     // After: pg_ctl start -w returns once the server accepts connections, and the very next POSTs
     // are accepted (no stale pooled connection answers for the old server).
-    const after = await postAccepted(serve, appId, 20, 10);
+    const after = await postAccepted(serve, ADMIN_TOKEN, appId, 20, 10);
     const accepted = [...delivered, ...atStop, ...after];
     await rx.waitFor(() => accepted.every((id) => rx.answered.has(id)), LEASE_MS + 10_000, `all ${accepted.length} accepted messages`).catch(
       (error: Error) => {

@@ -213,3 +213,26 @@ export async function callApi(
   }
   return { status: res.status, body };
 }
+
+/** POST one `order.created` message numbered `n`; the answer and how long it took. */
+export async function postMessage(api: ServeProcess, token: string, appId: string, n: number): Promise<{ status: number; body: any; ms: number }> {
+  const started = Date.now();
+  const res = await callApi(api.url, 'POST', `/api/v1/app/${appId}/msg`, { token, body: { eventType: 'order.created', payload: { n } } });
+  return { ...res, ms: Date.now() - started };
+}
+
+/** POST messages `from` … `from + count - 1` one after another; each must be accepted (202). Their ids. */
+export async function postAccepted(api: ServeProcess, token: string, appId: string, from: number, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let n = from; n < from + count; n++) {
+    const res = await postMessage(api, token, appId, n);
+    if (res.status !== 202) throw new Error(`message ${n}: expected 202, got ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(res.body.id as string);
+  }
+  return ids;
+}
+
+/** True while none of these processes has exited. */
+export function stillRunning(...procs: ServeProcess[]): boolean {
+  return procs.every((proc) => proc.child.exitCode === null && proc.child.signalCode === null);
+}
