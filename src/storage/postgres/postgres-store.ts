@@ -1,9 +1,6 @@
 // The shared Store for running many Tapwire processes on many machines: PostgreSQL through a pg
 // connection pool. Claims use FOR UPDATE SKIP LOCKED with a lease, wake-ups LISTEN/NOTIFY; every
 // method mirrors SqliteStore's semantics exactly, so one contract suite runs against both.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ClientConfig, CustomTypesConfig, Notification, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 
@@ -20,6 +17,19 @@ import type {
   TriggerTypeName,
 } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
+import {
+  attemptParams,
+  endpointConflicts,
+  mapOrNull,
+  readMigrations,
+  toAttempt,
+  toDateOrNull,
+  toDelivery,
+  type AttemptRow,
+  type DeliveryRow,
+  type IdempotencyRow,
+  type TokenRow,
+} from '../rows.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
@@ -158,47 +168,6 @@ interface MessageRow {
   channels: string[] | null;
   created_at: number;
   payload_expires_at: number;
-}
-
-interface DeliveryRow {
-  id: string;
-  msg_id: string;
-  app_id: string;
-  endpoint_id: string;
-  status: MessageStatusName;
-  trigger_type: TriggerTypeName;
-  attempt_count: number;
-  next_attempt_at: number | null;
-  locked_until: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface AttemptRow {
-  id: string;
-  delivery_id: string;
-  msg_id: string;
-  app_id: string;
-  endpoint_id: string;
-  url: string;
-  response_status_code: number;
-  response: string;
-  response_duration_ms: number;
-  status: 'success' | 'fail';
-  trigger_type: TriggerTypeName;
-  attempted_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  app_id: string | null;
-  expires_at: number | null;
-}
-
-interface IdempotencyRow {
-  status_code: number;
-  body: string;
-  content_type: string | null;
 }
 
 // SQL ---------------------------------------------------------------------------------------------
@@ -695,7 +664,7 @@ export class PostgresStore implements Store {
             'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
           );
           const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-          const migrations = readMigrations();
+          const migrations = readMigrations(MIGRATIONS_DIR);
           const newest = Math.max(0, ...done);
           const known = migrations.at(-1)?.version ?? 0;
           if (newest > known) {
@@ -1476,30 +1445,6 @@ function explainFailure(what: string): (error: unknown) => never {
   };
 }
 
-interface MigrationFile {
-  version: number;
-  file: string;
-  sql: string;
-}
-
-/** The numbered `NNNN_name.sql` files, in order. */
-function readMigrations(): MigrationFile[] {
-  const dir = fileURLToPath(MIGRATIONS_DIR);
-  return readdirSync(dir)
-    .map((file) => ({ file, match: /^(\d+)_.+\.sql$/.exec(file) }))
-    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
-    .map(({ file, match }) => ({ version: Number(match[1]), file, sql: readFileSync(join(dir, file), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
-}
-
-function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
-  return row === undefined ? null : map(row);
-}
-
-function toDateOrNull(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
 /** JSON text for a `@x::json` parameter (pg would turn a JS array into a PostgreSQL array literal). */
 function json(value: unknown): string {
   return JSON.stringify(value);
@@ -1572,13 +1517,6 @@ function endpointParams(e: Endpoint): Record<string, unknown> {
   };
 }
 
-function endpointConflicts(e: Endpoint): Record<string, string> {
-  return {
-    'endpoints.uid': `An endpoint with uid '${e.uid}' already exists in this application`,
-    'endpoints.id': `An endpoint with id '${e.id}' already exists`,
-  };
-}
-
 function toEventType(r: EventTypeRow): EventType {
   return {
     name: r.name,
@@ -1641,52 +1579,3 @@ function messageFilterParams(query: { before?: Date | null; after?: Date | null;
   };
 }
 
-function toDelivery(r: DeliveryRow): Delivery {
-  return {
-    id: r.id,
-    msgId: r.msg_id,
-    appId: r.app_id,
-    endpointId: r.endpoint_id,
-    status: r.status,
-    triggerType: r.trigger_type,
-    attemptCount: r.attempt_count,
-    nextAttemptAt: toDateOrNull(r.next_attempt_at),
-    lockedUntil: toDateOrNull(r.locked_until),
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-  };
-}
-
-function toAttempt(r: AttemptRow): Attempt {
-  return {
-    id: r.id,
-    deliveryId: r.delivery_id,
-    msgId: r.msg_id,
-    appId: r.app_id,
-    endpointId: r.endpoint_id,
-    url: r.url,
-    responseStatusCode: r.response_status_code,
-    response: r.response,
-    responseDurationMs: r.response_duration_ms,
-    status: r.status,
-    triggerType: r.trigger_type,
-    timestamp: new Date(r.attempted_at),
-  };
-}
-
-function attemptParams(a: Attempt): Record<string, unknown> {
-  return {
-    id: a.id,
-    deliveryId: a.deliveryId,
-    msgId: a.msgId,
-    appId: a.appId,
-    endpointId: a.endpointId,
-    url: a.url,
-    responseStatusCode: a.responseStatusCode,
-    response: a.response,
-    responseDurationMs: a.responseDurationMs,
-    status: a.status,
-    triggerType: a.triggerType,
-    attemptedAt: a.timestamp.getTime(),
-  };
-}

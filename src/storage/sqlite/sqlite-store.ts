@@ -1,9 +1,8 @@
 // The embedded Store: one SQLite file through better-sqlite3, no database server to run.
 // better-sqlite3 is synchronous, so each method runs its whole transaction before it returns and
 // two calls in one process never interleave; BEGIN IMMEDIATE orders writers across processes.
-import { accessSync, constants as fsConstants, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { newId } from '../../domain/ids.js';
@@ -16,9 +15,21 @@ import type {
   Message,
   MessageStatusName,
   OldSecret,
-  TriggerTypeName,
 } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
+import {
+  attemptParams,
+  endpointConflicts,
+  mapOrNull,
+  readMigrations,
+  toAttempt,
+  toDateOrNull,
+  toDelivery,
+  type AttemptRow,
+  type DeliveryRow,
+  type IdempotencyRow,
+  type TokenRow,
+} from '../rows.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
@@ -106,47 +117,6 @@ interface MessageRow {
   channels: string | null;
   created_at: number;
   payload_expires_at: number;
-}
-
-interface DeliveryRow {
-  id: string;
-  msg_id: string;
-  app_id: string;
-  endpoint_id: string;
-  status: MessageStatusName;
-  trigger_type: TriggerTypeName;
-  attempt_count: number;
-  next_attempt_at: number | null;
-  locked_until: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface AttemptRow {
-  id: string;
-  delivery_id: string;
-  msg_id: string;
-  app_id: string;
-  endpoint_id: string;
-  url: string;
-  response_status_code: number;
-  response: string;
-  response_duration_ms: number;
-  status: 'success' | 'fail';
-  trigger_type: TriggerTypeName;
-  attempted_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  app_id: string | null;
-  expires_at: number | null;
-}
-
-interface IdempotencyRow {
-  status_code: number;
-  body: string;
-  content_type: string | null;
 }
 
 // SQL ---------------------------------------------------------------------------------------------
@@ -459,7 +429,7 @@ export class SqliteStore implements Store {
       this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
       const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
       const record = this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
-      const migrations = readMigrations();
+      const migrations = readMigrations(MIGRATIONS_DIR);
       const newest = (this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
       const known = migrations.at(-1)?.version ?? 0;
       if (newest > known) {
@@ -1008,22 +978,6 @@ function createDirectory(dir: string): void {
   throw Object.assign(new Error(`'${dir}' is not a directory`), { code: 'ENOTDIR' });
 }
 
-interface MigrationFile {
-  version: number;
-  file: string;
-  sql: string;
-}
-
-/** The numbered `NNNN_name.sql` files, in order. */
-function readMigrations(): MigrationFile[] {
-  const dir = fileURLToPath(MIGRATIONS_DIR);
-  return readdirSync(dir)
-    .map((file) => ({ file, match: /^(\d+)_.+\.sql$/.exec(file) }))
-    .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
-    .map(({ file, match }) => ({ version: Number(match[1]), file, sql: readFileSync(join(dir, file), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
-}
-
 function translateError(error: unknown, context: ErrorContext): TapwireError {
   if (error instanceof TapwireError) return error;
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
@@ -1043,14 +997,6 @@ function translateError(error: unknown, context: ErrorContext): TapwireError {
     return new TapwireError('store_unavailable', { detail: 'The store is closed', cause: error });
   }
   return new TapwireError('server_error', { cause: error });
-}
-
-function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
-  return row === undefined ? null : map(row);
-}
-
-function toDateOrNull(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
 }
 
 function jsonOrNull<T>(text: string | null): T | null {
@@ -1125,13 +1071,6 @@ function endpointParams(e: Endpoint): Record<string, unknown> {
   };
 }
 
-function endpointConflicts(e: Endpoint): Record<string, string> {
-  return {
-    'endpoints.uid': `An endpoint with uid '${e.uid}' already exists in this application`,
-    'endpoints.id': `An endpoint with id '${e.id}' already exists`,
-  };
-}
-
 function toEventType(r: EventTypeRow): EventType {
   return {
     name: r.name,
@@ -1194,52 +1133,3 @@ function messageFilterParams(query: { before?: Date | null; after?: Date | null;
   };
 }
 
-function toDelivery(r: DeliveryRow): Delivery {
-  return {
-    id: r.id,
-    msgId: r.msg_id,
-    appId: r.app_id,
-    endpointId: r.endpoint_id,
-    status: r.status,
-    triggerType: r.trigger_type,
-    attemptCount: r.attempt_count,
-    nextAttemptAt: toDateOrNull(r.next_attempt_at),
-    lockedUntil: toDateOrNull(r.locked_until),
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-  };
-}
-
-function toAttempt(r: AttemptRow): Attempt {
-  return {
-    id: r.id,
-    deliveryId: r.delivery_id,
-    msgId: r.msg_id,
-    appId: r.app_id,
-    endpointId: r.endpoint_id,
-    url: r.url,
-    responseStatusCode: r.response_status_code,
-    response: r.response,
-    responseDurationMs: r.response_duration_ms,
-    status: r.status,
-    triggerType: r.trigger_type,
-    timestamp: new Date(r.attempted_at),
-  };
-}
-
-function attemptParams(a: Attempt): Record<string, unknown> {
-  return {
-    id: a.id,
-    deliveryId: a.deliveryId,
-    msgId: a.msgId,
-    appId: a.appId,
-    endpointId: a.endpointId,
-    url: a.url,
-    responseStatusCode: a.responseStatusCode,
-    response: a.response,
-    responseDurationMs: a.responseDurationMs,
-    status: a.status,
-    triggerType: a.triggerType,
-    attemptedAt: a.timestamp.getTime(),
-  };
-}
