@@ -2,89 +2,16 @@
 // `tapwire serve` (kill -9, or SIGTERM mid-delivery) and starting it again on the same database
 // delivers every accepted message. At-least-once: duplicates are allowed and reported, losses are not.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCountingReceiver, type CountingReceiver } from './helpers/counting-receiver.js';
 import { assertCliBuilt, callApi, killAllProcesses, startServe, type ServeProcess } from './helpers/tapwire-process.js';
 
 const ADMIN_TOKEN = 'tw_admin_restart_test_0123456789';
 
-/** A loopback receiver that answers 200 only after `delayMs`, so deliveries are in flight for a while. */
-interface SlowReceiver {
-  url: string;
-  /** `webhook-id` of every request, in arrival order (repeats are redeliveries). */
-  seen: string[];
-  /** `webhook-id`s whose 200 has been written. */
-  answered: Set<string>;
-  distinct(): Set<string>;
-  waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startSlowReceiver(delayMs: number): Promise<SlowReceiver> {
-  const seen: string[] = [];
-  const answered = new Set<string>();
-  const waiters = new Set<() => void>();
-  const timers = new Set<NodeJS.Timeout>();
-  const wakeAll = (): void => {
-    for (const wake of waiters) wake();
-  };
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const id = headerOf(req.headers, 'webhook-id');
-      seen.push(id);
-      wakeAll();
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (res.destroyed) return; // the sender died (kill -9) before we answered
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok', () => {
-          answered.add(id);
-          wakeAll();
-        });
-      }, delayMs);
-      timers.add(timer);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    seen,
-    answered,
-    distinct: () => new Set(seen),
-    waitFor(predicate, timeoutMs, what) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          if (!predicate()) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`receiver: ${what} not reached within ${timeoutMs} ms (${seen.length} requests, ${new Set(seen).size} distinct)`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-    async close() {
-      for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-function headerOf(headers: IncomingHttpHeaders, name: string): string {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(',') : (value ?? '');
-}
-
 let dir: string;
-let receiver: SlowReceiver | null = null;
+let receiver: CountingReceiver | null = null;
 
 /** Env for a server on this test's database that may deliver to the loopback receiver. */
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -170,7 +97,7 @@ afterEach(async () => {
 describe('restarting tapwire serve on the same database', () => {
   it('delivers every accepted message after kill -9 mid-delivery', async () => {
     const N = 200;
-    receiver = await startSlowReceiver(200);
+    receiver = await startCountingReceiver(() => 200);
     // 8 attempts at a time against a 200 ms receiver: about 40 deliveries/s, so the kill lands mid-stream.
     const env = serverEnv({ TAPWIRE_WORKER_CONCURRENCY: '8' });
     const first = await startServe({ cwd: dir, env });
@@ -178,18 +105,18 @@ describe('restarting tapwire serve on the same database', () => {
 
     const posting = postMessages(first, appId, N, 10);
     posting.catch(() => undefined); // awaited below; do not let an early rejection go unhandled
-    await receiver.waitFor(() => receiver!.distinct().size >= 30, 20_000, '30 distinct deliveries');
+    await receiver.waitFor(() => receiver!.counts.size >= 30, 20_000, '30 distinct deliveries');
     first.child.kill('SIGKILL');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
     const accepted = await posting;
-    const deliveredBeforeKill = receiver.distinct().size;
-    const unansweredAtKill = receiver.seen.filter((id) => !receiver!.answered.has(id)).length;
+    const deliveredBeforeKill = receiver.counts.size;
+    const unansweredAtKill = [...receiver.counts.keys()].filter((id) => !receiver!.answered.has(id)).length;
     expect(accepted.length).toBeGreaterThanOrEqual(20); // at most 10 POSTs were cut off
     expect(deliveredBeforeKill).toBeLessThan(accepted.length); // the kill really was mid-delivery
 
     const second = await startServe({ cwd: dir, env });
     const missing = (): string[] => {
-      const got = receiver!.distinct();
+      const got = receiver!.counts;
       return accepted.filter((id) => !got.has(id));
     };
     // Leases of the killed process expire after 2 × 1 s + 5 s; the rest drains at ~40/s.
@@ -203,8 +130,8 @@ describe('restarting tapwire serve on the same database', () => {
     const stats = await endpointStats(second, appId);
     expect(stats).toMatchObject({ fail: 0, pending: 0, sending: 0 });
     expect(stats.success).toBeGreaterThanOrEqual(accepted.length);
-    const duplicates = receiver.seen.length - receiver.distinct().size;
-    const unknown = [...receiver.distinct()].filter((id) => !accepted.includes(id));
+    const duplicates = receiver.total - receiver.counts.size;
+    const unknown = [...receiver.counts.keys()].filter((id) => !accepted.includes(id));
     console.log(
       `kill -9 restart: ${accepted.length}/${N} accepted (202), ${deliveredBeforeKill} delivered before the kill, ` +
         `${unansweredAtKill} in flight at the kill; all delivered after restart; ${duplicates} duplicate deliveries (at-least-once); ` +
@@ -214,7 +141,7 @@ describe('restarting tapwire serve on the same database', () => {
   }, 60_000);
 
   it('delivers every message that got a 202 after kill -9 in the middle of ingest', async () => {
-    receiver = await startSlowReceiver(20);
+    receiver = await startCountingReceiver(() => 20);
     const env = serverEnv({ TAPWIRE_WORKER_CONCURRENCY: '8' });
     const first = await startServe({ cwd: dir, env });
     const appId = await createAppWithEndpoint(first, receiver.url);
@@ -228,35 +155,35 @@ describe('restarting tapwire serve on the same database', () => {
     expect(accepted.length).toBeLessThan(1000);
 
     const second = await startServe({ cwd: dir, env });
-    await receiver.waitFor(() => accepted.every((id) => receiver!.distinct().has(id)), 25_000, `all ${accepted.length} accepted messages`);
+    await receiver.waitFor(() => accepted.every((id) => receiver!.counts.has(id)), 25_000, `all ${accepted.length} accepted messages`);
     await waitUntil(async () => settled(await endpointStats(second, appId), accepted.length), 30_000, 'every delivery recorded as success');
     const stats = await endpointStats(second, appId);
     expect(stats).toMatchObject({ fail: 0, pending: 0, sending: 0 });
-    const unknown = [...receiver.distinct()].filter((id) => !accepted.includes(id)).length;
+    const unknown = [...receiver.counts.keys()].filter((id) => !accepted.includes(id)).length;
     console.log(
       `kill -9 during ingest: ${accepted.length} accepted (202) before the kill, all delivered after restart; ` +
-        `${unknown} more committed whose 202 never arrived; ${receiver.seen.length - receiver.distinct().size} duplicates`,
+        `${unknown} more committed whose 202 never arrived; ${receiver.total - receiver.counts.size} duplicates`,
     );
     expect(await second.stop()).toEqual({ code: 0, signal: null });
   }, 60_000);
 
   it('on SIGTERM finishes and records in-flight attempts, exits 0, and the restart delivers the rest', async () => {
-    receiver = await startSlowReceiver(500);
+    receiver = await startCountingReceiver(() => 500);
     const env = serverEnv({ TAPWIRE_WORKER_CONCURRENCY: '4' });
     const first = await startServe({ cwd: dir, env });
     const appId = await createAppWithEndpoint(first, receiver.url);
     const accepted = await postMessages(first, appId, 20, 5);
     expect(accepted).toHaveLength(20);
 
-    await receiver.waitFor(() => receiver!.seen.length >= 1, 10_000, 'a first delivery in flight');
-    const inFlightAtSignal = receiver.seen.filter((id) => !receiver!.answered.has(id));
+    await receiver.waitFor(() => receiver!.total >= 1, 10_000, 'a first delivery in flight');
+    const inFlightAtSignal = [...receiver.counts.keys()].filter((id) => !receiver!.answered.has(id));
     expect(inFlightAtSignal.length).toBeGreaterThan(0);
     expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(first.logs.find((line) => line.msg === 'shutting down; finishing in-flight attempts')).toMatchObject({ signal: 'SIGTERM' });
     expect(first.logs.map((line) => line.msg)).toContain('stopped');
     // Shutdown waited for the receiver's answers rather than cutting the connections.
     for (const id of inFlightAtSignal) expect(receiver.answered.has(id)).toBe(true);
-    const deliveredBeforeRestart = receiver.seen.length;
+    const deliveredBeforeRestart = receiver.total;
     expect(deliveredBeforeRestart).toBeLessThan(accepted.length);
 
     const second = await startServe({ cwd: dir, env });
@@ -266,9 +193,9 @@ describe('restarting tapwire serve on the same database', () => {
       expect(attempts.body.data).toHaveLength(1);
       expect(attempts.body.data[0]).toMatchObject({ msgId, responseStatusCode: 200, status: 0, statusText: 'success' });
     }
-    await receiver.waitFor(() => accepted.every((id) => receiver!.distinct().has(id)), 20_000, 'all 20 messages');
+    await receiver.waitFor(() => accepted.every((id) => receiver!.counts.has(id)), 20_000, 'all 20 messages');
     // A graceful stop leaves no lease behind: nothing was delivered twice.
-    expect(receiver.seen).toHaveLength(accepted.length);
+    expect(receiver.total).toBe(accepted.length);
     expect(await second.stop()).toEqual({ code: 0, signal: null });
   }, 40_000);
 });
