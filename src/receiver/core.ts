@@ -1,7 +1,7 @@
 // Building blocks shared by every scheme: header lookup that works for any HTTP stack, the body-size
 // cap, timestamp tolerance, constant-time comparison and the VerifiedWebhook object. Only node:crypto
 // and node:buffer; schemes stay small because the careful parts live here once.
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { WebhookVerificationError } from './errors.js';
 import type { HeaderValue, HeadersInput, VerifiedWebhook } from './types.js';
 
@@ -182,4 +182,72 @@ export function tryParseJsonObject(body: Buffer): Record<string, unknown> | unde
   } catch {
     return undefined;
   }
+}
+
+/** HMAC digest algorithms the schemes use. */
+export type HmacAlgorithm = 'sha256' | 'sha512';
+
+/** Digest length in bytes of each {@link HmacAlgorithm}. */
+export const HMAC_DIGEST_BYTES: Readonly<Record<HmacAlgorithm, number>> = Object.freeze({ sha256: 32, sha512: 64 });
+
+/** HMAC of the concatenated parts; strings are taken as UTF-8, bytes exactly as given. */
+export function hmacDigest(algorithm: HmacAlgorithm, key: Uint8Array | string, ...parts: (Uint8Array | string)[]): Buffer {
+  const mac = createHmac(algorithm, key);
+  for (const part of parts) mac.update(typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
+  return mac.digest();
+}
+
+const HEX_PATTERN = /^(?:[0-9a-fA-F]{2})*$/;
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * Strict decoding: hex (either case, even length) or standard base64 (padding optional). Undefined
+ * when the text has any other character. Buffer.from alone would skip unknown characters and decode
+ * a typo into different bytes.
+ */
+export function decodeStrict(text: string, encoding: 'hex' | 'base64'): Buffer | undefined {
+  const pattern = encoding === 'hex' ? HEX_PATTERN : BASE64_PATTERN;
+  return pattern.test(text) ? Buffer.from(text, encoding) : undefined;
+}
+
+/**
+ * A received signature decoded to bytes, or undefined when it is not exactly `length` bytes in
+ * `encoding`: such a candidate can never match, so it is rejected before any comparison.
+ */
+export function decodeSignature(text: string, encoding: 'hex' | 'base64', length: number): Buffer | undefined {
+  const bytes = decodeStrict(text, encoding);
+  return bytes !== undefined && bytes.length === length ? bytes : undefined;
+}
+
+/** Whether `candidate` equals any of `expected`, each compared in constant time. */
+export function matchesAny(candidates: readonly Uint8Array[], expected: readonly Uint8Array[]): boolean {
+  let matched = false;
+  for (const digest of expected) {
+    for (const candidate of candidates) {
+      if (constantTimeEqual(candidate, digest)) matched = true;
+    }
+  }
+  return matched;
+}
+
+/** The trimmed value of an optional header, or undefined when it is absent or blank. */
+export function optionalHeader(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const value = headers[name.toLowerCase()]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** `record[key]` when it is a non-empty string (for picking `id`/`type` out of a parsed body). */
+export function stringField(record: Readonly<Record<string, unknown>> | undefined, key: string): string | undefined {
+  const value = record?.[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * Unix seconds for `sign()`: the given timestamp, or now from the verifier's clock.
+ * @throws TypeError for an invalid or pre-1970 date.
+ */
+export function signingSeconds(timestamp: Date | undefined, now: () => number): number {
+  const ms = timestamp === undefined ? now() : timestamp.getTime();
+  if (!Number.isFinite(ms) || ms < 0) throw new TypeError('sign: timestamp must be a valid date after 1970');
+  return Math.floor(ms / 1000);
 }
