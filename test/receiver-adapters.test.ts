@@ -320,6 +320,21 @@ describe.each(ADAPTERS)('$name', (adapter) => {
     expect(rec.errors).toEqual([failure]);
   });
 
+  it('answers 400 {"error":"invalid_body"} when a verified body is not the JSON the handler parses', async () => {
+    const rec = recorder();
+    const { url } = await start(adapter, {
+      verifier,
+      onWebhook: (webhook) => {
+        webhook.json();
+      },
+      onError: rec.onError,
+    });
+    const res = await postSigned(url, 'not json at all');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe('{"error":"invalid_body"}');
+    expect(rec.errors.map((error) => (error as { reason?: string }).reason)).toEqual(['invalid_body']);
+  });
+
   it('answers 500 when the inbox fails', async () => {
     const rec = recorder();
     const failure = new Error('disk full');

@@ -233,7 +233,8 @@ export function verifyWebhookRequest(options: ResolvedWebhookHandlerOptions, req
 /**
  * Hands a verified webhook to `inbox` (200 `{"received":true,"duplicate":…}`) or `onWebhook`
  * (200 `{"received":true}`); a throw answers 500 `{"error":"internal"}` so the sender retries, and
- * calls `onError`. With neither set, acknowledges with 200 `{"received":true}`.
+ * calls `onError` (a verified body that is not JSON when `webhook.json()` is called answers 400: a retry
+ * of the same bytes could never succeed). With neither set, acknowledges with 200 `{"received":true}`.
  *
  * @example
  * ```ts
@@ -254,6 +255,11 @@ export async function dispatchWebhook(
     return jsonResponse(200, { received: true });
   } catch (error) {
     report(options.onError, error, info);
+    // The signature was good, so the sender is genuine, but its body is not the JSON the handler
+    // asked for: retrying the same bytes can never succeed, so do not invite retries with a 500.
+    if (isWebhookVerificationError(error) && error.reason === 'invalid_body') {
+      return jsonResponse(400, { error: 'invalid_body' });
+    }
     return jsonResponse(500, { error: 'internal' });
   }
 }
@@ -330,7 +336,8 @@ export async function processWebhookRequest(
  * | seen before (inbox) | 200 | `{"received":true,"duplicate":true}` |
  * | bad signature, header or timestamp | 401 | `{"error":"unauthorized"}` |
  * | body over `verifier.maxBodyBytes` | 413 | `{"error":"payload_too_large"}` |
- * | inbox or `onWebhook` threw | 500 | `{"error":"internal"}` |
+ * | `onWebhook` called `webhook.json()` on a body that is not JSON | 400 | `{"error":"invalid_body"}` |
+ * | inbox or `onWebhook` threw anything else | 500 | `{"error":"internal"}` |
  *
  * Every answer has `content-type: application/json; charset=utf-8` and `cache-control: no-store`.
  *
