@@ -1,0 +1,145 @@
+// Prometheus metrics for GET /metrics: what an operator needs to see whether webhooks flow. Counters
+// are updated by the worker as attempts finish; queue depth is read from the store at scrape time, so
+// it is the same figure whichever process is scraped. Each server has its own registry (tests run
+// several servers in one process, and the global registry would mix them).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the store reports about the delivery queue. */
+export interface QueueSnapshot {
+  /** Deliveries waiting for an attempt (due now or later), excluding those in flight. */
+  pending: number;
+  /** Of those, how many are due now. */
+  due: number;
+  /** The due time of the oldest due delivery, or null when nothing is due. */
+  oldestDueAt: Date | null;
+}
+
+/** How one attempt ended, as counted. */
+export type AttemptOutcome = 'success' | 'retry' | 'fail';
+
+export interface TapwireMetricsOptions {
+  /** Reads the queue at scrape time; omitted on API-only processes with no store access for it. */
+  readQueue?: () => Promise<QueueSnapshot>;
+  /** The current time, for the age of the oldest due delivery. */
+  now: () => Date;
+  /** Also export Node.js process metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean;
+}
+
+/** Seconds buckets for attempt latency: loopback receivers answer in milliseconds, bad ones time out. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];
+
+/** The metrics of one Tapwire server. */
+export class TapwireMetrics {
+  readonly registry = new Registry();
+  private readonly attempts: Counter<'outcome'>;
+  private readonly latency: Histogram<'outcome'>;
+  private readonly blocked: Counter;
+  private readonly inFlightByEndpoint = new Map<string, number>();
+  private readonly readQueue: (() => Promise<QueueSnapshot>) | undefined;
+  private scrapeQueue: Promise<QueueSnapshot> | null = null;
+
+  constructor(options: TapwireMetricsOptions) {
+    const registers = [this.registry];
+    this.attempts = new Counter({
+      name: 'tapwire_delivery_attempts_total',
+      help: 'Delivery attempts by outcome: success, retry (failed, another attempt scheduled) or fail (no more attempts)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['success', 'retry', 'fail'] as const) this.attempts.inc({ outcome }, 0);
+    this.latency = new Histogram({
+      name: 'tapwire_attempt_duration_seconds',
+      help: 'Time from the start of an attempt to the end of the response (or the failure), in seconds',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.blocked = new Counter({
+      name: 'tapwire_ssrf_blocked_total',
+      help: 'Connections refused because the endpoint resolved to a non-public address',
+      registers,
+    });
+    const inFlight = this.inFlightByEndpoint;
+    new Gauge({
+      name: 'tapwire_endpoint_in_flight',
+      help: 'Attempts in flight in this process, per endpoint',
+      labelNames: ['endpoint_id'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [endpointId, count] of inFlight) this.set({ endpoint_id: endpointId }, count);
+      },
+    });
+    const { readQueue, now } = options;
+    if (readQueue) {
+      // One store read per scrape feeds all three gauges: render() starts it, collect() awaits it.
+      // When the store cannot answer, the queue gauges read NaN rather than failing the whole scrape.
+      const unknown: QueueSnapshot = { pending: Number.NaN, due: Number.NaN, oldestDueAt: null };
+      const read = (): Promise<QueueSnapshot> => (this.scrapeQueue ??= readQueue()).catch(() => unknown);
+      this.readQueue = readQueue;
+      new Gauge({
+        name: 'tapwire_queue_depth',
+        help: 'Deliveries waiting for an attempt (due now or scheduled for later)',
+        registers,
+        async collect() {
+          this.set((await read()).pending);
+        },
+      });
+      new Gauge({
+        name: 'tapwire_queue_due',
+        help: 'Deliveries due now and not yet being attempted',
+        registers,
+        async collect() {
+          this.set((await read()).due);
+        },
+      });
+      new Gauge({
+        name: 'tapwire_queue_oldest_due_age_seconds',
+        help: 'How long the oldest due delivery has been waiting past its due time, in seconds (0 when none)',
+        registers,
+        async collect() {
+          const snapshot = await read();
+          if (Number.isNaN(snapshot.pending)) this.set(Number.NaN);
+          else this.set(snapshot.oldestDueAt === null ? 0 : Math.max(0, (now().getTime() - snapshot.oldestDueAt.getTime()) / 1000));
+        },
+      });
+    }
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_' });
+  }
+
+  /** An attempt to `endpointId` started. */
+  attemptStarted(endpointId: string): void {
+    this.inFlightByEndpoint.set(endpointId, (this.inFlightByEndpoint.get(endpointId) ?? 0) + 1);
+  }
+
+  /** The attempt to `endpointId` ended with `outcome` after `durationMs`. */
+  attemptFinished(endpointId: string, outcome: AttemptOutcome, durationMs: number): void {
+    const left = (this.inFlightByEndpoint.get(endpointId) ?? 1) - 1;
+    if (left <= 0) this.inFlightByEndpoint.delete(endpointId);
+    else this.inFlightByEndpoint.set(endpointId, left);
+    this.attempts.inc({ outcome });
+    this.latency.observe({ outcome }, durationMs / 1000);
+  }
+
+  /** A connection was refused by the SSRF guard. */
+  ssrfBlocked(): void {
+    this.blocked.inc();
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<string> {
+    this.scrapeQueue = this.readQueue ? this.readQueue() : null;
+    this.scrapeQueue?.catch(() => undefined);
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scrapeQueue = null;
+    }
+  }
+
+  /** The content type of {@link render}'s output. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
