@@ -232,6 +232,11 @@ export interface Store {
    * deliveries waiting to run (a leased one is claimable again when its lease ends); null when none.
    */
   nextDueAt(): Promise<Date | null>;
+  /**
+   * The queue for /metrics: deliveries waiting for an attempt and not leased (`pending`), how many
+   * of those are due at `now`, and the due time of the oldest due one.
+   */
+  queueSnapshot(now: Date): Promise<{ pending: number; due: number; oldestDueAt: Date | null }>;
   getDelivery(id: string): Promise<Delivery | null>;
 
   // Attempts and stats ----------------------------------------------------------------------

@@ -449,6 +449,12 @@ const SQL = {
       (SELECT min(locked_until) FROM deliveries
        WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
          AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807))) AS due`,
+  selectQueueSnapshot: `
+    SELECT count(*)::float8 AS pending,
+           count(*) FILTER (WHERE next_attempt_at <= @now)::float8 AS due,
+           min(next_attempt_at) FILTER (WHERE next_attempt_at <= @now) AS oldest
+    FROM deliveries
+    WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
   selectDelivery: `SELECT ${DELIVERY} FROM deliveries WHERE id = @id`,
 
   // Attempts are listed through whichever index matches the narrowest filter given.
@@ -1020,6 +1026,13 @@ export class PostgresStore implements Store {
     return this.guard(async () => {
       const due = (await this.one<{ due: number | null }>('selectNextDueAt', {}))!.due;
       return due === null ? null : new Date(due);
+    });
+  }
+
+  async queueSnapshot(now: Date): Promise<{ pending: number; due: number; oldestDueAt: Date | null }> {
+    return this.guard(async () => {
+      const row = (await this.one<{ pending: number; due: number; oldest: string | number | null }>('selectQueueSnapshot', { now: now.getTime() }))!;
+      return { pending: row.pending, due: row.due, oldestDueAt: row.oldest === null ? null : new Date(Number(row.oldest)) };
     });
   }
 

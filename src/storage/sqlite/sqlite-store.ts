@@ -310,6 +310,12 @@ const SQL = {
   selectNextDueAt: `
     SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until, 0))) AS due
     FROM deliveries WHERE status IN ('pending', 'sending')`,
+  selectQueueSnapshot: `
+    SELECT COUNT(*) AS pending,
+           COALESCE(SUM(CASE WHEN next_attempt_at <= @now THEN 1 ELSE 0 END), 0) AS due,
+           MIN(CASE WHEN next_attempt_at <= @now THEN next_attempt_at END) AS oldest
+    FROM deliveries
+    WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
   selectDelivery: `SELECT * FROM deliveries WHERE id = @id`,
 
   // Attempts are listed through whichever index matches the narrowest filter given.
@@ -761,6 +767,13 @@ export class SqliteStore implements Store {
     return this.guard(() => {
       const due = this.get<{ due: number | null }>('selectNextDueAt', {})!.due;
       return due === null ? null : new Date(due);
+    });
+  }
+
+  async queueSnapshot(now: Date): Promise<{ pending: number; due: number; oldestDueAt: Date | null }> {
+    return this.guard(() => {
+      const row = this.get<{ pending: number; due: number; oldest: number | null }>('selectQueueSnapshot', { now: now.getTime() })!;
+      return { pending: row.pending, due: row.due, oldestDueAt: row.oldest === null ? null : new Date(row.oldest) };
     });
   }
 
