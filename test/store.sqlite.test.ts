@@ -10,8 +10,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../src/domain/ids.js';
 import { TapwireError } from '../src/errors/tapwire-error.js';
 import { describeDatabaseUrl, openStore } from '../src/storage/open-store.js';
+import { readMigrations } from '../src/storage/rows.js';
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
+
+/** The migrations on disk: the tests follow new ones without listing them. */
+const MIGRATIONS = readMigrations(new URL('../src/storage/sqlite/migrations/', import.meta.url));
+const VERSIONS = MIGRATIONS.map((m) => m.version);
 
 function makeTempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tapwire-sqlite-'));
@@ -47,10 +52,10 @@ describe('SqliteStore (SQLite only)', () => {
     const lines: { obj: object; msg: string }[] = [];
     const logged = SqliteStore.open({ path: join(dir, 'logged.db'), logger: { info: (obj, msg) => lines.push({ obj, msg }), warn: () => {} } });
     try {
-      expect(await store.migrate()).toEqual({ applied: [1] });
+      expect(await store.migrate()).toEqual({ applied: VERSIONS });
       expect(await store.migrate()).toEqual({ applied: [] });
       await logged.migrate();
-      expect(lines).toEqual([{ obj: { version: 1, file: '0001_init.sql' }, msg: 'migration applied' }]);
+      expect(lines).toEqual(MIGRATIONS.map((m) => ({ obj: { version: m.version, file: m.file }, msg: 'migration applied' })));
     } finally {
       await store.close();
       await logged.close();
@@ -58,7 +63,7 @@ describe('SqliteStore (SQLite only)', () => {
     const raw = new Database(path, { readonly: true });
     try {
       const rows = raw.prepare('SELECT version, applied_at FROM schema_migrations').all() as { version: number; applied_at: string }[];
-      expect(rows.map((r) => r.version)).toEqual([1]);
+      expect(rows.map((r) => r.version)).toEqual(VERSIONS);
       expect(Number.isNaN(Date.parse(rows[0]!.applied_at))).toBe(false);
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
@@ -74,7 +79,7 @@ describe('SqliteStore (SQLite only)', () => {
     raw.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, '2030-01-01T00:00:00Z')").run();
     raw.close();
     try {
-      await expect(store.migrate()).rejects.toMatchObject({ code: 'schema_too_new', detail: expect.stringMatching(/9999.*1/) });
+      await expect(store.migrate()).rejects.toMatchObject({ code: 'schema_too_new', detail: expect.stringMatching(new RegExp(`9999.*\\b${VERSIONS.at(-1)}\\b`)) });
     } finally {
       await store.close();
     }

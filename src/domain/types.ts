@@ -56,6 +56,12 @@ export interface Endpoint {
   oldSecrets: OldSecret[];
   /** Custom headers added to every delivery. */
   headers: Record<string, string>;
+  /**
+   * Set while the endpoint keeps failing: the time of the first failed attempt after its last
+   * success. Absent while healthy. Drives auto-disable (TAPWIRE_AUTO_DISABLE_AFTER); only the
+   * delivery worker moves it, and re-enabling the endpoint clears it.
+   */
+  failingSince?: Date;
   createdAt: Date;
   updatedAt: Date;
 }

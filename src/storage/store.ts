@@ -79,6 +79,37 @@ export interface CompleteAttemptInput {
   /** Disable the endpoint in the same transaction (the receiver answered 410 Gone). */
   disableEndpoint: boolean;
   now: Date;
+  /**
+   * What the attempt says about the endpoint's health (default `'none'`): `'success'` clears its
+   * failingSince, `'failure'` sets it to `now` when unset. `'none'` (no request was made, or the
+   * receiver aborted the message on purpose) leaves it. Disabled and deleted endpoints are left alone.
+   */
+  health?: 'success' | 'failure' | 'none';
+  /**
+   * Auto-disable: disable the endpoint if it is still failing since exactly this time (the
+   * failingSince the caller read when it claimed the delivery and found old enough). A success
+   * recorded meanwhile cleared it, and then nothing happens.
+   */
+  autoDisableFailingSince?: Date | null;
+  /** Messages (operational events) to accept in the same transaction; see {@link QueueMessagesOptions}. */
+  messages?: Message[];
+  /** Messages to accept in the same transaction only if this call disabled the endpoint. */
+  messagesIfEndpointDisabled?: Message[];
+}
+
+export interface CompleteAttemptResult {
+  /** This call disabled the endpoint (it was enabled before): 410 or auto-disable. */
+  endpointDisabled: boolean;
+}
+
+/**
+ * Messages accepted in the same transaction as a state change (operational events about it):
+ * each is stored and fanned out exactly as {@link Store.createMessage} does, due at its createdAt.
+ * A message whose application no longer exists is dropped, so a deleted target never fails the
+ * change it reports on.
+ */
+export interface QueueMessagesOptions {
+  messages?: Message[];
 }
 
 /** A (destination, state) pair: one endpoint and its latest delivery of one message. */
@@ -151,16 +182,20 @@ export interface Store {
 
   // Endpoints -------------------------------------------------------------------------------
   /** Insert; `conflict` when the uid is taken within the application. */
-  createEndpoint(endpoint: Endpoint): Promise<Endpoint>;
+  createEndpoint(endpoint: Endpoint, options?: QueueMessagesOptions): Promise<Endpoint>;
   /** By id or uid within the application; deleted endpoints are not found. */
   getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
-  /** Replace every mutable field; `conflict` on uid collision. */
-  updateEndpoint(endpoint: Endpoint): Promise<Endpoint>;
+  /**
+   * Replace every mutable field; `conflict` on uid collision. failingSince is not written from
+   * `endpoint`: it is cleared when the update re-enables a disabled endpoint and kept otherwise.
+   */
+  updateEndpoint(endpoint: Endpoint, options?: QueueMessagesOptions): Promise<Endpoint>;
   /**
    * Soft-delete: the endpoint disappears from reads, its uid is freed, its pending deliveries
-   * become failed. Attempts keep pointing at it. False when it did not exist.
+   * become failed. Attempts keep pointing at it. False when it did not exist (and then
+   * `options.messages` are not queued either).
    */
-  deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean>;
+  deleteEndpoint(appId: string, endpointId: string, now: Date, options?: QueueMessagesOptions): Promise<boolean>;
   listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>>;
 
   // Event types -----------------------------------------------------------------------------
@@ -221,12 +256,13 @@ export interface Store {
   claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]>;
   /**
    * In one transaction: insert the attempt, increment the delivery's attempt count, set its status
-   * and next due time from `outcome`, clear the lease, and disable the endpoint if asked.
+   * and next due time from `outcome`, clear the lease, track the endpoint's health (`health`,
+   * `disableEndpoint`, `autoDisableFailingSince`) and queue the given messages.
    * On success, older deliveries of the same message to the same endpoint that are waiting to
    * retry (not leased) end as success without an attempt: a resend that got through makes the
    * scheduled retries of that message pointless.
    */
-  completeAttempt(input: CompleteAttemptInput): Promise<void>;
+  completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult>;
   /**
    * When the next delivery becomes claimable: the earliest max(nextAttemptAt, lockedUntil) among
    * deliveries waiting to run (a leased one is claimable again when its lease ends); null when none.

@@ -34,6 +34,7 @@ import type {
   AttemptedMessage,
   AttemptListQuery,
   CompleteAttemptInput,
+  CompleteAttemptResult,
   DeliveryJob,
   EndpointStats,
   IdempotentResponse,
@@ -41,6 +42,7 @@ import type {
   MessageDestination,
   MessageListQuery,
   Page,
+  QueueMessagesOptions,
   Store,
   StoreHealth,
   StoredToken,
@@ -146,6 +148,7 @@ interface EndpointRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  failing_since: number | null;
 }
 
 interface EventTypeRow {
@@ -179,7 +182,7 @@ interface MessageRow {
 
 const APPLICATION_COLUMNS = ['id', 'uid', 'name', 'throttle_rate', 'metadata', 'created_at', 'updated_at'];
 const ENDPOINT_COLUMNS = ['id', 'app_id', 'uid', 'url', 'description', 'disabled', 'event_types', 'channels', 'throttle_rate', 'version',
-  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at'];
+  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at', 'failing_since'];
 const EVENT_TYPE_COLUMNS = ['name', 'description', 'archived', 'deprecated', 'schemas', 'feature_flag', 'created_at', 'updated_at'];
 const MESSAGE_COLUMNS = ['id', 'app_id', 'event_id', 'event_type', 'payload', 'channels', 'created_at', 'payload_expires_at'];
 const DELIVERY_COLUMNS = ['id', 'msg_id', 'app_id', 'endpoint_id', 'status', 'trigger_type', 'attempt_count', 'next_attempt_at', 'locked_until',
@@ -233,6 +236,9 @@ const SQL = {
     RETURNING ${APPLICATION}`,
   // Endpoints, messages, deliveries, attempts and tokens go with it through ON DELETE CASCADE.
   deleteApplication: `DELETE FROM applications WHERE id = @id`,
+  // Messages queued with a state change check their application first: a deleted one drops them
+  // instead of failing the change. KEY SHARE keeps it from being deleted until we commit.
+  lockApplication: `SELECT id FROM applications WHERE id = @id FOR KEY SHARE`,
   listApplications: `
     SELECT ${APPLICATION} FROM applications WHERE id {cmp} @cursor ORDER BY id {dir} LIMIT @limit`,
 
@@ -252,7 +258,9 @@ const SQL = {
     UPDATE endpoints
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes::text[],
         channels = @channels::text[], throttle_rate = @throttleRate, version = @version, metadata = @metadata::json,
-        secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt
+        secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt,
+        -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
+        failing_since = CASE WHEN disabled AND NOT @disabled THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
     RETURNING ${ENDPOINT}`,
   // Soft delete and failing the endpoint's open deliveries are one statement (one transaction).
@@ -410,7 +418,11 @@ const SQL = {
   // The whole of completeAttempt is this one statement (one transaction, one round trip): record
   // the attempt, move the delivery, and on success end older waiting deliveries of the same message
   // to the same endpoint (a resend got through first; leased ones are left to their own attempt),
-  // and disable the endpoint on 410. A missing delivery fails the attempt's foreign key → not_found.
+  // and track the endpoint's health. A missing delivery fails the attempt's foreign key → not_found.
+  // Health writes only when something changes: a success clears failing_since, a failure sets it
+  // when unset, and 410 (@disableEndpoint) or an endpoint still failing since the time the worker
+  // found old enough disables it. Disabled and deleted endpoints are left alone, so an attempt that
+  // ends after a disable cannot start a new streak. endpoint_disabled: this statement disabled it.
   completeAttempt: `
     WITH recorded AS (
       INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
@@ -429,11 +441,22 @@ const SQL = {
       SET status = 'success', next_attempt_at = NULL, updated_at = @now
       WHERE @status = 'success' AND msg_id = @msgId AND endpoint_id = @endpointId AND id < @deliveryId
         AND status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)
-    ), disabled AS (
-      UPDATE endpoints SET disabled = true, updated_at = @now
-      WHERE @disableEndpoint::boolean AND id = @endpointId
+    ), health AS (
+      UPDATE endpoints
+      SET failing_since = CASE WHEN @health::text = 'success' THEN NULL ELSE COALESCE(failing_since, @now) END,
+          disabled = @disableEndpoint::boolean OR COALESCE(failing_since = @autoDisableFailingSince::bigint, false),
+          updated_at = CASE WHEN @disableEndpoint OR COALESCE(failing_since = @autoDisableFailingSince, false)
+                            THEN @now ELSE updated_at END
+      WHERE id = @endpointId AND NOT disabled AND deleted_at IS NULL
+        AND CASE @health
+              WHEN 'success' THEN failing_since IS NOT NULL
+              WHEN 'failure' THEN failing_since IS NULL OR @disableEndpoint OR COALESCE(failing_since = @autoDisableFailingSince, false)
+              ELSE @disableEndpoint
+            END
+      RETURNING disabled
     )
-    SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM finished) AS finished`,
+    SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM finished) AS finished,
+           EXISTS (SELECT 1 FROM health WHERE disabled) AS endpoint_disabled`,
   // min(max(next_attempt_at, locked_until)) over waiting deliveries, without reading all of them:
   // a row not leased beyond its due time is claimable at next_attempt_at, and the first such row in
   // deliveries_due order is the earliest; a row leased beyond its due time can only come earlier if
@@ -781,30 +804,38 @@ export class PostgresStore implements Store {
 
   // Endpoints -------------------------------------------------------------------------------
 
-  async createEndpoint(endpoint: Endpoint): Promise<Endpoint> {
-    return this.guard(async () => toEndpoint((await this.one<EndpointRow>('insertEndpoint', endpointParams(endpoint)))!), {
-      conflicts: endpointConflicts(endpoint),
-      missingParent: 'Application not found',
-    });
+  async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.guard(
+      () =>
+        this.withMessages(options.messages, async (client) => toEndpoint((await this.one<EndpointRow>('insertEndpoint', endpointParams(endpoint), client))!)),
+      { conflicts: endpointConflicts(endpoint), missingParent: 'Application not found' },
+    );
   }
 
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
     return this.guard(async () => mapOrNull(await this.one<EndpointRow>('selectEndpointByIdOrUid', { appId, key: idOrUid }), toEndpoint));
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+  async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.guard(
-      async () => {
-        const row = await this.one<EndpointRow>('updateEndpoint', endpointParams(endpoint));
-        if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
-        return toEndpoint(row);
-      },
+      () =>
+        this.withMessages(options.messages, async (client) => {
+          const row = await this.one<EndpointRow>('updateEndpoint', endpointParams(endpoint), client);
+          if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          return toEndpoint(row);
+        }),
       { conflicts: endpointConflicts(endpoint) },
     );
   }
 
-  async deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean> {
-    return this.guard(async () => (await this.one<{ deleted: number }>('deleteEndpoint', { id: endpointId, appId, now: now.getTime() }))!.deleted > 0);
+  async deleteEndpoint(appId: string, endpointId: string, now: Date, options: QueueMessagesOptions = {}): Promise<boolean> {
+    return this.guard(() =>
+      this.withMessages(
+        options.messages,
+        async (client) => (await this.one<{ deleted: number }>('deleteEndpoint', { id: endpointId, appId, now: now.getTime() }, client))!.deleted > 0,
+        (deleted) => deleted,
+      ),
+    );
   }
 
   async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
@@ -1001,19 +1032,34 @@ export class PostgresStore implements Store {
     });
   }
 
-  async completeAttempt(input: CompleteAttemptInput): Promise<void> {
+  async completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
     const { attempt, outcome } = input;
+    const params = {
+      ...attemptParams(attempt),
+      attemptStatus: attempt.status,
+      status: outcome.status,
+      nextAttemptAt: outcome.status === 'sending' ? outcome.nextAttemptAt.getTime() : null,
+      disableEndpoint: input.disableEndpoint,
+      health: input.health ?? 'none',
+      autoDisableFailingSince: input.autoDisableFailingSince?.getTime() ?? null,
+      now: input.now.getTime(),
+    };
+    const complete = async (client?: PoolClient): Promise<CompleteAttemptResult> => {
+      const result = await this.one<{ recorded: number; finished: number; endpoint_disabled: boolean }>('completeAttempt', params, client);
+      if (result!.finished === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
+      return { endpointDisabled: result!.endpoint_disabled };
+    };
     return this.guard(
       async () => {
-        const result = await this.one<{ recorded: number; finished: number }>('completeAttempt', {
-          ...attemptParams(attempt),
-          attemptStatus: attempt.status,
-          status: outcome.status,
-          nextAttemptAt: outcome.status === 'sending' ? outcome.nextAttemptAt.getTime() : null,
-          disableEndpoint: input.disableEndpoint,
-          now: input.now.getTime(),
+        // The usual attempt queues nothing: one statement, one round trip. Operational events
+        // (rare: a streak of failures, exhaustion, a disable) need a transaction around it.
+        if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length) return complete();
+        return this.transaction(async (client) => {
+          const result = await complete(client);
+          await this.queueMessages(client, input.messages);
+          if (result.endpointDisabled) await this.queueMessages(client, input.messagesIfEndpointDisabled);
+          return result;
         });
-        if (result!.finished === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
       },
       {
         conflicts: { 'attempts.id': `An attempt with id '${attempt.id}' already exists` },
@@ -1200,6 +1246,38 @@ export class PostgresStore implements Store {
     if (ids.length === 0) return new Map();
     const { rows } = await this.run<R>(name, { ids: [...new Set(ids)] });
     return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /**
+   * Run `change` alone when there are no messages to queue with it (one statement, no transaction),
+   * else in one transaction with the messages queued after it when `shouldQueue(result)` holds.
+   */
+  private async withMessages<T>(
+    messages: Message[] | undefined,
+    change: (client?: PoolClient) => Promise<T>,
+    shouldQueue: (result: T) => boolean = () => true,
+  ): Promise<T> {
+    if (!messages?.length) return change();
+    return this.transaction(async (client) => {
+      const result = await change(client);
+      if (shouldQueue(result)) await this.queueMessages(client, messages);
+      return result;
+    });
+  }
+
+  /** Accept messages inside the caller's transaction (see QueueMessagesOptions), fanned out as createMessage does. */
+  private async queueMessages(client: PoolClient, messages: Message[] | undefined): Promise<void> {
+    for (const message of messages ?? []) {
+      const { rowCount } = await this.run('lockApplication', { id: message.appId }, client);
+      if (!rowCount) continue;
+      const row = (await this.one<MessageRow & { endpoint_ids: string[] }>('insertMessage', { ...messageParams(message), endpointIds: null }, client))!;
+      await this.insertDeliveries(client, {
+        appId: message.appId,
+        triggerType: 'scheduled',
+        now: message.createdAt,
+        targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
+      });
+    }
   }
 
   /** Insert one pending delivery per target in one statement, notifying listeners on commit. */
@@ -1503,6 +1581,7 @@ function toEndpoint(r: EndpointRow): Endpoint {
     secret: r.secret,
     oldSecrets: r.old_secrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
     headers: r.headers,
+    ...(r.failing_since !== null ? { failingSince: new Date(r.failing_since) } : {}),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

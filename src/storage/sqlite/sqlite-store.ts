@@ -34,6 +34,7 @@ import type {
   AttemptedMessage,
   AttemptListQuery,
   CompleteAttemptInput,
+  CompleteAttemptResult,
   DeliveryJob,
   EndpointStats,
   IdempotentResponse,
@@ -41,6 +42,7 @@ import type {
   MessageDestination,
   MessageListQuery,
   Page,
+  QueueMessagesOptions,
   Store,
   StoreHealth,
   StoredToken,
@@ -95,6 +97,7 @@ interface EndpointRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  failing_since: number | null;
 }
 
 interface EventTypeRow {
@@ -148,6 +151,7 @@ const SQL = {
     RETURNING *`,
   // Endpoints, messages, deliveries, attempts and tokens go with it through ON DELETE CASCADE.
   deleteApplication: `DELETE FROM applications WHERE id = @id`,
+  selectApplicationExists: `SELECT 1 AS present FROM applications WHERE id = @id`,
   listApplications: `
     SELECT * FROM applications WHERE id {cmp} @cursor ORDER BY id {dir} LIMIT @limit`,
 
@@ -167,7 +171,9 @@ const SQL = {
     UPDATE endpoints
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes,
         channels = @channels, throttle_rate = @throttleRate, version = @version, metadata = @metadata,
-        secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt
+        secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt,
+        -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
+        failing_since = CASE WHEN disabled = 1 AND @disabled = 0 THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
     RETURNING *`,
   softDeleteEndpoint: `
@@ -176,7 +182,23 @@ const SQL = {
   failOpenDeliveriesOfEndpoint: `
     UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
     WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
-  disableEndpoint: `UPDATE endpoints SET disabled = 1, updated_at = @now WHERE id = @id`,
+  // Endpoint health after an attempt, one statement that writes only when something changes: a
+  // success clears failing_since, a failure sets it when unset, and 410 (@disable) or an endpoint
+  // still failing since the time the worker found old enough disables it. Disabled (and deleted)
+  // endpoints are left alone, so an attempt that ends after a disable cannot start a new streak.
+  // RETURNING disabled = 1 means this statement disabled it.
+  updateEndpointHealth: `
+    UPDATE endpoints
+    SET failing_since = CASE WHEN @health = 'success' THEN NULL ELSE COALESCE(failing_since, @now) END,
+        disabled = CASE WHEN @disable = 1 OR failing_since = @autoDisableFailingSince THEN 1 ELSE disabled END,
+        updated_at = CASE WHEN @disable = 1 OR failing_since = @autoDisableFailingSince THEN @now ELSE updated_at END
+    WHERE id = @endpointId AND disabled = 0 AND deleted_at IS NULL
+      AND CASE @health
+            WHEN 'success' THEN failing_since IS NOT NULL
+            WHEN 'failure' THEN failing_since IS NULL OR @disable = 1 OR failing_since = @autoDisableFailingSince
+            ELSE @disable = 1
+          END
+    RETURNING disabled`,
   listEndpoints: `
     SELECT * FROM endpoints
     WHERE app_id = @appId AND deleted_at IS NULL AND id {cmp} @cursor
@@ -511,33 +533,43 @@ export class SqliteStore implements Store {
 
   // Endpoints -------------------------------------------------------------------------------
 
-  async createEndpoint(endpoint: Endpoint): Promise<Endpoint> {
-    return this.guard(() => toEndpoint(this.get<EndpointRow>('insertEndpoint', endpointParams(endpoint))!), {
-      conflicts: endpointConflicts(endpoint),
-      missingParent: 'Application not found',
-    });
+  async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.guard(
+      () =>
+        this.write(() => {
+          const row = this.get<EndpointRow>('insertEndpoint', endpointParams(endpoint))!;
+          this.queueMessages(options.messages);
+          return toEndpoint(row);
+        }),
+      { conflicts: endpointConflicts(endpoint), missingParent: 'Application not found' },
+    );
   }
 
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
     return this.guard(() => mapOrNull(this.get<EndpointRow>('selectEndpointByIdOrUid', { appId, key: idOrUid }), toEndpoint));
   }
 
-  async updateEndpoint(endpoint: Endpoint): Promise<Endpoint> {
+  async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.guard(
-      () => {
-        const row = this.get<EndpointRow>('updateEndpoint', endpointParams(endpoint));
-        if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
-        return toEndpoint(row);
-      },
+      () =>
+        this.write(() => {
+          const row = this.get<EndpointRow>('updateEndpoint', endpointParams(endpoint));
+          if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          this.queueMessages(options.messages);
+          return toEndpoint(row);
+        }),
       { conflicts: endpointConflicts(endpoint) },
     );
   }
 
-  async deleteEndpoint(appId: string, endpointId: string, now: Date): Promise<boolean> {
+  async deleteEndpoint(appId: string, endpointId: string, now: Date, options: QueueMessagesOptions = {}): Promise<boolean> {
     return this.guard(() =>
       this.write(() => {
         const deleted = this.run('softDeleteEndpoint', { id: endpointId, appId, now: now.getTime() }).changes > 0;
-        if (deleted) this.run('failOpenDeliveriesOfEndpoint', { endpointId, now: now.getTime() });
+        if (deleted) {
+          this.run('failOpenDeliveriesOfEndpoint', { endpointId, now: now.getTime() });
+          this.queueMessages(options.messages);
+        }
         return deleted;
       }),
     );
@@ -582,29 +614,7 @@ export class SqliteStore implements Store {
   ): Promise<{ message: Message; deliveries: Delivery[] }> {
     return this.guard(
       () =>
-        this.write(() => {
-          const row = this.get<MessageRow>('insertMessage', messageParams(message))!;
-          const endpoints = options.endpointIds
-            ? this.all<{ id: string }>('selectTargetedEndpoints', { appId: message.appId, endpointIds: JSON.stringify(options.endpointIds) })
-            : this.all<{ id: string }>('selectFanOutEndpoints', {
-                appId: message.appId,
-                eventType: message.eventType,
-                channels: message.channels === null ? null : JSON.stringify(message.channels),
-              });
-          const deliveries = endpoints.map(({ id: endpointId }) =>
-            toDelivery(
-              this.get<DeliveryRow>('insertDelivery', {
-                id: newId('msgep', now.getTime()),
-                msgId: message.id,
-                appId: message.appId,
-                endpointId,
-                triggerType: 'scheduled',
-                now: now.getTime(),
-              })!,
-            ),
-          );
-          return { message: toMessage(row), deliveries };
-        }),
+        this.write(() => this.insertMessageWithFanOut(message, now, options.endpointIds)),
       {
         conflicts: {
           'messages.event_id': `A message with eventId '${message.eventId}' already exists in this application`,
@@ -737,8 +747,9 @@ export class SqliteStore implements Store {
     );
   }
 
-  async completeAttempt(input: CompleteAttemptInput): Promise<void> {
+  async completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
     const { attempt, outcome } = input;
+    const health = input.health ?? 'none';
     return this.guard(
       () =>
         this.write(() => {
@@ -754,7 +765,20 @@ export class SqliteStore implements Store {
           if (outcome.status === 'success') {
             this.run('supersedeOlderDeliveries', { id: attempt.deliveryId, msgId: attempt.msgId, endpointId: attempt.endpointId, now });
           }
-          if (input.disableEndpoint) this.run('disableEndpoint', { id: attempt.endpointId, now });
+          let endpointDisabled = false;
+          if (health !== 'none' || input.disableEndpoint) {
+            const row = this.get<{ disabled: number }>('updateEndpointHealth', {
+              endpointId: attempt.endpointId,
+              health,
+              disable: input.disableEndpoint ? 1 : 0,
+              autoDisableFailingSince: input.autoDisableFailingSince?.getTime() ?? null,
+              now,
+            });
+            endpointDisabled = row?.disabled === 1;
+          }
+          this.queueMessages(input.messages);
+          if (endpointDisabled) this.queueMessages(input.messagesIfEndpointDisabled);
+          return { endpointDisabled };
         }),
       {
         conflicts: { 'attempts.id': `An attempt with id '${attempt.id}' already exists` },
@@ -875,6 +899,42 @@ export class SqliteStore implements Store {
   }
 
   // Plumbing --------------------------------------------------------------------------------
+
+  /**
+   * Insert the message and one scheduled delivery (due `now`) per endpoint it fans out to (or, with
+   * `endpointIds`, per named live endpoint). Call inside a write transaction.
+   */
+  private insertMessageWithFanOut(message: Message, now: Date, endpointIds?: string[]): { message: Message; deliveries: Delivery[] } {
+    const row = this.get<MessageRow>('insertMessage', messageParams(message))!;
+    const endpoints = endpointIds
+      ? this.all<{ id: string }>('selectTargetedEndpoints', { appId: message.appId, endpointIds: JSON.stringify(endpointIds) })
+      : this.all<{ id: string }>('selectFanOutEndpoints', {
+          appId: message.appId,
+          eventType: message.eventType,
+          channels: message.channels === null ? null : JSON.stringify(message.channels),
+        });
+    const deliveries = endpoints.map(({ id: endpointId }) =>
+      toDelivery(
+        this.get<DeliveryRow>('insertDelivery', {
+          id: newId('msgep', now.getTime()),
+          msgId: message.id,
+          appId: message.appId,
+          endpointId,
+          triggerType: 'scheduled',
+          now: now.getTime(),
+        })!,
+      ),
+    );
+    return { message: toMessage(row), deliveries };
+  }
+
+  /** Accept messages inside the caller's write transaction (see QueueMessagesOptions). */
+  private queueMessages(messages: Message[] | undefined): void {
+    for (const message of messages ?? []) {
+      if (!this.get('selectApplicationExists', { id: message.appId })) continue;
+      this.insertMessageWithFanOut(message, message.createdAt);
+    }
+  }
 
   /** Run `work`, turning every driver error into a TapwireError (nothing from the driver leaks). */
   private guard<T>(work: () => T, context: ErrorContext = {}): T {
@@ -1057,6 +1117,7 @@ function toEndpoint(r: EndpointRow): Endpoint {
     secret: r.secret,
     oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
     headers: JSON.parse(r.headers) as Record<string, string>,
+    ...(r.failing_since !== null ? { failingSince: new Date(r.failing_since) } : {}),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
