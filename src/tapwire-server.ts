@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import type { TapwireConfig } from './config/config.js';
-import { DeliveryWorker } from './delivery/delivery-worker.js';
+import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery/delivery-worker.js';
 import { AddressPolicy } from './delivery/ssrf-guard.js';
 import { ensureAdminToken } from './services/auth.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
@@ -25,6 +25,10 @@ export interface TapwireServerOptions {
   workerMaxIdleMs?: number;
   /** How often payload expiry and idempotency cleanup run; default 60 s. */
   maintenanceIntervalMs?: number;
+  /** The resolver the worker's SSRF guard wraps (default `dns.lookup`); tests inject fixed answers. */
+  lookup?: DeliveryWorkerOptions['lookup'];
+  /** Called once per attempt the SSRF guard refused (see DeliveryWorkerOptions.onBlocked). */
+  onBlocked?: DeliveryWorkerOptions['onBlocked'];
 }
 
 /** Rows one cleanup transaction may touch, so cleanup never holds the database for long. */
@@ -111,6 +115,8 @@ export class TapwireServer {
           clock,
           ...(options.random ? { random: options.random } : {}),
           ...(options.workerMaxIdleMs !== undefined ? { maxIdleMs: options.workerMaxIdleMs } : {}),
+          ...(options.lookup ? { lookup: options.lookup } : {}),
+          ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
         });
       }
       const generatedAdminToken = await ensureAdminToken(context);

@@ -370,15 +370,15 @@ describe('createDeliveryAgent', () => {
     expect(looked).toContain('receiver.tapwire.test');
   });
 
-  it('reports a lookup refusal as a connection failure', async () => {
+  it('reports a lookup refusal (EBLOCKED) as blocked, with the refusal as the response', async () => {
     const lookup: LookupFunction = (hostname, _options, callback) => {
       callback(Object.assign(new Error(`Blocked: ${hostname} resolves to a private address`), { code: 'EBLOCKED' }), '');
     };
     await agent.destroy();
     agent = createDeliveryAgent({ lookup });
     const result = await send('http://internal.tapwire.test/hook');
-    expect(result).toMatchObject({ ok: false, statusCode: 0, reason: 'connection' });
-    expect(result.responseBody).toMatch(/EBLOCKED: Blocked: internal\.tapwire\.test/);
+    expect(result).toMatchObject({ ok: false, statusCode: 0, reason: 'blocked' });
+    expect(result.responseBody).toBe('Blocked: internal.tapwire.test resolves to a private address');
   });
 });
 

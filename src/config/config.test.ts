@@ -230,3 +230,15 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
     for (const name of Object.values(ENV)) expect(name).toMatch(/^TAPWIRE_[A-Z_]+$/);
   });
 });
+
+describe('egress proxy option', () => {
+  it('connects directly by default and reads TAPWIRE_PROXY_URL', () => {
+    expect(loadConfig({ env: {} }).proxyUrl).toBeNull();
+    expect(loadConfig({ env: { TAPWIRE_PROXY_URL: 'http://smokescreen.internal:4750' } }).proxyUrl).toBe('http://smokescreen.internal:4750');
+    expect(loadConfig({ env: { TAPWIRE_PROXY_URL: 'https://user:pw@proxy.internal:3128' } }).proxyUrl).toBe('https://user:pw@proxy.internal:3128');
+  });
+
+  it.each(['proxy.internal:3128', 'socks5://proxy.internal:1080', 'ftp://proxy.internal/'])('refuses TAPWIRE_PROXY_URL=%j, naming the variable', (value) => {
+    expect(configErrorOf({ env: { TAPWIRE_PROXY_URL: value } }).message.startsWith('TAPWIRE_PROXY_URL: ')).toBe(true);
+  });
+});

@@ -19,8 +19,13 @@ export interface TapwireConfig {
   adminToken: string | null;
   /** CIDRs that endpoints may reach although they are private (TAPWIRE_ALLOWED_NETWORKS). */
   allowedNetworks: string[];
-  /** Refuse `http://` endpoint URLs. Default true (TAPWIRE_HTTPS_ONLY). */
+  /** Refuse `http://` endpoint URLs, when saved and when delivering. Default true (TAPWIRE_HTTPS_ONLY). */
   httpsOnly: boolean;
+  /**
+   * Send deliveries through this HTTP(S) proxy, e.g. a filtering egress proxy such as smokescreen;
+   * the proxy then dials, and must filter addresses. Default null: connect directly (TAPWIRE_PROXY_URL).
+   */
+  proxyUrl: string | null;
   /** Delays after the first attempt. Default 5s,5m,30m,2h,5h,10h,10h (TAPWIRE_RETRY_SCHEDULE). */
   retryScheduleMs: number[];
   /** One deadline for connect + headers + body of an attempt. Default 15 s (TAPWIRE_REQUEST_TIMEOUT). */
@@ -55,6 +60,7 @@ export const ENV = {
   adminToken: 'TAPWIRE_ADMIN_TOKEN',
   allowedNetworks: 'TAPWIRE_ALLOWED_NETWORKS',
   httpsOnly: 'TAPWIRE_HTTPS_ONLY',
+  proxyUrl: 'TAPWIRE_PROXY_URL',
   retryScheduleMs: 'TAPWIRE_RETRY_SCHEDULE',
   requestTimeoutMs: 'TAPWIRE_REQUEST_TIMEOUT',
   maxPayloadBytes: 'TAPWIRE_MAX_PAYLOAD_BYTES',
@@ -84,6 +90,7 @@ export function defaultConfig(): TapwireConfig {
     adminToken: null,
     allowedNetworks: [],
     httpsOnly: true,
+    proxyUrl: null,
     retryScheduleMs: [...DEFAULT_RETRY_SCHEDULE_MS],
     requestTimeoutMs: 15_000,
     maxPayloadBytes: 1_048_576,
@@ -132,6 +139,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.adminToken = parse('adminToken', parseAdminToken) ?? null;
   config.allowedNetworks = parse('allowedNetworks', (v) => parseCidrList(v)) ?? [];
   config.httpsOnly = parse('httpsOnly', parseBoolean) ?? config.httpsOnly;
+  config.proxyUrl = parse('proxyUrl', parseProxyUrl) ?? null;
   config.retryScheduleMs = parse('retryScheduleMs', parseRetrySchedule) ?? config.retryScheduleMs;
   config.requestTimeoutMs = parse('requestTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.requestTimeoutMs;
   config.maxPayloadBytes = parse('maxPayloadBytes', (v) => parseInteger(v, 1, 64 * 1_048_576)) ?? config.maxPayloadBytes;
@@ -194,6 +202,19 @@ function parseAdminToken(value: string): string {
   if (value.includes('.')) throw new Error('tokens may not contain "."');
   if (value.length < 16) throw new Error('use at least 16 characters');
   if (/\s/.test(value)) throw new Error('tokens may not contain whitespace');
+  return value;
+}
+
+function parseProxyUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`expected a proxy URL such as http://proxy.internal:3128, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`expected an http:// or https:// proxy URL, got '${url.protocol}'`);
+  }
   return value;
 }
 

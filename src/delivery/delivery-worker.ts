@@ -2,7 +2,8 @@
 // each, and writes the attempt and the delivery's next state in one transaction. Nothing lives
 // only in memory: a worker that dies leaves leases that expire and are claimed again.
 import type { Logger } from 'pino';
-import type { Agent } from 'undici';
+import type { lookup as dnsLookup } from 'node:dns';
+import type { Dispatcher } from 'undici';
 import type { TapwireConfig } from '../config/config.js';
 import { newId } from '../domain/ids.js';
 import { nextRetryDelayMs } from '../domain/retry-policy.js';
@@ -11,7 +12,7 @@ import type { Clock } from '../services/context.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
 import type { DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
 import { createDeliveryAgent, sendWebhook, type SendWebhookResult } from './send-webhook.js';
-import { AddressPolicy } from './ssrf-guard.js';
+import { AddressPolicy, refusalForUrl } from './ssrf-guard.js';
 import { VERSION } from '../version.js';
 
 /** Sent on every delivery. */
@@ -28,6 +29,26 @@ export interface DeliveryWorkerOptions {
   maxIdleMs?: number;
   /** Wait this long before retrying after a store error. Default 1 s. */
   errorBackoffMs?: number;
+  /**
+   * The resolver the SSRF guard wraps (default `dns.lookup`): every address it answers is still
+   * judged, and only allowed ones are dialed. Tests inject fixed answers here; not used with a proxy.
+   */
+  lookup?: typeof dnsLookup;
+  /**
+   * Called once for each attempt the SSRF guard refused (no request was sent): the URL was refused
+   * before connecting (IP literal, localhost or metadata name, http:// under TAPWIRE_HTTPS_ONLY) or
+   * the address dialed was. The hook for a `blocked_by_ssrf` counter; it must not throw.
+   */
+  onBlocked?: (event: BlockedDelivery) => void;
+}
+
+/** An attempt the SSRF guard refused. */
+export interface BlockedDelivery {
+  appId: string;
+  endpointId: string;
+  url: string;
+  /** The refusal as recorded in the attempt's response, e.g. `Blocked: 10.0.0.5 is in a non-public range (private); …`. */
+  reason: string;
 }
 
 /**
@@ -53,7 +74,9 @@ export class DeliveryWorker {
   private readonly random: () => number;
   private readonly maxIdleMs: number;
   private readonly errorBackoffMs: number;
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
+  private readonly policy: AddressPolicy;
+  private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private running = false;
   private loopDone: Promise<void> | null = null;
@@ -69,11 +92,17 @@ export class DeliveryWorker {
     this.maxIdleMs = options.maxIdleMs ?? 1000;
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
     const policy = new AddressPolicy(options.config.allowedNetworks);
-    this.agent = createDeliveryAgent({
-      connections: 16,
-      lookup: policy.guardedLookup(),
-      refuseAddress: (address) => policy.refusalFor(address),
-    });
+    this.policy = policy;
+    this.onBlocked = options.onBlocked;
+    // Without a proxy every connection is guarded twice: the resolver's answers, and the remote
+    // address of the socket. With one, the proxy dials, so only the URL check in send() applies.
+    this.agent = options.config.proxyUrl
+      ? createDeliveryAgent({ connections: 16, proxyUrl: options.config.proxyUrl })
+      : createDeliveryAgent({
+          connections: 16,
+          lookup: policy.guardedLookup(options.lookup),
+          refuseAddress: (address) => policy.refusalFor(address),
+        });
   }
 
   /** Start claiming. Idempotent. */
@@ -257,8 +286,12 @@ export class DeliveryWorker {
     else log.info(fields, 'attempt failed; retry scheduled');
   }
 
-  /** Sign and POST the payload to the endpoint; network outcomes come back as values. */
-  private send(endpoint: Endpoint, msgId: string, payload: string, started: Date): Promise<SendWebhookResult> {
+  /**
+   * Sign and POST the payload to the endpoint; network outcomes come back as values. The URL is
+   * judged again first (it may have been stored under another configuration, or the proxy would
+   * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
+   */
+  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date): Promise<SendWebhookResult> {
     const timestampSeconds = Math.floor(started.getTime() / 1000);
     const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
     const signature = signPayload({ msgId, timestampSeconds, body: payload, secrets });
@@ -268,7 +301,7 @@ export class DeliveryWorker {
       ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId, timestampSeconds, signature }),
       ...endpoint.headers,
     };
-    return sendWebhook(
+    const result = await sendWebhook(
       {
         url: endpoint.url,
         headers,
@@ -276,9 +309,14 @@ export class DeliveryWorker {
         timeoutMs: this.config.requestTimeoutMs,
         maxResponseBytes: this.config.maxResponseBytes,
         dispatcher: this.agent,
+        refuseUrl: (url) => refusalForUrl(url, { httpsOnly: this.config.httpsOnly, policy: this.policy, judgeNames: this.config.proxyUrl !== null }),
       },
       { now: () => this.clock.now().getTime() },
     );
+    if (!result.ok && result.reason === 'blocked') {
+      this.onBlocked?.({ appId: endpoint.appId, endpointId: endpoint.id, url: endpoint.url, reason: result.responseBody });
+    }
+    return result;
   }
 }
 

@@ -2,7 +2,7 @@
 // of the answer. Every network outcome comes back as a value, so the worker can record and schedule it
 // without try/catch; only caller bugs (bad arguments, a closed agent) throw.
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, ProxyAgent, request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../domain/retry-policy.js';
 
 export interface SendWebhookInput {
@@ -20,6 +20,12 @@ export interface SendWebhookInput {
   dispatcher?: Dispatcher;
   /** Aborts the attempt (shutdown); the result then has reason `'aborted'`. */
   signal?: AbortSignal;
+  /**
+   * Judges the parsed URL before any connection (the SSRF guard's URL check: scheme, HTTPS-only, IP
+   * literals, localhost and metadata names): returns why it must not be sent, or null. A refusal is
+   * a failed result with reason `'blocked'`, and no connection is opened.
+   */
+  refuseUrl?: (url: URL) => string | null;
 }
 
 export type SendWebhookResult =
@@ -31,7 +37,11 @@ export type SendWebhookResult =
       /** The capped response body, or a description of the transport error. */
       responseBody: string;
       durationMs: number;
-      reason: 'status' | 'timeout' | 'connection' | 'redirect' | 'invalid_url' | 'aborted';
+      /**
+       * `'blocked'`: the SSRF guard refused the URL or the address dialed (no request was sent);
+       * retried like a connection failure, since DNS or the configuration may change.
+       */
+      reason: 'status' | 'timeout' | 'connection' | 'redirect' | 'invalid_url' | 'aborted' | 'blocked';
       /** On a 429 or 503: the `Retry-After` in ms, or null when the header is absent or unreadable. */
       retryAfterMs?: number | null;
       /** Response headers (lower-case names), empty when no response arrived. */
@@ -102,6 +112,8 @@ export async function sendWebhook(
 
   const url = parseEndpointUrl(input.url);
   if (typeof url === 'string') return failure('invalid_url', url);
+  const refusal = input.refuseUrl?.(url) ?? null;
+  if (refusal !== null) return failure('blocked', `Blocked: ${refusal}`);
   if (callerSignal?.aborted) return failure('aborted', 'Aborted before the request was sent');
 
   // One controller carries both the deadline and the caller's abort, so undici sees a single signal
@@ -141,6 +153,8 @@ export async function sendWebhook(
       }
       return failure('aborted', `Aborted while waiting for the ${phase}`);
     }
+    const blocked = findBlocked(error);
+    if (blocked) return failure('blocked', blocked.message);
     const code = errorCode(error);
     if (code !== undefined && CALLER_ERROR_CODES.has(code)) throw error;
     if (code !== undefined && TIMEOUT_ERROR_CODES.has(code)) return failure('timeout', describeError(error));
@@ -226,6 +240,19 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The SSRF guard's refusal (code `EBLOCKED`) in the error, its causes or an AggregateError's members. */
+function findBlocked(error: unknown, depth = 0): Error | null {
+  if (!(error instanceof Error) || depth > 4) return null;
+  if (errorCode(error) === 'EBLOCKED') return error;
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) {
+      const found = findBlocked(inner, depth + 1);
+      if (found) return found;
+    }
+  }
+  return findBlocked(error.cause, depth + 1);
+}
+
 /** `CODE: message` for the error and its causes, including each address tried (AggregateError). */
 function describeError(error: unknown): string {
   const parts: string[] = [];
@@ -253,37 +280,86 @@ export interface DeliveryAgentOptions {
   keepAliveTimeoutMs?: number;
   /**
    * DNS lookup used for every connection (default `dns.lookup`): the hook for an SSRF guard that refuses
-   * names resolving to private addresses. Its errors come back as `reason: 'connection'`. Node does not
-   * call it for IP-literal hosts, so those must be checked before sending.
+   * names resolving to private addresses (see `AddressPolicy.guardedLookup`). A refusal (an error with
+   * code `EBLOCKED`) comes back as `reason: 'blocked'`, other errors as `'connection'`. Node does not
+   * call it for IP-literal hosts, so those are judged by `refuseAddress`.
    */
   lookup?: LookupFunction;
   /**
-   * Checked on every IP-literal host just before connecting, since `lookup` never sees those: returns
-   * why the address may not be dialed, or null. A refusal fails the attempt with code `EBLOCKED`
-   * (`reason: 'connection'`). Checking here rather than when the URL was saved keeps an endpoint
-   * stored under another configuration from reaching a range this process does not allow.
+   * Judges the address of every connection: an IP-literal host just before connecting (since `lookup`
+   * never sees those), and the remote address of every socket once it is connected, before a byte
+   * of the request is written (so whatever resolved the name, the address actually connected to is
+   * the one judged). Returns why the address may not be dialed, or null; a refusal fails the attempt
+   * with `reason: 'blocked'` and the socket is destroyed. Checking here rather than when the URL was
+   * saved keeps an endpoint stored under another configuration from reaching a range this process
+   * does not allow. Not used with `proxyUrl`: the proxy dials, so it must filter.
    */
   refuseAddress?: (address: string) => string | null;
+  /**
+   * Called once for every connection the guard refuses (by `lookup` or `refuseAddress`), with the
+   * refused address (null if unknown) and the refusal text: a hook for a `blocked_by_ssrf` counter.
+   * It must not throw.
+   */
+  onBlocked?: (address: string | null, reason: string) => void;
+  /**
+   * Send every delivery through this HTTP(S) proxy (`http://proxy:3128`, credentials allowed as
+   * `http://user:pass@proxy:3128`) with undici's ProxyAgent: HTTPS and HTTP targets alike are
+   * tunnelled with CONNECT. The proxy resolves and dials the target, so `lookup` and `refuseAddress`
+   * cannot apply; the proxy (e.g. smokescreen) must do the address filtering. Redirects are still
+   * never followed and the attempt deadline still covers the whole exchange.
+   */
+  proxyUrl?: string;
 }
 
-/** A connection pool for deliveries. Close it with `agent.close()` once in-flight attempts are done. */
-export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent {
-  const { connections = 20, keepAliveTimeoutMs = 4_000, lookup, refuseAddress } = options;
+/**
+ * A connection pool for deliveries: an Agent guarded by `lookup`/`refuseAddress`, or a ProxyAgent
+ * when `proxyUrl` is set. Close it with `close()` once in-flight attempts are done.
+ */
+export function createDeliveryAgent(options?: DeliveryAgentOptions & { proxyUrl?: undefined }): Agent;
+export function createDeliveryAgent(options: DeliveryAgentOptions): Agent | ProxyAgent;
+export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent | ProxyAgent {
+  const { connections = 20, keepAliveTimeoutMs = 4_000, lookup, refuseAddress, onBlocked, proxyUrl } = options;
+  const pool = { connections, keepAliveTimeout: keepAliveTimeoutMs, pipelining: 1 };
+  if (proxyUrl !== undefined) return new ProxyAgent({ uri: proxyUrl, ...pool });
   const connect = buildConnector(lookup ? { lookup } : {});
+  const report = (error: Error | null): void => {
+    if (error && errorCode(error) === 'EBLOCKED') {
+      const address = (error as { address?: unknown }).address;
+      onBlocked?.(typeof address === 'string' ? address : null, error.message);
+    }
+  };
   return new Agent({
-    connections,
-    keepAliveTimeout: keepAliveTimeoutMs,
-    pipelining: 1,
-    connect: refuseAddress
-      ? (connectOptions, callback) => {
-          const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
-          const refusal = isIP(host) ? refuseAddress(host) : null;
-          if (refusal) {
-            callback(Object.assign(new Error(`Blocked: ${refusal}`), { code: 'EBLOCKED' }), null);
-            return;
-          }
-          connect(connectOptions, callback);
+    ...pool,
+    connect: (connectOptions, callback) => {
+      const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
+      const literalRefusal = refuseAddress && isIP(host) ? refuseAddress(host) : null;
+      if (literalRefusal) {
+        const error = Object.assign(new Error(`Blocked: ${literalRefusal}`), { code: 'EBLOCKED', address: host });
+        report(error);
+        callback(error, null);
+        return;
+      }
+      connect(connectOptions, (error, socket) => {
+        if (error || !socket || !refuseAddress) {
+          if (error) report(error);
+          callback(error, socket as never);
+          return;
         }
-      : connect,
+        // The address connected to, whatever resolved the name: the last word on DNS rebinding.
+        const remote = socket.remoteAddress;
+        const refusal = remote ? refuseAddress(remote) : 'the connection has no remote address';
+        if (!refusal) {
+          callback(null, socket);
+          return;
+        }
+        socket.destroy();
+        const blocked = Object.assign(new Error(`Blocked: connected to ${remote ?? 'an unknown address'}; ${refusal}`), {
+          code: 'EBLOCKED',
+          address: remote ?? null,
+        });
+        report(blocked);
+        callback(blocked, null);
+      });
+    },
   });
 }

@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type TapwireConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/services/context.js';
-import { TapwireServer } from '../../src/tapwire-server.js';
+import { TapwireServer, type TapwireServerOptions } from '../../src/tapwire-server.js';
 import { dropSchema, freshSchemaUrl, type Backend } from './postgres.js';
 
 export const ADMIN_TOKEN = 'tw_admin_test_token_0123456789';
@@ -41,6 +41,10 @@ export interface StartTapwireOptions {
   workerMaxIdleMs?: number;
   /** Injected time for the whole server (API, worker, maintenance). */
   clock?: Clock;
+  /** The resolver behind the worker's SSRF guard (a DNS stub: tests never use real DNS for hostile names). */
+  lookup?: TapwireServerOptions['lookup'];
+  /** Counts attempts the SSRF guard refused. */
+  onBlocked?: TapwireServerOptions['onBlocked'];
 }
 
 let currentBackend: Backend = 'sqlite';
@@ -88,6 +92,8 @@ export async function startTapwire(env: Record<string, string> = {}, options: St
       workerMaxIdleMs: options.workerMaxIdleMs ?? 50,
       ...(options.random ? { random: options.random } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
     });
     url = (await server.start())!;
   } catch (error) {
