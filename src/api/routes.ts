@@ -56,6 +56,17 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     handler: async (_req, reply) => reply.status(204).send(),
   });
   register({
+    // Public like the health routes: Prometheus scrapes without credentials. It shows counts and
+    // endpoint ids, never payloads or secrets; keep the port off the internet as for the API.
+    method: 'GET', url: '/metrics', operationId: 'metrics.get', summary: 'Prometheus metrics: attempts, latency, queue, in-flight, SSRF refusals', tag: 'Health', access: 'public',
+    responses: { 200: null },
+    handler: async (_req, reply) => {
+      if (!options.metrics) throw new TapwireError('not_found', { detail: 'Metrics are not enabled on this server' });
+      const text = await options.metrics.render();
+      return reply.status(200).header('content-type', options.metrics.contentType).send(text);
+    },
+  });
+  register({
     method: 'GET', url: '/api/v1/health', operationId: 'health.get', summary: 'Health of the store and the worker', tag: 'Health', access: 'public',
     responses: { 200: null },
     handler: async (_req, reply) => {

@@ -45,6 +45,8 @@ export interface RouteSpec {
 export interface ApiOptions {
   /** Reports whether the in-process worker is running, for the health document. */
   workerStatus?: () => { running: boolean; activeAttempts: number } | null;
+  /** Served at GET /metrics in Prometheus text format; without it the route answers 404. */
+  metrics?: { render(): Promise<string>; readonly contentType: string };
 }
 
 /** How long a concurrent duplicate waits for the first request with the same idempotency key. */
