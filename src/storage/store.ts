@@ -11,6 +11,7 @@ import type {
   Message,
   MessageStatusName,
 } from '../domain/types.js';
+import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
 
 /** The subset of a pino logger the stores use (migrations, connection trouble). */
 export interface StoreLogger {
@@ -295,4 +296,51 @@ export interface Store {
   saveIdempotentResponse(keyHash: string, response: IdempotentResponse, expiresAt: Date): Promise<void>;
   /** Delete expired idempotency entries, at most `limit`. */
   pruneIdempotency(now: Date, limit: number): Promise<number>;
+
+  // Background tasks ------------------------------------------------------------------------
+  /**
+   * Insert a task. With `lease`, the calling process holds it from the start (it runs the task
+   * itself); without, any process's {@link Store.claimBackgroundTasks} may take it.
+   */
+  createBackgroundTask(task: BackgroundTask, lease?: BackgroundTaskLease | null): Promise<BackgroundTask>;
+  getBackgroundTask(id: string): Promise<BackgroundTask | null>;
+  /** Newest first by default; only one application's with `appId`. */
+  listBackgroundTasks(query: BackgroundTaskListQuery): Promise<Page<BackgroundTask>>;
+  /**
+   * Lease up to `limit` running tasks whose lease is free or expired (left by a process that
+   * stopped), oldest first, until `now + leaseMs`. Concurrent callers never get the same task.
+   */
+  claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]>;
+  /**
+   * One batch of an `endpoint.replay` task, in one transaction: the next `limit` messages of the
+   * window after the task's cursor (by id), one manual delivery due `now` for each that has no
+   * delivery to the endpoint, is accepted by the endpoint's current filters (the fan-out rule of
+   * {@link Store.createMessage}) and still has its payload; then the progress, the cursor and the
+   * lease (`now + leaseMs`) are saved, and the task finishes when the batch was not full. A batch
+   * run twice queues nothing twice: "has no delivery" is checked in the same transaction. If the
+   * endpoint was deleted or disabled meanwhile the task fails instead. Null (and nothing done)
+   * when the task is not running or `leaseOwner` no longer holds it.
+   */
+  runReplayMissingBatch(input: { taskId: string; leaseOwner: string; now: Date; leaseMs: number; limit: number }): Promise<{ task: BackgroundTask; queued: number } | null>;
+  /**
+   * Give up `leaseOwner`'s lease of a running task: it stays running and any process may resume it
+   * at once, or with `error` it ends as failed with `data.error` set. False when that owner did not
+   * hold a running task of this id.
+   */
+  releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean>;
+}
+
+// Background tasks --------------------------------------------------------------------------
+
+/** Which process runs a task, and until when its claim holds. */
+export interface BackgroundTaskLease {
+  owner: string;
+  until: Date;
+}
+
+export interface BackgroundTaskListQuery extends ListQuery {
+  /** Only this application's tasks (app-scoped tokens); null = all. */
+  appId?: string | null;
+  status?: BackgroundTaskStatus | null;
+  task?: BackgroundTaskKind | null;
 }

@@ -4,7 +4,8 @@
 import pg from 'pg';
 import type { ClientConfig, CustomTypesConfig, Notification, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 
-import { newId } from '../../domain/ids.js';
+import { idFloorAt, newId } from '../../domain/ids.js';
+import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import type {
   Application,
   Attempt,
@@ -48,6 +49,7 @@ import type {
   StoredToken,
   StoreLogger,
 } from '../store.js';
+import type { BackgroundTaskLease, BackgroundTaskListQuery } from '../store.js';
 
 export interface PostgresStoreOptions {
   /**
@@ -201,6 +203,17 @@ const EVENT_TYPE = columns(EVENT_TYPE_COLUMNS);
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
 const ATTEMPT = columns(ATTEMPT_COLUMNS);
+const BACKGROUND_TASK = columns(['id', 'app_id', 'task', 'status', 'data', 'cursor', 'lease_owner', 'locked_until', 'created_at', 'updated_at']);
+
+/**
+ * Fan-out matching, shared by fan-out and replay-missing: endpoint `e`'s event-type filter admits the
+ * type of message `m` and its channel filter overlaps the message's channels. NULL (not false) when
+ * the message has no channels and the endpoint has some: `&& NULL` is not true.
+ */
+function endpointAccepts(m: string): string {
+  return `(e.event_types IS NULL OR ${m}.event_type = ANY (e.event_types))
+               AND (e.channels IS NULL OR e.channels && ${m}.channels)`;
+}
 
 /**
  * The latest delivery of its (message, endpoint) pair; used wherever "current state" is shown.
@@ -312,8 +325,7 @@ const SQL = {
       SELECT e.id FROM endpoints e
       WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN @endpointIds::text[] IS NULL
-              THEN (e.event_types IS NULL OR inserted.event_type = ANY (e.event_types))
-               AND (e.channels IS NULL OR e.channels && inserted.channels)
+              THEN ${endpointAccepts('inserted')}
               ELSE e.id = ANY (@endpointIds)
             END
       ORDER BY e.id) AS endpoint_ids
@@ -513,6 +525,52 @@ const SQL = {
       SELECT key_hash FROM idempotency_responses WHERE expires_at <= @now
       ORDER BY expires_at LIMIT @limit
       FOR UPDATE SKIP LOCKED)`,
+
+  insertBackgroundTask: `
+    INSERT INTO background_tasks (id, app_id, task, status, data, cursor, lease_owner, locked_until, created_at, updated_at)
+    VALUES (@id, @appId, @task, @status, @data::json, @cursor, @leaseOwner, @lockedUntil::bigint, @createdAt, @updatedAt)
+    RETURNING ${BACKGROUND_TASK}`,
+  selectBackgroundTask: `SELECT ${BACKGROUND_TASK} FROM background_tasks WHERE id = @id`,
+  // A batch or a release holds the task row while it runs, so it reads the lease its commit will replace.
+  lockBackgroundTask: `SELECT ${BACKGROUND_TASK} FROM background_tasks WHERE id = @id FOR UPDATE`,
+  listBackgroundTasks: `
+    SELECT ${BACKGROUND_TASK} FROM background_tasks
+    WHERE (@appId::text IS NULL OR app_id = @appId) AND (@status::text IS NULL OR status = @status)
+      AND (@task::text IS NULL OR task = @task) AND id {cmp} @cursor
+    ORDER BY id {dir} LIMIT @limit`,
+  // Running tasks whose process stopped (its lease expired, or it gave the lease up on close).
+  // Several processes resume at once: SKIP LOCKED passes over a task another claimer (or a batch
+  // of its owner) holds, so one task is taken by one process.
+  claimBackgroundTasks: `
+    UPDATE background_tasks SET lease_owner = @leaseOwner, locked_until = @lockedUntil
+    WHERE id IN (
+      SELECT id FROM background_tasks
+      WHERE status = 'running' AND (locked_until IS NULL OR locked_until <= @now::bigint)
+      ORDER BY id LIMIT @limit
+      FOR UPDATE SKIP LOCKED)
+    RETURNING ${BACKGROUND_TASK}`,
+  saveBackgroundTask: `
+    UPDATE background_tasks
+    SET status = @status, data = @data::json, cursor = @cursor, locked_until = @lockedUntil::bigint, updated_at = @updatedAt
+    WHERE id = @id`,
+  // Two replays (or a replay and a recover) of one endpoint at once would both see a message as
+  // missing and queue it twice; the second waits here, then (READ COMMITTED: a fresh snapshot per
+  // statement) sees the first one's deliveries. It also reads whether the endpoint may still receive.
+  lockEndpointForReplay: `
+    SELECT app_id, disabled, deleted_at FROM endpoints WHERE id = @endpointId FOR NO KEY UPDATE`,
+  // The next messages of a replay window after the cursor, each with what the batch needs to know:
+  // expired (no payload left) and missing (no delivery to this endpoint at all, and accepted by the
+  // endpoint's filters as fan-out would now). deliveries_msg_endpoint answers "no delivery" per row.
+  // Keyset by id from the window's id floor: ids never sort before their creation time. They may
+  // sort after it (a clock stepping back), so there is no safe upper id bound: the last batch of a
+  // window that ends in the past reads on through the application's later messages.
+  selectReplayCandidates: `
+    SELECT m.id, m.payload IS NULL AS expired,
+           COALESCE(${endpointAccepts('m')}, false)
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = e.id) AS missing
+    FROM messages m JOIN endpoints e ON e.id = @endpointId
+    WHERE m.app_id = @appId AND m.id > @cursor AND m.created_at >= @since::bigint AND m.created_at < @until::bigint
+    ORDER BY m.id LIMIT @limit`,
 
   ping: `SELECT 1 AS one`,
 } as const;
@@ -1179,6 +1237,113 @@ export class PostgresStore implements Store {
     return this.guard(async () => (await this.run('pruneIdempotency', { now: now.getTime(), limit })).rowCount ?? 0);
   }
 
+  // Background tasks ------------------------------------------------------------------------
+
+  async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
+    return this.guard(
+      async () =>
+        toBackgroundTask(
+          (await this.one<BackgroundTaskRow>('insertBackgroundTask', {
+            ...backgroundTaskParams(task),
+            leaseOwner: lease?.owner ?? null,
+            lockedUntil: lease?.until.getTime() ?? null,
+          }))!,
+        ),
+      { conflicts: { 'background_tasks.id': `A background task with id '${task.id}' already exists` }, missingParent: 'Application not found' },
+    );
+  }
+
+  async getBackgroundTask(id: string): Promise<BackgroundTask | null> {
+    return this.guard(async () => mapOrNull(await this.one<BackgroundTaskRow>('selectBackgroundTask', { id }), toBackgroundTask));
+  }
+
+  async listBackgroundTasks(query: BackgroundTaskListQuery): Promise<Page<BackgroundTask>> {
+    const params = { appId: query.appId ?? null, status: query.status ?? null, task: query.task ?? null };
+    return this.guard(() => this.page<BackgroundTaskRow, BackgroundTask>('listBackgroundTasks', query, 'descending', params, (r) => r.id, toBackgroundTask));
+  }
+
+  async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
+    return this.guard(async () => {
+      const { rows } = await this.run<BackgroundTaskRow>('claimBackgroundTasks', {
+        now: input.now.getTime(),
+        leaseOwner: input.leaseOwner,
+        lockedUntil: input.now.getTime() + input.leaseMs,
+        limit: input.limit,
+      });
+      return rows.map(toBackgroundTask).sort((a, b) => (a.id < b.id ? -1 : 1));
+    });
+  }
+
+  async runReplayMissingBatch(input: {
+    taskId: string;
+    leaseOwner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.guard(() =>
+      this.transaction(async (client) => {
+        const row = await this.one<BackgroundTaskRow>('lockBackgroundTask', { id: input.taskId }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toBackgroundTask(row);
+        const window = replayWindowOf(task);
+        const endpoint = await this.one<{ app_id: string; disabled: boolean; deleted_at: number | null }>(
+          'lockEndpointForReplay',
+          { endpointId: window.endpointId },
+          client,
+        );
+        const stopped = replayStopReason(endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: endpoint.disabled } : null);
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          await this.run('saveBackgroundTask', { ...backgroundTaskParams(failed), lockedUntil: null }, client);
+          return { task: failed, queued: 0 };
+        }
+        const { rows: candidates } = await this.run<{ id: string; expired: boolean; missing: boolean }>(
+          'selectReplayCandidates',
+          {
+            appId: task.appId,
+            endpointId: window.endpointId,
+            cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
+            since: window.since.getTime(),
+            until: window.until.getTime(),
+            limit: input.limit,
+          },
+          client,
+        );
+        const missing = candidates.filter((c) => c.missing);
+        const targets = missing.filter((c) => !c.expired).map((c) => ({ msgId: c.id, endpointId: window.endpointId }));
+        const deliveries = await this.insertDeliveries(client, { appId: task.appId, triggerType: 'manual', now: input.now, targets });
+        const next = advanceReplay(
+          task,
+          {
+            scanned: candidates.length,
+            queued: deliveries.length,
+            skippedExpired: missing.length - targets.length,
+            lastMsgId: candidates.at(-1)?.id ?? null,
+            done: candidates.length < input.limit,
+          },
+          input.now,
+        );
+        await this.run('saveBackgroundTask', { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null }, client);
+        return { task: next, queued: deliveries.length };
+      }),
+    );
+  }
+
+  async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {
+    return this.guard(() =>
+      this.transaction(async (client) => {
+        const row = await this.one<BackgroundTaskRow>('lockBackgroundTask', { id: input.id }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return false;
+        const task = toBackgroundTask(row);
+        const next = input.error ? failTask(task, input.error, input.now) : { ...task, updatedAt: input.now };
+        await this.run('saveBackgroundTask', { ...backgroundTaskParams(next), lockedUntil: null }, client);
+        return true;
+      }),
+    );
+  }
+
   // Plumbing --------------------------------------------------------------------------------
 
   /** Run `work`, turning every driver error into a TapwireError (nothing from the driver leaks). */
@@ -1671,3 +1836,41 @@ function messageFilterParams(query: { before?: Date | null; after?: Date | null;
   };
 }
 
+interface BackgroundTaskRow {
+  id: string;
+  app_id: string;
+  task: BackgroundTaskKind;
+  status: BackgroundTaskStatus;
+  data: Record<string, unknown>;
+  cursor: string | null;
+  lease_owner: string | null;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toBackgroundTask(r: BackgroundTaskRow): BackgroundTask {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    task: r.task,
+    status: r.status,
+    data: r.data,
+    cursor: r.cursor,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function backgroundTaskParams(t: BackgroundTask): Record<string, unknown> {
+  return {
+    id: t.id,
+    appId: t.appId,
+    task: t.task,
+    status: t.status,
+    data: JSON.stringify(t.data),
+    cursor: t.cursor,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}

@@ -5,7 +5,8 @@ import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
-import { newId } from '../../domain/ids.js';
+import { idFloorAt, newId } from '../../domain/ids.js';
+import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import type {
   Application,
   Attempt,
@@ -48,6 +49,8 @@ import type {
   StoredToken,
   StoreLogger,
 } from '../store.js';
+
+import type { BackgroundTaskLease, BackgroundTaskListQuery } from '../store.js';
 
 export type { StoreLogger } from '../store.js';
 
@@ -134,6 +137,17 @@ const IS_LATEST_DELIVERY = `d.id = (SELECT MAX(d2.id) FROM deliveries d2 WHERE d
 const MESSAGE_FILTERS = `
   AND (@channel IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel))
   AND (@eventTypes IS NULL OR m.event_type IN (SELECT value FROM json_each(@eventTypes)))`;
+
+/**
+ * Fan-out matching, shared by fan-out and replay-missing: endpoint `e`'s event-type filter admits the
+ * type and its channel filter overlaps the channels (JSON text; a message without channels never
+ * reaches a channel endpoint). The arguments are SQL expressions for the type and the channels.
+ */
+function endpointAccepts(eventType: string, channels: string): string {
+  return `(e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = ${eventType}))
+      AND (e.channels IS NULL OR EXISTS (
+        SELECT 1 FROM json_each(e.channels) ec JOIN json_each(${channels}) mc ON mc.value = ec.value))`;
+}
 
 const SQL = {
   insertApplication: `
@@ -232,9 +246,7 @@ const SQL = {
   selectFanOutEndpoints: `
     SELECT id FROM endpoints e
     WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
-      AND (e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = @eventType))
-      AND (e.channels IS NULL OR EXISTS (
-        SELECT 1 FROM json_each(e.channels) ec JOIN json_each(@channels) mc ON mc.value = ec.value))
+      AND ${endpointAccepts('@eventType', '@channels')}
     ORDER BY e.id`,
   // Targeted fan-out (send-example): only the named endpoints, still only live and enabled ones.
   selectTargetedEndpoints: `
@@ -369,6 +381,42 @@ const SQL = {
   pruneIdempotency: `
     DELETE FROM idempotency_responses
     WHERE key_hash IN (SELECT key_hash FROM idempotency_responses WHERE expires_at <= @now LIMIT @limit)`,
+
+  insertBackgroundTask: `
+    INSERT INTO background_tasks (id, app_id, task, status, data, cursor, lease_owner, locked_until, created_at, updated_at)
+    VALUES (@id, @appId, @task, @status, @data, @cursor, @leaseOwner, @lockedUntil, @createdAt, @updatedAt)
+    RETURNING *`,
+  selectBackgroundTask: `SELECT * FROM background_tasks WHERE id = @id`,
+  listBackgroundTasks: `
+    SELECT * FROM background_tasks
+    WHERE (@appId IS NULL OR app_id = @appId) AND (@status IS NULL OR status = @status) AND (@task IS NULL OR task = @task)
+      AND id {cmp} @cursor
+    ORDER BY id {dir} LIMIT @limit`,
+  // Running tasks whose process stopped (its lease expired, or it gave the lease up on close).
+  claimBackgroundTasks: `
+    UPDATE background_tasks SET lease_owner = @leaseOwner, locked_until = @lockedUntil
+    WHERE id IN (
+      SELECT id FROM background_tasks
+      WHERE status = 'running' AND (locked_until IS NULL OR locked_until <= @now)
+      ORDER BY id LIMIT @limit)
+    RETURNING *`,
+  saveBackgroundTask: `
+    UPDATE background_tasks
+    SET status = @status, data = @data, cursor = @cursor, locked_until = @lockedUntil, updated_at = @updatedAt
+    WHERE id = @id`,
+  // The next messages of a replay window after the cursor, each with what the batch needs to know:
+  // expired (no payload left) and missing (no delivery to this endpoint at all, and accepted by the
+  // endpoint's filters as fan-out would now). deliveries_msg_endpoint answers "no delivery" per row.
+  // Keyset by id from the window's id floor: ids never sort before their creation time. They may
+  // sort after it (a clock stepping back), so there is no safe upper id bound: the last batch of a
+  // window that ends in the past reads on through the application's later messages.
+  selectReplayCandidates: `
+    SELECT m.id, m.payload IS NULL AS expired,
+           (${endpointAccepts('m.event_type', 'm.channels')})
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = e.id) AS missing
+    FROM messages m JOIN endpoints e ON e.id = @endpointId
+    WHERE m.app_id = @appId AND m.id > @cursor AND m.created_at >= @since AND m.created_at < @until
+    ORDER BY m.id LIMIT @limit`,
 
   ping: `SELECT 1 AS one`,
 } as const;
@@ -898,6 +946,117 @@ export class SqliteStore implements Store {
     return this.guard(() => this.run('pruneIdempotency', { now: now.getTime(), limit }).changes);
   }
 
+  // Background tasks ------------------------------------------------------------------------
+
+  async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
+    return this.guard(
+      () =>
+        toBackgroundTask(
+          this.get<BackgroundTaskRow>('insertBackgroundTask', {
+            ...backgroundTaskParams(task),
+            leaseOwner: lease?.owner ?? null,
+            lockedUntil: lease?.until.getTime() ?? null,
+          })!,
+        ),
+      { conflicts: { 'background_tasks.id': `A background task with id '${task.id}' already exists` }, missingParent: 'Application not found' },
+    );
+  }
+
+  async getBackgroundTask(id: string): Promise<BackgroundTask | null> {
+    return this.guard(() => mapOrNull(this.get<BackgroundTaskRow>('selectBackgroundTask', { id }), toBackgroundTask));
+  }
+
+  async listBackgroundTasks(query: BackgroundTaskListQuery): Promise<Page<BackgroundTask>> {
+    const params = { appId: query.appId ?? null, status: query.status ?? null, task: query.task ?? null };
+    return this.guard(() => this.page<BackgroundTaskRow, BackgroundTask>('listBackgroundTasks', query, 'descending', params, (r) => r.id, toBackgroundTask));
+  }
+
+  async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
+    return this.guard(() =>
+      this.write(() =>
+        this.all<BackgroundTaskRow>('claimBackgroundTasks', {
+          now: input.now.getTime(),
+          leaseOwner: input.leaseOwner,
+          lockedUntil: input.now.getTime() + input.leaseMs,
+          limit: input.limit,
+        })
+          .map(toBackgroundTask)
+          .sort((a, b) => (a.id < b.id ? -1 : 1)),
+      ),
+    );
+  }
+
+  async runReplayMissingBatch(input: {
+    taskId: string;
+    leaseOwner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.guard(() =>
+      this.write(() => {
+        const row = this.get<BackgroundTaskRow>('selectBackgroundTask', { id: input.taskId });
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toBackgroundTask(row);
+        const window = replayWindowOf(task);
+        const endpoint = this.get<EndpointRow>('selectEndpointById', { id: window.endpointId });
+        const stopped = replayStopReason(endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: endpoint.disabled === 1 } : null);
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          this.run('saveBackgroundTask', { ...backgroundTaskParams(failed), lockedUntil: null });
+          return { task: failed, queued: 0 };
+        }
+        const candidates = this.all<{ id: string; expired: number; missing: number }>('selectReplayCandidates', {
+          appId: task.appId,
+          endpointId: window.endpointId,
+          cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
+          since: window.since.getTime(),
+          until: window.until.getTime(),
+          limit: input.limit,
+        });
+        let queued = 0;
+        let skippedExpired = 0;
+        for (const candidate of candidates) {
+          if (candidate.missing !== 1) continue;
+          if (candidate.expired === 1) {
+            skippedExpired++;
+            continue;
+          }
+          this.run('insertDelivery', {
+            id: newId('msgep', now),
+            msgId: candidate.id,
+            appId: task.appId,
+            endpointId: window.endpointId,
+            triggerType: 'manual',
+            now,
+          });
+          queued++;
+        }
+        const next = advanceReplay(
+          task,
+          { scanned: candidates.length, queued, skippedExpired, lastMsgId: candidates.at(-1)?.id ?? null, done: candidates.length < input.limit },
+          input.now,
+        );
+        this.run('saveBackgroundTask', { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null });
+        return { task: next, queued };
+      }),
+    );
+  }
+
+  async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {
+    return this.guard(() =>
+      this.write(() => {
+        const row = this.get<BackgroundTaskRow>('selectBackgroundTask', { id: input.id });
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return false;
+        const task = toBackgroundTask(row);
+        const next = input.error ? failTask(task, input.error, input.now) : { ...task, updatedAt: input.now };
+        this.run('saveBackgroundTask', { ...backgroundTaskParams(next), lockedUntil: null });
+        return true;
+      }),
+    );
+  }
+
   // Plumbing --------------------------------------------------------------------------------
 
   /**
@@ -1207,3 +1366,41 @@ function messageFilterParams(query: { before?: Date | null; after?: Date | null;
   };
 }
 
+interface BackgroundTaskRow {
+  id: string;
+  app_id: string;
+  task: BackgroundTaskKind;
+  status: BackgroundTaskStatus;
+  data: string;
+  cursor: string | null;
+  lease_owner: string | null;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toBackgroundTask(r: BackgroundTaskRow): BackgroundTask {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    task: r.task,
+    status: r.status,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    cursor: r.cursor,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function backgroundTaskParams(t: BackgroundTask): Record<string, unknown> {
+  return {
+    id: t.id,
+    appId: t.appId,
+    task: t.task,
+    status: t.status,
+    data: JSON.stringify(t.data),
+    cursor: t.cursor,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}
