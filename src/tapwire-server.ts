@@ -8,6 +8,7 @@ import type { TapwireConfig } from './config/config.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery/delivery-worker.js';
 import { AddressPolicy } from './delivery/ssrf-guard.js';
 import { ensureAdminToken } from './services/auth.js';
+import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './services/background-tasks.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
@@ -25,6 +26,8 @@ export interface TapwireServerOptions {
   workerMaxIdleMs?: number;
   /** How often payload expiry and idempotency cleanup run; default 60 s. */
   maintenanceIntervalMs?: number;
+  /** Batch size and lease of background tasks (replay-missing); see BackgroundTaskRunnerOptions. */
+  backgroundTasks?: BackgroundTaskRunnerOptions;
   /** The resolver the worker's SSRF guard wraps (default `dns.lookup`); tests inject fixed answers. */
   lookup?: DeliveryWorkerOptions['lookup'];
   /** Called once per attempt the SSRF guard refused (see DeliveryWorkerOptions.onBlocked). */
@@ -56,6 +59,8 @@ export class TapwireServer {
   readonly context: ServiceContext;
   readonly api: FastifyInstance | null;
   readonly worker: DeliveryWorker | null;
+  /** Runs background tasks (replay-missing), and resumes the ones stopped processes left running. */
+  readonly backgroundTasks: BackgroundTaskRunner;
   /** Set when this start created the admin token: print it once. */
   readonly generatedAdminToken: string | null;
   private maintenanceTimer: NodeJS.Timeout | null = null;
@@ -70,6 +75,7 @@ export class TapwireServer {
     context: ServiceContext;
     api: FastifyInstance | null;
     worker: DeliveryWorker | null;
+    backgroundTasks: BackgroundTaskRunner;
     generatedAdminToken: string | null;
     ownsStore: boolean;
   }) {
@@ -79,6 +85,7 @@ export class TapwireServer {
     this.context = init.context;
     this.api = init.api;
     this.worker = init.worker;
+    this.backgroundTasks = init.backgroundTasks;
     this.generatedAdminToken = init.generatedAdminToken;
     this.ownsStore = init.ownsStore;
   }
@@ -119,14 +126,16 @@ export class TapwireServer {
           ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
         });
       }
+      const backgroundTasks = new BackgroundTaskRunner(context, options.backgroundTasks);
       const generatedAdminToken = await ensureAdminToken(context);
       const api =
         config.role !== 'worker'
           ? await buildApiServer(context, {
               workerStatus: () => (worker ? { running: true, activeAttempts: worker.activeAttempts } : null),
+              backgroundTasks,
             })
           : null;
-      const server = new TapwireServer({ config, logger, store, context, api, worker, generatedAdminToken, ownsStore: !options.store });
+      const server = new TapwireServer({ config, logger, store, context, api, worker, backgroundTasks, generatedAdminToken, ownsStore: !options.store });
       server.maintenanceInterval = options.maintenanceIntervalMs ?? 60_000;
       return server;
     } catch (error) {
@@ -147,6 +156,8 @@ export class TapwireServer {
     }
     this.maintenanceTimer = setInterval(() => void this.runMaintenance(), this.maintenanceInterval);
     this.maintenanceTimer.unref();
+    // Tasks a stopped process left running (this one before a restart included) go on at once.
+    await this.backgroundTasks.resumeUnfinished();
     if (!this.api) return null;
     const address = await this.api.listen({ host: this.config.host, port: this.config.port });
     // With port 0 the public URL derived from the config (http://HOST:0) names no real port.
@@ -170,6 +181,8 @@ export class TapwireServer {
       totals.expiredPayloads = await drainInBatches((n) => this.store.expireMessagePayloads(now, n));
       if (attemptCutoff) totals.prunedAttempts = await drainInBatches((n) => this.store.pruneAttempts(attemptCutoff, n));
       totals.prunedIdempotencyKeys = await drainInBatches((n) => this.store.pruneIdempotency(now, n));
+      // A task whose process stopped mid-way is taken over once its lease has expired.
+      await this.backgroundTasks.resumeUnfinished();
       if (totals.expiredPayloads + totals.prunedAttempts + totals.prunedIdempotencyKeys > 0) {
         this.logger.info(totals, 'maintenance round');
       }
@@ -188,6 +201,8 @@ export class TapwireServer {
       if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
       await this.stopListening?.();
       await this.api?.close();
+      // No request can start a task now; each running one ends its batch and gives its lease up.
+      await this.backgroundTasks.close();
       await this.worker?.close();
       if (this.ownsStore) await this.store.close();
     })();

@@ -97,6 +97,7 @@ export const ID_CURSOR = {
   ep: /^ep_[0-9A-Za-z]{27}$/,
   msg: /^msg_[0-9A-Za-z]{27}$/,
   atmpt: /^atmpt_[0-9A-Za-z]{27}$/,
+  qtask: /^qtask_[0-9A-Za-z]{27}$/,
   name: /^[a-zA-Z0-9\-_.]{1,256}$/,
 } as const;
 

@@ -2,9 +2,11 @@
 // translate HTTP to use cases and back; the rules live in services/.
 import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { BACKGROUND_TASK_STATUSES, type BackgroundTaskKind, type BackgroundTaskStatus } from '../domain/background-tasks.js';
 import type { MessageStatusName } from '../domain/types.js';
 import { TapwireError, validationError } from '../errors/tapwire-error.js';
 import * as apps from '../services/applications.js';
+import * as backgroundTasks from '../services/background-tasks.js';
 import { createAppToken } from '../services/auth.js';
 import type { ServiceContext } from '../services/context.js';
 import * as endpoints from '../services/endpoints.js';
@@ -23,7 +25,7 @@ import {
   readString,
 } from './query.js';
 import * as S from './schemas.js';
-import { applicationOut, attemptOut, deliveryStatusFields, endpointOut, eventTypeOut, messageOut, pageOut } from './serializers.js';
+import { applicationOut, attemptOut, backgroundTaskOut, deliveryStatusFields, endpointOut, eventTypeOut, messageOut, pageOut } from './serializers.js';
 import type { ApiOptions, RouteSpec } from './server.js';
 
 type Query = Record<string, string | string[] | undefined>;
@@ -216,11 +218,24 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     body: S.RecoverIn, responses: { 202: S.RecoverOut },
     handler: async (req, reply) => {
       const body = req.body as Static<typeof S.RecoverIn>;
-      const result = await endpoints.recoverEndpoint(ctx, P(req).app_id!, P(req).endpoint_id!, {
+      // Recorded as a finished task too, so GET /background-task/{id} finds the id it answers.
+      const result = await backgroundTasks.recoverEndpointAsTask(ctx, P(req).app_id!, P(req).endpoint_id!, {
         since: bodyDate(body.since, 'since')!,
         until: bodyDate(body.until, 'until'),
       });
       return reply.status(202).send({ id: result.id, status: result.status, task: result.task, updatedAt: result.updatedAt.toISOString(), recovered: result.recovered });
+    },
+  });
+  register({
+    method: 'POST', url: `${ep}/:endpoint_id/replay-missing`, operationId: 'endpoint.replay_missing', summary: 'Send every message since a time that never reached this endpoint (a background task)', tag: 'Endpoint', access: 'app',
+    body: S.ReplayIn, responses: { 202: S.ReplayOut },
+    handler: async (req, reply) => {
+      const body = req.body as Static<typeof S.ReplayIn>;
+      const task = await backgroundTasks.replayMissing(ctx, options.backgroundTasks ?? null, P(req).app_id!, P(req).endpoint_id!, {
+        since: bodyDate(body.since, 'since')!,
+        until: bodyDate(body.until, 'until'),
+      });
+      return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
     },
   });
   register({
@@ -311,6 +326,29 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     method: 'GET', url: `${msg}/:msg_id/attempt/:attempt_id`, operationId: 'message_attempt.get', summary: 'Get one attempt', tag: 'Message Attempt', access: 'app',
     responses: { 200: S.MessageAttemptOut },
     handler: async (req) => attemptOut(await messages.getAttempt(ctx, P(req).app_id!, P(req).msg_id!, P(req).attempt_id!)),
+  });
+
+  // Background tasks ----------------------------------------------------------------------------
+  // No application in the path: an application-scoped token sees only its own application's tasks.
+  const bt = '/api/v1/background-task';
+  register({
+    method: 'GET', url: bt, operationId: 'background_task.list', summary: 'List background tasks, newest first', tag: 'Background Task', access: 'app',
+    query: { ...LIST_QUERY, status: 'running, finished or failed', task: 'endpoint.replay or endpoint.recover' },
+    responses: { 200: S.ListResponse(S.BackgroundTaskOut, 'BackgroundTaskOut') },
+    handler: async (req) => {
+      const q = Q(req);
+      const page = await backgroundTasks.listBackgroundTasks(ctx, req.principal!, {
+        ...readListQuery(q, ID_CURSOR.qtask, 'descending'),
+        status: readEnum<BackgroundTaskStatus>(q, 'status', BACKGROUND_TASK_STATUSES),
+        task: readEnum<BackgroundTaskKind>(q, 'task', ['endpoint.replay', 'endpoint.recover']),
+      });
+      return pageOut(page, backgroundTaskOut);
+    },
+  });
+  register({
+    method: 'GET', url: `${bt}/:task_id`, operationId: 'background_task.get', summary: 'Get a background task and its progress', tag: 'Background Task', access: 'app',
+    responses: { 200: S.BackgroundTaskOut },
+    handler: async (req) => backgroundTaskOut(await backgroundTasks.getBackgroundTask(ctx, req.principal!, P(req).task_id!)),
   });
 
   // Event types ---------------------------------------------------------------------------------
@@ -467,6 +505,16 @@ function attemptFilters(q: Query) {
     status: readStatus(q),
     statusCodeClass: codeClass,
   };
+}
+
+/** A query parameter that must be one of `allowed` (422 naming the choices otherwise). */
+function readEnum<T extends string>(q: Query, name: string, allowed: readonly T[]): T | null {
+  const value = readString(q, name);
+  if (value === null) return null;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw validationError(['query', name], `${name} must be one of ${allowed.join(', ')}`, 'type_error.enum');
+  }
+  return value as T;
 }
 
 function bodyDate(value: string | null | undefined, field: string): Date | null {

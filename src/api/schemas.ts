@@ -135,6 +135,23 @@ export const RecoverOut = Type.Object(
   { id: Type.String(), status: Type.String(), task: Type.String(), updatedAt: Timestamp },
   { title: 'RecoverOut' },
 );
+export const ReplayIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) }, { title: 'ReplayIn' });
+export const ReplayOut = Type.Object(
+  { id: Type.String({ description: 'qtask_…' }), status: Type.String({ enum: ['running', 'finished', 'failed'] }), task: Type.String(), updatedAt: Timestamp },
+  { title: 'ReplayOut' },
+);
+export const BackgroundTaskOut = Type.Object(
+  {
+    id: Type.String({ description: 'qtask_…' }),
+    status: Type.String({ enum: ['running', 'finished', 'failed'] }),
+    task: Type.String({ enum: ['endpoint.replay', 'endpoint.recover'] }),
+    data: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; endpoint.recover: {endpointId, since, until, recovered}',
+    }),
+    updatedAt: Timestamp,
+  },
+  { title: 'BackgroundTaskOut' },
+);
 export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
 
 export const MessageIn = Type.Object(

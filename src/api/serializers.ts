@@ -1,6 +1,7 @@
 // Domain records → Svix v1 wire shapes. Both old and new field names are returned
 // (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`), and null optionals are omitted.
 import { MessageStatus, TriggerType, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
+import type { BackgroundTask } from '../domain/background-tasks.js';
 import type { Page } from '../storage/store.js';
 import { exceedsJsonDepth } from './raw-json.js';
 
@@ -112,4 +113,9 @@ export function pageOut<T>(page: Page<T>, map: (item: T) => Json): Json {
     ...(page.prevIterator !== null ? { prevIterator: page.prevIterator } : {}),
     done: page.done,
   };
+}
+
+/** Svix's BackgroundTaskOut; the resume cursor stays inside. */
+export function backgroundTaskOut(task: BackgroundTask): Json {
+  return { id: task.id, status: task.status, task: task.task, data: task.data, updatedAt: task.updatedAt.toISOString() };
 }

@@ -6,6 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
+import type { BackgroundTaskRunner } from '../services/background-tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import { authenticate, type Principal } from '../services/auth.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
@@ -47,6 +48,8 @@ export interface ApiOptions {
   workerStatus?: () => { running: boolean; activeAttempts: number } | null;
   /** Served at GET /metrics in Prometheus text format; without it the route answers 404. */
   metrics?: { render(): Promise<string>; readonly contentType: string };
+  /** Runs the background tasks requests start (replay-missing); without it, maintenance rounds pick them up. */
+  backgroundTasks?: BackgroundTaskRunner;
 }
 
 /** How long a concurrent duplicate waits for the first request with the same idempotency key. */

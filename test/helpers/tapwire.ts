@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type TapwireConfig } from '../../src/config/config.js';
+import type { BackgroundTaskRunnerOptions } from '../../src/services/background-tasks.js';
 import type { Clock } from '../../src/services/context.js';
 import { TapwireServer, type TapwireServerOptions } from '../../src/tapwire-server.js';
 import { dropSchema, freshSchemaUrl, type Backend } from './postgres.js';
@@ -41,6 +42,8 @@ export interface StartTapwireOptions {
   workerMaxIdleMs?: number;
   /** Injected time for the whole server (API, worker, maintenance). */
   clock?: Clock;
+  /** Background task batch size, lease and batch hook (replay-missing). */
+  backgroundTasks?: BackgroundTaskRunnerOptions;
   /** The resolver behind the worker's SSRF guard (a DNS stub: tests never use real DNS for hostile names). */
   lookup?: TapwireServerOptions['lookup'];
   /** Counts attempts the SSRF guard refused. */
@@ -92,6 +95,7 @@ export async function startTapwire(env: Record<string, string> = {}, options: St
       workerMaxIdleMs: options.workerMaxIdleMs ?? 50,
       ...(options.random ? { random: options.random } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.backgroundTasks ? { backgroundTasks: options.backgroundTasks } : {}),
       ...(options.lookup ? { lookup: options.lookup } : {}),
       ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
     });

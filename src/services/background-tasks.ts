@@ -1,0 +1,314 @@
+// Background tasks: replay-missing (every message of an application since a time that never
+// reached an endpoint) runs in batches after the API answers 202, with progress readable through
+// GET /api/v1/background-task/{id}; a task left running by a stopped process is resumed by another.
+import { randomBytes } from 'node:crypto';
+import {
+  BACKGROUND_TASK_KINDS,
+  type BackgroundTask,
+  type BackgroundTaskKind,
+  type BackgroundTaskStatus,
+  type ReplayMissingData,
+} from '../domain/background-tasks.js';
+import { newId } from '../domain/ids.js';
+import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
+import type { BackgroundTaskListQuery, ListQuery, Page } from '../storage/store.js';
+import type { Principal } from './auth.js';
+import type { ServiceContext } from './context.js';
+import { getEndpoint, recoverEndpoint } from './endpoints.js';
+
+/**
+ * Furthest back a replay may reach: 90 days, the longest payload retention
+ * (`payloadRetentionPeriod` 90 days, `payloadRetentionHours` 2160). Older messages have no payload
+ * left to send. Larger than recover's 14 days because the work is done in batches in the
+ * background, never inside the request.
+ */
+export const MAX_REPLAY_WINDOW_MS = 90 * 86_400_000;
+
+/** Defaults of {@link BackgroundTaskRunnerOptions}. */
+export const BACKGROUND_TASK_DEFAULTS = {
+  /** Messages looked at per batch (one transaction each): short enough never to stall deliveries. */
+  batchSize: 500,
+  /**
+   * How long a process's claim on a task holds without a batch renewing it. A process that stops
+   * mid-task leaves it running; another takes it over this long after its last batch.
+   */
+  leaseMs: 30_000,
+  /** Tasks one process resumes per maintenance round. */
+  resumeLimit: 10,
+} as const;
+
+export interface BackgroundTaskRunnerOptions {
+  /** Messages per batch (default 500). */
+  batchSize?: number;
+  /** Lease of a running task (default 30 s); see {@link BACKGROUND_TASK_DEFAULTS}. */
+  leaseMs?: number;
+  /** Called after every batch with the task as saved (tests use it to hold a task between batches). */
+  onBatch?: (task: BackgroundTask) => Promise<void> | void;
+}
+
+/**
+ * Runs this process's background tasks: a task it has just created, and tasks other processes
+ * left running (resumeUnfinished, at start and in every maintenance round). Each batch renews the
+ * lease; close() lets every task finish its current batch and gives the leases up, so the next
+ * process to start resumes them at once.
+ */
+export class BackgroundTaskRunner {
+  /** Identifies this process's leases (random per runner). */
+  readonly leaseOwner = `runner_${randomBytes(9).toString('base64url')}`;
+  readonly batchSize: number;
+  readonly leaseMs: number;
+  private readonly onBatch: BackgroundTaskRunnerOptions['onBatch'];
+  private readonly running = new Map<string, Promise<void>>();
+  /** Resume rounds in progress (close waits for them too). */
+  private readonly resuming = new Set<Promise<number>>();
+  private closed = false;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    options: BackgroundTaskRunnerOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? BACKGROUND_TASK_DEFAULTS.batchSize;
+    this.leaseMs = options.leaseMs ?? BACKGROUND_TASK_DEFAULTS.leaseMs;
+    this.onBatch = options.onBatch;
+  }
+
+  /** A lease for a task this runner is about to create and run; null once closing (then maintenance somewhere picks it up). */
+  leaseFor(now: Date): { owner: string; until: Date } | null {
+    return this.closed ? null : { owner: this.leaseOwner, until: new Date(now.getTime() + this.leaseMs) };
+  }
+
+  /** Run a task this runner holds the lease of, in the background. */
+  start(task: BackgroundTask): void {
+    if (this.closed || this.running.has(task.id)) return;
+    const run = this.drive(task).finally(() => this.running.delete(task.id));
+    this.running.set(task.id, run);
+  }
+
+  /**
+   * Lease and run tasks left running by processes that stopped (their lease expired or was given
+   * up). Never throws: a failure is logged and the next round tries again. Returns how many started.
+   */
+  async resumeUnfinished(): Promise<number> {
+    if (this.closed) return 0;
+    const round = this.claimAndStart();
+    this.resuming.add(round);
+    try {
+      return await round;
+    } finally {
+      this.resuming.delete(round);
+    }
+  }
+
+  /** Resolves when no task is running (or being resumed) in this process. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.resuming.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.resuming]);
+    }
+  }
+
+  /** Stop after each task's current batch and give the leases up. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+  }
+
+  private async claimAndStart(): Promise<number> {
+    try {
+      const tasks = await this.ctx.store.claimBackgroundTasks({
+        now: this.ctx.clock.now(),
+        leaseOwner: this.leaseOwner,
+        leaseMs: this.leaseMs,
+        limit: BACKGROUND_TASK_DEFAULTS.resumeLimit,
+      });
+      for (const task of tasks) {
+        const log = this.ctx.logger.child({ taskId: task.id, appId: task.appId, task: task.task });
+        // Closed while claiming: hand the task straight back rather than sit on it until the lease ends.
+        if (this.closed) await this.release(task.id, null, log);
+        else {
+          log.info({}, 'background task resumed');
+          this.start(task);
+        }
+      }
+      return this.closed ? 0 : tasks.length;
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, 'resuming background tasks failed; will retry');
+      return 0;
+    }
+  }
+
+  private async drive(task: BackgroundTask): Promise<void> {
+    const log = this.ctx.logger.child({ taskId: task.id, appId: task.appId, task: task.task });
+    if (task.task !== 'endpoint.replay') {
+      // Only replays run in batches. Another kind left running is a newer version's: leave it to that.
+      log.warn({}, 'background task of an unknown kind left alone');
+      await this.release(task.id, null, log);
+      return;
+    }
+    for (;;) {
+      if (this.closed) {
+        await this.release(task.id, null, log);
+        return;
+      }
+      let result: Awaited<ReturnType<ServiceContext['store']['runReplayMissingBatch']>>;
+      try {
+        result = await this.ctx.store.runReplayMissingBatch({
+          taskId: task.id,
+          leaseOwner: this.leaseOwner,
+          now: this.ctx.clock.now(),
+          leaseMs: this.leaseMs,
+          limit: this.batchSize,
+        });
+      } catch (error) {
+        if (error instanceof TapwireError && error.code === 'store_unavailable') {
+          // Keep the lease: it expires, and a maintenance round (here or elsewhere) resumes the task.
+          log.warn({ reason: error.detail }, 'background task paused: database unavailable');
+          return;
+        }
+        log.error({ err: error }, 'background task failed');
+        await this.release(task.id, 'Internal error; see the server log', log);
+        return;
+      }
+      if (!result) {
+        // Another process holds the task now (our lease had expired), or it ended or was deleted
+        // with its application.
+        log.info({}, 'background task no longer held');
+        return;
+      }
+      if (result.queued > 0) this.ctx.notifyDeliveriesQueued();
+      await this.onBatch?.(result.task);
+      if (result.task.status !== 'running') {
+        log.info({ status: result.task.status, ...result.task.data }, 'background task ended');
+        return;
+      }
+      // Let deliveries and API requests in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private async release(taskId: string, error: string | null, log: ServiceContext['logger']): Promise<void> {
+    try {
+      await this.ctx.store.releaseBackgroundTask({ id: taskId, leaseOwner: this.leaseOwner, now: this.ctx.clock.now(), error });
+    } catch (releaseError) {
+      // The lease then simply expires.
+      log.warn({ err: releaseError }, 'giving up a background task lease failed');
+    }
+  }
+}
+
+/**
+ * Replay missing messages to an endpoint: every message of the application created in
+ * [since, until) that has no delivery to this endpoint (none was ever queued: the endpoint did not
+ * exist yet, or its filters left the message out) and that the endpoint accepts now (its current
+ * event-type filter and channels, the fan-out rule) gets one manual delivery, due now. Messages
+ * whose payload expired or was expunged are skipped and counted. Manual, like resend and recover:
+ * a person asked for these attempts, and they are not retried (recover resends the ones that fail).
+ *
+ * `until` defaults to now, and a later one is taken as now: messages accepted after the request
+ * reach the endpoint through fan-out. `since` may be at most 90 days back (MAX_REPLAY_WINDOW_MS).
+ * Answers at once with the task, `running`; a runner does the work in batches (without one, the
+ * next maintenance round of any process does).
+ */
+export async function replayMissing(
+  ctx: ServiceContext,
+  runner: BackgroundTaskRunner | null,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { since: Date; until?: Date | null },
+): Promise<BackgroundTask> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  const until = input.until && input.until < now ? input.until : now;
+  if (input.since >= until) {
+    throw validationError(['body', 'since'], input.until && input.since >= input.until ? 'since must be before until' : 'since must be in the past');
+  }
+  if (now.getTime() - input.since.getTime() > MAX_REPLAY_WINDOW_MS) {
+    throw validationError(['body', 'since'], 'since may be at most 90 days in the past (the longest payload retention)');
+  }
+  if (endpoint.disabled) {
+    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
+  }
+  const data: ReplayMissingData = {
+    endpointId: endpoint.id,
+    since: input.since.toISOString(),
+    until: until.toISOString(),
+    scanned: 0,
+    queued: 0,
+    skippedExpired: 0,
+    batches: 0,
+  };
+  const task = await ctx.store.createBackgroundTask(
+    {
+      id: newId('qtask', now.getTime()),
+      appId: endpoint.appId,
+      task: 'endpoint.replay',
+      status: 'running',
+      data: data as unknown as Record<string, unknown>,
+      cursor: null,
+      createdAt: now,
+      updatedAt: now,
+    },
+    runner?.leaseFor(now) ?? null,
+  );
+  ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint replay started');
+  runner?.start(task);
+  return task;
+}
+
+/**
+ * Recover (see endpoints.recoverEndpoint), recorded as a finished `endpoint.recover` task so its
+ * id can be read back through GET /api/v1/background-task/{id}, with `{endpointId, since, until,
+ * recovered}` as data. The recovery is done when this answers; should recording it fail, the
+ * answer stands and only the lookup by id is lost (logged).
+ */
+export async function recoverEndpointAsTask(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { since: Date; until?: Date | null },
+): ReturnType<typeof recoverEndpoint> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const result = await recoverEndpoint(ctx, endpoint.appId, endpoint.id, input);
+  const data = {
+    endpointId: endpoint.id,
+    since: input.since.toISOString(),
+    until: (input.until ?? result.updatedAt).toISOString(),
+    recovered: result.recovered,
+  };
+  try {
+    await ctx.store.createBackgroundTask({
+      id: result.id,
+      appId: endpoint.appId,
+      task: 'endpoint.recover',
+      status: result.status,
+      data,
+      cursor: null,
+      createdAt: result.updatedAt,
+      updatedAt: result.updatedAt,
+    });
+  } catch (error) {
+    ctx.logger.warn({ err: error, taskId: result.id, appId: endpoint.appId }, 'recording the recover task failed');
+  }
+  return result;
+}
+
+/** One task; another application's task is not found for an application-scoped token. */
+export async function getBackgroundTask(ctx: ServiceContext, principal: Principal, taskId: string): Promise<BackgroundTask> {
+  const task = await ctx.store.getBackgroundTask(taskId);
+  if (!task || (principal.kind === 'app' && task.appId !== principal.appId)) throw notFound('Background task');
+  return task;
+}
+
+/** Newest first by default; an application-scoped token sees its own application's tasks only. */
+export async function listBackgroundTasks(
+  ctx: ServiceContext,
+  principal: Principal,
+  query: ListQuery & { status?: BackgroundTaskStatus | null; task?: BackgroundTaskKind | null },
+): Promise<Page<BackgroundTask>> {
+  const scoped: BackgroundTaskListQuery = { ...query, appId: principal.kind === 'app' ? principal.appId : null };
+  return ctx.store.listBackgroundTasks(scoped);
+}
+
+/** True for the task kinds Tapwire records (the `task` filter of the list). */
+export function isBackgroundTaskKind(value: string): value is BackgroundTaskKind {
+  return (BACKGROUND_TASK_KINDS as readonly string[]).includes(value);
+}
