@@ -47,7 +47,13 @@ export interface Endpoint {
   eventTypes: string[] | null;
   /** null = not restricted to channels. */
   channels: string[] | null;
+  /** Messages per second at most; null = not throttled. */
   throttleRate: number | null;
+  /**
+   * Attempts in flight at once, across every worker; absent = the server default
+   * (TAPWIRE_ENDPOINT_CONCURRENCY). A hanging endpoint holds at most this many worker slots.
+   */
+  concurrencyLimit?: number;
   version: number;
   metadata: Record<string, string>;
   /** Current `whsec_…` signing secret. */
@@ -101,7 +107,10 @@ export interface Delivery {
   triggerType: TriggerTypeName;
   /** Attempts made so far for this delivery. */
   attemptCount: number;
-  /** When the next attempt is due; null once final (success or fail). */
+  /**
+   * When the next attempt is due; null once final (success or fail). A due delivery parked behind
+   * its endpoint's limit keeps its due time here, and runs as soon as the endpoint has room.
+   */
   nextAttemptAt: Date | null;
   /** A worker holds this delivery until this time; expired leases are claimed again. */
   lockedUntil: Date | null;

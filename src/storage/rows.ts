@@ -32,6 +32,8 @@ export interface DeliveryRow {
   attempt_count: number;
   next_attempt_at: number | null;
   locked_until: number | null;
+  /** The due time while parked behind its endpoint's limit (next_attempt_at is NULL then); see migration 0002. */
+  parked_due_at?: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -80,7 +82,8 @@ export function toDelivery(r: DeliveryRow): Delivery {
     status: r.status,
     triggerType: r.trigger_type,
     attemptCount: r.attempt_count,
-    nextAttemptAt: toDateOrNull(r.next_attempt_at),
+    // A parked delivery is still due: it shows its due time like any other waiting one.
+    nextAttemptAt: toDateOrNull(r.next_attempt_at ?? (r.status === 'pending' || r.status === 'sending' ? r.parked_due_at ?? null : null)),
     lockedUntil: toDateOrNull(r.locked_until),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),

@@ -68,6 +68,27 @@ export interface DeliveryJob {
   endpoint: Endpoint | null;
 }
 
+export interface ClaimDeliveriesInput {
+  now: Date;
+  /** Deliveries to lease at most. */
+  limit: number;
+  /** Each lease lasts until `now + leaseMs`. */
+  leaseMs: number;
+  /** Retries (attemptCount > 0) among them at most. Default: no separate limit. */
+  maxRetries?: number;
+  /**
+   * Attempts in flight at once per endpoint that sets no limit of its own. Default: no limit
+   * (only endpoints with their own concurrencyLimit are limited).
+   */
+  endpointConcurrency?: number | null;
+}
+
+export interface NextDueInput {
+  now: Date;
+  /** As in {@link ClaimDeliveriesInput.endpointConcurrency}. */
+  endpointConcurrency?: number | null;
+}
+
 /** What becomes of a delivery after an attempt. */
 export type DeliveryOutcome =
   | { status: 'success' }
@@ -253,8 +274,14 @@ export interface Store {
    * Lease up to `limit` deliveries that are due (status pending or sending, nextAttemptAt ≤ now,
    * lease free or expired), oldest due first, until `now + leaseMs`; each claim increments nothing
    * (the attempt count moves in completeAttempt). Concurrent callers never get the same delivery.
+   *
+   * Endpoint limits hold across every process sharing the store: an endpoint never has more leased
+   * deliveries than its concurrency limit (its own, else `input.endpointConcurrency`), and attempts
+   * start no faster than its throttleRate allows. Due deliveries of an endpoint at its limit are
+   * parked (see {@link Delivery.nextAttemptAt}) and taken first, oldest first, once it has room.
+   * At most `maxRetries` of the claimed deliveries are retries (attemptCount > 0).
    */
-  claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]>;
+  claimDueDeliveries(input: ClaimDeliveriesInput): Promise<DeliveryJob[]>;
   /**
    * In one transaction: insert the attempt, increment the delivery's attempt count, set its status
    * and next due time from `outcome`, clear the lease, track the endpoint's health (`health`,
@@ -267,8 +294,11 @@ export interface Store {
   /**
    * When the next delivery becomes claimable: the earliest max(nextAttemptAt, lockedUntil) among
    * deliveries waiting to run (a leased one is claimable again when its lease ends); null when none.
+   * A parked delivery counts from when its endpoint may start another attempt without any attempt
+   * in flight finishing first: its throttle allows one, and it has a free slot or, when not, its
+   * first lease ends. Without `input` (no time to judge leases by), parked ones count as due.
    */
-  nextDueAt(): Promise<Date | null>;
+  nextDueAt(input?: NextDueInput): Promise<Date | null>;
   /**
    * The queue for /metrics: deliveries waiting for an attempt and not leased (`pending`), how many
    * of those are due at `now`, and the due time of the oldest due one.

@@ -31,9 +31,11 @@ import {
   type IdempotencyRow,
   type TokenRow,
 } from '../rows.js';
+import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-params.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
+  ClaimDeliveriesInput,
   CompleteAttemptInput,
   CompleteAttemptResult,
   DeliveryJob,
@@ -42,6 +44,7 @@ import type {
   ListQuery,
   MessageDestination,
   MessageListQuery,
+  NextDueInput,
   Page,
   QueueMessagesOptions,
   Store,
@@ -142,6 +145,7 @@ interface EndpointRow {
   event_types: string[] | null;
   channels: string[] | null;
   throttle_rate: number | null;
+  concurrency_limit: number | null;
   version: number;
   metadata: Record<string, string>;
   secret: string;
@@ -184,11 +188,11 @@ interface MessageRow {
 
 const APPLICATION_COLUMNS = ['id', 'uid', 'name', 'throttle_rate', 'metadata', 'created_at', 'updated_at'];
 const ENDPOINT_COLUMNS = ['id', 'app_id', 'uid', 'url', 'description', 'disabled', 'event_types', 'channels', 'throttle_rate', 'version',
-  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at', 'failing_since'];
+  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at', 'failing_since', 'concurrency_limit'];
 const EVENT_TYPE_COLUMNS = ['name', 'description', 'archived', 'deprecated', 'schemas', 'feature_flag', 'created_at', 'updated_at'];
 const MESSAGE_COLUMNS = ['id', 'app_id', 'event_id', 'event_type', 'payload', 'channels', 'created_at', 'payload_expires_at'];
 const DELIVERY_COLUMNS = ['id', 'msg_id', 'app_id', 'endpoint_id', 'status', 'trigger_type', 'attempt_count', 'next_attempt_at', 'locked_until',
-  'created_at', 'updated_at'];
+  'created_at', 'updated_at', 'parked_due_at'];
 const ATTEMPT_COLUMNS = ['id', 'delivery_id', 'msg_id', 'app_id', 'endpoint_id', 'url', 'response_status_code', 'response',
   'response_duration_ms', 'status', 'trigger_type', 'attempted_at'];
 
@@ -257,9 +261,9 @@ const SQL = {
 
   insertEndpoint: `
     INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-                           version, metadata, secret, old_secrets, headers, created_at, updated_at)
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
     VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes::text[], @channels::text[], @throttleRate,
-            @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt)
+            @concurrencyLimit, @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt)
     RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: `
     SELECT ${ENDPOINT} FROM endpoints
@@ -270,8 +274,8 @@ const SQL = {
   updateEndpoint: `
     UPDATE endpoints
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes::text[],
-        channels = @channels::text[], throttle_rate = @throttleRate, version = @version, metadata = @metadata::json,
-        secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt,
+        channels = @channels::text[], throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
+        metadata = @metadata::json, secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt,
         -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
         failing_since = CASE WHEN disabled AND NOT @disabled THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
@@ -411,22 +415,116 @@ const SQL = {
       AND d.status = 'fail'
       AND ${IS_LATEST_DELIVERY}
     ORDER BY d.msg_id`,
-  // One statement leases the batch. SKIP LOCKED is what lets many workers on many machines claim
-  // at once: a row another claimer (or a completing attempt) has locked is passed over instead of
-  // waited on, so claimers never queue behind each other and never both take a row. A row whose
-  // lease another claimer committed after our snapshot is re-checked under its lock (READ
-  // COMMITTED re-evaluates the WHERE), sees the new locked_until and drops out. The subquery walks
-  // the partial index deliveries_due in due order. Status is left alone; only completeAttempt moves it.
+  // One statement (one round trip) runs a claim round: it leases a batch, parks what must wait for
+  // its endpoint and moves the endpoints' throttles on. SKIP LOCKED is what lets many workers on many
+  // machines claim at once: a row another claimer (or a completing attempt) has locked is passed over
+  // instead of waited on, so claimers never queue behind each other and never both take a row. A row
+  // whose lease another claimer committed after our snapshot is re-checked under its lock (READ
+  // COMMITTED re-evaluates the WHERE), sees the new locked_until and drops out.
+  //
+  // Candidates, oldest due first: a window of due deliveries (deliveries_due), the first attempts
+  // (deliveries_first_due, read only when the retry budget may bind) and, for each endpoint with
+  // parked deliveries and room, as many of those as it has room for. An endpoint's room is the least
+  // of its free slots (its limit minus its leases, counted on deliveries_leased) and what its
+  // throttle allows now (GCRA, see migration 0002). The lease count is read in this statement's
+  // snapshot, so it only counts for an endpoint whose row we lock (SKIP LOCKED: one claimer at a
+  // time per endpoint) and whose claim_seq is still the one in our snapshot: then no claim has
+  // leased its deliveries since (every claim that takes some bumps it). Others wait for a later
+  // claim. An endpoint without limits is neither locked nor bumped. Per endpoint, candidates past its room are parked; the others are taken in due order up
+  // to @limit, retries only up to @maxRetries. Status is left alone; only completeAttempt moves it.
+  // Mirrors SqliteStore's planClaim.
   claimDueDeliveries: `
-    UPDATE deliveries SET locked_until = @lockedUntil
-    WHERE id IN (
-      SELECT id FROM deliveries
-      WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now::bigint
-        AND (locked_until IS NULL OR locked_until <= @now)
-      ORDER BY next_attempt_at, id
-      LIMIT @limit
-      FOR UPDATE SKIP LOCKED)
-    RETURNING ${DELIVERY}`,
+    WITH RECURSIVE
+      parked_endpoints (endpoint_id) AS (
+        (SELECT endpoint_id FROM deliveries
+         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+         ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      ready AS MATERIALIZED (
+        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now::bigint
+          AND (locked_until IS NULL OR locked_until <= @now)
+        ORDER BY next_attempt_at, id LIMIT @window
+        FOR UPDATE SKIP LOCKED),
+      ready_first AS MATERIALIZED (
+        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+        WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
+          AND (locked_until IS NULL OR locked_until <= @now)
+        ORDER BY next_attempt_at, id LIMIT @firstWindow
+        FOR UPDATE SKIP LOCKED),
+      seen_endpoints AS MATERIALIZED (
+        SELECT id, claim_seq, throttle_rate, throttle_tat, COALESCE(concurrency_limit, @defaultConcurrency::integer) AS concurrency
+        FROM endpoints
+        WHERE id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
+                     UNION SELECT endpoint_id FROM parked_endpoints)),
+      -- An endpoint without limits needs no lock (nor a claim_seq bump): any claimer may take its deliveries.
+      locked_endpoints AS MATERIALIZED (
+        SELECT id, claim_seq FROM endpoints
+        WHERE id IN (SELECT id FROM seen_endpoints WHERE concurrency IS NOT NULL OR throttle_rate IS NOT NULL)
+        FOR NO KEY UPDATE SKIP LOCKED),
+      limits AS (
+        SELECT id, throttle_rate, concurrency, GREATEST(COALESCE(throttle_tat, @now), @now) AS throttle_from,
+               1000.0::float8 / throttle_rate AS interval_ms,
+               (GREATEST(1, floor(throttle_rate * @burstMs::integer / 1000.0::float8)) - 1) * 1000.0::float8 / throttle_rate AS tolerance_ms
+        FROM seen_endpoints s
+        WHERE (concurrency IS NULL AND throttle_rate IS NULL)
+           OR EXISTS (SELECT 1 FROM locked_endpoints l WHERE l.id = s.id AND l.claim_seq = s.claim_seq)),
+      schedules AS MATERIALIZED (
+        SELECT id, LEAST(
+          CASE WHEN concurrency IS NULL THEN ${UNLIMITED_ROOM}
+               ELSE GREATEST(0, concurrency - (SELECT count(*) FROM deliveries x
+                                               WHERE x.endpoint_id = limits.id AND x.status IN ('pending', 'sending')
+                                                 AND x.locked_until IS NOT NULL AND x.locked_until > @now))::integer END,
+          CASE WHEN throttle_rate IS NULL THEN ${UNLIMITED_ROOM}
+               WHEN @now + tolerance_ms < throttle_from THEN 0
+               ELSE floor((@now + tolerance_ms - throttle_from) / interval_ms + 1e-9)::integer + 1 END) AS room
+        FROM limits),
+      heads AS (
+        SELECT h.id, h.endpoint_id, h.due_at, h.attempt_count
+        FROM schedules s
+        CROSS JOIN LATERAL (
+          SELECT d.id, d.endpoint_id, d.parked_due_at AS due_at, d.attempt_count FROM deliveries d
+          WHERE d.endpoint_id = s.id AND d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL
+          ORDER BY d.parked_due_at, d.id LIMIT LEAST(s.room, @limit::integer)
+          FOR UPDATE SKIP LOCKED) h
+        WHERE s.room > 0 AND s.id IN (SELECT endpoint_id FROM parked_endpoints)),
+      candidates AS (
+        SELECT id, endpoint_id, due_at, attempt_count, false AS parked FROM ready
+        UNION SELECT id, endpoint_id, due_at, attempt_count, false FROM ready_first
+        UNION ALL SELECT id, endpoint_id, due_at, attempt_count, true FROM heads),
+      budgeted AS (
+        SELECT *, CASE WHEN attempt_count > 0
+                       THEN row_number() OVER (PARTITION BY attempt_count > 0 ORDER BY due_at, id) END AS retry_rank
+        FROM candidates),
+      ranked AS MATERIALIZED (
+        SELECT b.id, b.endpoint_id, b.due_at, b.parked, s.room,
+               row_number() OVER (PARTITION BY b.endpoint_id ORDER BY b.due_at, b.id) AS endpoint_rank
+        FROM budgeted b JOIN schedules s ON s.id = b.endpoint_id
+        WHERE b.retry_rank IS NULL OR b.retry_rank <= @maxRetries),
+      chosen AS MATERIALIZED (
+        SELECT id, endpoint_id FROM ranked WHERE endpoint_rank <= room
+        ORDER BY due_at, id LIMIT @limit),
+      claimed_endpoints AS (
+        UPDATE endpoints e
+        SET claim_seq = e.claim_seq + 1,
+            throttle_tat = CASE WHEN e.throttle_rate IS NULL THEN e.throttle_tat
+                                ELSE GREATEST(COALESCE(e.throttle_tat, @now), @now) + c.n * 1000.0::float8 / e.throttle_rate END
+        FROM (SELECT endpoint_id, count(*) AS n FROM chosen GROUP BY endpoint_id) c
+        WHERE e.id = c.endpoint_id AND e.id IN (SELECT id FROM locked_endpoints)),
+      parked AS (
+        UPDATE deliveries SET parked_due_at = next_attempt_at, next_attempt_at = NULL
+        WHERE id IN (SELECT id FROM ranked WHERE NOT parked AND endpoint_rank > room)
+        RETURNING id),
+      leased AS (
+        UPDATE deliveries
+        SET locked_until = @lockedUntil, next_attempt_at = COALESCE(next_attempt_at, parked_due_at), parked_due_at = NULL
+        WHERE id IN (SELECT id FROM chosen)
+        RETURNING ${DELIVERY})
+    SELECT leased.*, p.n AS parked_count FROM (SELECT count(*) AS n FROM parked) p LEFT JOIN leased ON true`,
   // The whole of completeAttempt is this one statement (one transaction, one round trip): record
   // the attempt, move the delivery, and on success end older waiting deliveries of the same message
   // to the same endpoint (a resend got through first; leased ones are left to their own attempt),
@@ -473,21 +571,51 @@ const SQL = {
   // a row not leased beyond its due time is claimable at next_attempt_at, and the first such row in
   // deliveries_due order is the earliest; a row leased beyond its due time can only come earlier if
   // it is due before that one, and those (leased rows) are few and at the front of the index.
+  // Parked deliveries count per endpoint, from when it may start another attempt: a free slot (else
+  // its first lease end) and its throttle's next start (throttle_tat less the burst tolerance).
+  // Without @now, from their due time.
   selectNextDueAt: `
-    WITH free AS (
-      SELECT next_attempt_at AS due FROM deliveries
-      WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= next_attempt_at)
-      ORDER BY next_attempt_at LIMIT 1
-    )
+    WITH RECURSIVE
+      parked_endpoints (endpoint_id) AS (
+        (SELECT endpoint_id FROM deliveries
+         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+         ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      free AS (
+        SELECT next_attempt_at AS due FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at IS NOT NULL
+          AND (locked_until IS NULL OR locked_until <= next_attempt_at)
+        ORDER BY next_attempt_at LIMIT 1),
+      parked AS (
+        SELECT min(GREATEST(
+          (SELECT min(h.parked_due_at) FROM deliveries h
+           WHERE h.endpoint_id = e.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL),
+          CASE WHEN @now::bigint IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency::integer) IS NULL THEN NULL
+               WHEN (SELECT count(*) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now)
+                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN NULL
+               ELSE (SELECT min(x.locked_until) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now) END,
+          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN NULL
+               ELSE ceil(e.throttle_tat - (GREATEST(1, floor(e.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
+                                          * 1000.0::float8 / e.throttle_rate)::bigint END)) AS due
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
     SELECT LEAST(
       (SELECT due FROM free),
       (SELECT min(locked_until) FROM deliveries
        WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
-         AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807))) AS due`,
+         AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807)),
+      (SELECT due FROM parked)) AS due`,
   selectQueueSnapshot: `
     SELECT count(*)::float8 AS pending,
-           count(*) FILTER (WHERE next_attempt_at <= @now)::float8 AS due,
-           min(next_attempt_at) FILTER (WHERE next_attempt_at <= @now) AS oldest
+           count(*) FILTER (WHERE COALESCE(next_attempt_at, parked_due_at) <= @now)::float8 AS due,
+           min(COALESCE(next_attempt_at, parked_due_at)) FILTER (WHERE COALESCE(next_attempt_at, parked_due_at) <= @now) AS oldest
     FROM deliveries
     WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
   selectDelivery: `SELECT ${DELIVERY} FROM deliveries WHERE id = @id`,
@@ -1061,13 +1189,22 @@ export class PostgresStore implements Store {
     );
   }
 
-  async claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]> {
+  async claimDueDeliveries(input: ClaimDeliveriesInput): Promise<DeliveryJob[]> {
     return this.guard(async () => {
-      const { rows } = await this.run<DeliveryRow>('claimDueDeliveries', {
-        now: input.now.getTime(),
-        lockedUntil: input.now.getTime() + input.leaseMs,
-        limit: input.limit,
-      });
+      const rows: DeliveryRow[] = [];
+      let maxRetries = retryBudgetOf(input);
+      // Each round is its own statement (and transaction): see MAX_CLAIM_ROUNDS.
+      for (let round = 0; round < MAX_CLAIM_ROUNDS && rows.length < input.limit; round++) {
+        const result = await this.run<DeliveryRow & { parked_count: number }>(
+          'claimDueDeliveries',
+          { ...claimRoundParams(input, round, input.limit - rows.length, maxRetries) },
+        );
+        const leased = result.rows.filter((row) => row.id !== null);
+        rows.push(...leased);
+        maxRetries -= leased.filter((row) => row.attempt_count > 0).length;
+        // Only parking uncovers more deliveries to look at; otherwise this round saw all there is.
+        if (!(result.rows[0]?.parked_count > 0)) break;
+      }
       if (rows.length === 0) return [];
       // RETURNING gives no order guarantee; hand the batch out oldest due first.
       rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
@@ -1126,9 +1263,13 @@ export class PostgresStore implements Store {
     );
   }
 
-  async nextDueAt(): Promise<Date | null> {
+  async nextDueAt(input?: NextDueInput): Promise<Date | null> {
     return this.guard(async () => {
-      const due = (await this.one<{ due: number | null }>('selectNextDueAt', {}))!.due;
+      const due = (await this.one<{ due: number | null }>('selectNextDueAt', {
+        now: input?.now.getTime() ?? null,
+        defaultConcurrency: input?.endpointConcurrency ?? null,
+        burstMs: THROTTLE_BURST_MS,
+      }))!.due;
       return due === null ? null : new Date(due);
     });
   }
@@ -1741,6 +1882,7 @@ function toEndpoint(r: EndpointRow): Endpoint {
     eventTypes: r.event_types,
     channels: r.channels,
     throttleRate: r.throttle_rate,
+    ...(r.concurrency_limit !== null ? { concurrencyLimit: r.concurrency_limit } : {}),
     version: r.version,
     metadata: r.metadata,
     secret: r.secret,
@@ -1763,6 +1905,7 @@ function endpointParams(e: Endpoint): Record<string, unknown> {
     eventTypes: e.eventTypes,
     channels: e.channels,
     throttleRate: e.throttleRate,
+    concurrencyLimit: e.concurrencyLimit ?? null,
     version: e.version,
     metadata: json(e.metadata),
     secret: e.secret,

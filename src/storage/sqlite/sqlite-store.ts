@@ -31,9 +31,11 @@ import {
   type IdempotencyRow,
   type TokenRow,
 } from '../rows.js';
+import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-params.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
+  ClaimDeliveriesInput,
   CompleteAttemptInput,
   CompleteAttemptResult,
   DeliveryJob,
@@ -42,6 +44,7 @@ import type {
   ListQuery,
   MessageDestination,
   MessageListQuery,
+  NextDueInput,
   Page,
   QueueMessagesOptions,
   Store,
@@ -92,6 +95,7 @@ interface EndpointRow {
   event_types: string | null;
   channels: string | null;
   throttle_rate: number | null;
+  concurrency_limit: number | null;
   version: number;
   metadata: string;
   secret: string;
@@ -171,9 +175,9 @@ const SQL = {
 
   insertEndpoint: `
     INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-                           version, metadata, secret, old_secrets, headers, created_at, updated_at)
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
     VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes, @channels, @throttleRate,
-            @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt)
+            @concurrencyLimit, @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt)
     RETURNING *`,
   selectEndpointByIdOrUid: `
     SELECT * FROM endpoints
@@ -184,8 +188,8 @@ const SQL = {
   updateEndpoint: `
     UPDATE endpoints
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes,
-        channels = @channels, throttle_rate = @throttleRate, version = @version, metadata = @metadata,
-        secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt,
+        channels = @channels, throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
+        metadata = @metadata, secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt,
         -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
         failing_since = CASE WHEN disabled = 1 AND @disabled = 0 THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
@@ -311,18 +315,103 @@ const SQL = {
       AND d.status = 'fail'
       AND ${IS_LATEST_DELIVERY}
     ORDER BY d.msg_id`,
-  // One statement leases the batch, so two claimers (threads or processes) can never both take a
-  // row: SQLite runs writers one at a time and the second sees the first one's locked_until.
-  // Status is left alone; only completeAttempt moves it.
-  claimDueDeliveries: `
-    UPDATE deliveries SET locked_until = @lockedUntil
-    WHERE id IN (
-      SELECT id FROM deliveries
-      WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
-        AND (locked_until IS NULL OR locked_until <= @now)
-      ORDER BY next_attempt_at, id
-      LIMIT @limit)
+  // A claim round decides, in one statement, which deliveries to lease ('take') and which to park
+  // ('park'); claimDueDeliveries then applies that in the same IMMEDIATE transaction, so two
+  // claimers (threads or processes) never both take a row: SQLite runs writers one at a time.
+  // Candidates, oldest due first: a window of due deliveries (deliveries_due), the first attempts
+  // (deliveries_first_due, only read when the retry budget may bind) and, for each endpoint with
+  // parked deliveries and room, as many of those as it has room for (walked one index step at a
+  // time: SQLite has no LATERAL). An endpoint's room is the least of its free slots (its limit
+  // minus its leases, counted on deliveries_leased) and what its throttle allows now (GCRA, see
+  // migration 0002). Per endpoint, candidates past its room are parked; the others are taken in
+  // due order up to @limit, retries only up to @maxRetries. Mirrors PostgresStore's statement.
+  planClaim: `
+    WITH RECURSIVE
+      parked_endpoints (endpoint_id) AS (
+        SELECT (SELECT endpoint_id FROM deliveries
+                WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+                ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      ready AS MATERIALIZED (
+        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
+          AND (locked_until IS NULL OR locked_until <= @now)
+        ORDER BY next_attempt_at, id LIMIT @window),
+      ready_first AS MATERIALIZED (
+        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+        WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
+          AND (locked_until IS NULL OR locked_until <= @now)
+        ORDER BY next_attempt_at, id LIMIT @firstWindow),
+      limits AS (
+        SELECT id, throttle_rate, MAX(COALESCE(throttle_tat, @now), @now) AS throttle_from,
+               COALESCE(concurrency_limit, @defaultConcurrency) AS concurrency,
+               1000.0 / throttle_rate AS interval_ms,
+               (MAX(1, floor(throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / throttle_rate AS tolerance_ms
+        FROM endpoints
+        WHERE id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
+                     UNION SELECT endpoint_id FROM parked_endpoints)),
+      schedules AS MATERIALIZED (
+        SELECT id, MIN(
+          CASE WHEN concurrency IS NULL THEN ${UNLIMITED_ROOM}
+               ELSE MAX(0, concurrency - (SELECT COUNT(*) FROM deliveries x
+                                          WHERE x.endpoint_id = limits.id AND x.status IN ('pending', 'sending')
+                                            AND x.locked_until IS NOT NULL AND x.locked_until > @now)) END,
+          CASE WHEN throttle_rate IS NULL THEN ${UNLIMITED_ROOM}
+               WHEN @now + tolerance_ms < throttle_from THEN 0
+               ELSE CAST(floor((@now + tolerance_ms - throttle_from) / interval_ms + 1e-9) AS INTEGER) + 1 END) AS room
+        FROM limits),
+      heads (endpoint_id, room, n, id, due_at, attempt_count) AS (
+        SELECT s.id, s.room, 1, d.id, d.parked_due_at, d.attempt_count
+        FROM schedules s JOIN deliveries d ON d.id = (
+          SELECT h.id FROM deliveries h
+          WHERE h.endpoint_id = s.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL
+          ORDER BY h.parked_due_at, h.id LIMIT 1)
+        WHERE s.room > 0
+        UNION ALL
+        SELECT p.endpoint_id, p.room, p.n + 1, d.id, d.parked_due_at, d.attempt_count
+        FROM heads p JOIN deliveries d ON d.id = (
+          SELECT h.id FROM deliveries h
+          WHERE h.endpoint_id = p.endpoint_id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL
+            AND (h.parked_due_at, h.id) > (p.due_at, p.id)
+          ORDER BY h.parked_due_at, h.id LIMIT 1)
+        WHERE p.n < MIN(p.room, @limit)),
+      candidates AS (
+        SELECT id, endpoint_id, due_at, attempt_count, 0 AS parked FROM ready
+        UNION SELECT id, endpoint_id, due_at, attempt_count, 0 FROM ready_first
+        UNION ALL SELECT id, endpoint_id, due_at, attempt_count, 1 FROM heads),
+      budgeted AS (
+        SELECT *, CASE WHEN attempt_count > 0
+                       THEN row_number() OVER (PARTITION BY attempt_count > 0 ORDER BY due_at, id) END AS retry_rank
+        FROM candidates),
+      ranked AS MATERIALIZED (
+        SELECT b.id, b.endpoint_id, b.due_at, b.parked, s.room,
+               row_number() OVER (PARTITION BY b.endpoint_id ORDER BY b.due_at, b.id) AS endpoint_rank
+        FROM budgeted b JOIN schedules s ON s.id = b.endpoint_id
+        WHERE b.retry_rank IS NULL OR b.retry_rank <= @maxRetries)
+    SELECT 'take' AS action, id FROM (
+      SELECT id FROM ranked WHERE endpoint_rank <= room
+      ORDER BY due_at, id LIMIT @limit)
+    UNION ALL
+    SELECT 'park', id FROM ranked WHERE parked = 0 AND endpoint_rank > room`,
+  // Status is left alone; only completeAttempt moves it. A parked delivery gets its due time back.
+  leaseDeliveries: `
+    UPDATE deliveries
+    SET locked_until = @lockedUntil, next_attempt_at = COALESCE(next_attempt_at, parked_due_at), parked_due_at = NULL
+    WHERE id IN (SELECT value FROM json_each(@ids))
     RETURNING *`,
+  parkDeliveries: `
+    UPDATE deliveries SET parked_due_at = next_attempt_at, next_attempt_at = NULL
+    WHERE id IN (SELECT value FROM json_each(@ids)) AND next_attempt_at IS NOT NULL`,
+  // GCRA: each attempt started moves the endpoint's theoretical arrival time on by one interval.
+  advanceThrottles: `
+    UPDATE endpoints
+    SET throttle_tat = MAX(COALESCE(endpoints.throttle_tat, @now), @now) + taken.n * 1000.0 / endpoints.throttle_rate
+    FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS n FROM json_each(@taken)) AS taken
+    WHERE endpoints.id = taken.id AND endpoints.throttle_rate IS NOT NULL`,
   insertAttempt: `
     INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
                           response_duration_ms, status, trigger_type, attempted_at)
@@ -341,13 +430,54 @@ const SQL = {
     SET status = 'success', next_attempt_at = NULL, updated_at = @now
     WHERE msg_id = @msgId AND endpoint_id = @endpointId AND id < @id
       AND status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
+  // min(max(next_attempt_at, locked_until)) over waiting deliveries without reading all of them (as
+  // in PostgresStore): the first row in deliveries_due order not leased beyond its due time, and the
+  // leased ones due before it (few: they are the attempts in flight). Parked deliveries count per
+  // endpoint, from when it may start another attempt: a free slot (else its first lease end) and
+  // its throttle's next start (throttle_tat less the burst tolerance). Without @now, from their due time.
   selectNextDueAt: `
-    SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until, 0))) AS due
-    FROM deliveries WHERE status IN ('pending', 'sending')`,
+    WITH RECURSIVE
+      parked_endpoints (endpoint_id) AS (
+        SELECT (SELECT endpoint_id FROM deliveries
+                WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+                ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      free AS (
+        SELECT next_attempt_at AS due FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at IS NOT NULL
+          AND (locked_until IS NULL OR locked_until <= next_attempt_at)
+        ORDER BY next_attempt_at LIMIT 1),
+      leased AS (
+        SELECT MIN(locked_until) AS due FROM deliveries
+        WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
+          AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807)),
+      parked AS (
+        SELECT MIN(MAX(
+          (SELECT MIN(h.parked_due_at) FROM deliveries h
+           WHERE h.endpoint_id = e.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL),
+          CASE WHEN @now IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency) IS NULL THEN 0
+               WHEN (SELECT COUNT(*) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now)
+                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN 0
+               ELSE (SELECT MIN(x.locked_until) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now) END,
+          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN 0
+               ELSE CAST(ceil(e.throttle_tat - (MAX(1, floor(e.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / e.throttle_rate) AS INTEGER)
+          END)) AS due
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
+    SELECT NULLIF(MIN(COALESCE((SELECT due FROM free), 9223372036854775807),
+                      COALESCE((SELECT due FROM leased), 9223372036854775807),
+                      COALESCE((SELECT due FROM parked), 9223372036854775807)), 9223372036854775807) AS due`,
   selectQueueSnapshot: `
     SELECT COUNT(*) AS pending,
-           COALESCE(SUM(CASE WHEN next_attempt_at <= @now THEN 1 ELSE 0 END), 0) AS due,
-           MIN(CASE WHEN next_attempt_at <= @now THEN next_attempt_at END) AS oldest
+           COALESCE(SUM(CASE WHEN COALESCE(next_attempt_at, parked_due_at) <= @now THEN 1 ELSE 0 END), 0) AS due,
+           MIN(CASE WHEN COALESCE(next_attempt_at, parked_due_at) <= @now THEN COALESCE(next_attempt_at, parked_due_at) END) AS oldest
     FROM deliveries
     WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
   selectDelivery: `SELECT * FROM deliveries WHERE id = @id`,
@@ -773,14 +903,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  async claimDueDeliveries(input: { now: Date; limit: number; leaseMs: number }): Promise<DeliveryJob[]> {
+  async claimDueDeliveries(input: ClaimDeliveriesInput): Promise<DeliveryJob[]> {
     return this.guard(() =>
       this.write(() => {
-        const rows = this.all<DeliveryRow>('claimDueDeliveries', {
-          now: input.now.getTime(),
-          lockedUntil: input.now.getTime() + input.leaseMs,
-          limit: input.limit,
-        });
+        const rows: DeliveryRow[] = [];
+        let maxRetries = retryBudgetOf(input);
+        for (let round = 0; round < MAX_CLAIM_ROUNDS && rows.length < input.limit; round++) {
+          const params = claimRoundParams(input, round, input.limit - rows.length, maxRetries);
+          const plan = this.all<{ action: 'take' | 'park'; id: string }>('planClaim', params);
+          const take = plan.filter((p) => p.action === 'take').map((p) => p.id);
+          const park = plan.filter((p) => p.action === 'park').map((p) => p.id);
+          if (park.length > 0) this.run('parkDeliveries', { ids: JSON.stringify(park) });
+          if (take.length > 0) {
+            const leased = this.all<DeliveryRow>('leaseDeliveries', { ids: JSON.stringify(take), lockedUntil: params.lockedUntil });
+            const perEndpoint = new Map<string, number>();
+            for (const row of leased) perEndpoint.set(row.endpoint_id, (perEndpoint.get(row.endpoint_id) ?? 0) + 1);
+            this.run('advanceThrottles', { now: params.now, taken: JSON.stringify([...perEndpoint]) });
+            rows.push(...leased);
+            maxRetries -= leased.filter((row) => row.attempt_count > 0).length;
+          }
+          // Only parking uncovers more deliveries to look at; otherwise this round saw all there is.
+          if (park.length === 0) break;
+        }
         // RETURNING gives no order guarantee; hand the batch out oldest due first.
         rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
         return rows.map((row) => {
@@ -835,9 +979,13 @@ export class SqliteStore implements Store {
     );
   }
 
-  async nextDueAt(): Promise<Date | null> {
+  async nextDueAt(input?: NextDueInput): Promise<Date | null> {
     return this.guard(() => {
-      const due = this.get<{ due: number | null }>('selectNextDueAt', {})!.due;
+      const due = this.get<{ due: number | null }>('selectNextDueAt', {
+        now: input?.now.getTime() ?? null,
+        defaultConcurrency: input?.endpointConcurrency ?? null,
+        burstMs: THROTTLE_BURST_MS,
+      })!.due;
       return due === null ? null : new Date(due);
     });
   }
@@ -1271,6 +1419,7 @@ function toEndpoint(r: EndpointRow): Endpoint {
     eventTypes: jsonOrNull<string[]>(r.event_types),
     channels: jsonOrNull<string[]>(r.channels),
     throttleRate: r.throttle_rate,
+    ...(r.concurrency_limit !== null ? { concurrencyLimit: r.concurrency_limit } : {}),
     version: r.version,
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     secret: r.secret,
@@ -1293,6 +1442,7 @@ function endpointParams(e: Endpoint): Record<string, unknown> {
     eventTypes: e.eventTypes === null ? null : JSON.stringify(e.eventTypes),
     channels: e.channels === null ? null : JSON.stringify(e.channels),
     throttleRate: e.throttleRate,
+    concurrencyLimit: e.concurrencyLimit ?? null,
     version: e.version,
     metadata: JSON.stringify(e.metadata),
     secret: e.secret,
