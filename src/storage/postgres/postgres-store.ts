@@ -31,7 +31,7 @@ import {
   type IdempotencyRow,
   type TokenRow,
 } from '../rows.js';
-import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-params.js';
+import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-rules.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
@@ -432,7 +432,7 @@ const SQL = {
   // leased its deliveries since (every claim that takes some bumps it). Others wait for a later
   // claim. An endpoint without limits is neither locked nor bumped. Per endpoint, candidates past its room are parked; the others are taken in due order up
   // to @limit, retries only up to @maxRetries. Status is left alone; only completeAttempt moves it.
-  // Mirrors SqliteStore's planClaim.
+  // SqliteStore applies the same rules (claim-rules.ts) through smaller statements.
   claimDueDeliveries: `
     WITH RECURSIVE
       parked_endpoints (endpoint_id) AS (

@@ -31,7 +31,18 @@ import {
   type IdempotencyRow,
   type TokenRow,
 } from '../rows.js';
-import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-params.js';
+import {
+  advancedThrottleTat,
+  claimRoundParams,
+  MAX_CLAIM_ROUNDS,
+  planClaimRound,
+  retryBudgetOf,
+  roomOf,
+  THROTTLE_BURST_MS,
+  type ClaimCandidate,
+  type ClaimRoundParams,
+  type EndpointSchedule,
+} from '../claim-rules.js';
 import type {
   AttemptedMessage,
   AttemptListQuery,
@@ -127,6 +138,14 @@ interface MessageRow {
   channels: string | null;
   created_at: number;
   payload_expires_at: number;
+}
+
+/** A delivery read by a claim round's window and parked-queue statements. */
+interface ClaimWindowRow {
+  id: string;
+  endpoint_id: string;
+  due_at: number;
+  attempt_count: number;
 }
 
 // SQL ---------------------------------------------------------------------------------------------
@@ -315,88 +334,46 @@ const SQL = {
       AND d.status = 'fail'
       AND ${IS_LATEST_DELIVERY}
     ORDER BY d.msg_id`,
-  // A claim round decides, in one statement, which deliveries to lease ('take') and which to park
-  // ('park'); claimDueDeliveries then applies that in the same IMMEDIATE transaction, so two
-  // claimers (threads or processes) never both take a row: SQLite runs writers one at a time.
-  // Candidates, oldest due first: a window of due deliveries (deliveries_due), the first attempts
-  // (deliveries_first_due, only read when the retry budget may bind) and, for each endpoint with
-  // parked deliveries and room, as many of those as it has room for (walked one index step at a
-  // time: SQLite has no LATERAL). An endpoint's room is the least of its free slots (its limit
-  // minus its leases, counted on deliveries_leased) and what its throttle allows now (GCRA, see
-  // migration 0002). Per endpoint, candidates past its room are parked; the others are taken in
-  // due order up to @limit, retries only up to @maxRetries. Mirrors PostgresStore's statement.
-  planClaim: `
-    WITH RECURSIVE
-      parked_endpoints (endpoint_id) AS (
-        SELECT (SELECT endpoint_id FROM deliveries
-                WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
-                ORDER BY endpoint_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT d.endpoint_id FROM deliveries d
-                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
-                ORDER BY d.endpoint_id LIMIT 1)
-        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
-      ready AS MATERIALIZED (
-        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
-        WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
-          AND (locked_until IS NULL OR locked_until <= @now)
-        ORDER BY next_attempt_at, id LIMIT @window),
-      ready_first AS MATERIALIZED (
-        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
-        WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
-          AND (locked_until IS NULL OR locked_until <= @now)
-        ORDER BY next_attempt_at, id LIMIT @firstWindow),
-      limits AS (
-        SELECT id, throttle_rate, MAX(COALESCE(throttle_tat, @now), @now) AS throttle_from,
-               COALESCE(concurrency_limit, @defaultConcurrency) AS concurrency,
-               1000.0 / throttle_rate AS interval_ms,
-               (MAX(1, floor(throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / throttle_rate AS tolerance_ms
-        FROM endpoints
-        WHERE id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
-                     UNION SELECT endpoint_id FROM parked_endpoints)),
-      schedules AS MATERIALIZED (
-        SELECT id, MIN(
-          CASE WHEN concurrency IS NULL THEN ${UNLIMITED_ROOM}
-               ELSE MAX(0, concurrency - (SELECT COUNT(*) FROM deliveries x
-                                          WHERE x.endpoint_id = limits.id AND x.status IN ('pending', 'sending')
-                                            AND x.locked_until IS NOT NULL AND x.locked_until > @now)) END,
-          CASE WHEN throttle_rate IS NULL THEN ${UNLIMITED_ROOM}
-               WHEN @now + tolerance_ms < throttle_from THEN 0
-               ELSE CAST(floor((@now + tolerance_ms - throttle_from) / interval_ms + 1e-9) AS INTEGER) + 1 END) AS room
-        FROM limits),
-      heads (endpoint_id, room, n, id, due_at, attempt_count) AS (
-        SELECT s.id, s.room, 1, d.id, d.parked_due_at, d.attempt_count
-        FROM schedules s JOIN deliveries d ON d.id = (
-          SELECT h.id FROM deliveries h
-          WHERE h.endpoint_id = s.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL
-          ORDER BY h.parked_due_at, h.id LIMIT 1)
-        WHERE s.room > 0
-        UNION ALL
-        SELECT p.endpoint_id, p.room, p.n + 1, d.id, d.parked_due_at, d.attempt_count
-        FROM heads p JOIN deliveries d ON d.id = (
-          SELECT h.id FROM deliveries h
-          WHERE h.endpoint_id = p.endpoint_id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL
-            AND (h.parked_due_at, h.id) > (p.due_at, p.id)
-          ORDER BY h.parked_due_at, h.id LIMIT 1)
-        WHERE p.n < MIN(p.room, @limit)),
-      candidates AS (
-        SELECT id, endpoint_id, due_at, attempt_count, 0 AS parked FROM ready
-        UNION SELECT id, endpoint_id, due_at, attempt_count, 0 FROM ready_first
-        UNION ALL SELECT id, endpoint_id, due_at, attempt_count, 1 FROM heads),
-      budgeted AS (
-        SELECT *, CASE WHEN attempt_count > 0
-                       THEN row_number() OVER (PARTITION BY attempt_count > 0 ORDER BY due_at, id) END AS retry_rank
-        FROM candidates),
-      ranked AS MATERIALIZED (
-        SELECT b.id, b.endpoint_id, b.due_at, b.parked, s.room,
-               row_number() OVER (PARTITION BY b.endpoint_id ORDER BY b.due_at, b.id) AS endpoint_rank
-        FROM budgeted b JOIN schedules s ON s.id = b.endpoint_id
-        WHERE b.retry_rank IS NULL OR b.retry_rank <= @maxRetries)
-    SELECT 'take' AS action, id FROM (
-      SELECT id FROM ranked WHERE endpoint_rank <= room
-      ORDER BY due_at, id LIMIT @limit)
-    UNION ALL
-    SELECT 'park', id FROM ranked WHERE parked = 0 AND endpoint_rank > room`,
+  // A claim round: these small indexed statements gather the candidates and what limits their
+  // endpoints, planClaimRound (claim-rules.ts) decides, and the updates below apply it, all in one
+  // IMMEDIATE transaction, so two claimers (threads or processes) never both take a row: SQLite runs
+  // writers one at a time. Candidates: a window of due deliveries in due order (deliveries_due),
+  // the first attempts (deliveries_first_due, read only when the retry budget may bind), and the
+  // parked deliveries of each endpoint with room, oldest first (deliveries_parked). Leases are
+  // counted on deliveries_leased. PostgresStore does the same in one statement.
+  selectReadyWindow: `
+    SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+    WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
+      AND (locked_until IS NULL OR locked_until <= @now)
+    ORDER BY next_attempt_at, id LIMIT @window`,
+  selectFirstAttemptWindow: `
+    SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+    WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
+      AND (locked_until IS NULL OR locked_until <= @now)
+    ORDER BY next_attempt_at, id LIMIT @window`,
+  // A loose index scan: one probe per endpoint with parked deliveries.
+  selectParkedEndpoints: `
+    WITH RECURSIVE parked_endpoints (endpoint_id) AS (
+      SELECT (SELECT endpoint_id FROM deliveries
+              WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+              ORDER BY endpoint_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT d.endpoint_id FROM deliveries d
+              WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+              ORDER BY d.endpoint_id LIMIT 1)
+      FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL)
+    SELECT endpoint_id FROM parked_endpoints WHERE endpoint_id IS NOT NULL`,
+  selectEndpointSchedules: `
+    SELECT e.id, COALESCE(e.concurrency_limit, @defaultConcurrency) AS concurrency, e.throttle_rate, e.throttle_tat,
+           CASE WHEN COALESCE(e.concurrency_limit, @defaultConcurrency) IS NULL THEN 0
+                ELSE (SELECT COUNT(*) FROM deliveries x
+                      WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                        AND x.locked_until IS NOT NULL AND x.locked_until > @now) END AS leased
+    FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(@ids))`,
+  selectParkedHeads: `
+    SELECT id, endpoint_id, parked_due_at AS due_at, attempt_count FROM deliveries
+    WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+    ORDER BY parked_due_at, id LIMIT @limit`,
   // Status is left alone; only completeAttempt moves it. A parked delivery gets its due time back.
   leaseDeliveries: `
     UPDATE deliveries
@@ -406,12 +383,7 @@ const SQL = {
   parkDeliveries: `
     UPDATE deliveries SET parked_due_at = next_attempt_at, next_attempt_at = NULL
     WHERE id IN (SELECT value FROM json_each(@ids)) AND next_attempt_at IS NOT NULL`,
-  // GCRA: each attempt started moves the endpoint's theoretical arrival time on by one interval.
-  advanceThrottles: `
-    UPDATE endpoints
-    SET throttle_tat = MAX(COALESCE(endpoints.throttle_tat, @now), @now) + taken.n * 1000.0 / endpoints.throttle_rate
-    FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS n FROM json_each(@taken)) AS taken
-    WHERE endpoints.id = taken.id AND endpoints.throttle_rate IS NOT NULL`,
+  setThrottleTat: `UPDATE endpoints SET throttle_tat = @tat WHERE id = @id`,
   insertAttempt: `
     INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
                           response_duration_ms, status, trigger_type, attempted_at)
@@ -905,20 +877,21 @@ export class SqliteStore implements Store {
 
   async claimDueDeliveries(input: ClaimDeliveriesInput): Promise<DeliveryJob[]> {
     return this.guard(() =>
-      this.write(() => {
+      this.writeUnsynced(() => {
         const rows: DeliveryRow[] = [];
         let maxRetries = retryBudgetOf(input);
         for (let round = 0; round < MAX_CLAIM_ROUNDS && rows.length < input.limit; round++) {
           const params = claimRoundParams(input, round, input.limit - rows.length, maxRetries);
-          const plan = this.all<{ action: 'take' | 'park'; id: string }>('planClaim', params);
-          const take = plan.filter((p) => p.action === 'take').map((p) => p.id);
-          const park = plan.filter((p) => p.action === 'park').map((p) => p.id);
-          if (park.length > 0) this.run('parkDeliveries', { ids: JSON.stringify(park) });
+          const { take, park, schedules } = this.planClaimRound(params);
+          if (park.length > 0) this.run('parkDeliveries', { ids: JSON.stringify(park.map((c) => c.id)) });
           if (take.length > 0) {
-            const leased = this.all<DeliveryRow>('leaseDeliveries', { ids: JSON.stringify(take), lockedUntil: params.lockedUntil });
-            const perEndpoint = new Map<string, number>();
-            for (const row of leased) perEndpoint.set(row.endpoint_id, (perEndpoint.get(row.endpoint_id) ?? 0) + 1);
-            this.run('advanceThrottles', { now: params.now, taken: JSON.stringify([...perEndpoint]) });
+            const leased = this.all<DeliveryRow>('leaseDeliveries', { ids: JSON.stringify(take.map((c) => c.id)), lockedUntil: params.lockedUntil });
+            const started = new Map<string, number>();
+            for (const row of leased) started.set(row.endpoint_id, (started.get(row.endpoint_id) ?? 0) + 1);
+            for (const [id, n] of started) {
+              const schedule = schedules.get(id);
+              if (schedule?.throttleRate) this.run('setThrottleTat', { id, tat: advancedThrottleTat(schedule.throttleRate, schedule.throttleTat, params.now, n) });
+            }
             rows.push(...leased);
             maxRetries -= leased.filter((row) => row.attempt_count > 0).length;
           }
@@ -937,6 +910,37 @@ export class SqliteStore implements Store {
         });
       }),
     );
+  }
+
+  /** Gather one claim round's candidates and their endpoints' limits, and plan it (inside the claim's transaction). */
+  private planClaimRound(params: ClaimRoundParams): ReturnType<typeof planClaimRound> & { schedules: Map<string, EndpointSchedule> } {
+    const candidate =
+      (parked: boolean) =>
+      (r: ClaimWindowRow): ClaimCandidate => ({ id: r.id, endpointId: r.endpoint_id, dueAt: r.due_at, attemptCount: r.attempt_count, parked });
+    const candidates = this.all<ClaimWindowRow>('selectReadyWindow', { now: params.now, window: params.window }).map(candidate(false));
+    if (params.firstWindow > 0) {
+      candidates.push(...this.all<ClaimWindowRow>('selectFirstAttemptWindow', { now: params.now, window: params.firstWindow }).map(candidate(false)));
+    }
+    const parkedEndpoints = this.all<{ endpoint_id: string }>('selectParkedEndpoints', {}).map((r) => r.endpoint_id);
+    const endpointIds = new Set([...candidates.map((c) => c.endpointId), ...parkedEndpoints]);
+    const schedules = new Map<string, EndpointSchedule>();
+    if (endpointIds.size === 0) return { take: [], park: [], schedules };
+    const scheduleRows = this.all<{ id: string; concurrency: number | null; leased: number; throttle_rate: number | null; throttle_tat: number | null }>(
+      'selectEndpointSchedules',
+      { ids: JSON.stringify([...endpointIds]), now: params.now, defaultConcurrency: params.defaultConcurrency },
+    );
+    const rooms = new Map<string, number>();
+    for (const r of scheduleRows) {
+      const schedule = { concurrency: r.concurrency, leased: r.leased, throttleRate: r.throttle_rate, throttleTat: r.throttle_tat };
+      schedules.set(r.id, schedule);
+      rooms.set(r.id, roomOf(schedule, params.now, params.burstMs));
+    }
+    for (const endpointId of parkedEndpoints) {
+      const room = rooms.get(endpointId) ?? 0;
+      if (room === 0) continue;
+      candidates.push(...this.all<ClaimWindowRow>('selectParkedHeads', { endpointId, limit: Math.min(room, params.limit) }).map(candidate(true)));
+    }
+    return { ...planClaimRound(candidates, rooms, params.limit, params.maxRetries), schedules };
   }
 
   async completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
@@ -1255,6 +1259,22 @@ export class SqliteStore implements Store {
 
   private write<T>(work: () => T): T {
     return this.db.transaction(work).immediate();
+  }
+
+  /**
+   * A write transaction whose commit does not wait for fsync (synchronous = NORMAL for it alone), for
+   * writes that are safe to lose in a power cut: a claim's leases, parking and throttle times. Losing
+   * them only makes deliveries claimable again (at least once, as after a crash) or lets a throttle
+   * start one burst early. WAL keeps commits in order, so the next synced commit (every attempt's
+   * record is one) makes them durable too. This keeps a claim from costing an fsync of its own.
+   */
+  private writeUnsynced<T>(work: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.write(work);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   private read<T>(work: () => T): T {
