@@ -434,6 +434,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>): endpoints.Endpoint
     ...(eventTypesGiven ? { eventTypes: body.eventTypes ?? body.filterTypes ?? null } : {}),
     ...(body.channels !== undefined ? { channels: body.channels } : {}),
     ...(body.throttleRate !== undefined || body.rateLimit !== undefined ? { throttleRate: body.throttleRate ?? body.rateLimit ?? null } : {}),
+    ...(body.concurrencyLimit !== undefined ? { concurrencyLimit: body.concurrencyLimit } : {}),
     ...(body.version !== undefined ? { version: body.version } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),

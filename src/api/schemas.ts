@@ -14,6 +14,11 @@ export const Uid = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATT
 export const EventTypeName = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Event type name, e.g. `invoice.paid`' });
 const Metadata = Type.Record(Type.String(), Type.String(), { description: 'Free-form string key/values' });
 const ThrottleRate = Type.Integer({ minimum: 1, maximum: 65_535, description: 'Messages per second' });
+const ConcurrencyLimit = Type.Integer({
+  minimum: 1,
+  maximum: 10_000,
+  description: 'Tapwire addition: attempts in flight to this endpoint at once, across every worker; absent or null = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)',
+});
 const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
 const Timestamp = Type.String({ format: 'date-time' });
 /** Free text: no NUL (PostgreSQL text cannot store it) nor the other control characters below TAB. */
@@ -69,6 +74,7 @@ const endpointFields = {
   channels: Type.Optional(Nullable(Channels)),
   throttleRate: Type.Optional(Nullable(ThrottleRate)),
   rateLimit: Type.Optional(Nullable(ThrottleRate)),
+  concurrencyLimit: Type.Optional(Nullable(ConcurrencyLimit)),
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   metadata: Type.Optional(Metadata),
   headers: Type.Optional(Headers),
@@ -100,6 +106,7 @@ export const EndpointOut = Type.Object(
     channels: Type.Optional(Type.Array(Type.String())),
     throttleRate: Type.Optional(Type.Integer()),
     rateLimit: Type.Optional(Type.Integer()),
+    concurrencyLimit: Type.Optional(Type.Integer({ description: 'Tapwire addition: absent = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)' })),
     version: Type.Integer(),
     metadata: Metadata,
     createdAt: Timestamp,

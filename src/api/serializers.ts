@@ -29,6 +29,7 @@ export function endpointOut(endpoint: Endpoint): Json {
     ...(endpoint.eventTypes !== null ? { eventTypes: endpoint.eventTypes, filterTypes: endpoint.eventTypes } : {}),
     ...(endpoint.channels !== null ? { channels: endpoint.channels } : {}),
     ...(endpoint.throttleRate !== null ? { throttleRate: endpoint.throttleRate, rateLimit: endpoint.throttleRate } : {}),
+    ...(endpoint.concurrencyLimit !== undefined ? { concurrencyLimit: endpoint.concurrencyLimit } : {}),
     version: endpoint.version,
     metadata: endpoint.metadata,
     createdAt: endpoint.createdAt.toISOString(),

@@ -242,3 +242,29 @@ describe('egress proxy option', () => {
     expect(configErrorOf({ env: { TAPWIRE_PROXY_URL: value } }).message.startsWith('TAPWIRE_PROXY_URL: ')).toBe(true);
   });
 });
+
+describe('delivery isolation options', () => {
+  it('limits each endpoint to 4 attempts in flight and reserves a quarter of the worker for first attempts by default', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.endpointConcurrency).toBe(4);
+    expect(config.firstAttemptReserve).toBe(0.25);
+  });
+
+  it('reads TAPWIRE_ENDPOINT_CONCURRENCY and TAPWIRE_FIRST_ATTEMPT_RESERVE as a percentage or a fraction', () => {
+    expect(loadConfig({ env: { TAPWIRE_ENDPOINT_CONCURRENCY: '16' } }).endpointConcurrency).toBe(16);
+    expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '10%' } }).firstAttemptReserve).toBe(0.1);
+    expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '0.5' } }).firstAttemptReserve).toBe(0.5);
+    expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '0' } }).firstAttemptReserve).toBe(0);
+  });
+
+  it.each([
+    ['TAPWIRE_ENDPOINT_CONCURRENCY', '0'],
+    ['TAPWIRE_ENDPOINT_CONCURRENCY', 'many'],
+    ['TAPWIRE_FIRST_ATTEMPT_RESERVE', '95%'],
+    ['TAPWIRE_FIRST_ATTEMPT_RESERVE', '1'],
+    ['TAPWIRE_FIRST_ATTEMPT_RESERVE', 'a quarter'],
+    ['TAPWIRE_FIRST_ATTEMPT_RESERVE', '-5%'],
+  ])('refuses %s=%j, naming the variable', (variable, value) => {
+    expect(configErrorOf({ env: { [variable]: value } }).message.startsWith(`${variable}: `)).toBe(true);
+  });
+});

@@ -40,6 +40,18 @@ export interface TapwireConfig {
   role: ServerRole;
   /** Attempts in flight at once in this process. Default 64 (TAPWIRE_WORKER_CONCURRENCY). */
   workerConcurrency: number;
+  /**
+   * Attempts in flight at once to one endpoint, across every worker process, for endpoints that set
+   * no concurrencyLimit of their own. A hanging endpoint holds at most this many worker slots.
+   * Default 4 (TAPWIRE_ENDPOINT_CONCURRENCY).
+   */
+  endpointConcurrency: number;
+  /**
+   * Share of this process's worker slots that only first attempts may use, so a storm of retries
+   * cannot hold up fresh messages. A fraction in [0, 0.9]; default 0.25 (TAPWIRE_FIRST_ATTEMPT_RESERVE,
+   * written `25%` or `0.25`).
+   */
+  firstAttemptReserve: number;
   /** Stored response bodies are cut at this many bytes. Default 20 000. */
   maxResponseBytes: number;
   /** Base URL used in links handed to people (app portal). Default `http://HOST:PORT`. (TAPWIRE_PUBLIC_URL) */
@@ -67,6 +79,8 @@ export const ENV = {
   signatureHeaders: 'TAPWIRE_SIGNATURE_HEADERS',
   logLevel: 'TAPWIRE_LOG_LEVEL',
   workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
+  endpointConcurrency: 'TAPWIRE_ENDPOINT_CONCURRENCY',
+  firstAttemptReserve: 'TAPWIRE_FIRST_ATTEMPT_RESERVE',
   publicUrl: 'TAPWIRE_PUBLIC_URL',
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
   attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
@@ -98,6 +112,8 @@ export function defaultConfig(): TapwireConfig {
     logLevel: 'info',
     role: 'all',
     workerConcurrency: 64,
+    endpointConcurrency: 4,
+    firstAttemptReserve: 0.25,
     maxResponseBytes: 20_000,
     publicUrl: '',
     appTokenTtlMs: 7 * 24 * 3600_000,
@@ -146,6 +162,8 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.signatureHeaders = parse('signatureHeaders', parseSignatureMode) ?? config.signatureHeaders;
   config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
+  config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
+  config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;
   config.appTokenTtlMs = parse('appTokenTtlMs', (v) => parsePositiveDuration(v)) ?? config.appTokenTtlMs;
   const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (retention !== undefined) config.attemptRetentionMs = retention;
@@ -172,6 +190,15 @@ function parseInteger(value: string, min: number, max: number): number {
   const n = Number(value);
   if (n < min || n > max) throw new Error(`expected a number from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+/** `25%` or `0.25`: a share of at most 90 % (retries need slots too). */
+function parseReserve(value: string): number {
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(value);
+  const share = percent ? Number(percent[1]) / 100 : /^\d+(?:\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (Number.isNaN(share)) throw new Error(`expected a share such as 25% or 0.25, got '${value}'`);
+  if (share > 0.9) throw new Error(`expected at most 90% (retries need slots too), got '${value}'`);
+  return share;
 }
 
 function parseBoolean(value: string): boolean {

@@ -78,6 +78,10 @@ export class DeliveryWorker {
   private readonly policy: AddressPolicy;
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Of the attempts in flight, how many are retries (they may not use the first-attempt reserve). */
+  private retriesInFlight = 0;
+  /** Worker slots only first attempts may use (TAPWIRE_FIRST_ATTEMPT_RESERVE; at least one is left for retries). */
+  private readonly firstAttemptReserve: number;
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -91,6 +95,8 @@ export class DeliveryWorker {
     this.random = options.random ?? Math.random;
     this.maxIdleMs = options.maxIdleMs ?? 1000;
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
+    const slots = options.config.workerConcurrency;
+    this.firstAttemptReserve = Math.max(0, Math.min(slots - 1, Math.floor(slots * options.config.firstAttemptReserve)));
     const policy = new AddressPolicy(options.config.allowedNetworks);
     this.policy = policy;
     this.onBlocked = options.onBlocked;
@@ -134,19 +140,28 @@ export class DeliveryWorker {
 
   private async loop(): Promise<void> {
     let claimFailures = 0;
+    // Claims in a row that took nothing although something read as due (see sleepUntilDue).
+    let stalledClaims = 0;
     while (this.running) {
-      const free = this.config.workerConcurrency - this.inFlight.size;
+      const slots = this.config.workerConcurrency;
+      const free = slots - this.inFlight.size;
       if (free <= 0) {
         await Promise.race(this.inFlight);
         continue;
       }
+      const limit = Math.min(free, CLAIM_BATCH);
       let jobs: DeliveryJob[];
       this.wakePending = false;
       try {
+        // The store holds each endpoint to its concurrency limit and throttle across every worker
+        // process; this worker only keeps retries out of its first-attempt reserve, so a storm of
+        // retries (each waiting on a slow or failing endpoint) cannot hold up fresh messages.
         jobs = await this.store.claimDueDeliveries({
           now: this.clock.now(),
-          limit: Math.min(free, CLAIM_BATCH),
+          limit,
           leaseMs: leaseMsFor(this.config.requestTimeoutMs),
+          maxRetries: Math.max(0, Math.min(limit, slots - this.firstAttemptReserve - this.retriesInFlight)),
+          endpointConcurrency: this.config.endpointConcurrency,
         });
       } catch (error) {
         // Back off while the store stays unavailable (1 s, 2 s, 4 s, then every 5 s), logging the
@@ -163,37 +178,58 @@ export class DeliveryWorker {
         this.logger.info({ failures: claimFailures }, 'claiming deliveries works again');
         claimFailures = 0;
       }
-      for (const job of jobs) this.track(this.attempt(job));
-      if (jobs.length === Math.min(free, CLAIM_BATCH)) continue;
-      await this.sleepUntilDue();
+      for (const job of jobs) this.track(job, this.attempt(job));
+      if (jobs.length === limit) {
+        stalledClaims = 0;
+        continue;
+      }
+      stalledClaims = await this.sleepUntilDue(jobs.length === 0 ? stalledClaims : -1);
     }
   }
 
-  private track(attempt: Promise<void>): void {
+  private track(job: DeliveryJob, attempt: Promise<void>): void {
+    const retry = job.delivery.attemptCount > 0;
+    if (retry) this.retriesInFlight++;
     // attempt() never rejects by design; should it anyway, the loop (which races these) must survive.
     const work = attempt.catch((error: unknown) => this.logger.error({ err: error }, 'attempt crashed; the delivery will be retried after its lease'));
     this.inFlight.add(work);
     void work.finally(() => {
       this.inFlight.delete(work);
-      // A freed slot may let a full worker claim more.
-      if (this.inFlight.size === this.config.workerConcurrency - 1) this.wakeUp?.();
+      if (retry) this.retriesInFlight--;
+      // A finished attempt frees a worker slot and a slot of its endpoint, whose parked deliveries
+      // (if any) may run now: claim again rather than sleep until the next due time.
+      this.wake();
     });
   }
 
-  /** Sleep until the next delivery is due, a wake-up, or maxIdleMs, whichever is first. */
-  private async sleepUntilDue(): Promise<void> {
-    if (this.wakePending || !this.running) return;
+  /**
+   * Sleep until the next delivery can be claimed, a wake-up, or maxIdleMs, whichever is first.
+   * Deliveries waiting for a busy endpoint count from when it may start one (the store knows); an
+   * attempt that finishes wakes us sooner. When the claim just made took nothing although something
+   * reads as due (rows another worker holds, or retries while only the first-attempt reserve is
+   * free), back off 2, 4, 8 … ms instead of spinning on it: `stalledClaims` is how many claims in a
+   * row did so before this one, -1 when this one took something. Returns the new count.
+   */
+  private async sleepUntilDue(stalledClaims: number): Promise<number> {
+    if (this.wakePending || !this.running) return 0;
     let delay = this.maxIdleMs;
+    let stalled = 0;
     try {
-      const next = await this.store.nextDueAt();
-      if (next) delay = Math.max(0, Math.min(delay, next.getTime() - this.clock.now().getTime()));
+      const now = this.clock.now();
+      const next = await this.store.nextDueAt({ now, endpointConcurrency: this.config.endpointConcurrency });
+      if (next) delay = Math.max(0, Math.min(delay, next.getTime() - now.getTime()));
+      if (next && delay === 0 && stalledClaims >= 0) {
+        stalled = stalledClaims + 1;
+        delay = Math.min(this.maxIdleMs, 2 ** stalled);
+      }
     } catch {
       // The next claim reports store trouble; here we just poll at the idle rate.
     }
     // close() may have run while the store answered; its wake-up found nobody asleep.
-    if (this.wakePending || !this.running) return;
+    if (this.wakePending || !this.running) return stalled;
     // Even with nothing to wait for, yield to I/O: a loop of resolved promises would starve it.
     await this.sleep(Math.max(1, delay));
+    return stalled;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -18,6 +18,8 @@ export interface EndpointInput {
   eventTypes?: string[] | null;
   channels?: string[] | null;
   throttleRate?: number | null;
+  /** null = back to the server default (TAPWIRE_ENDPOINT_CONCURRENCY). */
+  concurrencyLimit?: number | null;
   version?: number;
   metadata?: Record<string, string>;
   secret?: string | null;
@@ -62,6 +64,7 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
     createdAt: now,
     updatedAt: now,
   };
+  setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
   return ctx.store.createEndpoint(endpoint);
 }
@@ -105,6 +108,7 @@ export async function upsertEndpoint(
     metadata: input.metadata ?? {},
     updatedAt: ctx.clock.now(),
   };
+  setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
   return { endpoint: await ctx.store.updateEndpoint(endpoint), created: false };
 }
@@ -130,6 +134,7 @@ export async function patchEndpoint(
   if (input.secret) {
     endpoint.secret = checkSecret(input.secret);
   }
+  if (input.concurrencyLimit !== undefined) setConcurrencyLimit(endpoint, input.concurrencyLimit);
   await applyChecked(ctx, endpoint, input, false);
   return ctx.store.updateEndpoint(endpoint);
 }
@@ -335,4 +340,10 @@ function checkHeaders(headers: Record<string, string>): Record<string, string> {
     }
   }
   return headers;
+}
+
+/** Give the endpoint its own concurrency limit, or (null) let it follow the server default. */
+function setConcurrencyLimit(endpoint: Endpoint, limit: number | null): void {
+  if (limit === null) delete endpoint.concurrencyLimit;
+  else endpoint.concurrencyLimit = limit;
 }

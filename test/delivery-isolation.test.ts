@@ -1,0 +1,246 @@
+// One slow or dead endpoint must not slow the others (design.md §5, issue 5): a hanging endpoint
+// holds at most its concurrency limit of worker slots while healthy ones get everything at once; no
+// endpoint ever sees more attempts in flight than its limit; a throttled endpoint receives at its
+// rate without the worker spinning; and retries waiting on a slow endpoint leave the first-attempt
+// reserve to fresh messages. Every wait is on a condition seen at a real receiver.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Svix } from 'svix';
+import { describe, expect, it } from 'vitest';
+import { createEndpoint, expectStatus, sendMessage, useDeliveryFixtures } from './helpers/delivery.js';
+import { backends } from './helpers/postgres.js';
+import { ADMIN_TOKEN, useBackend, type TestTapwire } from './helpers/tapwire.js';
+
+const { setup, defer } = useDeliveryFixtures();
+
+/** How a probe answers the `nth` arrival (1 = first) of a webhook-id: now, after a delay, or never. */
+type ProbeAnswer = { status: number; delayMs?: number } | 'hang';
+
+/**
+ * A loopback receiver that measures concurrency: how many requests it holds unanswered right now
+ * (`active`) and at most so far (`maxActive`; `maxActiveRetries` counts only repeat arrivals of a
+ * webhook-id), and when each request arrived. Hanging requests are dropped by close().
+ */
+interface Probe {
+  url: string;
+  arrivals: { id: string; nth: number; at: number }[];
+  readonly active: number;
+  readonly maxActive: number;
+  readonly maxActiveRetries: number;
+  waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startProbe(answer: (nth: number) => ProbeAnswer = () => ({ status: 200 })): Promise<Probe> {
+  const arrivals: Probe['arrivals'] = [];
+  const seen = new Map<string, number>();
+  const open = new Set<ServerResponse>();
+  const waiters = new Set<() => void>();
+  let active = 0;
+  let maxActive = 0;
+  let activeRetries = 0;
+  let maxActiveRetries = 0;
+  const changed = (): void => {
+    for (const wake of waiters) wake();
+  };
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['webhook-id']);
+      const nth = (seen.get(id) ?? 0) + 1;
+      seen.set(id, nth);
+      arrivals.push({ id, nth, at: Date.now() });
+      active++;
+      maxActive = Math.max(maxActive, active);
+      if (nth > 1) maxActiveRetries = Math.max(maxActiveRetries, ++activeRetries);
+      open.add(res);
+      res.on('close', () => {
+        open.delete(res);
+        active--;
+        if (nth > 1) activeRetries--;
+        changed();
+      });
+      const reply = answer(nth);
+      if (reply !== 'hang') {
+        const send = (): void => void res.writeHead(reply.status, { 'content-type': 'text/plain' }).end('ok');
+        if (reply.delayMs) setTimeout(send, reply.delayMs);
+        else send();
+      }
+      changed();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const probe: Probe = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    arrivals,
+    get active() {
+      return active;
+    },
+    get maxActive() {
+      return maxActive;
+    },
+    get maxActiveRetries() {
+      return maxActiveRetries;
+    },
+    waitFor(predicate, what, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (!predicate()) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`${what}: not within ${timeoutMs} ms (${arrivals.length} arrivals, ${active} open)`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async close() {
+      for (const res of open) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  defer(() => probe.close());
+  return probe;
+}
+
+/** POST `count` messages, `parallel` at a time; returns their ids in order. */
+async function sendMany(tw: TestTapwire, appId: string, count: number, eventType: string, parallel = 16): Promise<string[]> {
+  const ids: string[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) {
+        const i = next++;
+        ids[i] = await sendMessage(tw, appId, { eventType, payload: { i } });
+      }
+    }),
+  );
+  return ids;
+}
+
+/** Arrivals of first attempts only (a webhook-id's first request). */
+const firstArrivals = (probe: Probe): number => probe.arrivals.filter((a) => a.nth === 1).length;
+
+describe.each(await backends())('%s', (backend) => {
+  useBackend(backend);
+
+  it('a hanging endpoint with 1000 queued holds only its limit of slots while three healthy ones get everything', async () => {
+    // Hanging attempts must stay in flight for the whole test: a long deadline.
+    const { tw, appId } = await setup({ TAPWIRE_ENDPOINT_CONCURRENCY: '3', TAPWIRE_WORKER_CONCURRENCY: '16', TAPWIRE_REQUEST_TIMEOUT: '60s' });
+    const hanging = await startProbe(() => 'hang');
+    const hangingEndpoint = await createEndpoint(tw, appId, { url: hanging.url });
+    await sendMany(tw, appId, 1000, 'backlog.made');
+    await hanging.waitFor(() => hanging.active === 3, 'the hanging endpoint holding its 3 slots');
+
+    const healthy = await Promise.all([startProbe(), startProbe(), startProbe()]);
+    for (const probe of healthy) await createEndpoint(tw, appId, { url: probe.url });
+    // Each fans out to all four endpoints: the hanging one's backlog only grows.
+    await sendMany(tw, appId, 30, 'order.placed');
+    for (const probe of healthy) await probe.waitFor(() => firstArrivals(probe) === 30, 'every message at a healthy endpoint');
+
+    // The hanging endpoint never answered, and never got a fourth request.
+    expect(hanging.maxActive).toBe(3);
+    expect(hanging.arrivals).toHaveLength(3);
+    expect(hanging.active).toBe(3);
+    for (const probe of healthy) expect(probe.maxActive).toBeLessThanOrEqual(3);
+    // Its 1030 deliveries wait their turn: still pending, not failed or lost.
+    const stats = expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${hangingEndpoint.id}/stats`), 200, 'stats');
+    expect(stats.body.pending + stats.body.sending).toBe(1030);
+  });
+
+  it('never has more attempts in flight to an endpoint than its own limit or the default', async () => {
+    const { tw, appId } = await setup({ TAPWIRE_ENDPOINT_CONCURRENCY: '2', TAPWIRE_WORKER_CONCURRENCY: '32' });
+    const slow = (): ProbeAnswer => ({ status: 200, delayMs: 30 });
+    const byDefault = await startProbe(slow);
+    const own = await startProbe(slow);
+    const defaultEndpoint = await createEndpoint(tw, appId, { url: byDefault.url });
+    const ownRes = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: own.url, concurrencyLimit: 5 }), 201, 'create endpoint');
+    expect(ownRes.body.concurrencyLimit).toBe(5);
+    expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${defaultEndpoint.id}`), 200, 'get').body).not.toHaveProperty('concurrencyLimit');
+
+    await sendMany(tw, appId, 40, 'order.placed');
+    await byDefault.waitFor(() => byDefault.arrivals.length === 40, 'all 40 at the default-limited endpoint');
+    await own.waitFor(() => own.arrivals.length === 40, 'all 40 at the endpoint with its own limit');
+    // 40 slow deliveries queued at once fill each endpoint to its limit, and never past it.
+    expect(byDefault.maxActive).toBe(2);
+    expect(own.maxActive).toBe(5);
+  });
+
+  it('keeps concurrencyLimit through PATCH, drops it with null, and the svix client reads such endpoints', async () => {
+    const { tw, appId } = await setup();
+    const probe = await startProbe();
+    const { id } = await createEndpoint(tw, appId, { url: probe.url, concurrencyLimit: 7, rateLimit: 10 });
+    const svix = new Svix(ADMIN_TOKEN, { serverUrl: tw.url });
+    expect(await svix.endpoint.get(appId, id)).toMatchObject({ id, rateLimit: 10 });
+    await svix.endpoint.patch(appId, id, { description: 'patched by svix' });
+    expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${id}`), 200, 'get').body).toMatchObject({ concurrencyLimit: 7, description: 'patched by svix' });
+    const cleared = expectStatus(await tw.api('PATCH', `/api/v1/app/${appId}/endpoint/${id}`, { concurrencyLimit: null }), 200, 'patch');
+    expect(cleared.body).not.toHaveProperty('concurrencyLimit');
+    const bad = await tw.api('PATCH', `/api/v1/app/${appId}/endpoint/${id}`, { concurrencyLimit: 0 });
+    expect(bad.status).toBe(422);
+  });
+
+  it('delivers to a throttled endpoint at its rate, without spinning, while its neighbour is not held up', async () => {
+    const { tw, appId } = await setup();
+    const rate = 20;
+    const burst = 2; // 100 ms worth at 20/s
+    const count = 60;
+    const throttled = await startProbe();
+    const neighbour = await startProbe();
+    await createEndpoint(tw, appId, { url: throttled.url, throttleRate: rate });
+    await createEndpoint(tw, appId, { url: neighbour.url });
+    const store = tw.server.store;
+    let claims = 0;
+    const claim = store.claimDueDeliveries.bind(store);
+    store.claimDueDeliveries = (input) => {
+      claims++;
+      return claim(input);
+    };
+
+    await sendMany(tw, appId, count, 'tick');
+    await neighbour.waitFor(() => neighbour.arrivals.length === count, 'every message at the unthrottled neighbour');
+    // The neighbour was served while the throttled endpoint was still at the start of its 3 s.
+    expect(throttled.arrivals.length).toBeLessThan(count * 0.67);
+    await throttled.waitFor(() => throttled.arrivals.length === count, 'every message at the throttled endpoint', 30_000);
+
+    const at = throttled.arrivals.map((a) => a.at);
+    // No more than rate + burst in any 1 s window…
+    for (let i = 0; i < at.length; i++) {
+      expect(at.filter((t) => t >= at[i]! && t < at[i]! + 1000).length).toBeLessThanOrEqual(rate + burst);
+    }
+    // …so after the burst, the rest take (n - burst) / rate seconds (less one interval of arrival jitter).
+    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst - 1) / rate) * 1000);
+    // The worker slept between starts: a few claims per delivery, not a poll every millisecond.
+    expect(claims).toBeLessThan(count * 2 * 6);
+  });
+
+  it('keeps the first-attempt reserve for fresh messages while retries wait on a hanging endpoint', async () => {
+    // 8 slots, 2 of them for first attempts only; the failing endpoint may take all it can get.
+    const { tw, appId } = await setup({
+      TAPWIRE_WORKER_CONCURRENCY: '8',
+      TAPWIRE_FIRST_ATTEMPT_RESERVE: '25%',
+      TAPWIRE_ENDPOINT_CONCURRENCY: '100',
+      TAPWIRE_RETRY_SCHEDULE: '10ms,10ms,10ms',
+      TAPWIRE_REQUEST_TIMEOUT: '60s',
+    });
+    for (const name of ['storm.event', 'fresh.event']) expectStatus(await tw.api('POST', '/api/v1/event-type', { name, description: name }), 201, 'event type');
+    // First attempts fail at once; every retry hangs: a storm of retries holding their slots.
+    const failing = await startProbe((nth) => (nth === 1 ? { status: 500 } : 'hang'));
+    const fresh = await startProbe();
+    await createEndpoint(tw, appId, { url: failing.url, filterTypes: ['storm.event'] });
+    await createEndpoint(tw, appId, { url: fresh.url, filterTypes: ['fresh.event'] });
+
+    await sendMany(tw, appId, 20, 'storm.event');
+    await failing.waitFor(() => firstArrivals(failing) === 20 && failing.maxActiveRetries >= 6, '6 retries hanging');
+    // 14 more retries are due and waiting; fresh messages still get the 2 reserved slots.
+    await sendMany(tw, appId, 5, 'fresh.event');
+    await fresh.waitFor(() => fresh.arrivals.length === 5, 'every fresh message delivered beside the storm');
+    expect(failing.maxActiveRetries).toBe(6);
+    expect(failing.arrivals.filter((a) => a.nth > 1)).toHaveLength(6);
+  });
+});
