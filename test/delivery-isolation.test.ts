@@ -208,13 +208,16 @@ describe.each(await backends())('%s', (backend) => {
     expect(throttled.arrivals.length).toBeLessThan(count * 0.67);
     await throttled.waitFor(() => throttled.arrivals.length === count, 'every message at the throttled endpoint', 30_000);
 
+    // Attempts start at most rate + burst in any 1 s. Measured at the receiver, an arrival may lag its
+    // start (a busy event loop, a new connection): allowing up to 100 ms of that, the arrivals of any
+    // 0.9 s started within 1 s.
+    const jitterMs = 100;
     const at = throttled.arrivals.map((a) => a.at);
-    // No more than rate + burst in any 1 s window…
     for (let i = 0; i < at.length; i++) {
-      expect(at.filter((t) => t >= at[i]! && t < at[i]! + 1000).length).toBeLessThanOrEqual(rate + burst);
+      expect(at.filter((t) => t >= at[i]! && t < at[i]! + 1000 - jitterMs).length).toBeLessThanOrEqual(rate + burst);
     }
-    // …so after the burst, the rest take (n - burst) / rate seconds (less one interval of arrival jitter).
-    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst - 1) / rate) * 1000);
+    // After the burst, the rest take (n - burst) / rate seconds.
+    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst) / rate) * 1000 - jitterMs);
     // The worker slept between starts: a few claims per delivery, not a poll every millisecond.
     expect(claims).toBeLessThan(count * 2 * 6);
   });
