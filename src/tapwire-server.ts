@@ -7,6 +7,7 @@ import { buildApiServer } from './api/server.js';
 import type { TapwireConfig } from './config/config.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery/delivery-worker.js';
 import { AddressPolicy } from './delivery/ssrf-guard.js';
+import { setUpOperationalWebhooks } from './operational/set-up-operational-webhooks.js';
 import { ensureAdminToken } from './services/auth.js';
 import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './services/background-tasks.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
@@ -114,12 +115,15 @@ export class TapwireServer {
         policy: new AddressPolicy(config.allowedNetworks),
         notifyDeliveriesQueued: () => worker?.wake(),
       };
+      // Before the API and the worker exist: both raise operational events through it.
+      context.operational = await setUpOperationalWebhooks(context);
       if (config.role !== 'api') {
         worker = new DeliveryWorker({
           store,
           config,
           logger,
           clock,
+          operational: context.operational,
           ...(options.random ? { random: options.random } : {}),
           ...(options.workerMaxIdleMs !== undefined ? { maxIdleMs: options.workerMaxIdleMs } : {}),
           ...(options.lookup ? { lookup: options.lookup } : {}),

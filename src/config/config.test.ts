@@ -231,6 +231,44 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
   });
 });
 
+describe('endpoint health options', () => {
+  it('sends no operational webhooks and auto-disables after 5 days by default', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.operationalWebhookUrl).toBeNull();
+    expect(config.operationalWebhookSecret).toBeNull();
+    expect(config.autoDisableAfterMs).toBe(5 * 24 * HOUR);
+  });
+
+  it('reads the operational webhook URL and secret, and the auto-disable delay or never', () => {
+    const config = loadConfig({
+      env: {
+        TAPWIRE_OPERATIONAL_WEBHOOK_URL: 'https://ops.example/tapwire',
+        TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        TAPWIRE_AUTO_DISABLE_AFTER: '36h',
+      },
+    });
+    expect(config.operationalWebhookUrl).toBe('https://ops.example/tapwire');
+    expect(config.operationalWebhookSecret).toBe('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    expect(config.autoDisableAfterMs).toBe(36 * HOUR);
+    expect(loadConfig({ env: { TAPWIRE_AUTO_DISABLE_AFTER: 'never' } }).autoDisableAfterMs).toBeNull();
+  });
+
+  it.each([
+    ['TAPWIRE_OPERATIONAL_WEBHOOK_URL', 'not a url'],
+    ['TAPWIRE_OPERATIONAL_WEBHOOK_URL', 'ftp://ops.example'],
+    ['TAPWIRE_OPERATIONAL_WEBHOOK_SECRET', 'plain-secret-without-prefix'],
+    ['TAPWIRE_AUTO_DISABLE_AFTER', '0s'],
+    ['TAPWIRE_AUTO_DISABLE_AFTER', 'soon'],
+  ])('refuses %s=%j, naming the variable', (variable, value) => {
+    expect(configErrorOf({ env: { [variable]: value } }).message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('never echoes a bad secret', () => {
+    const error = configErrorOf({ env: { TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: 'whsec_tooshort' } });
+    expect(error.message).not.toContain('tooshort');
+  });
+});
+
 describe('egress proxy option', () => {
   it('connects directly by default and reads TAPWIRE_PROXY_URL', () => {
     expect(loadConfig({ env: {} }).proxyUrl).toBeNull();

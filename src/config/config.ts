@@ -3,6 +3,7 @@
 import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
+import { isValidSecret } from '../signing/standard-webhooks.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
 export type ServerRole = 'api' | 'worker' | 'all';
@@ -62,6 +63,18 @@ export interface TapwireConfig {
   attemptRetentionMs: number | null;
   /** PostgreSQL connections per process (plus one LISTEN connection for workers). Default 10 (TAPWIRE_DATABASE_POOL_SIZE). */
   databasePoolSize: number;
+  /**
+   * Where operational webhooks (endpoint.*, message.attempt.*) are sent, signed like any delivery.
+   * Default null: none are sent (TAPWIRE_OPERATIONAL_WEBHOOK_URL). See docs/operational-webhooks.md.
+   */
+  operationalWebhookUrl: string | null;
+  /** `whsec_…` secret that signs operational webhooks; null = generated once and kept (TAPWIRE_OPERATIONAL_WEBHOOK_SECRET). */
+  operationalWebhookSecret: string | null;
+  /**
+   * Disable an endpoint that has failed continuously for this long. Default 5 days; null (`never`)
+   * never disables automatically (TAPWIRE_AUTO_DISABLE_AFTER).
+   */
+  autoDisableAfterMs: number | null;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -85,6 +98,9 @@ export const ENV = {
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
   attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
   databasePoolSize: 'TAPWIRE_DATABASE_POOL_SIZE',
+  operationalWebhookUrl: 'TAPWIRE_OPERATIONAL_WEBHOOK_URL',
+  operationalWebhookSecret: 'TAPWIRE_OPERATIONAL_WEBHOOK_SECRET',
+  autoDisableAfterMs: 'TAPWIRE_AUTO_DISABLE_AFTER',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -119,6 +135,9 @@ export function defaultConfig(): TapwireConfig {
     appTokenTtlMs: 7 * 24 * 3600_000,
     attemptRetentionMs: 90 * 24 * 3600_000,
     databasePoolSize: 10,
+    operationalWebhookUrl: null,
+    operationalWebhookSecret: null,
+    autoDisableAfterMs: 5 * 24 * 3600_000,
   };
 }
 
@@ -168,6 +187,10 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (retention !== undefined) config.attemptRetentionMs = retention;
   config.databasePoolSize = parse('databasePoolSize', (v) => parseInteger(v, 1, 1000)) ?? config.databasePoolSize;
+  config.operationalWebhookUrl = parse('operationalWebhookUrl', parseWebhookUrl) ?? null;
+  config.operationalWebhookSecret = parse('operationalWebhookSecret', parseWebhookSecret) ?? null;
+  const autoDisable = parse('autoDisableAfterMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
+  if (autoDisable !== undefined) config.autoDisableAfterMs = autoDisable;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
@@ -242,6 +265,22 @@ function parseProxyUrl(value: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`expected an http:// or https:// proxy URL, got '${url.protocol}'`);
   }
+  return value;
+}
+
+function parseWebhookUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`expected an http(s) URL, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http(s) URL, got '${value}'`);
+  return value;
+}
+
+function parseWebhookSecret(value: string): string {
+  if (!isValidSecret(value)) throw new Error("expected 'whsec_' followed by base64 of 24 to 75 bytes");
   return value;
 }
 

@@ -7,10 +7,11 @@ import type { Dispatcher } from 'undici';
 import type { TapwireConfig } from '../config/config.js';
 import { newId } from '../domain/ids.js';
 import { nextRetryDelayMs } from '../domain/retry-policy.js';
-import type { Attempt, Endpoint } from '../domain/types.js';
+import type { Attempt, Endpoint, Message } from '../domain/types.js';
 import type { Clock } from '../services/context.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
-import type { DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
+import { FAILING_AFTER_ATTEMPTS, type AttemptEventType, type OperationalEvents } from '../operational/operational-events.js';
+import type { CompleteAttemptResult, DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
 import { createDeliveryAgent, sendWebhook, type SendWebhookResult } from './send-webhook.js';
 import { AddressPolicy, refusalForUrl } from './ssrf-guard.js';
 import { VERSION } from '../version.js';
@@ -29,6 +30,8 @@ export interface DeliveryWorkerOptions {
   maxIdleMs?: number;
   /** Wait this long before retrying after a store error. Default 1 s. */
   errorBackoffMs?: number;
+  /** Builds operational events (message.attempt.*, endpoint.disabled); none are raised without it. */
+  operational?: OperationalEvents | null;
   /**
    * The resolver the SSRF guard wraps (default `dns.lookup`): every address it answers is still
    * judged, and only allowed ones are dialed. Tests inject fixed answers here; not used with a proxy.
@@ -74,6 +77,7 @@ export class DeliveryWorker {
   private readonly random: () => number;
   private readonly maxIdleMs: number;
   private readonly errorBackoffMs: number;
+  private readonly operational: OperationalEvents | null;
   private readonly agent: Dispatcher;
   private readonly policy: AddressPolicy;
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
@@ -97,6 +101,7 @@ export class DeliveryWorker {
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
     const slots = options.config.workerConcurrency;
     this.firstAttemptReserve = Math.max(0, Math.min(slots - 1, Math.floor(slots * options.config.firstAttemptReserve)));
+    this.operational = options.operational ?? null;
     const policy = new AddressPolicy(options.config.allowedNetworks);
     this.policy = policy;
     this.onBlocked = options.onBlocked;
@@ -252,6 +257,8 @@ export class DeliveryWorker {
     const log = this.logger.child({ appId: delivery.appId, endpointId: delivery.endpointId, msgId: delivery.msgId, deliveryId: delivery.id, attempt: delivery.attemptCount + 1 });
     const started = this.clock.now();
     let result: SendWebhookResult;
+    // Only a request we made says something about the endpoint's health; skips do not.
+    let requested = false;
     if (!endpoint) {
       result = skipped('The endpoint was deleted');
     } else if (endpoint.disabled) {
@@ -261,6 +268,7 @@ export class DeliveryWorker {
     } else {
       try {
         result = await this.send(endpoint, message.id, message.payload, started);
+        requested = true;
       } catch (error) {
         // A bug or bad stored data (say, a header value undici refuses) must not crash the process
         // or leave the delivery leased: record it as a failed attempt and let the schedule go on.
@@ -271,10 +279,14 @@ export class DeliveryWorker {
     const now = this.clock.now();
     const attemptsMade = delivery.attemptCount + 1;
     const gone = result.ok === false && result.statusCode === 410;
+    // A receiver that answers a failure with `webhook-delivery: abort-message` refuses this message
+    // for good: no more retries. It chose to, so the answer does not count against its health.
+    const aborted = !result.ok && !gone && isAbortMessage(result.headers);
+    let exhausted = false;
     let outcome: DeliveryOutcome;
     if (result.ok) {
       outcome = { status: 'success' };
-    } else if (gone || !endpoint || endpoint.disabled || message.payload === null || delivery.triggerType === 'manual') {
+    } else if (gone || aborted || !endpoint || endpoint.disabled || message.payload === null || delivery.triggerType === 'manual') {
       outcome = { status: 'fail' };
     } else {
       const delayMs = nextRetryDelayMs({
@@ -283,6 +295,7 @@ export class DeliveryWorker {
         random: this.random,
         retryAfterMs: result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterMs ?? undefined : undefined,
       });
+      exhausted = delayMs === null;
       outcome = delayMs === null ? { status: 'fail' } : { status: 'sending', nextAttemptAt: new Date(now.getTime() + delayMs) };
     }
     const attempt: Attempt = {
@@ -299,15 +312,37 @@ export class DeliveryWorker {
       triggerType: delivery.triggerType,
       timestamp: now,
     };
+    const health = !requested || aborted ? 'none' : result.ok ? 'success' : 'failure';
+    const disableEndpoint = gone && !!endpoint;
+    // Failing for at least TAPWIRE_AUTO_DISABLE_AFTER since the streak began (as read at claim time;
+    // the store re-checks that the streak is still the same one when it disables).
+    const failingSince = endpoint?.failingSince ?? null;
+    const autoDisableAfterMs = this.config.autoDisableAfterMs;
+    const autoDisableFailingSince =
+      health === 'failure' && failingSince && autoDisableAfterMs !== null && now.getTime() - failingSince.getTime() >= autoDisableAfterMs ? failingSince : null;
+    let completed: CompleteAttemptResult;
+    let queued = false;
     try {
-      await this.store.completeAttempt({ attempt, outcome, disableEndpoint: gone && !!endpoint, now });
+      const events = await this.operationalEventsFor(job, { attempt, outcome, exhausted, mayDisable: disableEndpoint || autoDisableFailingSince !== null, now });
+      completed = await this.store.completeAttempt({
+        attempt,
+        outcome,
+        disableEndpoint,
+        now,
+        health,
+        autoDisableFailingSince,
+        messages: events.messages,
+        messagesIfEndpointDisabled: events.messagesIfEndpointDisabled,
+      });
+      queued = events.messages.length > 0 || (completed.endpointDisabled && events.messagesIfEndpointDisabled.length > 0);
     } catch (error) {
       // The lease expires and the delivery is attempted again: at-least-once, never lost.
       log.error({ err: error }, 'recording attempt failed; delivery will be retried after its lease');
       return;
     }
-    // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed.
-    if (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs) this.wake();
+    // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed;
+    // operational events just queued are due now.
+    if (queued || (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs)) this.wake();
     const fields = {
       attemptId: attempt.id,
       triggerType: delivery.triggerType,
@@ -315,11 +350,49 @@ export class DeliveryWorker {
       statusCode: result.statusCode,
       durationMs: result.durationMs,
       ...(result.ok ? {} : { reason: result.reason }),
+      ...(aborted ? { aborted: true } : {}),
       ...(outcome.status === 'sending' ? { nextAttemptAt: outcome.nextAttemptAt.toISOString() } : {}),
     };
     if (result.ok) log.info(fields, 'attempt succeeded');
-    else if (outcome.status === 'fail') log.warn({ ...fields, endpointDisabled: gone }, 'attempt failed; delivery failed');
+    else if (outcome.status === 'fail') log.warn(fields, aborted ? 'attempt failed; receiver aborted the message' : 'attempt failed; delivery failed');
     else log.info(fields, 'attempt failed; retry scheduled');
+    if (completed.endpointDisabled) {
+      log.warn(
+        { reason: gone ? 'gone' : 'failing', failingSince: (failingSince ?? now).toISOString() },
+        gone ? 'endpoint disabled: the receiver answered 410 Gone' : 'endpoint disabled: failing for too long',
+      );
+    }
+  }
+
+  /**
+   * The operational events this attempt raises, if operational webhooks are on and the delivery is
+   * not one of theirs: message.attempt.failing on the FAILING_AFTER_ATTEMPTS-th failure of a
+   * scheduled delivery with a retry still to come, .exhausted when its schedule ran out, .recovered
+   * when it succeeds after that many failures; and endpoint.disabled (queued only if the store
+   * really disables the endpoint). Reads the application (for its uid) only when there is an event.
+   */
+  private async operationalEventsFor(
+    job: DeliveryJob,
+    input: { attempt: Attempt; outcome: DeliveryOutcome; exhausted: boolean; mayDisable: boolean; now: Date },
+  ): Promise<{ messages: Message[]; messagesIfEndpointDisabled: Message[] }> {
+    const none = { messages: [], messagesIfEndpointDisabled: [] };
+    const { delivery, message, endpoint } = job;
+    const ops = this.operational;
+    if (!ops || !ops.covers(delivery.appId) || !endpoint) return none;
+    const types: AttemptEventType[] = [];
+    if (delivery.triggerType === 'scheduled') {
+      const attemptsMade = delivery.attemptCount + 1;
+      if (input.outcome.status === 'sending' && attemptsMade === FAILING_AFTER_ATTEMPTS) types.push('message.attempt.failing');
+      if (input.exhausted) types.push('message.attempt.exhausted');
+      if (input.outcome.status === 'success' && delivery.attemptCount >= FAILING_AFTER_ATTEMPTS) types.push('message.attempt.recovered');
+    }
+    if (types.length === 0 && !input.mayDisable) return none;
+    const app = await this.store.getApplication(delivery.appId);
+    if (!app) return none;
+    return {
+      messages: types.map((type) => ops.attemptEvent(type, app, message, input.attempt, input.now)),
+      messagesIfEndpointDisabled: input.mayDisable ? [ops.endpointDisabled(app, endpoint, endpoint.failingSince ?? input.now, 'automatic', input.now)] : [],
+    };
   }
 
   /**
@@ -354,6 +427,11 @@ export class DeliveryWorker {
     }
     return result;
   }
+}
+
+/** `webhook-delivery: abort-message` (Svix's convention, value case-insensitive) on a response. */
+function isAbortMessage(headers: Record<string, string>): boolean {
+  return headers['webhook-delivery']?.trim().toLowerCase() === 'abort-message';
 }
 
 /** An attempt that was not made, recorded as a failure with the reason as its response. */

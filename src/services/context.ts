@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { TapwireConfig } from '../config/config.js';
 import type { AddressPolicy } from '../delivery/ssrf-guard.js';
+import type { OperationalEvents } from '../operational/operational-events.js';
 import type { Store } from '../storage/store.js';
 
 /** Injected time, so retry tests take milliseconds instead of hours. */
@@ -20,4 +21,6 @@ export interface ServiceContext {
   policy: AddressPolicy;
   /** Called after deliveries were committed, so an in-process worker claims them without polling delay. */
   notifyDeliveriesQueued(): void;
+  /** Builds operational events (endpoint.created…); absent or null when TAPWIRE_OPERATIONAL_WEBHOOK_URL is unset. */
+  operational?: OperationalEvents | null;
 }

@@ -1,6 +1,6 @@
 // Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover, send-example.
 import { newId } from '../domain/ids.js';
-import type { Endpoint } from '../domain/types.js';
+import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
@@ -66,14 +66,19 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
-  return ctx.store.createEndpoint(endpoint);
+  return saveWithEvents(ctx, operationalEvents(ctx, app, null, endpoint, now), (messages) => ctx.store.createEndpoint(endpoint, { messages }));
 }
 
 export async function getEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<Endpoint> {
+  return (await findEndpoint(ctx, appIdOrUid, endpointIdOrUid)).endpoint;
+}
+
+/** The endpoint and its application (operational events name both). */
+async function findEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<{ app: Application; endpoint: Endpoint }> {
   const app = await getApplication(ctx, appIdOrUid);
   const endpoint = await ctx.store.getEndpoint(app.id, endpointIdOrUid);
   if (!endpoint) throw notFound('Endpoint');
-  return endpoint;
+  return { app, endpoint };
 }
 
 /** PUT: replace the endpoint's settings (the secret is kept), or create it when missing (201). */
@@ -110,7 +115,8 @@ export async function upsertEndpoint(
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
-  return { endpoint: await ctx.store.updateEndpoint(endpoint), created: false };
+  const messages = operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
+  return { endpoint: await saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m })), created: false };
 }
 
 /** PATCH: absent fields stay, null clears a nullable field. */
@@ -120,7 +126,7 @@ export async function patchEndpoint(
   endpointIdOrUid: string,
   input: EndpointInput,
 ): Promise<Endpoint> {
-  const existing = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const { app, endpoint: existing } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const endpoint: Endpoint = {
     ...existing,
     uid: input.uid === undefined ? existing.uid : input.uid,
@@ -136,12 +142,16 @@ export async function patchEndpoint(
   }
   if (input.concurrencyLimit !== undefined) setConcurrencyLimit(endpoint, input.concurrencyLimit);
   await applyChecked(ctx, endpoint, input, false);
-  return ctx.store.updateEndpoint(endpoint);
+  const messages = operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
+  return saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m }));
 }
 
 export async function deleteEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<void> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  await ctx.store.deleteEndpoint(endpoint.appId, endpoint.id, ctx.clock.now());
+  const { app, endpoint } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, null, now), (messages) =>
+    ctx.store.deleteEndpoint(endpoint.appId, endpoint.id, now, { messages }),
+  );
 }
 
 export async function listEndpoints(ctx: ServiceContext, appIdOrUid: string, query: ListQuery): Promise<Page<Endpoint>> {
@@ -159,7 +169,7 @@ export async function rotateEndpointSecret(
   endpointIdOrUid: string,
   input: { key?: string | null; gracePeriodSeconds?: number },
 ): Promise<void> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const { app, endpoint } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const now = ctx.clock.now();
   const grace = input.gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS;
   const stillValid = endpoint.oldSecrets.filter((s) => s.expiresAt > now);
@@ -169,12 +179,14 @@ export async function rotateEndpointSecret(
       detail: `At most ${MAX_OLD_SECRETS} previous secrets may be valid at once; rotate with gracePeriodSeconds=0 or wait`,
     });
   }
-  await ctx.store.updateEndpoint({
+  const rotated: Endpoint = {
     ...endpoint,
     secret: input.key ? checkSecret(input.key, ['body', 'key']) : generateSecret(),
     oldSecrets: stillValid,
     updatedAt: now,
-  });
+  };
+  // Svix sends endpoint.updated on rotation too (svix-webhooks#816).
+  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, rotated, now), (messages) => ctx.store.updateEndpoint(rotated, { messages }));
 }
 
 /** The headers to show: sensitive values are hidden and only their names listed. */
@@ -196,7 +208,7 @@ export async function updateEndpointHeaders(
   headers: Record<string, string | null>,
   mode: 'replace' | 'merge',
 ): Promise<void> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const { app, endpoint } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const next: Record<string, string | null> = mode === 'replace' ? {} : { ...endpoint.headers };
   for (const [name, value] of Object.entries(headers)) {
     for (const existing of Object.keys(next)) {
@@ -205,7 +217,8 @@ export async function updateEndpointHeaders(
     if (value !== null) next[name] = value;
   }
   const cleaned = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== null)) as Record<string, string>;
-  await ctx.store.updateEndpoint({ ...endpoint, headers: checkHeaders(cleaned), updatedAt: ctx.clock.now() });
+  const updated: Endpoint = { ...endpoint, headers: checkHeaders(cleaned), updatedAt: ctx.clock.now() };
+  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, updated, updated.updatedAt), (messages) => ctx.store.updateEndpoint(updated, { messages }));
 }
 
 /** Longest stats window (28 days), with 5 minutes of slack for clock skew. */
@@ -285,6 +298,30 @@ function findExample(schemas: Record<string, unknown> | null): unknown {
     if (schema && schema.example !== undefined) return schema.example;
   }
   return undefined;
+}
+
+/**
+ * The operational events an endpoint change raises, to be stored in the same transaction:
+ * created (no `before`), deleted (no `after`), or updated plus enabled / disabled (trigger
+ * `manual`) when the change flips `disabled`. None when operational webhooks are off, or for the
+ * operational application's own endpoints.
+ */
+function operationalEvents(ctx: ServiceContext, app: Application, before: Endpoint | null, after: Endpoint | null, now: Date): Message[] {
+  const ops = ctx.operational;
+  if (!ops || !ops.covers(app.id)) return [];
+  if (!before) return after ? [ops.endpointEvent('endpoint.created', app, after, now)] : [];
+  if (!after) return [ops.endpointEvent('endpoint.deleted', app, before, now)];
+  const events = [ops.endpointEvent('endpoint.updated', app, after, now)];
+  if (before.disabled && !after.disabled) events.push(ops.endpointEvent('endpoint.enabled', app, after, now));
+  if (!before.disabled && after.disabled) events.push(ops.endpointDisabled(app, after, before.failingSince ?? null, 'manual', now));
+  return events;
+}
+
+/** Run the store change with its events, then wake the worker for the events' deliveries. */
+async function saveWithEvents<T>(ctx: ServiceContext, messages: Message[], save: (messages: Message[]) => Promise<T>): Promise<T> {
+  const result = await save(messages);
+  if (messages.length > 0) ctx.notifyDeliveriesQueued();
+  return result;
 }
 
 /** Apply url / eventTypes / channels / headers from input after checking them. */
