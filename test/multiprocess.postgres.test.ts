@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startConcurrencyProbe } from './helpers/concurrency-probe.js';
 import { startCountingReceiver, type CountingReceiver } from './helpers/counting-receiver.js';
 import { backends, dropSchema, freshSchemaUrl, schemaOf, withClient } from './helpers/postgres.js';
 import { assertCliBuilt, callApi, killAllProcesses, startServe, type ServeProcess } from './helpers/tapwire-process.js';
@@ -48,6 +49,9 @@ async function startCluster(prefix: string, endpointUrl: string, extraEnv: Recor
     TAPWIRE_HTTPS_ONLY: 'false',
     // 5 processes × (5 + 1 LISTEN) connections leaves room on a shared server for the files running beside this one.
     TAPWIRE_DATABASE_POOL_SIZE: '5',
+    // These tests fill every worker slot from one receiver endpoint, which its default concurrency
+    // limit (4 attempts at once across all workers) would not allow; the last test checks that limit.
+    TAPWIRE_ENDPOINT_CONCURRENCY: '1000',
     ...extraEnv,
   };
   // All five start at once, so the migration advisory lock is exercised on the way.
@@ -293,5 +297,27 @@ describe.skipIf(!enabled)('2 API and 3 worker processes on one PostgreSQL databa
     );
 
     for (const proc of [...cluster.apis, ...cluster.workers.slice(1)]) expect(await proc.stop()).toEqual({ code: 0, signal: null });
+  }, 90_000);
+
+  it('holds an endpoint to its concurrency limit across three worker processes', async () => {
+    const N = 400;
+    const LIMIT = 4;
+    const probe = await startConcurrencyProbe(() => ({ status: 200, delayMs: 20 }));
+    try {
+      const cluster = await startCluster('multiprocess_limit', probe.url, { TAPWIRE_ENDPOINT_CONCURRENCY: String(LIMIT) });
+      const { ids } = await postMessages(cluster, N);
+      expect(ids).toHaveLength(N);
+      await probe.waitFor(() => new Set(probe.arrivals.map((a) => a.id)).size >= N, `all ${N} messages`, 60_000);
+      // 48 worker slots between them, yet never more than LIMIT requests at the receiver at once.
+      expect(probe.maxActive).toBe(LIMIT);
+      expect(probe.arrivals).toHaveLength(N);
+      // Each worker still took part: the limit is shared, not given to one process.
+      await waitUntil(() => successesPerWorker(cluster).reduce((a, b) => a + b, 0) >= N, 15_000, () => `worker success logs ${successesPerWorker(cluster).join('+')}`);
+      for (const share of successesPerWorker(cluster)) expect(share).toBeGreaterThan(0);
+      console.log(`multiprocess endpoint limit ${LIMIT}: ${N} delivered, at most ${probe.maxActive} at once, per worker ${successesPerWorker(cluster).join(' / ')}`);
+      for (const proc of [...cluster.apis, ...cluster.workers]) expect(await proc.stop()).toEqual({ code: 0, signal: null });
+    } finally {
+      await probe.close();
+    }
   }, 90_000);
 });
