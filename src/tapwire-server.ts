@@ -11,6 +11,7 @@ import { setUpOperationalWebhooks } from './operational/set-up-operational-webho
 import { ensureAdminToken } from './services/auth.js';
 import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './services/background-tasks.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
+import { TapwireMetrics } from './metrics/metrics.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
 
@@ -115,6 +116,9 @@ export class TapwireServer {
         policy: new AddressPolicy(config.allowedNetworks),
         notifyDeliveriesQueued: () => worker?.wake(),
       };
+      // Queue gauges come from the store, so any API process reports the whole queue; attempt
+      // counters and in-flight gauges are this process's own worker's.
+      const metrics = new TapwireMetrics({ now: () => clock.now(), readQueue: () => store.queueSnapshot(clock.now()) });
       // Before the API and the worker exist: both raise operational events through it.
       context.operational = await setUpOperationalWebhooks(context);
       if (config.role !== 'api') {
@@ -127,7 +131,11 @@ export class TapwireServer {
           ...(options.random ? { random: options.random } : {}),
           ...(options.workerMaxIdleMs !== undefined ? { maxIdleMs: options.workerMaxIdleMs } : {}),
           ...(options.lookup ? { lookup: options.lookup } : {}),
-          ...(options.onBlocked ? { onBlocked: options.onBlocked } : {}),
+          metrics,
+          onBlocked: (event) => {
+            metrics.ssrfBlocked();
+            options.onBlocked?.(event);
+          },
         });
       }
       const backgroundTasks = new BackgroundTaskRunner(context, options.backgroundTasks);
@@ -137,6 +145,7 @@ export class TapwireServer {
           ? await buildApiServer(context, {
               workerStatus: () => (worker ? { running: true, activeAttempts: worker.activeAttempts } : null),
               backgroundTasks,
+              metrics,
             })
           : null;
       const server = new TapwireServer({ config, logger, store, context, api, worker, backgroundTasks, generatedAdminToken, ownsStore: !options.store });

@@ -19,6 +19,13 @@ import { VERSION } from '../version.js';
 /** Sent on every delivery. */
 export const USER_AGENT = `Tapwire/${VERSION}`;
 
+/** What the worker reports to /metrics (TapwireMetrics implements it). */
+export interface DeliveryMetrics {
+  attemptStarted(endpointId: string): void;
+  attemptEnded(endpointId: string): void;
+  attemptRecorded(outcome: 'success' | 'retry' | 'fail', durationMs: number): void;
+}
+
 export interface DeliveryWorkerOptions {
   store: Store;
   config: TapwireConfig;
@@ -43,6 +50,8 @@ export interface DeliveryWorkerOptions {
    * the address dialed was. The hook for a `blocked_by_ssrf` counter; it must not throw.
    */
   onBlocked?: (event: BlockedDelivery) => void;
+  /** Told when requests start and end and when attempts are recorded (for /metrics). */
+  metrics?: DeliveryMetrics;
 }
 
 /** An attempt the SSRF guard refused. */
@@ -81,6 +90,7 @@ export class DeliveryWorker {
   private readonly agent: Dispatcher;
   private readonly policy: AddressPolicy;
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
+  private readonly metrics: DeliveryMetrics | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   /** Of the attempts in flight, how many are retries (they may not use the first-attempt reserve). */
   private retriesInFlight = 0;
@@ -105,6 +115,7 @@ export class DeliveryWorker {
     const policy = new AddressPolicy(options.config.allowedNetworks);
     this.policy = policy;
     this.onBlocked = options.onBlocked;
+    this.metrics = options.metrics;
     // Without a proxy every connection is guarded twice: the resolver's answers, and the remote
     // address of the socket. With one, the proxy dials, so only the URL check in send() applies.
     this.agent = options.config.proxyUrl
@@ -266,6 +277,7 @@ export class DeliveryWorker {
     } else if (message.payload === null) {
       result = skipped('The message payload has expired or was expunged');
     } else {
+      this.metrics?.attemptStarted(endpoint.id);
       try {
         result = await this.send(endpoint, message.id, message.payload, started);
         requested = true;
@@ -274,6 +286,8 @@ export class DeliveryWorker {
         // or leave the delivery leased: record it as a failed attempt and let the schedule go on.
         log.error({ err: error }, 'attempt could not be made');
         result = skipped(`Tapwire could not make this request: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        this.metrics?.attemptEnded(endpoint.id);
       }
     }
     const now = this.clock.now();
@@ -340,6 +354,7 @@ export class DeliveryWorker {
       log.error({ err: error }, 'recording attempt failed; delivery will be retried after its lease');
       return;
     }
+    this.metrics?.attemptRecorded(outcome.status === 'success' ? 'success' : outcome.status === 'sending' ? 'retry' : 'fail', result.durationMs);
     // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed;
     // operational events just queued are due now.
     if (queued || (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs)) this.wake();

@@ -17,9 +17,12 @@ describe('TapwireMetrics', () => {
     expect(value(text, 'tapwire_endpoint_in_flight{endpoint_id="ep_b"}')).toBe(1);
     expect(value(text, 'tapwire_delivery_attempts_total{outcome="success"}')).toBe(0);
 
-    metrics.attemptFinished('ep_a', 'success', 12);
-    metrics.attemptFinished('ep_a', 'retry', 2_000);
-    metrics.attemptFinished('ep_b', 'fail', 40);
+    metrics.attemptEnded('ep_a');
+    metrics.attemptRecorded('success', 12);
+    metrics.attemptEnded('ep_a');
+    metrics.attemptRecorded('retry', 2_000);
+    metrics.attemptEnded('ep_b');
+    metrics.attemptRecorded('fail', 40);
     metrics.ssrfBlocked();
     text = await metrics.render();
     expect(text).not.toContain('tapwire_endpoint_in_flight{');

@@ -26,6 +26,19 @@ export interface TapwireMetricsOptions {
   processMetrics?: boolean;
 }
 
+let sharedProcessRegistry: Registry | null = null;
+/**
+ * Node.js process metrics (CPU, memory, event loop lag, GC), registered once per process: their
+ * collectors install process-wide monitors, which one registry per server would multiply.
+ */
+function processRegistry(): Registry {
+  if (!sharedProcessRegistry) {
+    sharedProcessRegistry = new Registry();
+    collectDefaultMetrics({ register: sharedProcessRegistry, prefix: 'tapwire_' });
+  }
+  return sharedProcessRegistry;
+}
+
 /** Seconds buckets for attempt latency: loopback receivers answer in milliseconds, bad ones time out. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];
 
@@ -38,6 +51,7 @@ export class TapwireMetrics {
   private readonly inFlightByEndpoint = new Map<string, number>();
   private readonly readQueue: (() => Promise<QueueSnapshot>) | undefined;
   private scrapeQueue: Promise<QueueSnapshot> | null = null;
+  private readonly processMetrics: boolean;
 
   constructor(options: TapwireMetricsOptions) {
     const registers = [this.registry];
@@ -105,19 +119,23 @@ export class TapwireMetrics {
         },
       });
     }
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tapwire_process_' });
+    this.processMetrics = options.processMetrics ?? true;
   }
 
-  /** An attempt to `endpointId` started. */
+  /** A request to `endpointId` started. */
   attemptStarted(endpointId: string): void {
     this.inFlightByEndpoint.set(endpointId, (this.inFlightByEndpoint.get(endpointId) ?? 0) + 1);
   }
 
-  /** The attempt to `endpointId` ended with `outcome` after `durationMs`. */
-  attemptFinished(endpointId: string, outcome: AttemptOutcome, durationMs: number): void {
+  /** The request to `endpointId` ended (answered, failed or timed out). */
+  attemptEnded(endpointId: string): void {
     const left = (this.inFlightByEndpoint.get(endpointId) ?? 1) - 1;
     if (left <= 0) this.inFlightByEndpoint.delete(endpointId);
     else this.inFlightByEndpoint.set(endpointId, left);
+  }
+
+  /** An attempt was recorded with `outcome`; `durationMs` is its request time (0 when none was made). */
+  attemptRecorded(outcome: AttemptOutcome, durationMs: number): void {
     this.attempts.inc({ outcome });
     this.latency.observe({ outcome }, durationMs / 1000);
   }
@@ -132,7 +150,8 @@ export class TapwireMetrics {
     this.scrapeQueue = this.readQueue ? this.readQueue() : null;
     this.scrapeQueue?.catch(() => undefined);
     try {
-      return await this.registry.metrics();
+      const own = await this.registry.metrics();
+      return this.processMetrics ? `${own}\n${await processRegistry().metrics()}` : own;
     } finally {
       this.scrapeQueue = null;
     }
