@@ -12,6 +12,8 @@ export interface RouteDoc {
   body?: TSchema;
   query?: Record<string, string>;
   responses: Record<number, TSchema | null>;
+  /** The media type of successful answers when it is not JSON. */
+  textContentType?: string;
 }
 
 /** The OpenAPI document of every route in `routes`. */
@@ -39,7 +41,9 @@ export function buildOpenApiDocument(routes: RouteDoc[], version: string): Recor
       // null = no declared schema: a 204 has no body, any other status still answers JSON.
       responses[status] = schema
         ? { description: 'OK', content: { 'application/json': { schema: ref(schema) } } }
-        : status === '204'
+        : route.textContentType && status.startsWith('2')
+          ? { description: 'OK', content: { [route.textContentType]: { schema: { type: 'string' } } } }
+          : status === '204'
           ? { description: 'No content' }
           : { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } };
     }

@@ -61,7 +61,7 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     // Public like the health routes: Prometheus scrapes without credentials. It shows counts and
     // endpoint ids, never payloads or secrets; keep the port off the internet as for the API.
     method: 'GET', url: '/metrics', operationId: 'metrics.get', summary: 'Prometheus metrics: attempts, latency, queue, in-flight, SSRF refusals', tag: 'Health', access: 'public',
-    responses: { 200: null },
+    responses: { 200: null }, textContentType: 'text/plain; version=0.0.4',
     handler: async (_req, reply) => {
       if (!options.metrics) throw new TapwireError('not_found', { detail: 'Metrics are not enabled on this server' });
       const text = await options.metrics.render();

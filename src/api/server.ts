@@ -40,6 +40,8 @@ export interface RouteSpec {
   query?: Record<string, string>;
   /** Documented responses: status → schema (null = no body). */
   responses: Record<number, TSchema | null>;
+  /** The media type of successful answers when it is not JSON (e.g. /metrics); documented as text. */
+  textContentType?: string;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
