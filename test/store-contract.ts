@@ -466,6 +466,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(await store.getMessage(other.id, 'evt-1')).not.toBeNull();
       });
 
+      it('keeps concurrent writes independent: one failing create takes no other down', async () => {
+        const { app } = await seedApp();
+        await store.createMessage(makeMessage(app.id, { eventId: 'taken' }), at(0));
+        // Issued together, as concurrent API requests are (on SQLite they share one commit).
+        const results = await Promise.allSettled(
+          Array.from({ length: 9 }, (_, i) => store.createMessage(makeMessage(app.id, { eventId: i === 4 ? 'taken' : `evt-${i}` }), at(1 + i))),
+        );
+        expect(results.map((r) => r.status)).toEqual(Array.from({ length: 9 }, (_, i) => (i === 4 ? 'rejected' : 'fulfilled')));
+        expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+        for (let i = 0; i < 9; i++) {
+          if (i !== 4) expect(await store.getMessage(app.id, `evt-${i}`)).not.toBeNull();
+        }
+        // The original and the 8 new messages each queued one delivery; the failed one queued nothing.
+        expect(await store.claimDueDeliveries({ now: at(100), limit: 100, leaseMs: 1000 })).toHaveLength(9);
+      });
+
       it('does not find a message through another application', async () => {
         const { app } = await seedApp();
         const other = await store.createApplication(makeApp());
