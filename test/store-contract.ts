@@ -466,6 +466,21 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(await store.getMessage(other.id, 'evt-1')).not.toBeNull();
       });
 
+      it('fans out to any number of endpoints, message after message, as the set of endpoints changes', async () => {
+        const { app, endpoints } = await seedApp(Array.from({ length: 7 }, () => ({})));
+        for (let round = 0; round < 2; round++) {
+          const { message, deliveries } = await store.createMessage(makeMessage(app.id), at(round));
+          expect(deliveries.map((d) => d.endpointId).sort()).toEqual(endpoints.map((e) => e.id).sort());
+          expect(new Set(deliveries.map((d) => d.id)).size).toBe(7);
+          expect(deliveries.every((d) => d.msgId === message.id && d.status === 'pending' && d.attemptCount === 0)).toBe(true);
+        }
+        const more = await store.createEndpoint(makeEndpoint(app.id));
+        expect((await store.createMessage(makeMessage(app.id), at(3))).deliveries).toHaveLength(8);
+        for (const endpoint of [...endpoints.slice(2), more]) await store.deleteEndpoint(app.id, endpoint.id, at(4));
+        expect((await store.createMessage(makeMessage(app.id), at(5))).deliveries).toHaveLength(2);
+        expect((await store.createMessage(makeMessage(app.id), at(6), { endpointIds: [endpoints[1]!.id] })).deliveries.map((d) => d.endpointId)).toEqual([endpoints[1]!.id]);
+      });
+
       it('keeps concurrent writes independent: one failing create takes no other down', async () => {
         const { app } = await seedApp();
         await store.createMessage(makeMessage(app.id, { eventId: 'taken' }), at(0));
