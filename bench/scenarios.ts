@@ -1,0 +1,584 @@
+// The scenarios of `npm run bench` (issue 6, design.md §7). Each runs against a fresh database and
+// fresh Tapwire processes, delivers to the shared receiver process, and returns plain numbers; the
+// ratios to the baselines are worked out in report.ts once every baseline run is in.
+//
+// Rates of delivery are measured at the receiver, from the first to the last arrival, so the
+// start-up of a process is not counted against it (it is reported separately).
+import { fillBacklog } from './backlog-fill.js';
+import { wallClockMs } from './clock.js';
+import { CpuMeter, type CpuShare } from './cpu.js';
+import type { HelperProcess } from './ipc.js';
+import { postClosedLoop, postOpenLoop, sendRaw, type RawResult } from './load.js';
+import type { ReceiverReady, ReceiverStats } from './receiver.js';
+import type { RelayReady, RelayStats } from './relay.js';
+import { percentiles, type Percentiles } from './stats.js';
+import { ApiClient, freshDatabase, TapwireProcess, type Backend, type Database, type Role } from './tapwire.js';
+
+/** Sizes and durations of one mode (full, quick, smoke). */
+export interface Sizes {
+  rawMs: number;
+  warmupMs: number;
+  relayMs: number;
+  drainMessages: number;
+  e2eMs: number;
+  latencyMs: number;
+  backlogDeliveries: number;
+  backlogDrainMs: number;
+  backlogApiMs: number;
+  noisyMessagesPerEndpoint: number;
+  fanOut10Messages: number;
+  fanOut100Messages: number;
+}
+
+export interface BenchSettings {
+  sizes: Sizes;
+  /** Requests in flight: raw sender, relay, Tapwire's TAPWIRE_WORKER_CONCURRENCY and endpoint limit. */
+  concurrency: number;
+  /** API clients in flight in the closed-loop scenarios. */
+  clients: number;
+  postgresUrl: string;
+  logLevel: string;
+  logDir: string | null;
+  /** TAPWIRE_REQUEST_TIMEOUT of the noisy-neighbour scenario. */
+  noisyRequestTimeout: string;
+}
+
+/** Endpoint secret of every scenario (and of the raw sender and relay, which sign alike). */
+export const SECRET = 'whsec_' + Buffer.from('tapwire-bench-secret-0123456789').toString('base64');
+
+/** Arrivals under `prefix`, summed over the receiver's paths. */
+export function arrivalsUnder(stats: ReceiverStats, prefix: string): { unique: number; repeats: number; first: number; last: number } {
+  let unique = 0;
+  let repeats = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const [path, s] of Object.entries(stats.paths)) {
+    if (!path.startsWith(prefix)) continue;
+    unique += s.unique;
+    repeats += s.repeats;
+    first = Math.min(first, s.first);
+    last = Math.max(last, s.last);
+  }
+  return { unique, repeats, first, last };
+}
+
+/** Deliveries per second between the first and the last of `count` arrivals. */
+function spanRate(count: number, first: number, last: number): number | null {
+  return count > 1 && last > first ? ((count - 1) * 1000) / (last - first) : null;
+}
+
+/** The shared state of a run: the receiver, the relay, and every process still to clean up. */
+export class Bench {
+  readonly live = new Set<TapwireProcess>();
+  /** Databases not dropped yet (dropped by closeAll() too, for an interrupted run). */
+  readonly databases = new Set<Database>();
+  /** Receiver clock minus harness clock, ms (subtracted from arrival times). */
+  clockOffsetMs = 0;
+
+  constructor(
+    readonly settings: BenchSettings,
+    readonly receiver: HelperProcess<ReceiverReady>,
+    readonly relay: HelperProcess<RelayReady> | null,
+  ) {}
+
+  origin(index: number): string {
+    const origins = this.receiver.ready.origins;
+    return origins[index % origins.length]!;
+  }
+
+  resetReceiver(track = false): Promise<ReceiverStats> {
+    return this.receiver.call<ReceiverStats>('reset', { track });
+  }
+
+  async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
+    const logFile = this.settings.logDir ? `${this.settings.logDir}/${database.backend}-${name}-${Date.now()}.log` : null;
+    const tapwire = await TapwireProcess.start({ database, role, env, logLevel: this.settings.logLevel, logFile });
+    this.live.add(tapwire);
+    return tapwire;
+  }
+
+  async stop(tapwire: TapwireProcess): Promise<{ peakRssMb: number | null }> {
+    this.live.delete(tapwire);
+    return tapwire.stop();
+  }
+
+  /** Worker settings for the single-endpoint comparisons with raw: as many slots as raw has requests in flight. */
+  sameConcurrencyEnv(): Record<string, string> {
+    return { TAPWIRE_WORKER_CONCURRENCY: String(this.settings.concurrency) };
+  }
+
+  /** Wait until `count` distinct arrivals under `prefix`; fails if a Tapwire process dies or time runs out. */
+  async waitForArrivals(prefix: string, count: number, processes: TapwireProcess[]): Promise<ReceiverStats> {
+    const timeoutMs = 120_000 + count * 10;
+    const stats = await Promise.race([this.receiver.call<ReceiverStats & { reached: boolean }>('waitFor', { prefix, count, timeoutMs }), ...processes.map((p) => p.failed)]);
+    if (!stats.reached) throw new Error(`only ${arrivalsUnder(stats, prefix).unique} of ${count} deliveries under ${prefix} arrived within ${timeoutMs / 1000} s`);
+    return stats;
+  }
+
+  /** Measure the offset between the receiver's clock and ours: the exchange with the shortest round trip wins. */
+  async measureClockOffset(): Promise<{ offsetMs: number; roundTripMs: number }> {
+    let best = { offsetMs: 0, roundTripMs: Infinity };
+    for (let i = 0; i < 50; i++) {
+      const sentAt = wallClockMs();
+      const res = await fetch(`${this.origin(0)}/clock`);
+      const theirs = Number(await res.text());
+      const backAt = wallClockMs();
+      if (backAt - sentAt < best.roundTripMs) best = { offsetMs: theirs - (sentAt + backAt) / 2, roundTripMs: backAt - sentAt };
+    }
+    this.clockOffsetMs = best.offsetMs;
+    return best;
+  }
+
+  /** Stop every Tapwire process; with `dropDatabases`, drop every database still there too. */
+  async closeAll(dropDatabases = false): Promise<void> {
+    await Promise.allSettled([...this.live].map((p) => this.stop(p)));
+    if (dropDatabases) await Promise.allSettled([...this.databases].map((d) => d.drop()));
+  }
+}
+
+/** Create an application with one endpoint per URL; `limit` null = the server default. */
+async function setUpApps(client: ApiClient, urls: string[][], limit: number | null): Promise<string[]> {
+  const paths: string[] = [];
+  for (const [i, endpointUrls] of urls.entries()) {
+    const appId = await client.createApp(`bench-${i}`);
+    for (const url of endpointUrls) await client.createEndpoint(appId, url, SECRET, limit);
+    paths.push(`/api/v1/app/${appId}/msg`);
+  }
+  return paths;
+}
+
+function assertAccepted(what: string, posted: { accepted: number; errors: number; firstError: string | null }, expected?: number): void {
+  if (posted.errors > 0 || (expected !== undefined && posted.accepted !== expected)) {
+    throw new Error(`${what}: ${posted.accepted} accepted, ${posted.errors} refused; first refusal: ${posted.firstError}`);
+  }
+}
+
+/** Pre-load messages through an API-only process, then stop it: the queue is full, nobody delivers. */
+async function preload(
+  bench: Bench,
+  database: Database,
+  apps: string[][],
+  limit: number | null,
+  count: number,
+): Promise<{ acceptPerSecond: number }> {
+  const api = await bench.start(database, 'api');
+  const client = new ApiClient(api.url!, bench.settings.clients);
+  try {
+    const paths = await setUpApps(client, apps, limit);
+    const posted = await postClosedLoop(client, { paths, clients: bench.settings.clients, count });
+    assertAccepted('pre-loading', posted, count);
+    return { acceptPerSecond: posted.perSecond };
+  } finally {
+    await client.close();
+    await bench.stop(api);
+  }
+}
+
+async function withDatabase<T>(bench: Bench, backend: Backend, work: (database: Database) => Promise<T>): Promise<T> {
+  const database = freshDatabase(backend, bench.settings.postgresUrl);
+  bench.databases.add(database);
+  try {
+    return await work(database);
+  } finally {
+    await bench.closeAll();
+    bench.databases.delete(database);
+    await database.drop();
+  }
+}
+
+// 1. Raw limit ---------------------------------------------------------------------------------
+
+export async function runRaw(bench: Bench): Promise<RawResult & { cpu: CpuShare }> {
+  const { sizes, concurrency } = bench.settings;
+  const before = await bench.resetReceiver();
+  const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+  const result = await sendRaw({ url: `${bench.origin(0)}/ok/raw`, secret: SECRET, concurrency, durationMs: sizes.rawMs, warmupMs: sizes.warmupMs });
+  const after = await bench.receiver.call<ReceiverStats>('stats');
+  return { ...result, cpu: meter.end({ receiverCpuMs: after.cpuMs }) };
+}
+
+// 2. Drain --------------------------------------------------------------------------------------
+
+export interface DrainResult {
+  messages: number;
+  /** Accepting them through the API (an API-only process, nobody delivering). */
+  acceptPerSecond: number;
+  /** From the first to the last arrival. */
+  deliveriesPerSecond: number | null;
+  /** From spawning the worker to its first delivery (start-up, migrations check, first claim). */
+  secondsToFirstDelivery: number;
+  repeats: number;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+export async function runDrain(bench: Bench, backend: Backend): Promise<DrainResult> {
+  const { sizes, concurrency } = bench.settings;
+  const messages = sizes.drainMessages;
+  return withDatabase(bench, backend, async (database) => {
+    const { acceptPerSecond } = await preload(bench, database, [[`${bench.origin(0)}/ok/drain`]], concurrency, messages);
+    const before = await bench.resetReceiver();
+    const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+    const spawnedAt = wallClockMs();
+    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const stats = await bench.waitForArrivals('/ok/', messages, [worker]);
+    const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
+    const { peakRssMb } = await bench.stop(worker);
+    const arrived = arrivalsUnder(stats, '/ok/');
+    return {
+      messages,
+      acceptPerSecond,
+      deliveriesPerSecond: spanRate(arrived.unique, arrived.first, arrived.last),
+      secondsToFirstDelivery: (arrived.first - bench.clockOffsetMs - spawnedAt) / 1000,
+      repeats: arrived.repeats,
+      peakRssMb,
+      cpu,
+    };
+  });
+}
+
+// 3. End to end ---------------------------------------------------------------------------------
+
+export interface EndToEndResult {
+  /** How long the clients posted; the first `warmupMs` of it are not counted in the rates. */
+  postingSeconds: number;
+  accepted: number;
+  /** API accepts per second after the warm-up. */
+  acceptPerSecond: number;
+  /** Deliveries arriving per second after the warm-up, while the clients were still posting. */
+  deliveriesPerSecond: number | null;
+  /** Every accepted message delivered, posting and the drain after it: accepted ÷ (last arrival − first request). */
+  allDeliveredPerSecond: number | null;
+  /** Accepted but not yet delivered when the clients stopped. */
+  queuedWhenPostingStopped: number;
+  repeats: number;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+/**
+ * Post for `durationMs` with the closed-loop clients while the system under test delivers to /ok/…,
+ * then wait for every delivery. The rates count from the end of the warm-up to the end of posting.
+ */
+async function measureEndToEnd(
+  bench: Bench,
+  client: ApiClient,
+  paths: string[],
+  durationMs: number,
+  cpuStart: { tapwirePids?: number[]; relay?: boolean },
+  processes: TapwireProcess[],
+): Promise<Omit<EndToEndResult, 'peakRssMb'>> {
+  const { warmupMs } = bench.settings.sizes;
+  const before = await bench.resetReceiver();
+  const relayBefore = cpuStart.relay ? await bench.relay!.call<RelayStats>('stats') : undefined;
+  const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, relayCpuMs: relayBefore?.cpuMs, tapwirePids: cpuStart.tapwirePids });
+  const atWarm = new Promise((resolve) => setTimeout(resolve, warmupMs)).then(() => bench.receiver.call<ReceiverStats>('stats'));
+  const posted = await postClosedLoop(client, { paths, clients: bench.settings.clients, durationMs: warmupMs + durationMs, warmupMs });
+  assertAccepted('posting', posted);
+  const stopStats = await bench.receiver.call<ReceiverStats>('stats');
+  const warm = arrivalsUnder(await atWarm, '/ok/');
+  const atStop = arrivalsUnder(stopStats, '/ok/');
+  const stats = await bench.waitForArrivals('/ok/', posted.accepted, processes);
+  const relayAfter = cpuStart.relay ? await bench.relay!.call<RelayStats>('stats') : undefined;
+  const cpu = meter.end({ tapwirePids: cpuStart.tapwirePids, receiverCpuMs: stats.cpuMs, relayCpuMs: relayAfter?.cpuMs });
+  const arrived = arrivalsUnder(stats, '/ok/');
+  const warmAt = (await atWarm).at;
+  return {
+    postingSeconds: (posted.endedAt - posted.startedAt) / 1000,
+    accepted: posted.accepted,
+    acceptPerSecond: posted.warmPerSecond,
+    deliveriesPerSecond: stopStats.at > warmAt ? ((atStop.unique - warm.unique) * 1000) / (stopStats.at - warmAt) : null,
+    allDeliveredPerSecond: arrived.last > posted.startedAt ? (posted.accepted * 1000) / (arrived.last - bench.clockOffsetMs - posted.startedAt) : null,
+    queuedWhenPostingStopped: posted.accepted - atStop.unique,
+    repeats: arrived.repeats,
+    cpu,
+  };
+}
+
+export async function runEndToEnd(bench: Bench, backend: Backend): Promise<EndToEndResult> {
+  const { sizes, concurrency, clients } = bench.settings;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const paths = await setUpApps(client, [[`${bench.origin(0)}/ok/e2e`]], concurrency);
+      const result = await measureEndToEnd(bench, client, paths, sizes.e2eMs, { tapwirePids: [tapwire.pid] }, [tapwire]);
+      return { ...result, peakRssMb: tapwire.peakRssMb() };
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+/** The no-storage relay, end to end, driven exactly like Tapwire's API. */
+export async function runRelayEndToEnd(bench: Bench): Promise<Omit<EndToEndResult, 'peakRssMb'>> {
+  const client = new ApiClient(bench.relay!.ready.url, bench.settings.clients);
+  try {
+    return await measureEndToEnd(bench, client, ['/api/v1/app/app_relay/msg'], bench.settings.sizes.relayMs, { relay: true }, []);
+  } finally {
+    await client.close();
+  }
+}
+
+// 4. Latency ------------------------------------------------------------------------------------
+
+export interface LatencyResult {
+  /** 20 % of the maximum end-to-end rate measured in this run. */
+  targetPerSecond: number;
+  achievedPerSecond: number;
+  messages: number;
+  /** Sent but never arrived within the wait. */
+  missing: number;
+  /** From sending the API request to the receiver's arrival (design.md §7's latency). */
+  callToArrivalMs: Percentiles | null;
+  /** From the client receiving the 202 to the arrival (negative when the delivery won the race). */
+  acceptedToArrivalMs: Percentiles | null;
+  /** The API call alone. */
+  callToAcceptedMs: Percentiles | null;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+async function measureLatency(
+  bench: Bench,
+  client: ApiClient,
+  path: string,
+  ratePerSecond: number,
+  cpuStart: { tapwirePids?: number[]; relay?: boolean },
+  processes: TapwireProcess[],
+): Promise<Omit<LatencyResult, 'peakRssMb'>> {
+  const { latencyMs, warmupMs } = bench.settings.sizes;
+  const before = await bench.resetReceiver(true);
+  const relayBefore = cpuStart.relay ? await bench.relay!.call<RelayStats>('stats') : undefined;
+  const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, relayCpuMs: relayBefore?.cpuMs, tapwirePids: cpuStart.tapwirePids });
+  const sent = await postOpenLoop(client, { path, ratePerSecond, durationMs: warmupMs + latencyMs });
+  assertAccepted('posting', { accepted: sent.messages.length, errors: sent.errors, firstError: sent.firstError });
+  let stats: ReceiverStats;
+  try {
+    stats = await bench.waitForArrivals('/ok/', sent.messages.length, processes);
+  } catch {
+    stats = await bench.receiver.call<ReceiverStats>('stats');
+  }
+  const relayAfter = cpuStart.relay ? await bench.relay!.call<RelayStats>('stats') : undefined;
+  const cpu = meter.end({ tapwirePids: cpuStart.tapwirePids, receiverCpuMs: stats.cpuMs, relayCpuMs: relayAfter?.cpuMs });
+  const arrivals = new Map(await bench.receiver.call<[string, number][]>('arrivals'));
+  const firstCall = Math.min(...sent.messages.map((m) => m.calledAt));
+  const measured = sent.messages.filter((m) => m.calledAt >= firstCall + warmupMs);
+  const callToArrival: number[] = [];
+  const acceptedToArrival: number[] = [];
+  let missing = 0;
+  for (const m of measured) {
+    const at = arrivals.get(m.id);
+    if (at === undefined) {
+      missing++;
+      continue;
+    }
+    callToArrival.push(at - bench.clockOffsetMs - m.calledAt);
+    acceptedToArrival.push(at - bench.clockOffsetMs - m.acceptedAt);
+  }
+  return {
+    targetPerSecond: ratePerSecond,
+    achievedPerSecond: (measured.length * 1000) / latencyMs,
+    messages: measured.length,
+    missing,
+    callToArrivalMs: percentiles(callToArrival),
+    acceptedToArrivalMs: percentiles(acceptedToArrival),
+    callToAcceptedMs: percentiles(measured.map((m) => m.acceptedAt - m.calledAt)),
+    cpu,
+  };
+}
+
+export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: number): Promise<LatencyResult> {
+  const { concurrency, clients } = bench.settings;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]], concurrency);
+      const result = await measureLatency(bench, client, path!, Math.max(1, 0.2 * maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
+      return { ...result, peakRssMb: tapwire.peakRssMb() };
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+export async function runRelayLatency(bench: Bench, maxPerSecond: number): Promise<Omit<LatencyResult, 'peakRssMb'>> {
+  const client = new ApiClient(bench.relay!.ready.url, bench.settings.clients);
+  try {
+    return await measureLatency(bench, client, '/api/v1/app/app_relay/msg', Math.max(1, 0.2 * maxPerSecond), { relay: true }, []);
+  } finally {
+    await client.close();
+  }
+}
+
+// 5. Backlog ------------------------------------------------------------------------------------
+
+export interface BacklogResult {
+  pendingDeliveries: number;
+  /** Copying rows into the tables (see backlog-fill.ts), not through the API. */
+  fillSeconds: number;
+  /** From spawning `serve --role all` on the full queue to its first delivery. */
+  secondsToFirstDelivery: number;
+  /** Draining alone, over the first window. */
+  drainPerSecond: number | null;
+  drainWindowSeconds: number;
+  /** Then clients post through the API while it keeps draining: */
+  apiAcceptPerSecond: number;
+  drainWhilePostingPerSecond: number | null;
+  apiWindowSeconds: number;
+  /** Still pending (roughly) when the measurement stopped. */
+  pendingAtEnd: number;
+  /** VmHWM of the Tapwire process (API + worker) over its whole life. */
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+export async function runBacklog(bench: Bench, backend: Backend): Promise<BacklogResult> {
+  const { sizes, concurrency, clients } = bench.settings;
+  const pending = sizes.backlogDeliveries;
+  return withDatabase(bench, backend, async (database) => {
+    // One message through the API (nobody delivering), then copies of it up to `pending`.
+    const api = await bench.start(database, 'api');
+    const setupClient = new ApiClient(api.url!, 1);
+    const paths = await setUpApps(setupClient, [[`${bench.origin(0)}/ok/backlog`]], concurrency);
+    assertAccepted('the template message', await postClosedLoop(setupClient, { paths, clients: 1, count: 1 }), 1);
+    await setupClient.close();
+    await bench.stop(api);
+    const fillStart = performance.now();
+    await fillBacklog(database, pending);
+    const fillSeconds = (performance.now() - fillStart) / 1000;
+
+    const before = await bench.resetReceiver();
+    const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+    const spawnedAt = wallClockMs();
+    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const first = await bench.waitForArrivals('/ok/', 1, [tapwire]);
+      const firstAt = arrivalsUnder(first, '/ok/').first;
+      await new Promise((resolve) => setTimeout(resolve, sizes.backlogDrainMs));
+      const drained = arrivalsUnder(await bench.receiver.call<ReceiverStats>('stats'), '/ok/');
+      const posted = await postClosedLoop(client, { paths, clients, durationMs: sizes.backlogApiMs });
+      assertAccepted('posting during the backlog', posted);
+      const end = await bench.receiver.call<ReceiverStats>('stats');
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: end.cpuMs });
+      const whilePosting = arrivalsUnder(end, '/ok/');
+      return {
+        pendingDeliveries: pending,
+        fillSeconds,
+        secondsToFirstDelivery: (firstAt - bench.clockOffsetMs - spawnedAt) / 1000,
+        drainPerSecond: spanRate(drained.unique, drained.first, drained.last),
+        drainWindowSeconds: (drained.last - drained.first) / 1000,
+        apiAcceptPerSecond: posted.perSecond,
+        drainWhilePostingPerSecond: whilePosting.last > drained.last ? ((whilePosting.unique - drained.unique) * 1000) / (whilePosting.last - drained.last) : null,
+        apiWindowSeconds: (posted.endedAt - posted.startedAt) / 1000,
+        pendingAtEnd: pending + posted.accepted - whilePosting.unique,
+        peakRssMb: tapwire.peakRssMb(),
+        cpu,
+      };
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+// 6. Noisy neighbour ----------------------------------------------------------------------------
+
+export interface NoisyRun {
+  healthyEndpoints: number;
+  hangingEndpoints: number;
+  healthyDeliveries: number;
+  healthyPerSecond: number | null;
+  /** Requests the hanging endpoint received (each held until Tapwire's timeout). */
+  hangingAttempts: number;
+  cpu: CpuShare;
+}
+
+export interface NoisyResult {
+  requestTimeout: string;
+  messagesPerEndpoint: number;
+  withHanging: NoisyRun;
+  withoutHanging: NoisyRun;
+}
+
+/**
+ * One application per endpoint, each endpoint on its own loopback origin, server defaults for every
+ * concurrency limit; the messages are pre-loaded, then one worker drains them.
+ */
+async function noisyRun(bench: Bench, backend: Backend, hanging: boolean): Promise<NoisyRun> {
+  const { sizes, noisyRequestTimeout } = bench.settings;
+  const healthy = 9;
+  const apps = Array.from({ length: healthy }, (_, i) => [`${bench.origin(1 + i)}/ok/healthy-${i}`]);
+  if (hanging) apps.push([`${bench.origin(1 + healthy)}/hang/neighbour`]);
+  const perEndpoint = sizes.noisyMessagesPerEndpoint;
+  return withDatabase(bench, backend, async (database) => {
+    await preload(bench, database, apps, null, perEndpoint * apps.length);
+    const before = await bench.resetReceiver();
+    const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+    const worker = await bench.start(database, 'worker', { TAPWIRE_REQUEST_TIMEOUT: noisyRequestTimeout });
+    const stats = await bench.waitForArrivals('/ok/healthy-', healthy * perEndpoint, [worker]);
+    const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
+    // Dropping the hanging requests ends their attempts now, so the worker stops without waiting out its timeout.
+    await bench.resetReceiver();
+    await bench.stop(worker);
+    const arrived = arrivalsUnder(stats, '/ok/healthy-');
+    const hung = arrivalsUnder(stats, '/hang/');
+    return {
+      healthyEndpoints: healthy,
+      hangingEndpoints: hanging ? 1 : 0,
+      healthyDeliveries: arrived.unique,
+      healthyPerSecond: spanRate(arrived.unique, arrived.first, arrived.last),
+      hangingAttempts: hung.unique + hung.repeats,
+      cpu,
+    };
+  });
+}
+
+export async function runNoisy(bench: Bench, backend: Backend): Promise<NoisyResult> {
+  const withoutHanging = await noisyRun(bench, backend, false);
+  const withHanging = await noisyRun(bench, backend, true);
+  return { requestTimeout: bench.settings.noisyRequestTimeout, messagesPerEndpoint: bench.settings.sizes.noisyMessagesPerEndpoint, withHanging, withoutHanging };
+}
+
+// 7. Fan-out ------------------------------------------------------------------------------------
+
+export interface FanOutRun {
+  endpoints: number;
+  messages: number;
+  deliveries: number;
+  /** Accepting through an API-only process: messages, and delivery rows queued, per second. */
+  acceptMessagesPerSecond: number;
+  acceptDeliveriesPerSecond: number;
+  deliveriesPerSecond: number | null;
+  repeats: number;
+  cpu: CpuShare;
+}
+
+async function fanOutRun(bench: Bench, backend: Backend, endpoints: number, messages: number): Promise<FanOutRun> {
+  const urls = Array.from({ length: endpoints }, (_, i) => `${bench.origin(i)}/ok/fan-${i}`);
+  return withDatabase(bench, backend, async (database) => {
+    const { acceptPerSecond } = await preload(bench, database, [urls], bench.settings.concurrency, messages);
+    const before = await bench.resetReceiver();
+    const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const stats = await bench.waitForArrivals('/ok/fan-', endpoints * messages, [worker]);
+    const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
+    const arrived = arrivalsUnder(stats, '/ok/fan-');
+    return {
+      endpoints,
+      messages,
+      deliveries: arrived.unique,
+      acceptMessagesPerSecond: acceptPerSecond,
+      acceptDeliveriesPerSecond: acceptPerSecond * endpoints,
+      deliveriesPerSecond: spanRate(arrived.unique, arrived.first, arrived.last),
+      repeats: arrived.repeats,
+      cpu,
+    };
+  });
+}
+
+export async function runFanOut(bench: Bench, backend: Backend): Promise<{ to10: FanOutRun; to100: FanOutRun }> {
+  const { fanOut10Messages, fanOut100Messages } = bench.settings.sizes;
+  return { to10: await fanOutRun(bench, backend, 10, fanOut10Messages), to100: await fanOutRun(bench, backend, 100, fanOut100Messages) };
+}
