@@ -39,6 +39,8 @@ export interface BenchSettings {
   postgresUrl: string;
   logLevel: string;
   logDir: string | null;
+  /** Write a V8 CPU profile of every Tapwire process into this directory (node --cpu-prof). */
+  profileDir: string | null;
   /** TAPWIRE_REQUEST_TIMEOUT of the noisy-neighbour scenario. */
   noisyRequestTimeout: string;
 }
@@ -92,7 +94,8 @@ export class Bench {
 
   async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
     const logFile = this.settings.logDir ? `${this.settings.logDir}/${database.backend}-${name}-${Date.now()}.log` : null;
-    const tapwire = await TapwireProcess.start({ database, role, env, logLevel: this.settings.logLevel, logFile });
+    const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.settings.profileDir] : [];
+    const tapwire = await TapwireProcess.start({ database, role, env, logLevel: this.settings.logLevel, logFile, nodeArgs });
     this.live.add(tapwire);
     return tapwire;
   }

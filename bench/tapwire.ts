@@ -88,6 +88,8 @@ export interface TapwireStartOptions {
   logFile: string | null;
   /** More TAPWIRE_* settings (worker concurrency, request timeout…). */
   env?: Record<string, string>;
+  /** Flags for node itself, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
 }
 
 /** One `tapwire serve` process. */
@@ -128,7 +130,7 @@ export class TapwireProcess {
       ...options.env,
     });
     const logFd = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
-    const child = spawn(process.execPath, [CLI_PATH, 'serve', '--role', options.role, '--host', '127.0.0.1', '--port', String(port)], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI_PATH, 'serve', '--role', options.role, '--host', '127.0.0.1', '--port', String(port)], {
       env,
       stdio: ['ignore', logFd, 'pipe'],
     });
