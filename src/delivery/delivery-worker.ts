@@ -75,6 +75,10 @@ export function leaseMsFor(requestTimeoutMs: number): number {
 }
 /** Deliveries leased per claim. */
 const CLAIM_BATCH = 100;
+/** A busy worker claims once this many slots are free (or a quarter of its slots, if fewer)… */
+const MIN_CLAIM_BATCH = 16;
+/** …or once this long has passed since a slot became free, whichever is first. */
+const CLAIM_COALESCE_MS = 2;
 /** Longest wait between claims while the store keeps failing. */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
 
@@ -158,6 +162,8 @@ export class DeliveryWorker {
     let claimFailures = 0;
     // Claims in a row that took nothing although something read as due (see sleepUntilDue).
     let stalledClaims = 0;
+    // While waiting for enough free slots to claim a batch: until when (performance.now()).
+    let coalesceUntil: number | null = null;
     while (this.running) {
       const slots = this.config.workerConcurrency;
       const free = slots - this.inFlight.size;
@@ -165,6 +171,20 @@ export class DeliveryWorker {
         await Promise.race(this.inFlight);
         continue;
       }
+      // A busy worker frees its slots one finished attempt at a time; claiming for each one alone
+      // would spend a transaction per delivery. Wait briefly for a batch's worth of free slots (a
+      // few attempts finish within the same milliseconds under load), but never longer than
+      // CLAIM_COALESCE_MS, so slots beside slow or hanging attempts are still used.
+      const minBatch = Math.max(1, Math.min(MIN_CLAIM_BATCH, Math.floor(slots / 4)));
+      if (free < minBatch && this.inFlight.size > 0) {
+        const now = performance.now();
+        coalesceUntil ??= now + CLAIM_COALESCE_MS;
+        if (now < coalesceUntil) {
+          await this.sleep(coalesceUntil - now);
+          continue;
+        }
+      }
+      coalesceUntil = null;
       const limit = Math.min(free, CLAIM_BATCH);
       let jobs: DeliveryJob[];
       this.wakePending = false;

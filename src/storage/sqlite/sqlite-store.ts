@@ -566,7 +566,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly logger: StoreLogger | undefined;
   /** Writes waiting for the next group commit (see writeGrouped). */
-  private readonly groupedWrites: { work: () => unknown; context: ErrorContext; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
+  private readonly groupedWrites: { work: () => unknown; context: ErrorContext; synced: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private groupFlushScheduled = false;
   /** Each statement is prepared on first use and reused; list statements once per scan direction. */
   private readonly prepared = new Map<string, Statement>();
@@ -983,6 +983,11 @@ export class SqliteStore implements Store {
         conflicts: { 'attempts.id': `An attempt with id '${attempt.id}' already exists` },
         missingParent: 'Delivery not found',
       },
+      // Recording an attempt need not wait for the disk: a power cut (not a crash: WAL survives
+      // those) can only lose the newest records, whose deliveries then are still leased and are
+      // attempted again when the lease ends; at least once, as always. The next synced commit (the
+      // next accepted message) makes them durable, since WAL keeps commits in order.
+      'unsynced',
     );
   }
 
@@ -1272,10 +1277,10 @@ export class SqliteStore implements Store {
    * still means "on disk" (synchronous = FULL). Under load the batches grow by themselves: while one
    * commit waits for the disk, the requests that arrive meanwhile form the next batch.
    */
-  private writeGrouped<T>(work: () => T, context: ErrorContext = {}): Promise<T> {
+  private writeGrouped<T>(work: () => T, context: ErrorContext = {}, durability: 'synced' | 'unsynced' = 'synced'): Promise<T> {
     if (!this.db.open) return Promise.reject(new TapwireError('store_unavailable', { detail: 'The store is closed' }));
     return new Promise<T>((resolve, reject) => {
-      this.groupedWrites.push({ work, context, resolve: resolve as (value: unknown) => void, reject });
+      this.groupedWrites.push({ work, context, synced: durability === 'synced', resolve: resolve as (value: unknown) => void, reject });
       if (!this.groupFlushScheduled) {
         this.groupFlushScheduled = true;
         setImmediate(() => this.flushGroupedWrites());
@@ -1292,7 +1297,11 @@ export class SqliteStore implements Store {
         continue;
       }
       const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+      // A batch of attempt records only may skip the fsync (see completeAttempt); one accepted
+      // message in it makes the whole commit synced.
+      const synced = batch.some((item) => item.synced);
       try {
+        if (!synced) this.db.pragma('synchronous = NORMAL');
         this.db
           .transaction(() => {
             for (const item of batch) {
@@ -1309,6 +1318,8 @@ export class SqliteStore implements Store {
         // BEGIN or COMMIT failed (disk full, read-only file, locked): nothing of the batch is stored.
         for (const item of batch) item.reject(translateError(error, item.context));
         continue;
+      } finally {
+        if (!synced && this.db.open) this.db.pragma('synchronous = FULL');
       }
       batch.forEach((item, index) => {
         const outcome = outcomes[index]!;
