@@ -180,11 +180,16 @@ describe.each(await backends())('%s', (backend) => {
 
     it('fails, saying why, when the endpoint is disabled while it runs', async () => {
       let afterFirstBatch: () => Promise<void> = async () => undefined;
+      // Once only: the failed task still reports batches = 1, and a second PATCH from inside the
+      // server would race the test's teardown.
+      let hooked = false;
       const { tw, appId } = await setup({}, {
         backgroundTasks: {
           batchSize: 1,
           onBatch: async (task) => {
-            if ((task.data as { batches: number }).batches === 1) await afterFirstBatch();
+            if (hooked || (task.data as { batches: number }).batches !== 1) return;
+            hooked = true;
+            await afterFirstBatch();
           },
         },
       });
