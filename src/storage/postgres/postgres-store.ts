@@ -233,6 +233,20 @@ const IS_LATEST_DELIVERY = `NOT EXISTS (
 /** Delivery ids made for a message before knowing how many endpoints match (see insertMessageWithFanOut). */
 const MIN_DELIVERY_IDS = 4;
 
+/**
+ * A recursive CTE (inside WITH RECURSIVE) listing the endpoints that have parked deliveries: a loose
+ * index scan of deliveries_parked, one probe per endpoint instead of reading every parked row.
+ */
+const PARKED_ENDPOINTS = `parked_endpoints (endpoint_id) AS (
+        (SELECT endpoint_id FROM deliveries
+         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+         ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL)`;
+
 const NOTIFY_DELIVERIES_QUEUED = `SELECT pg_notify('${DELIVERIES_CHANNEL}', current_schema())`;
 
 /** Optional message filters shared by the message, attempt and attempted-message lists. */
@@ -467,15 +481,7 @@ const SQL = {
   // SqliteStore applies the same rules (claim-rules.ts) through smaller statements.
   claimDueDeliveries: `
     WITH RECURSIVE
-      parked_endpoints (endpoint_id) AS (
-        (SELECT endpoint_id FROM deliveries
-         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
-         ORDER BY endpoint_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT d.endpoint_id FROM deliveries d
-                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
-                ORDER BY d.endpoint_id LIMIT 1)
-        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      ${PARKED_ENDPOINTS},
       ready AS MATERIALIZED (
         SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
         WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now::bigint
@@ -608,15 +614,7 @@ const SQL = {
   // Without @now, from their due time.
   selectNextDueAt: `
     WITH RECURSIVE
-      parked_endpoints (endpoint_id) AS (
-        (SELECT endpoint_id FROM deliveries
-         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
-         ORDER BY endpoint_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT d.endpoint_id FROM deliveries d
-                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
-                ORDER BY d.endpoint_id LIMIT 1)
-        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL),
+      ${PARKED_ENDPOINTS},
       free AS (
         SELECT next_attempt_at AS due FROM deliveries
         WHERE status IN ('pending', 'sending') AND next_attempt_at IS NOT NULL
