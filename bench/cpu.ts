@@ -19,8 +19,20 @@ function clockTicks(): number {
 
 /** user + system CPU of a live process, in ms, or null when /proc cannot tell. */
 export function processCpuMs(pid: number): number | null {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU of a process's main thread alone (its JavaScript event loop), in ms, or null. The rest of
+ * the process's CPU is its other threads: the SQLite thread, libuv's pool, V8's GC helpers.
+ */
+export function mainThreadCpuMs(pid: number): number | null {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMs(path: string): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
@@ -81,6 +93,8 @@ export interface CpuShare {
   wallSeconds: number;
   /** Tapwire processes of this phase (for those started during it, including their start-up). */
   tapwireSeconds: number | null;
+  /** Of tapwireSeconds, what the processes' main threads used (the busiest main thread is the limit of one process). */
+  tapwireMainThreadSeconds: number | null;
   receiverSeconds: number;
   /** The harness process: load generators (raw sender, API clients). */
   harnessSeconds: number;
@@ -110,11 +124,15 @@ export class CpuMeter {
   private readonly relayCpuMs: number | undefined;
   /** CPU already used by Tapwire processes running when the phase starts (startup, setup). */
   private readonly tapwireAtStart = new Map<number, number>();
+  private readonly tapwireMainAtStart = new Map<number, number>();
 
   constructor(start: { receiverCpuMs: number; relayCpuMs?: number; tapwirePids?: number[] }) {
     this.receiverCpuMs = start.receiverCpuMs;
     this.relayCpuMs = start.relayCpuMs;
-    for (const pid of start.tapwirePids ?? []) this.tapwireAtStart.set(pid, processCpuMs(pid) ?? 0);
+    for (const pid of start.tapwirePids ?? []) {
+      this.tapwireAtStart.set(pid, processCpuMs(pid) ?? 0);
+      this.tapwireMainAtStart.set(pid, mainThreadCpuMs(pid) ?? 0);
+    }
   }
 
   end(input: CpuMeterEnd): CpuShare {
@@ -124,12 +142,17 @@ export class CpuMeter {
     const receiverSeconds = (input.receiverCpuMs - this.receiverCpuMs) / 1000;
     const relaySeconds = input.relayCpuMs !== undefined && this.relayCpuMs !== undefined ? (input.relayCpuMs - this.relayCpuMs) / 1000 : null;
     let tapwireSeconds: number | null = null;
+    let tapwireMainThreadSeconds: number | null = null;
     if (input.tapwirePids && input.tapwirePids.length > 0) {
-      const each = input.tapwirePids.map((pid) => {
-        const ms = processCpuMs(pid);
-        return ms === null ? null : ms - (this.tapwireAtStart.get(pid) ?? 0);
-      });
-      tapwireSeconds = each.every((ms) => ms !== null) ? each.reduce<number>((a, b) => a + b!, 0) / 1000 : null;
+      const sum = (read: (pid: number) => number | null, atStart: Map<number, number>): number | null => {
+        const each = input.tapwirePids!.map((pid) => {
+          const ms = read(pid);
+          return ms === null ? null : ms - (atStart.get(pid) ?? 0);
+        });
+        return each.every((ms) => ms !== null) ? each.reduce<number>((a, b) => a + b!, 0) / 1000 : null;
+      };
+      tapwireSeconds = sum(processCpuMs, this.tapwireAtStart);
+      tapwireMainThreadSeconds = sum(mainThreadCpuMs, this.tapwireMainAtStart);
     }
     let postgresSeconds: number | null = null;
     const postgresNow = postgresCpu();
@@ -148,6 +171,6 @@ export class CpuMeter {
       const ours = harnessSeconds + receiverSeconds + (relaySeconds ?? 0) + (tapwireSeconds ?? 0) + (postgresSeconds ?? 0);
       otherSeconds = Math.max(0, busy / 1000 - ours);
     }
-    return { wallSeconds, tapwireSeconds, receiverSeconds, harnessSeconds, relaySeconds, postgresSeconds, otherSeconds, machineBusyPercent };
+    return { wallSeconds, tapwireSeconds, tapwireMainThreadSeconds, receiverSeconds, harnessSeconds, relaySeconds, postgresSeconds, otherSeconds, machineBusyPercent };
   }
 }

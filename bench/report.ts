@@ -143,11 +143,12 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function cpuCells(cpu: CpuShare | undefined): string[] {
-  if (!cpu) return ['n/a', '', '', '', '', '', '', ''];
+  if (!cpu) return ['n/a', '', '', '', '', '', '', '', ''];
   const s = (v: number | null): string => (v === null ? '–' : v.toFixed(1));
   return [
     cpu.wallSeconds.toFixed(1),
     s(cpu.tapwireSeconds),
+    s(cpu.tapwireMainThreadSeconds ?? null),
     s(cpu.receiverSeconds),
     s(cpu.harnessSeconds),
     s(cpu.relaySeconds),
@@ -258,7 +259,7 @@ function renderCpuTable(results: BenchResults): string {
     push('fan-out 100 (worker)', ok(r.fanOut)?.to100.cpu);
   }
   return table(
-    ['backend', 'measured phase', 'wall s', 'Tapwire CPU s', 'receiver', 'harness', 'relay', 'PostgreSQL', 'other', 'machine busy'],
+    ['backend', 'measured phase', 'wall s', 'Tapwire CPU s', 'of which main threads', 'receiver', 'harness', 'relay', 'PostgreSQL', 'other', 'machine busy'],
     rows.filter((row) => row[2] !== 'n/a'),
   );
 }

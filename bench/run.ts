@@ -103,6 +103,8 @@ const HELP = `Usage: npm run bench -- [options]
   --logs DIR              keep each Tapwire process's log in DIR
   --profile DIR           write a CPU profile of each Tapwire process into DIR (node --cpu-prof;
                           open the .cpuprofile files in Chrome DevTools). Profiling slows it down.
+  --server-env K=V        extra environment for every Tapwire process (repeatable), e.g.
+                          --server-env TAPWIRE_SQLITE_THREAD=false to compare a setting off and on
 `;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -133,6 +135,7 @@ async function main(): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       logs: { type: 'string' },
       profile: { type: 'string' },
+      'server-env': { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
   });
@@ -155,6 +158,12 @@ async function main(): Promise<number> {
   if (values.logs) mkdirSync(values.logs, { recursive: true });
   if (values.profile) mkdirSync(values.profile, { recursive: true });
 
+  const serverEnv: Record<string, string> = {};
+  for (const pair of values['server-env'] ?? []) {
+    const match = /^(TAPWIRE_[A-Z0-9_]+)=(.*)$/s.exec(pair);
+    if (!match) throw new Error(`--server-env: expected TAPWIRE_NAME=value, got '${pair}'`);
+    serverEnv[match[1]!] = match[2]!;
+  }
   const sizes = SIZES[mode];
   const settings: BenchSettings = {
     sizes,
@@ -165,6 +174,7 @@ async function main(): Promise<number> {
     logDir: values.logs ?? null,
     profileDir: values.profile ? resolve(values.profile) : null,
     noisyRequestTimeout: '2s',
+    serverEnv,
   };
   const started = performance.now();
   const postgres = backends.includes('postgres') ? await postgresVersion(postgresUrl) : null;
@@ -209,6 +219,7 @@ async function main(): Promise<number> {
       scenarios: [...only],
       tapwireLogLevel: settings.logLevel,
       noisyRequestTimeout: settings.noisyRequestTimeout,
+      serverEnv,
       sameConcurrency: `raw and relay keep ${concurrency} requests in flight over ${concurrency} keep-alive connections; Tapwire runs with TAPWIRE_WORKER_CONCURRENCY=${concurrency} and each endpoint's concurrencyLimit=${concurrency} (noisy neighbour: server defaults)`,
     },
     clock: { offsetMs: 0, roundTripMs: 0 },

@@ -43,6 +43,8 @@ export interface BenchSettings {
   profileDir: string | null;
   /** TAPWIRE_REQUEST_TIMEOUT of the noisy-neighbour scenario. */
   noisyRequestTimeout: string;
+  /** Extra environment for every Tapwire process (--server-env), e.g. to compare a setting on and off. */
+  serverEnv: Record<string, string>;
 }
 
 /** Endpoint secret of every scenario (and of the raw sender and relay, which sign alike). */
@@ -95,7 +97,7 @@ export class Bench {
   async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
     const logFile = this.settings.logDir ? `${this.settings.logDir}/${database.backend}-${name}-${Date.now()}.log` : null;
     const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.settings.profileDir] : [];
-    const tapwire = await TapwireProcess.start({ database, role, env, logLevel: this.settings.logLevel, logFile, nodeArgs });
+    const tapwire = await TapwireProcess.start({ database, role, env: { ...this.settings.serverEnv, ...env }, logLevel: this.settings.logLevel, logFile, nodeArgs });
     this.live.add(tapwire);
     return tapwire;
   }
