@@ -97,12 +97,23 @@ export class TapwireServer {
     const { config } = options;
     const logger =
       options.logger ??
-      pino({
-        level: config.logLevel,
-        base: { service: 'tapwire' },
-        redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'secret'], censor: '[redacted]' },
-      });
-    const store = options.store ?? (await openStore(config.databaseUrl, { poolSize: config.databasePoolSize, logger: logger.child({ component: 'store' }) }));
+      pino(
+        {
+          level: config.logLevel,
+          base: { service: 'tapwire' },
+          redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'secret'], censor: '[redacted]' },
+        },
+        // Asynchronous writes to stdout: a line goes out at once, but the write itself runs on
+        // libuv's pool, and lines logged while one is in flight go out together, so a busy server
+        // does not stop for a write(2) per attempt. Whatever is pending is flushed when the process
+        // exits (pino flushes on exit); only a SIGKILL can lose the last lines.
+        pino.destination({ dest: 1, sync: false }),
+      );
+    const store = options.store ?? (await openStore(config.databaseUrl, {
+        poolSize: config.databasePoolSize,
+        thread: config.sqliteThread,
+        logger: logger.child({ component: 'store' }),
+      }));
     try {
       const { applied } = await store.migrate();
       if (applied.length > 0) logger.info({ applied }, 'database migrated');

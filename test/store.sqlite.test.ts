@@ -35,6 +35,20 @@ runStoreContract('sqlite', async () => {
   };
 });
 
+// The same contract through the worker thread the server runs SQLite on by default
+// (TAPWIRE_SQLITE_THREAD): every call and every error crosses the thread boundary.
+runStoreContract('sqlite (thread)', async () => {
+  const dir = makeTempDir();
+  const store = await openStore(join(dir, 'tapwire.db'), { thread: true, migrate: true });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 describe('SqliteStore (SQLite only)', () => {
   let dir: string;
 
@@ -183,6 +197,31 @@ describe('SqliteStore (SQLite only)', () => {
     expect((await store.ping()).ok).toBe(false);
     await expect(store.getApplication('x')).rejects.toMatchObject({ code: 'store_unavailable' });
     await store.close(); // closing twice is harmless
+  });
+
+  it('on its thread: open errors, closed-store errors and a method it lacks come back as TapwireErrors', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const path = join(blocker, 'tapwire.db');
+    const error = await openStore(path, { thread: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TapwireError);
+    expect(error).toMatchObject({ code: 'store_unavailable', status: 503 });
+    expect((error as TapwireError).detail).toContain(path);
+
+    const store = await openStore(join(dir, 'threaded.db'), { thread: true, migrate: true });
+    expect(store.kind).toBe('sqlite');
+    // Not a thenable, or `await store` would call into the thread.
+    expect(await Promise.resolve(store)).toBe(store);
+    const missing = await (store as unknown as { noSuchMethod(): Promise<unknown> }).noSuchMethod().catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(TapwireError);
+    expect(missing).toMatchObject({ code: 'server_error' });
+    // Calls already sent when close() starts are answered first.
+    const pending = store.listApplications({ limit: 10 });
+    await store.close();
+    await expect(pending).resolves.toMatchObject({ data: [] });
+    expect((await store.ping()).ok).toBe(false);
+    await expect(store.getApplication('x')).rejects.toMatchObject({ code: 'store_unavailable' });
+    await store.close();
   });
 
   it('refuses unknown URL schemes with generic_error', async () => {

@@ -64,6 +64,11 @@ export interface TapwireConfig {
   /** PostgreSQL connections per process (plus one LISTEN connection for workers). Default 10 (TAPWIRE_DATABASE_POOL_SIZE). */
   databasePoolSize: number;
   /**
+   * SQLite only: run the database on a worker thread of its own, so statements and fsyncs do not
+   * hold up the HTTP server and the delivery worker. Default true (TAPWIRE_SQLITE_THREAD).
+   */
+  sqliteThread: boolean;
+  /**
    * Where operational webhooks (endpoint.*, message.attempt.*) are sent, signed like any delivery.
    * Default null: none are sent (TAPWIRE_OPERATIONAL_WEBHOOK_URL). See docs/operational-webhooks.md.
    */
@@ -98,6 +103,7 @@ export const ENV = {
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
   attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
   databasePoolSize: 'TAPWIRE_DATABASE_POOL_SIZE',
+  sqliteThread: 'TAPWIRE_SQLITE_THREAD',
   operationalWebhookUrl: 'TAPWIRE_OPERATIONAL_WEBHOOK_URL',
   operationalWebhookSecret: 'TAPWIRE_OPERATIONAL_WEBHOOK_SECRET',
   autoDisableAfterMs: 'TAPWIRE_AUTO_DISABLE_AFTER',
@@ -135,6 +141,7 @@ export function defaultConfig(): TapwireConfig {
     appTokenTtlMs: 7 * 24 * 3600_000,
     attemptRetentionMs: 90 * 24 * 3600_000,
     databasePoolSize: 10,
+    sqliteThread: true,
     operationalWebhookUrl: null,
     operationalWebhookSecret: null,
     autoDisableAfterMs: 5 * 24 * 3600_000,
@@ -187,6 +194,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (retention !== undefined) config.attemptRetentionMs = retention;
   config.databasePoolSize = parse('databasePoolSize', (v) => parseInteger(v, 1, 1000)) ?? config.databasePoolSize;
+  config.sqliteThread = parse('sqliteThread', parseBoolean) ?? config.sqliteThread;
   config.operationalWebhookUrl = parse('operationalWebhookUrl', parseWebhookUrl) ?? null;
   config.operationalWebhookSecret = parse('operationalWebhookSecret', parseWebhookSecret) ?? null;
   const autoDisable = parse('autoDisableAfterMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { TapwireError } from '../errors/tapwire-error.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
+import { openThreadedSqliteStore } from './sqlite/threaded-sqlite-store.js';
 import type { Store, StoreLogger } from './store.js';
 
 export interface OpenStoreOptions {
@@ -13,6 +14,12 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** PostgreSQL only: most pooled connections per process. Default 10 (see PostgresStoreOptions). */
   poolSize?: number;
+  /**
+   * SQLite only: run the database on a worker thread of its own (see threaded-sqlite-store.ts), so
+   * its statements and fsyncs do not hold up the main thread. Default: false here; the server turns
+   * it on (TAPWIRE_SQLITE_THREAD).
+   */
+  thread?: boolean;
 }
 
 /**
@@ -39,6 +46,8 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
     });
+  } else if (options.thread) {
+    store = await openThreadedSqliteStore({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}) });
   } else {
     store = SqliteStore.open({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}) });
   }

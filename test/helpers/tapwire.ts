@@ -83,6 +83,9 @@ export async function startTapwire(env: Record<string, string> = {}, options: St
       TAPWIRE_HTTPS_ONLY: 'false',
       TAPWIRE_RETRY_SCHEDULE: '20ms,40ms',
       TAPWIRE_REQUEST_TIMEOUT: '2s',
+      // In-process servers keep SQLite on the test's own thread, so a test run from the sources
+      // tests the sources; the threaded store has its own tests and every spawned server uses it.
+      TAPWIRE_SQLITE_THREAD: 'false',
       ...env,
     },
   });

@@ -546,6 +546,10 @@ type Statement = Database.Statement<unknown[], unknown>;
 /** What a driver error means in the context of one method. */
 /** Most writes one group commit takes; the rest go in the next transaction of the same flush. */
 const GROUP_COMMIT_MAX = 256;
+/** Unsynced writes (attempt records) wait up to this long for others to share their commit… */
+const UNSYNCED_GATHER_MS = 1;
+/** …unless this many are already waiting. */
+const UNSYNCED_GATHER_TARGET = 32;
 
 interface ErrorContext {
   /** Conflict detail by the column named in SQLite's "UNIQUE constraint failed: table.column". */
@@ -568,6 +572,12 @@ export class SqliteStore implements Store {
   /** Writes waiting for the next group commit (see writeGrouped). */
   private readonly groupedWrites: { work: () => unknown; context: ErrorContext; synced: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private groupFlushScheduled = false;
+  private groupFlushTimer: NodeJS.Timeout | null = null;
+  /**
+   * Endpoints whose failure streak a success has cleared within the group commit running now (see
+   * completeAttempt). Emptied whenever work may be rolled back, so it never outlives what it saw.
+   */
+  private readonly healthyInCommit = new Set<string>();
   /** Each statement is prepared on first use and reused; list statements once per scan direction. */
   private readonly prepared = new Map<string, Statement>();
 
@@ -651,6 +661,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     // Writes already handed to the group commit are committed (or fail) before the file closes.
+    if (this.groupFlushTimer) clearTimeout(this.groupFlushTimer);
+    this.groupFlushTimer = null;
     this.flushGroupedWrites();
     if (this.db.open) this.db.close();
   }
@@ -965,7 +977,10 @@ export class SqliteStore implements Store {
             this.run('supersedeOlderDeliveries', { id: attempt.deliveryId, msgId: attempt.msgId, endpointId: attempt.endpointId, now });
           }
           let endpointDisabled = false;
-          if (health !== 'none' || input.disableEndpoint) {
+          // A success only clears a failure streak; once one success of this endpoint ran in this
+          // commit, the next ones would find nothing to clear (unless a failure ran in between).
+          const settled = health === 'success' && !input.disableEndpoint && this.healthyInCommit.has(attempt.endpointId);
+          if ((health !== 'none' || input.disableEndpoint) && !settled) {
             const row = this.get<{ disabled: number }>('updateEndpointHealth', {
               endpointId: attempt.endpointId,
               health,
@@ -974,6 +989,8 @@ export class SqliteStore implements Store {
               now,
             });
             endpointDisabled = row?.disabled === 1;
+            if (health === 'success' && !input.disableEndpoint) this.healthyInCommit.add(attempt.endpointId);
+            else this.healthyInCommit.delete(attempt.endpointId);
           }
           this.queueMessages(input.messages);
           if (endpointDisabled) this.queueMessages(input.messagesIfEndpointDisabled);
@@ -1281,11 +1298,29 @@ export class SqliteStore implements Store {
     if (!this.db.open) return Promise.reject(new TapwireError('store_unavailable', { detail: 'The store is closed' }));
     return new Promise<T>((resolve, reject) => {
       this.groupedWrites.push({ work, context, synced: durability === 'synced', resolve: resolve as (value: unknown) => void, reject });
-      if (!this.groupFlushScheduled) {
-        this.groupFlushScheduled = true;
-        setImmediate(() => this.flushGroupedWrites());
-      }
+      this.scheduleGroupFlush(durability === 'synced' || this.groupedWrites.length >= UNSYNCED_GATHER_TARGET);
     });
+  }
+
+  /**
+   * Flush at the end of this turn of the event loop when `now` (a synced write waits: an API client
+   * is waiting for its 202, or the batch is big enough), else within UNSYNCED_GATHER_MS. Attempt
+   * records finish one HTTP response at a time; gathering them for a millisecond makes one commit of
+   * what would be several, and a commit costs about as much as the rows it writes.
+   */
+  private scheduleGroupFlush(now: boolean): void {
+    if (this.groupFlushScheduled) return;
+    if (now) {
+      if (this.groupFlushTimer) clearTimeout(this.groupFlushTimer);
+      this.groupFlushTimer = null;
+      this.groupFlushScheduled = true;
+      setImmediate(() => this.flushGroupedWrites());
+    } else {
+      this.groupFlushTimer ??= setTimeout(() => {
+        this.groupFlushTimer = null;
+        this.scheduleGroupFlush(true);
+      }, UNSYNCED_GATHER_MS);
+    }
   }
 
   private flushGroupedWrites(): void {
@@ -1304,9 +1339,21 @@ export class SqliteStore implements Store {
         if (!synced) this.db.pragma('synchronous = NORMAL');
         this.db
           .transaction(() => {
+            // Nearly always every item succeeds: run them all in one SAVEPOINT (a nested
+            // better-sqlite3 transaction), saving two statements per item. Should one throw, that
+            // savepoint is undone and the items run again, each in a savepoint of its own, so a throw
+            // undoes only its own item.
+            this.healthyInCommit.clear();
+            try {
+              const values = this.db.transaction(() => batch.map((item) => item.work()))();
+              for (const value of values) outcomes.push({ ok: true, value });
+              return;
+            } catch {
+              // Rerun one by one below.
+            }
             for (const item of batch) {
+              this.healthyInCommit.clear();
               try {
-                // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes only this item.
                 outcomes.push({ ok: true, value: this.db.transaction(item.work)() });
               } catch (error) {
                 outcomes.push({ ok: false, error });
@@ -1319,6 +1366,7 @@ export class SqliteStore implements Store {
         for (const item of batch) item.reject(translateError(error, item.context));
         continue;
       } finally {
+        this.healthyInCommit.clear();
         if (!synced && this.db.open) this.db.pragma('synchronous = FULL');
       }
       batch.forEach((item, index) => {
