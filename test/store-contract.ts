@@ -873,6 +873,57 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     });
 
     describe('attempts, destinations and stats', () => {
+      it('records attempts finished together each with its own outcome, and an endpoint streak in their order', async () => {
+        // Attempts recorded in the same turn share a commit (and on PostgreSQL one statement); a
+        // bad one among them must fail alone, and a failure then a success of one endpoint must
+        // leave it healthy, as if they had been recorded one by one.
+        const { app, endpoints } = await seedApp([{}, {}, {}]);
+        const [a, b, c] = endpoints as [Endpoint, Endpoint, Endpoint];
+        await store.createMessage(makeMessage(app.id), at(0));
+        await store.createMessage(makeMessage(app.id), at(0));
+        const jobs = await store.claimDueDeliveries({ now: at(1), limit: 10, leaseMs: 30_000 });
+        expect(jobs).toHaveLength(6);
+        const to = (endpoint: Endpoint): Delivery[] => jobs.filter((j) => j.delivery.endpointId === endpoint.id).map((j) => j.delivery);
+        const complete = (delivery: Delivery, ok: boolean, second: number) =>
+          store.completeAttempt({
+            attempt: makeAttempt(delivery, { timestamp: at(second), status: ok ? 'success' : 'fail', responseStatusCode: ok ? 200 : 500 }),
+            outcome: ok ? { status: 'success' } : { status: 'sending', nextAttemptAt: at(100) },
+            disableEndpoint: false,
+            now: at(second),
+            health: ok ? 'success' : 'failure',
+          });
+        const results = await Promise.all([
+          complete(to(a)[0]!, true, 2),
+          complete(to(b)[0]!, false, 2),
+          complete(to(c)[0]!, false, 2),
+          complete(to(a)[1]!, true, 3),
+          complete(to(b)[1]!, false, 3),
+          complete(to(c)[1]!, true, 3),
+        ]);
+        expect(results).toEqual(Array(6).fill({ endpointDisabled: false }));
+        for (const job of jobs) {
+          expect(await store.getDelivery(job.delivery.id)).toMatchObject({
+            attemptCount: 1,
+            lockedUntil: null,
+            status: job.delivery.endpointId === b.id ? 'sending' : job.delivery.endpointId === a.id ? 'success' : expect.any(String),
+          });
+        }
+        expect((await store.listAttempts(app.id, { limit: 20 })).data).toHaveLength(6);
+        expect((await store.getEndpoint(app.id, a.id))!.failingSince).toBeUndefined();
+        expect((await store.getEndpoint(app.id, b.id))!.failingSince).toEqual(at(2));
+        expect((await store.getEndpoint(app.id, c.id))!.failingSince).toBeUndefined();
+
+        // One attempt of a delivery that does not exist, among good ones: only it fails.
+        await store.createMessage(makeMessage(app.id), at(4));
+        const next = await store.claimDueDeliveries({ now: at(5), limit: 10, leaseMs: 30_000 });
+        expect(next).toHaveLength(3);
+        const ghost = { ...next[0]!.delivery, id: newId('msgep', at(5).getTime()) };
+        const settled = await Promise.allSettled([complete(next[0]!.delivery, true, 6), complete(ghost, true, 6), complete(next[1]!.delivery, true, 6), complete(next[2]!.delivery, false, 6)]);
+        expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'not_found' });
+        expect((await store.listAttempts(app.id, { limit: 20 })).data).toHaveLength(9);
+      });
+
       it('lists attempts newest first, filtered by status, endpoint, message and status-code class', async () => {
         const { app, endpoints } = await seedApp([{}, {}]);
         const [a, b] = endpoints as [Endpoint, Endpoint];

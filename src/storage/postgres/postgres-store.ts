@@ -605,6 +605,47 @@ const SQL = {
     )
     SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM finished) AS finished,
            EXISTS (SELECT 1 FROM health WHERE disabled) AS endpoint_disabled`,
+  // completeAttempt for many attempts in one statement (see completeAttempts): the same four
+  // changes, from a JSON array of rows. Only attempts that queue nothing and cannot disable their
+  // endpoint come here, and never a success and a failure of the same endpoint together, so the
+  // health update is one per endpoint: a success clears the streak, failures start it at the first.
+  // Every part reads the snapshot from before the statement, when the attempted deliveries are all
+  // still leased: supersede (which skips leased rows) never touches a row "finished" updates.
+  completeAttempts: `
+    WITH input AS (
+      SELECT * FROM json_to_recordset(@rows::json) AS x(
+        id text, delivery_id text, msg_id text, app_id text, endpoint_id text, url text,
+        response_status_code integer, response text, response_duration_ms integer, attempt_status text,
+        trigger_type text, attempted_at bigint, status text, next_attempt_at bigint, health text, now bigint)
+    ), recorded AS (
+      INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
+                            response_duration_ms, status, trigger_type, attempted_at)
+      SELECT id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
+             response_duration_ms, attempt_status, trigger_type, attempted_at
+      FROM input
+      RETURNING id
+    ), finished AS (
+      UPDATE deliveries d
+      SET attempt_count = d.attempt_count + 1, status = i.status, next_attempt_at = i.next_attempt_at,
+          locked_until = NULL, updated_at = i.now
+      FROM input i
+      WHERE d.id = i.delivery_id
+      RETURNING d.id
+    ), superseded AS (
+      UPDATE deliveries d
+      SET status = 'success', next_attempt_at = NULL, updated_at = i.now
+      FROM input i
+      WHERE i.status = 'success' AND d.msg_id = i.msg_id AND d.endpoint_id = i.endpoint_id AND d.id < i.delivery_id
+        AND d.status IN ('pending', 'sending') AND (d.locked_until IS NULL OR d.locked_until <= i.now)
+    ), health AS (
+      UPDATE endpoints e
+      SET failing_since = CASE WHEN h.health = 'success' THEN NULL ELSE COALESCE(e.failing_since, h.first_at) END
+      FROM (SELECT endpoint_id, min(health) AS health, min(now) AS first_at
+            FROM input WHERE health <> 'none' GROUP BY endpoint_id) h
+      WHERE e.id = h.endpoint_id AND NOT e.disabled AND e.deleted_at IS NULL
+        AND CASE h.health WHEN 'success' THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END
+    )
+    SELECT id FROM finished`,
   // min(max(next_attempt_at, locked_until)) over waiting deliveries, without reading all of them:
   // a row not leased beyond its due time is claimable at next_attempt_at, and the first such row in
   // deliveries_due order is the earliest; a row leased beyond its due time can only come earlier if
@@ -829,6 +870,12 @@ const TYPES: CustomTypesConfig = {
  * Connect directly or through a session-pooling proxy: LISTEN, prepared statements and the
  * `search_path` startup option need a session of their own.
  */
+interface PendingAttempt {
+  input: CompleteAttemptInput;
+  resolve: (result: CompleteAttemptResult) => void;
+  reject: (error: unknown) => void;
+}
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   /** The schema from the URL's `schema` parameter, or null for the connection's default search_path. */
@@ -840,6 +887,8 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<DeliveriesListener>();
   /** Applications whose last message fanned out to more than MIN_DELIVERY_IDS endpoints, and to how many. */
   private readonly fanOutHint = new Map<string, number>();
+  /** Attempts waiting to be recorded together at the end of this turn (see completeAttempt). */
+  private attemptBatch: PendingAttempt[] = [];
   private closed = false;
 
   private constructor(pool: pg.Pool, clientConfig: ClientConfig, schema: string | null, logger: StoreLogger | undefined) {
@@ -1278,6 +1327,80 @@ export class PostgresStore implements Store {
   }
 
   async completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
+    // The usual attempt (nothing to queue, no disable) joins the others finished in this turn of
+    // the event loop: one statement and one commit for all of them instead of one each.
+    if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length && !input.disableEndpoint && !input.autoDisableFailingSince) {
+      return new Promise((resolve, reject) => {
+        this.attemptBatch.push({ input, resolve, reject });
+        if (this.attemptBatch.length === 1) setImmediate(() => void this.flushAttemptBatch());
+      });
+    }
+    return this.completeOneAttempt(input);
+  }
+
+  /** Record the attempts gathered by completeAttempt, in one statement where the rows allow it. */
+  private async flushAttemptBatch(): Promise<void> {
+    const batch = this.attemptBatch;
+    this.attemptBatch = [];
+    const one = (item: PendingAttempt): void => {
+      this.completeOneAttempt(item.input).then(item.resolve, item.reject);
+    };
+    // A success and a failure of one endpoint in the same batch: their order decides its streak,
+    // which one statement cannot keep; those go one by one, in order.
+    const healthOf = new Map<string, string>();
+    const mixed = new Set<string>();
+    for (const { input } of batch) {
+      const health = input.health ?? 'none';
+      if (health === 'none') continue;
+      const seen = healthOf.get(input.attempt.endpointId);
+      if (seen !== undefined && seen !== health) mixed.add(input.attempt.endpointId);
+      healthOf.set(input.attempt.endpointId, health);
+    }
+    const together = batch.filter((item) => !mixed.has(item.input.attempt.endpointId));
+    const alone = batch.filter((item) => mixed.has(item.input.attempt.endpointId));
+    if (together.length === 1) alone.unshift(together.pop()!);
+    if (alone.length > 0) {
+      void (async () => {
+        for (const item of alone) await this.completeOneAttempt(item.input).then(item.resolve, item.reject);
+      })();
+    }
+    if (together.length === 0) return;
+    const rows = together.map(({ input }) => ({
+      id: input.attempt.id,
+      delivery_id: input.attempt.deliveryId,
+      msg_id: input.attempt.msgId,
+      app_id: input.attempt.appId,
+      endpoint_id: input.attempt.endpointId,
+      url: input.attempt.url,
+      response_status_code: input.attempt.responseStatusCode,
+      response: input.attempt.response,
+      response_duration_ms: input.attempt.responseDurationMs,
+      attempt_status: input.attempt.status,
+      trigger_type: input.attempt.triggerType,
+      attempted_at: input.attempt.timestamp.getTime(),
+      status: input.outcome.status,
+      next_attempt_at: input.outcome.status === 'sending' ? input.outcome.nextAttemptAt.getTime() : null,
+      health: input.health ?? 'none',
+      now: input.now.getTime(),
+    }));
+    let finished: Set<string>;
+    try {
+      const { rows: done } = await this.run<{ id: string }>('completeAttempts', { rows: json(rows) });
+      finished = new Set(done.map((row) => row.id));
+    } catch {
+      // Something in the batch is off (a delivery gone, an id taken, text PostgreSQL refuses):
+      // nothing of it was stored; each goes again alone and gets its own answer.
+      for (const item of together) one(item);
+      return;
+    }
+    for (const item of together) {
+      if (finished.has(item.input.attempt.deliveryId)) item.resolve({ endpointDisabled: false });
+      // Unreachable while attempts reference their delivery (the insert fails first), kept as in completeOneAttempt.
+      else item.reject(new TapwireError('not_found', { detail: 'Delivery not found' }));
+    }
+  }
+
+  private async completeOneAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
     const { attempt, outcome } = input;
     const params = {
       ...attemptParams(attempt),
