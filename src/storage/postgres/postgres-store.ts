@@ -351,8 +351,8 @@ const SQL = {
             END
       ORDER BY e.id) AS endpoint_ids
     FROM inserted`,
-  // The usual accept in one round trip and one implicit transaction: the message, its deliveries
-  // and the wake-up. Delivery ids come pre-made in @deliveryIds (KSUIDs are made in Node); an
+  // The usual accept in one round trip and one implicit transaction: the message and its
+  // deliveries (the wake-up follows, see announceQueued). Delivery ids come pre-made in @deliveryIds (KSUIDs are made in Node); an
   // application with more matching endpoints than ids given makes the id NULL, the statement fails
   // with not_null_violation as a whole, and createMessage retries with exactly as many ids.
   insertMessageWithFanOut: `
@@ -377,9 +377,10 @@ const SQL = {
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,
-      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries,
-      (${NOTIFY_DELIVERIES_QUEUED} WHERE EXISTS (SELECT 1 FROM queued)) AS notified
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries
     FROM inserted`,
+  // The accept's wake-up, sent after its commit (see announceQueued).
+  notifyDeliveriesQueued: NOTIFY_DELIVERIES_QUEUED,
   selectMessageByIdOrEventId: `
     SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
     ORDER BY id = @key DESC LIMIT 1`,
@@ -889,6 +890,9 @@ export class PostgresStore implements Store {
   private readonly fanOutHint = new Map<string, number>();
   /** Attempts waiting to be recorded together at the end of this turn (see completeAttempt). */
   private attemptBatch: PendingAttempt[] = [];
+  /** A wake-up NOTIFY is in flight, and whether another accept asked for one meanwhile (see announceQueued). */
+  private announcing = false;
+  private announceAgain = false;
   private closed = false;
 
   private constructor(pool: pg.Pool, clientConfig: ClientConfig, schema: string | null, logger: StoreLogger | undefined) {
@@ -1156,6 +1160,7 @@ export class PostgresStore implements Store {
             now: now.getTime(),
           }))!;
           this.rememberFanOut(message.appId, row.deliveries.length);
+          if (row.deliveries.length > 0) this.announceQueued();
           return { message: toMessage(row), deliveries: row.deliveries.map(toDelivery) };
         } catch (error) {
           if ((error as { code?: unknown }).code !== '23502' || (error as { column?: unknown }).column !== 'id') throw error;
@@ -1184,6 +1189,33 @@ export class PostgresStore implements Store {
         missingParent: 'Application not found',
       },
     );
+  }
+
+  /**
+   * Tell the workers of every process (LISTEN) that deliveries were queued, after the commit that
+   * queued them, in a statement of its own, at most one at a time: accepts made meanwhile share the
+   * next one. A commit that carries a NOTIFY takes a database-wide lock that serialises every such
+   * commit, flush to disk included; sent with each accept, it kept PostgreSQL from committing
+   * accepts in groups. It is only a wake-up: one lost (the connection failed) delays those
+   * deliveries to the workers' next poll, and the worker in this process is woken directly.
+   */
+  private announceQueued(): void {
+    if (this.closed) return;
+    if (this.announcing) {
+      this.announceAgain = true;
+      return;
+    }
+    this.announcing = true;
+    void Promise.resolve()
+      .then(() => this.run('notifyDeliveriesQueued', {}))
+      .catch(() => undefined)
+      .finally(() => {
+        this.announcing = false;
+        if (this.announceAgain) {
+          this.announceAgain = false;
+          this.announceQueued();
+        }
+      });
   }
 
   async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
