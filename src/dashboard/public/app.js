@@ -227,6 +227,8 @@ async function route(moveFocus) {
     return;
   }
   renderFrame();
+  // Set again once the page is drawn: "this route has finished rendering", for tests and tools.
+  main.removeAttribute('data-route');
   const container = h('div', { class: 'page' });
   replace(main, h('p', { class: 'loading' }, 'Loading…'));
   /** @type {PageContext} */
@@ -257,6 +259,8 @@ async function route(moveFocus) {
       h('div', { class: 'card' }, h('h1', { tabindex: -1 }, err instanceof ApiError && err.status === 404 ? 'Not found' : 'Something went wrong'), h('p', { role: 'alert' }, err.message)),
     );
   }
+  if (mine !== generation) return;
+  main.setAttribute('data-route', location.hash);
   if (moveFocus) main.querySelector('h1')?.focus();
 }
 
