@@ -190,7 +190,7 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
     await page.evaluate((id) => (location.hash = `#/apps/${id}/messages`), appA);
     // Search by id: one lookup.
-    await page.getByLabel('Message id or eventId').fill(msgId);
+    await page.getByLabel('Id or eventId').fill(msgId);
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.locator(`[data-msg="${msgId}"]`).getByRole('link').click();
     const code = page.locator('pre[aria-label="Payload"]');
@@ -222,7 +222,7 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     await expect.poll(rows).toEqual(expected);
 
     await page.getByLabel('Event type').selectOption('');
-    await page.getByLabel('Status').selectOption({ label: 'Failed' });
+    await page.getByLabel('Delivery status').selectOption({ label: 'Failed' });
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/status=2/);
     const failed = (expectStatus(await tw.api('GET', `/api/v1/app/${appA}/msg?status=2`), 200, 'messages').body.data as any[]).map((m) => m.id);

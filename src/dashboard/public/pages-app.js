@@ -213,17 +213,19 @@ export async function renderEndpointNew(ctx) {
  * @param {string} text
  * @param {string} question
  * @param {() => Promise<void>} action
+ * @param {'danger' | 'secondary'} [kind]
  */
-function confirmButton(text, question, action) {
+function confirmButton(text, question, action, kind = 'danger') {
   const holder = h('div', { class: 'confirm' });
   const ask = () => {
     const yes = button(text, async () => {
       await action();
-    }, { kind: 'danger' });
+      reset();
+    }, { kind });
     replace(holder, h('p', { role: 'alert' }, question), h('div', { class: 'actions' }, yes, button('Cancel', () => reset())));
     yes.focus();
   };
-  const reset = () => replace(holder, button(text, ask, { kind: 'danger' }));
+  const reset = () => replace(holder, button(text, ask, { kind }));
   reset();
   return holder;
 }
@@ -506,7 +508,7 @@ function recoverForm(ctx, epPath, reload) {
  * @param {string} epPath
  */
 async function secretPanel(ctx, epPath) {
-  const panel = h('div', {});
+  const panel = h('div', { class: 'stack' });
   let secret = (await api('GET', `${epPath}/secret`)).key;
   let shown = false;
   const input = /** @type {HTMLInputElement} */ (h('input', { type: 'password', readonly: true, value: secret, class: 'mono', autocomplete: 'off' }));
@@ -524,12 +526,11 @@ async function secretPanel(ctx, epPath) {
     } catch (error) {
       ctx.notify(/** @type {Error} */ (error).message, 'error');
     }
-  });
+  }, 'secondary');
   replace(
     panel,
     h('p', { class: 'hint' }, 'Receivers verify each webhook’s signature with this secret (Standard Webhooks).'),
-    field('Secret', input),
-    h('div', { class: 'actions' }, toggle, button('Copy', () => copyText(input, ctx))),
+    h('div', { class: 'inline-form' }, field('Secret', input), h('div', { class: 'actions' }, toggle, button('Copy', () => copyText(input, ctx)))),
     rotate,
   );
   return panel;
@@ -647,9 +648,9 @@ export async function renderMessages(ctx) {
         ctx.navigate(text ? `${route}?${text}` : route);
       },
     },
-    field('Message id or eventId', search),
+    field('Id or eventId', search),
     field('Event type', eventType),
-    field('Status', status, 'Status of a delivery to any endpoint.'),
+    field('Delivery status', status),
     field('After', after),
     field('Before', before),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Filter'), link(route, 'Clear')),
