@@ -1080,5 +1080,111 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         expect(jobs.map((j) => j.delivery.id)).toEqual([kept.deliveries[0]!.id]);
       });
     });
+
+    describe('operator health (dashboard)', () => {
+      it('counts attempts by outcome per time bucket, for the server, one application and one endpoint', async () => {
+        const { app, endpoints } = await seedApp([{}, {}]);
+        const [a, b] = endpoints as [Endpoint, Endpoint];
+        const { app: other } = await seedApp();
+        const m1 = await store.createMessage(makeMessage(app.id), at(0));
+        await attempt(m1.deliveries.find((d) => d.endpointId === a.id)!, { status: 'success' }, at(10));
+        await attempt(m1.deliveries.find((d) => d.endpointId === b.id)!, { status: 'sending', nextAttemptAt: at(500) }, at(20));
+        const m2 = await store.createMessage(makeMessage(other.id), at(50));
+        await attempt(m2.deliveries[0]!, { status: 'success' }, at(70));
+        const m3 = await store.createMessage(makeMessage(app.id), at(100));
+        await attempt(m3.deliveries.find((d) => d.endpointId === a.id)!, { status: 'fail' }, at(130));
+        await attempt(m3.deliveries.find((d) => d.endpointId === b.id)!, { status: 'success' }, at(200)); // after the window
+
+        const window = { since: at(0), until: at(180), bucketMs: 60_000 };
+        expect(await store.countAttemptsOverTime(window)).toEqual([
+          { index: 0, success: 1, fail: 1 },
+          { index: 1, success: 1, fail: 0 },
+          { index: 2, success: 0, fail: 1 },
+        ]);
+        expect(await store.countAttemptsOverTime({ ...window, appId: app.id })).toEqual([
+          { index: 0, success: 1, fail: 1 },
+          { index: 2, success: 0, fail: 1 },
+        ]);
+        expect(await store.countAttemptsOverTime({ ...window, appId: app.id, endpointId: a.id })).toEqual([
+          { index: 0, success: 1, fail: 0 },
+          { index: 2, success: 0, fail: 1 },
+        ]);
+        // The window's start is inclusive, its end exclusive; buckets count from the start.
+        expect(await store.countAttemptsOverTime({ since: at(20), until: at(130), bucketMs: 3_600_000, appId: app.id })).toEqual([{ index: 0, success: 0, fail: 1 }]);
+        expect(await store.countAttemptsOverTime({ since: at(1000), until: at(2000), bucketMs: 60_000 })).toEqual([]);
+      });
+
+      it('lists live endpoints failing now (longest first) and disabled ones (latest first), up to a limit', async () => {
+        const { app, endpoints } = await seedApp([{}, {}, {}, {}, {}, { disabled: true }]);
+        const [healthy, failingLong, failingShort, recovered, gone, disabledEarly] = endpoints as Endpoint[];
+        const fail = async (endpoint: Endpoint, seconds: number, health: 'success' | 'failure') => {
+          const { deliveries } = await store.createMessage(makeMessage(app.id), at(seconds), { endpointIds: [endpoint!.id] });
+          const record = makeAttempt(deliveries[0]!, { timestamp: at(seconds), status: health === 'success' ? 'success' : 'fail' });
+          await store.completeAttempt({ attempt: record, outcome: { status: health === 'success' ? 'success' : 'fail' }, disableEndpoint: false, now: at(seconds), health });
+        };
+        await fail(healthy!, 1, 'success');
+        await fail(failingShort!, 30, 'failure');
+        await fail(failingLong!, 10, 'failure');
+        await fail(failingLong!, 40, 'failure');
+        await fail(recovered!, 5, 'failure');
+        await fail(recovered!, 50, 'success');
+        await fail(gone!, 3, 'failure');
+        expect(await store.deleteEndpoint(app.id, gone!.id, at(60))).toBe(true);
+        const disabledLate = await store.updateEndpoint({ ...(await store.getEndpoint(app.id, failingShort!.id))!, disabled: true, updatedAt: at(70) });
+
+        const { failing, disabled } = await store.listUnhealthyEndpoints(10);
+        expect(ids(failing)).toEqual([failingLong!.id]);
+        expect(failing[0]!.failingSince).toEqual(at(10));
+        expect(ids(disabled)).toEqual([disabledLate.id, disabledEarly!.id]);
+        expect(ids((await store.listUnhealthyEndpoints(1)).disabled)).toEqual([disabledLate.id]);
+      });
+
+      it('ranks endpoints by average attempt duration in a window, slowest first', async () => {
+        const { app, endpoints } = await seedApp([{}, {}, {}]);
+        const [a, b, c] = endpoints as [Endpoint, Endpoint, Endpoint];
+        const { deliveries } = await store.createMessage(makeMessage(app.id), at(0));
+        const to = (endpoint: Endpoint) => deliveries.find((d) => d.endpointId === endpoint.id)!;
+        await attempt(to(a), { status: 'sending', nextAttemptAt: at(20) }, at(10), { responseDurationMs: 100 });
+        await attempt(to(a), { status: 'success' }, at(20), { responseDurationMs: 300 });
+        await attempt(to(b), { status: 'fail' }, at(30), { responseDurationMs: 500 });
+        await attempt(to(c), { status: 'success' }, at(100), { responseDurationMs: 9000 }); // outside
+
+        expect(await store.listSlowestEndpoints({ since: at(0), until: at(60), limit: 10 })).toEqual([
+          { endpointId: b.id, appId: app.id, attempts: 1, avgDurationMs: 500, maxDurationMs: 500 },
+          { endpointId: a.id, appId: app.id, attempts: 2, avgDurationMs: 200, maxDurationMs: 300 },
+        ]);
+        expect((await store.listSlowestEndpoints({ since: at(0), until: at(60), limit: 1 })).map((e) => e.endpointId)).toEqual([b.id]);
+        expect(await store.listSlowestEndpoints({ since: at(1000), until: at(2000), limit: 10 })).toEqual([]);
+      });
+
+      it('filters messages by the status of their latest delivery to a live endpoint', async () => {
+        const { app, endpoints } = await seedApp([{}, {}]);
+        const [a, b] = endpoints as [Endpoint, Endpoint];
+        const to = (deliveries: Delivery[], endpoint: Endpoint) => deliveries.find((d) => d.endpointId === endpoint.id)!;
+        const m1 = await store.createMessage(makeMessage(app.id, { createdAt: at(0) }), at(0));
+        await attempt(to(m1.deliveries, a), { status: 'success' }, at(1));
+        await attempt(to(m1.deliveries, b), { status: 'fail' }, at(1));
+        const m2 = await store.createMessage(makeMessage(app.id, { createdAt: at(2) }), at(2)); // both pending
+        const m3 = await store.createMessage(makeMessage(app.id, { createdAt: at(3), eventType: 'user.created' }), at(3));
+        await attempt(to(m3.deliveries, a), { status: 'fail' }, at(4));
+        await attempt(to(m3.deliveries, b), { status: 'success' }, at(4));
+        await store.createManualDelivery({ deliveryId: newId('msgep'), appId: app.id, msgId: m3.message.id, endpointId: a.id, now: at(5) });
+
+        const list = async (query: Partial<Parameters<Store['listMessages']>[1]>) => ids((await store.listMessages(app.id, { limit: 10, ...query })).data);
+        expect(await list({ status: 'fail' })).toEqual([m1.message.id]);
+        expect(await list({ status: 'success' })).toEqual([m3.message.id, m1.message.id]);
+        expect(await list({ status: 'pending' })).toEqual([m3.message.id, m2.message.id]);
+        expect(await list({ status: 'sending' })).toEqual([]);
+        expect(await list({ status: 'success', eventTypes: ['user.created'] })).toEqual([m3.message.id]);
+        expect(await list({ status: null })).toEqual([m3.message.id, m2.message.id, m1.message.id]);
+        const paged = await collectPages((iterator) => store.listMessages(app.id, { limit: 1, iterator, status: 'success' }));
+        expect(paged.map(ids)).toEqual([[m3.message.id], [m1.message.id]]);
+
+        // A deleted endpoint's deliveries no longer count.
+        await store.deleteEndpoint(app.id, b.id, at(6));
+        expect(await list({ status: 'fail' })).toEqual([]);
+        expect(await list({ status: 'success' })).toEqual([m1.message.id]);
+      });
+    });
   });
 }

@@ -33,7 +33,7 @@ export function buildOpenApiDocument(routes: RouteDoc[], version: string): Recor
       in: 'path',
       required: true,
       schema: { type: 'string' },
-      description: m[1] === 'event_type_name' ? 'Event type name' : m[1] === 'task_id' ? 'The task id (qtask_…)' : 'The id or the uid',
+      description: m[1] === 'event_type_name' ? 'Event type name' : m[1] === 'task_id' ? 'The task id (qtask_…)' : m[1] === 'file' ? 'A file name' : 'The id or the uid',
     }));
     const query = Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, schema: { type: 'string' }, description }));
     const responses: Record<string, unknown> = {};

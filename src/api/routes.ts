@@ -12,6 +12,8 @@ import type { ServiceContext } from '../services/context.js';
 import * as endpoints from '../services/endpoints.js';
 import * as eventTypes from '../services/event-types.js';
 import * as messages from '../services/messages.js';
+import * as stats from '../services/delivery-stats.js';
+import { parseDuration } from '../domain/duration.js';
 import { findTopLevelValue } from './raw-json.js';
 import {
   ID_CURSOR,
@@ -261,11 +263,13 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
   const msg = '/api/v1/app/:app_id/msg';
   register({
     method: 'GET', url: msg, operationId: 'message.list', summary: 'List messages, newest first', tag: 'Message', access: 'app',
-    query: MESSAGE_FILTERS, responses: { 200: S.ListResponse(S.MessageOut, 'MessageOut') },
+    query: { ...MESSAGE_FILTERS, status: 'Tapwire addition: only messages whose latest delivery to some endpoint has this status (0 success, 1 pending, 2 fail, 3 sending)' },
+    responses: { 200: S.ListResponse(S.MessageOut, 'MessageOut') },
     handler: async (req) => {
       const q = Q(req);
       const withContent = readBoolean(q, 'with_content', true);
-      return pageOut(await messages.listMessages(ctx, P(req).app_id!, messageFilters(q, ID_CURSOR.msg)), (m) => messageOut(m, withContent));
+      const page = await messages.listMessages(ctx, P(req).app_id!, { ...messageFilters(q, ID_CURSOR.msg), status: readStatus(q) });
+      return pageOut(page, (m) => messageOut(m, withContent));
     },
   });
   register({
@@ -413,6 +417,103 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     responses: { 204: null },
     handler: async (_req, reply) => reply.status(204).send(),
   });
+  register({
+    method: 'GET', url: '/api/v1/auth/whoami', operationId: 'authentication.whoami', summary: 'Who this token acts as (the dashboard asks after login)', tag: 'Authentication', access: 'app',
+    responses: { 200: S.WhoAmIOut },
+    handler: async (req) => {
+      const principal = req.principal!;
+      if (principal.kind === 'admin') return { kind: 'admin' };
+      return { kind: 'app', app: applicationOut(await apps.getApplication(ctx, principal.appId)) };
+    },
+  });
+
+  // Stats (Tapwire additions for the dashboard) ---------------------------------------------------
+  // Bounded reads: a time window (31 days at most for counts, 7 for latency) and a limit.
+  const STATS_WINDOW = {
+    since: 'Start of the window, RFC 3339 (default 24 h before until)',
+    until: 'End of the window, RFC 3339 (default now)',
+    bucket: 'Bucket width such as 1m, 5m, 1h or 1d (default: 24 to 60 buckets in the window)',
+  };
+  const attemptsOverTime = async (req: FastifyRequest, scope: { appIdOrUid?: string; endpointIdOrUid?: string }) => {
+    const q = Q(req);
+    const result = await stats.countAttemptsOverTime(ctx, { since: readDate(q, 'since'), until: readDate(q, 'until'), bucketMs: readDurationMs(q, 'bucket'), ...scope });
+    return {
+      since: result.since.toISOString(),
+      until: result.until.toISOString(),
+      bucketSeconds: result.bucketMs / 1000,
+      buckets: result.buckets.map((b) => ({ start: b.start.toISOString(), success: b.success, fail: b.fail })),
+      total: result.total,
+    };
+  };
+  register({
+    method: 'GET', url: '/api/v1/stats/attempts', operationId: 'stats.attempts', summary: 'Attempts of the whole server by outcome over time', tag: 'Stats', access: 'admin',
+    query: STATS_WINDOW, responses: { 200: S.AttemptsOverTimeOut },
+    handler: async (req) => attemptsOverTime(req, {}),
+  });
+  register({
+    method: 'GET', url: '/api/v1/app/:app_id/stats/attempts', operationId: 'stats.app_attempts', summary: 'Attempts of one application by outcome over time', tag: 'Stats', access: 'app',
+    query: STATS_WINDOW, responses: { 200: S.AttemptsOverTimeOut },
+    handler: async (req) => attemptsOverTime(req, { appIdOrUid: P(req).app_id! }),
+  });
+  register({
+    method: 'GET', url: `${ep}/:endpoint_id/stats/attempts`, operationId: 'stats.endpoint_attempts', summary: 'Attempts to one endpoint by outcome over time', tag: 'Stats', access: 'app',
+    query: STATS_WINDOW, responses: { 200: S.AttemptsOverTimeOut },
+    handler: async (req) => attemptsOverTime(req, { appIdOrUid: P(req).app_id!, endpointIdOrUid: P(req).endpoint_id! }),
+  });
+  register({
+    method: 'GET', url: '/api/v1/stats/queue', operationId: 'stats.queue', summary: 'The delivery queue now: waiting, due, and the oldest due', tag: 'Stats', access: 'admin',
+    responses: { 200: S.QueueStatsOut },
+    handler: async () => {
+      const queue = await stats.getQueueStats(ctx);
+      return {
+        pending: queue.pending,
+        due: queue.due,
+        oldestDueAt: queue.oldestDueAt?.toISOString() ?? null,
+        oldestDueAgeSeconds: queue.oldestDueAgeMs === null ? null : queue.oldestDueAgeMs / 1000,
+      };
+    },
+  });
+  register({
+    method: 'GET', url: '/api/v1/stats/endpoints', operationId: 'stats.endpoints', summary: 'Failing, disabled and slowest endpoints of the whole server', tag: 'Stats', access: 'admin',
+    query: {
+      since: 'Start of the latency window, RFC 3339 (default 1 h before until; 7 days at most)',
+      until: 'End of the latency window, RFC 3339 (default now)',
+      limit: 'Endpoints per list, 1–100 (default 10)',
+    },
+    responses: { 200: S.EndpointHealthOut },
+    handler: async (req) => {
+      const q = Q(req);
+      const health = await stats.getEndpointHealth(ctx, { since: readDate(q, 'since'), until: readDate(q, 'until'), limit: readInteger(q, 'limit', { min: 1, max: 100 }) ?? 10 });
+      const item = ({ endpoint, appName }: stats.EndpointHealthItem) => ({
+        appId: endpoint.appId,
+        appName,
+        endpointId: endpoint.id,
+        url: endpoint.url,
+        description: endpoint.description,
+        disabled: endpoint.disabled,
+        failingSince: endpoint.failingSince?.toISOString() ?? null,
+        updatedAt: endpoint.updatedAt.toISOString(),
+      });
+      return {
+        since: health.since.toISOString(),
+        until: health.until.toISOString(),
+        failing: health.failing.map(item),
+        disabled: health.disabled.map(item),
+        slowest: health.slowest,
+      };
+    },
+  });
+}
+
+/** A duration query parameter (`30s`, `5m`, `1h`, `1d`) in milliseconds, or null when absent. */
+function readDurationMs(q: Query, name: string): number | null {
+  const value = readString(q, name, { maxLength: 32 });
+  if (value === null) return null;
+  try {
+    return parseDuration(value);
+  } catch {
+    throw validationError(['query', name], `${name} must be a duration such as 30s, 5m, 1h or 1d`, 'value_error');
+  }
 }
 
 function appInput(body: Static<typeof S.ApplicationPatch>): apps.ApplicationInput {

@@ -277,3 +277,75 @@ export function ListResponse(item: TSchema, name: string): TSchema {
     { title: `ListResponse_${name}_` },
   );
 }
+
+// Tapwire additions for the dashboard ---------------------------------------------------------
+
+export const AttemptsOverTimeOut = Type.Object(
+  {
+    since: Timestamp,
+    until: Timestamp,
+    bucketSeconds: Type.Number({ description: 'Width of each bucket' }),
+    buckets: Type.Array(Type.Object({ start: Timestamp, success: Type.Integer(), fail: Type.Integer() })),
+    total: Type.Object({ success: Type.Integer(), fail: Type.Integer() }),
+  },
+  { title: 'AttemptsOverTimeOut', description: 'Attempts by outcome per time bucket, every bucket of the window included' },
+);
+
+export const QueueStatsOut = Type.Object(
+  {
+    pending: Type.Integer({ description: 'Deliveries waiting for an attempt (due now or later), not counting those in flight' }),
+    due: Type.Integer({ description: 'Of those, the ones already due' }),
+    oldestDueAt: Nullable(Timestamp),
+    oldestDueAgeSeconds: Nullable(Type.Number({ description: 'How long the oldest due delivery has waited past its due time' })),
+  },
+  { title: 'QueueStatsOut' },
+);
+
+const EndpointHealthItemOut = Type.Object({
+  appId: Type.String(),
+  appName: Nullable(Type.String()),
+  endpointId: Type.String(),
+  url: Type.String(),
+  description: Type.String(),
+  disabled: Type.Boolean(),
+  failingSince: Nullable(Timestamp),
+  updatedAt: Timestamp,
+});
+
+export const EndpointHealthOut = Type.Object(
+  {
+    since: Timestamp,
+    until: Timestamp,
+    failing: Type.Array(EndpointHealthItemOut, { description: 'Enabled endpoints failing right now, longest first' }),
+    disabled: Type.Array(EndpointHealthItemOut, { description: 'Disabled endpoints, most recently changed first' }),
+    slowest: Type.Array(
+      Type.Object({
+        appId: Type.String(),
+        appName: Nullable(Type.String()),
+        endpointId: Type.String(),
+        url: Nullable(Type.String({ description: 'null when the endpoint was deleted since' })),
+        attempts: Type.Integer(),
+        avgDurationMs: Type.Number(),
+        maxDurationMs: Type.Number(),
+      }),
+      { description: 'Endpoints by average attempt duration in the window, slowest first' },
+    ),
+  },
+  { title: 'EndpointHealthOut' },
+);
+
+export const WhoAmIOut = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('admin'), Type.Literal('app')]),
+    app: Type.Optional(ApplicationOut),
+  },
+  { title: 'WhoAmIOut', description: 'Who the bearer token acts as; app-scoped tokens also get their application' },
+);
+
+export const UiConfigOut = Type.Object(
+  {
+    brand: Type.Object({ name: Type.String(), color: Type.String({ pattern: '^#[0-9a-f]{3,6}$' }), logoUrl: Nullable(Type.String()) }),
+    version: Type.String(),
+  },
+  { title: 'UiConfigOut' },
+);

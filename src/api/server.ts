@@ -11,6 +11,7 @@ import type { ServiceContext } from '../services/context.js';
 import { authenticate, type Principal } from '../services/auth.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
 import { registerRoutes } from './routes.js';
+import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
 import { VERSION } from '../version.js';
 
@@ -204,6 +205,7 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
   });
 
   registerRoutes(register, ctx, options);
+  registerDashboardRoutes(register, ctx);
 
   // Registered like every other route so the document lists itself (it is part of what we serve).
   register({

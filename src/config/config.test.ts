@@ -306,3 +306,49 @@ describe('delivery isolation options', () => {
     expect(configErrorOf({ env: { [variable]: value } }).message.startsWith(`${variable}: `)).toBe(true);
   });
 });
+
+describe('dashboard options', () => {
+  it('brands the dashboard as Tapwire in blue, with no logo, and lets only its own origin frame the portal by default', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({ brandName: 'Tapwire', brandColor: '#2563eb', brandLogoUrl: null, portalFrameAncestors: ["'self'"] });
+  });
+
+  it('reads the brand name, colour (lower-cased), https logo and the portal frame ancestors', () => {
+    const config = loadConfig({
+      env: {
+        TAPWIRE_BRAND_NAME: 'Acme Webhooks',
+        TAPWIRE_BRAND_COLOR: '#0F766E',
+        TAPWIRE_BRAND_LOGO_URL: 'https://cdn.example.com/logo.svg',
+        TAPWIRE_PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com, https://*.example.org:8443",
+      },
+    });
+    expect(config).toMatchObject({
+      brandName: 'Acme Webhooks',
+      brandColor: '#0f766e',
+      brandLogoUrl: 'https://cdn.example.com/logo.svg',
+      portalFrameAncestors: ["'self'", 'https://app.example.com', 'https://*.example.org:8443'],
+    });
+    expect(loadConfig({ env: { TAPWIRE_BRAND_COLOR: '#abc' } }).brandColor).toBe('#abc');
+    expect(loadConfig({ env: { TAPWIRE_PORTAL_FRAME_ANCESTORS: 'none' } }).portalFrameAncestors).toEqual(["'none'"]);
+    expect(loadConfig({ env: { TAPWIRE_PORTAL_FRAME_ANCESTORS: '*' } }).portalFrameAncestors).toEqual(['*']);
+  });
+
+  it.each([
+    ['TAPWIRE_BRAND_COLOR', 'red'],
+    ['TAPWIRE_BRAND_COLOR', '#12345'],
+    ['TAPWIRE_BRAND_COLOR', '#123456; background: url(https://evil.example)'],
+    ['TAPWIRE_BRAND_COLOR', 'rgb(0,0,0)'],
+    ['TAPWIRE_BRAND_LOGO_URL', 'http://cdn.example.com/logo.svg'],
+    ['TAPWIRE_BRAND_LOGO_URL', 'javascript:alert(1)'],
+    ['TAPWIRE_BRAND_LOGO_URL', 'logo.svg'],
+    ['TAPWIRE_BRAND_NAME', 'x'.repeat(81)],
+    ['TAPWIRE_BRAND_NAME', 'a\u0007b'],
+    ['TAPWIRE_PORTAL_FRAME_ANCESTORS', "https://a.example; script-src 'unsafe-inline'"],
+    ['TAPWIRE_PORTAL_FRAME_ANCESTORS', 'https://a.example/path'],
+    ['TAPWIRE_PORTAL_FRAME_ANCESTORS', "'unsafe-inline'"],
+    ['TAPWIRE_PORTAL_FRAME_ANCESTORS', "'none' https://a.example"],
+  ])('refuses %s=%j', (variable, value) => {
+    const error = configErrorOf({ env: { [variable]: value } });
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+});

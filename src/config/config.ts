@@ -80,6 +80,18 @@ export interface TapwireConfig {
    * never disables automatically (TAPWIRE_AUTO_DISABLE_AFTER).
    */
   autoDisableAfterMs: number | null;
+  /** Product name shown by the dashboard and the customer portal. Default `Tapwire` (TAPWIRE_BRAND_NAME). */
+  brandName: string;
+  /** Accent colour of the dashboard, `#rgb` or `#rrggbb` only (no CSS can ride in). Default `#2563eb` (TAPWIRE_BRAND_COLOR). */
+  brandColor: string;
+  /** `https://` URL of a logo shown in the dashboard header. Default null: no logo (TAPWIRE_BRAND_LOGO_URL). */
+  brandLogoUrl: string | null;
+  /**
+   * Who may embed the customer portal (`/portal`) in a frame: the CSP `frame-ancestors` sources,
+   * e.g. `https://app.example.com`. Default `'self'`; the operator dashboard (`/`) never allows
+   * framing (TAPWIRE_PORTAL_FRAME_ANCESTORS).
+   */
+  portalFrameAncestors: string[];
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -107,6 +119,10 @@ export const ENV = {
   operationalWebhookUrl: 'TAPWIRE_OPERATIONAL_WEBHOOK_URL',
   operationalWebhookSecret: 'TAPWIRE_OPERATIONAL_WEBHOOK_SECRET',
   autoDisableAfterMs: 'TAPWIRE_AUTO_DISABLE_AFTER',
+  brandName: 'TAPWIRE_BRAND_NAME',
+  brandColor: 'TAPWIRE_BRAND_COLOR',
+  brandLogoUrl: 'TAPWIRE_BRAND_LOGO_URL',
+  portalFrameAncestors: 'TAPWIRE_PORTAL_FRAME_ANCESTORS',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -145,6 +161,10 @@ export function defaultConfig(): TapwireConfig {
     operationalWebhookUrl: null,
     operationalWebhookSecret: null,
     autoDisableAfterMs: 5 * 24 * 3600_000,
+    brandName: 'Tapwire',
+    brandColor: '#2563eb',
+    brandLogoUrl: null,
+    portalFrameAncestors: ["'self'"],
   };
 }
 
@@ -199,6 +219,10 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.operationalWebhookSecret = parse('operationalWebhookSecret', parseWebhookSecret) ?? null;
   const autoDisable = parse('autoDisableAfterMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (autoDisable !== undefined) config.autoDisableAfterMs = autoDisable;
+  config.brandName = parse('brandName', parseBrandName) ?? config.brandName;
+  config.brandColor = parse('brandColor', parseBrandColor) ?? config.brandColor;
+  config.brandLogoUrl = parse('brandLogoUrl', parseLogoUrl) ?? null;
+  config.portalFrameAncestors = parse('portalFrameAncestors', parseFrameAncestors) ?? config.portalFrameAncestors;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
@@ -296,4 +320,49 @@ function parsePublicUrl(value: string): string {
   const url = new URL(value);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http(s) URL');
   return value.replace(/\/+$/, '');
+}
+
+function parseBrandName(value: string): string {
+  if (value.length > 80) throw new Error('use at most 80 characters');
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error('control characters are not allowed');
+  return value;
+}
+
+/** Hex only: the colour ends up in a CSS custom property, so nothing else may get through. */
+function parseBrandColor(value: string): string {
+  if (!/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(value)) throw new Error(`expected a hex colour such as #2563eb, got '${value}'`);
+  return value.toLowerCase();
+}
+
+/** https only: the page's Content-Security-Policy allows images from 'self', data: and https:. */
+function parseLogoUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`expected an https:// URL, got '${value}'`);
+  }
+  if (url.protocol !== 'https:') throw new Error(`expected an https:// URL, got '${value}'`);
+  return url.href;
+}
+
+/**
+ * CSP `frame-ancestors` sources, separated by spaces or commas: `'self'`, `'none'`, `*`, or an
+ * origin such as `https://app.example.com` or `https://*.example.com`. Anything that could end the
+ * directive (`;`, quotes, a path) is refused, so the value cannot change the rest of the policy.
+ */
+function parseFrameAncestors(value: string): string[] {
+  const sources = value.split(/[\s,]+/).filter(Boolean);
+  if (sources.length === 0) throw new Error("expected 'self', 'none', * or origins such as https://app.example.com");
+  for (const source of sources) {
+    const keyword = ["'self'", "'none'", 'self', 'none'].includes(source.toLowerCase());
+    const origin = /^(?:https?:\/\/)?(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::(?:\d{1,5}|\*))?$/i.test(source);
+    const scheme = /^https?:$/i.test(source);
+    if (!keyword && !origin && !scheme && source !== '*') {
+      throw new Error(`'${source}' is not a frame-ancestors source: use 'self', 'none', *, https: or an origin such as https://app.example.com`);
+    }
+  }
+  const normalized = sources.map((s) => (['self', 'none'].includes(s.toLowerCase()) || ["'self'", "'none'"].includes(s.toLowerCase()) ? `'${s.toLowerCase().replace(/'/g, '')}'` : s));
+  if (normalized.includes("'none'") && normalized.length > 1) throw new Error("'none' cannot be combined with other sources");
+  return normalized;
 }

@@ -46,6 +46,11 @@ export interface MessageListQuery extends ListQuery {
   after?: Date | null;
   channel?: string | null;
   eventTypes?: string[] | null;
+  /**
+   * Only messages with a live destination whose latest delivery has this status (e.g. `fail`:
+   * messages that failed for at least one endpoint). Used by the message list only.
+   */
+  status?: MessageStatusName | null;
 }
 
 export interface AttemptListQuery extends ListQuery {
@@ -358,6 +363,49 @@ export interface Store {
    * hold a running task of this id.
    */
   releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean>;
+
+  // Operator health (the dashboard) -----------------------------------------------------------
+  /**
+   * Attempts made in [since, until), counted by outcome per `bucketMs`-long bucket counted from
+   * `since`, ascending; buckets without attempts are left out. Only one application's or one
+   * endpoint's with `appId` / `endpointId`. Reads an index range of the window only.
+   */
+  countAttemptsOverTime(input: AttemptCountsInput): Promise<AttemptBucket[]>;
+  /**
+   * Live endpoints in trouble, at most `limit` of each kind: enabled ones failing right now
+   * (failingSince set), longest failing first, and disabled ones, most recently changed first.
+   */
+  listUnhealthyEndpoints(limit: number): Promise<{ failing: Endpoint[]; disabled: Endpoint[] }>;
+  /** The endpoints whose attempts in [since, until) took longest on average, slowest first, at most `limit`. */
+  listSlowestEndpoints(input: { since: Date; until: Date; limit: number }): Promise<EndpointLatency[]>;
+}
+
+/** Input of {@link Store.countAttemptsOverTime}. */
+export interface AttemptCountsInput {
+  since: Date;
+  until: Date;
+  /** Bucket width; bucket `i` covers [since + i × bucketMs, since + (i + 1) × bucketMs). */
+  bucketMs: number;
+  appId?: string | null;
+  /** Requires `appId`. */
+  endpointId?: string | null;
+}
+
+/** Attempts of one time bucket by outcome. */
+export interface AttemptBucket {
+  /** Index of the bucket from `since` (0 = the first). */
+  index: number;
+  success: number;
+  fail: number;
+}
+
+/** How long one endpoint's attempts took in a window. */
+export interface EndpointLatency {
+  endpointId: string;
+  appId: string;
+  attempts: number;
+  avgDurationMs: number;
+  maxDurationMs: number;
 }
 
 // Background tasks --------------------------------------------------------------------------

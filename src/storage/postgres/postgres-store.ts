@@ -33,12 +33,15 @@ import {
 } from '../rows.js';
 import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf, THROTTLE_BURST_MS, UNLIMITED_ROOM } from '../claim-rules.js';
 import type {
+  AttemptBucket,
+  AttemptCountsInput,
   AttemptedMessage,
   AttemptListQuery,
   ClaimDeliveriesInput,
   CompleteAttemptInput,
   CompleteAttemptResult,
   DeliveryJob,
+  EndpointLatency,
   EndpointStats,
   IdempotentResponse,
   ListQuery,
@@ -391,6 +394,9 @@ const SQL = {
       AND (@before::bigint IS NULL OR m.created_at < @before)
       AND (@after::bigint IS NULL OR m.created_at > @after)
       ${MESSAGE_FILTERS}
+      AND (@status::text IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${IS_LATEST_DELIVERY}))
     ORDER BY m.id {dir} LIMIT @limit`,
   expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
   // Retention works in bounded batches and skips rows another transaction holds, so it never
@@ -773,6 +779,7 @@ const SQL = {
     ORDER BY m.id LIMIT @limit`,
 
   ping: `SELECT 1 AS one`,
+  ...operatorHealthSql(),
 } as const;
 
 function attemptListSql(driver: string): string {
@@ -1224,7 +1231,7 @@ export class PostgresStore implements Store {
 
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
     return this.guard(() =>
-      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, ...messageFilterParams(query) }, (r) => r.id, toMessage),
+      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, status: query.status ?? null, ...messageFilterParams(query) }, (r) => r.id, toMessage),
     );
   }
 
@@ -1688,6 +1695,49 @@ export class PostgresStore implements Store {
         return true;
       }),
     );
+  }
+
+  // Operator health (the dashboard) -----------------------------------------------------------
+
+  async countAttemptsOverTime(input: AttemptCountsInput): Promise<AttemptBucket[]> {
+    const statement: StatementName = input.endpointId ? 'countEndpointAttemptsOverTime' : input.appId ? 'countAppAttemptsOverTime' : 'countAttemptsOverTime';
+    const params: Record<string, unknown> = {
+      since: input.since.getTime(),
+      until: input.until.getTime(),
+      bucketMs: Math.max(1, Math.round(input.bucketMs)),
+    };
+    if (input.appId) {
+      params.appId = input.appId;
+      // Attempt ids start with their time (the worker makes both from one clock reading), so the
+      // (app_id, id) and (endpoint_id, id) indexes give the window as a range.
+      params.minId = idFloorAt('atmpt', input.since.getTime());
+    }
+    if (input.endpointId) params.endpointId = input.endpointId;
+    return this.guard(async () => {
+      const { rows } = await this.run<{ bucket: number; success: number; fail: number }>(statement, params);
+      return rows.map((r) => ({ index: Number(r.bucket), success: r.success, fail: r.fail }));
+    });
+  }
+
+  async listUnhealthyEndpoints(limit: number): Promise<{ failing: Endpoint[]; disabled: Endpoint[] }> {
+    return this.guard(async () => {
+      const [failing, disabled] = await Promise.all([
+        this.run<EndpointRow>('selectFailingEndpoints', { limit }),
+        this.run<EndpointRow>('selectDisabledEndpoints', { limit }),
+      ]);
+      return { failing: failing.rows.map(toEndpoint), disabled: disabled.rows.map(toEndpoint) };
+    });
+  }
+
+  async listSlowestEndpoints(input: { since: Date; until: Date; limit: number }): Promise<EndpointLatency[]> {
+    return this.guard(async () => {
+      const { rows } = await this.run<{ endpoint_id: string; app_id: string; attempts: number; avg_ms: number; max_ms: number }>('selectSlowestEndpoints', {
+        since: input.since.getTime(),
+        until: input.until.getTime(),
+        limit: input.limit,
+      });
+      return rows.map((r) => ({ endpointId: r.endpoint_id, appId: r.app_id, attempts: r.attempts, avgDurationMs: r.avg_ms, maxDurationMs: r.max_ms }));
+    });
   }
 
   // Plumbing --------------------------------------------------------------------------------
@@ -2232,4 +2282,39 @@ function backgroundTaskParams(t: BackgroundTask): Record<string, unknown> {
     createdAt: t.createdAt.getTime(),
     updatedAt: t.updatedAt.getTime(),
   };
+}
+
+/**
+ * The dashboard's health statements (spread into SQL; a function so it can live down here). Each
+ * reads a bounded window through an index: attempts_time for the whole server, attempts_app and
+ * attempts_endpoint (with the window's first attempt id) for one application or endpoint. The
+ * endpoint lists scan the endpoints table, one row per registered URL, with a LIMIT.
+ */
+function operatorHealthSql() {
+  const buckets = (scope: string) => `
+    SELECT (attempted_at - @since::bigint) / @bucketMs::bigint AS bucket,
+           COUNT(*) FILTER (WHERE status = 'success') AS success, COUNT(*) FILTER (WHERE status = 'fail') AS fail
+    FROM attempts
+    WHERE ${scope} attempted_at >= @since AND attempted_at < @until::bigint
+    GROUP BY bucket ORDER BY bucket`;
+  return {
+    countAttemptsOverTime: buckets(''),
+    countAppAttemptsOverTime: buckets('app_id = @appId AND id >= @minId AND'),
+    countEndpointAttemptsOverTime: buckets('endpoint_id = @endpointId AND app_id = @appId AND id >= @minId AND'),
+    selectFailingEndpoints: `
+      SELECT ${ENDPOINT} FROM endpoints
+      WHERE deleted_at IS NULL AND NOT disabled AND failing_since IS NOT NULL
+      ORDER BY failing_since, id LIMIT @limit`,
+    selectDisabledEndpoints: `
+      SELECT ${ENDPOINT} FROM endpoints
+      WHERE deleted_at IS NULL AND disabled
+      ORDER BY updated_at DESC, id LIMIT @limit`,
+    selectSlowestEndpoints: `
+      SELECT endpoint_id, app_id, COUNT(*) AS attempts,
+             AVG(response_duration_ms)::float8 AS avg_ms, MAX(response_duration_ms) AS max_ms
+      FROM attempts
+      WHERE attempted_at >= @since::bigint AND attempted_at < @until::bigint
+      GROUP BY endpoint_id, app_id
+      ORDER BY avg_ms DESC, endpoint_id LIMIT @limit`,
+  } as const;
 }

@@ -44,12 +44,15 @@ import {
   type EndpointSchedule,
 } from '../claim-rules.js';
 import type {
+  AttemptBucket,
+  AttemptCountsInput,
   AttemptedMessage,
   AttemptListQuery,
   ClaimDeliveriesInput,
   CompleteAttemptInput,
   CompleteAttemptResult,
   DeliveryJob,
+  EndpointLatency,
   EndpointStats,
   IdempotentResponse,
   ListQuery,
@@ -287,6 +290,9 @@ const SQL = {
       AND (@before IS NULL OR m.created_at < @before)
       AND (@after IS NULL OR m.created_at > @after)
       ${MESSAGE_FILTERS}
+      AND (@status IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${IS_LATEST_DELIVERY}))
     ORDER BY m.id {dir} LIMIT @limit`,
   expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
   pruneAttempts: `
@@ -521,6 +527,7 @@ const SQL = {
     ORDER BY m.id LIMIT @limit`,
 
   ping: `SELECT 1 AS one`,
+  ...operatorHealthSql(),
 } as const;
 
 function attemptListSql(driver: string): string {
@@ -797,7 +804,7 @@ export class SqliteStore implements Store {
 
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
     return this.guard(() =>
-      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, ...messageFilterParams(query) }, (r) => r.id, toMessage),
+      this.page<MessageRow, Message>('listMessages', query, 'descending', { appId, status: query.status ?? null, ...messageFilterParams(query) }, (r) => r.id, toMessage),
     );
   }
 
@@ -1231,6 +1238,43 @@ export class SqliteStore implements Store {
         this.run('saveBackgroundTask', { ...backgroundTaskParams(next), lockedUntil: null });
         return true;
       }),
+    );
+  }
+
+  // Operator health (the dashboard) -----------------------------------------------------------
+
+  async countAttemptsOverTime(input: AttemptCountsInput): Promise<AttemptBucket[]> {
+    const statement: StatementName = input.endpointId ? 'countEndpointAttemptsOverTime' : input.appId ? 'countAppAttemptsOverTime' : 'countAttemptsOverTime';
+    return this.guard(() =>
+      this.all<{ bucket: number; success: number; fail: number }>(statement, {
+        since: input.since.getTime(),
+        until: input.until.getTime(),
+        bucketMs: Math.max(1, Math.round(input.bucketMs)),
+        appId: input.appId ?? null,
+        endpointId: input.endpointId ?? null,
+        // Attempt ids start with their time (the worker makes both from one clock reading), so the
+        // (app_id, id) and (endpoint_id, id) indexes give the window as a range.
+        minId: idFloorAt('atmpt', input.since.getTime()),
+      }).map((r) => ({ index: r.bucket, success: r.success, fail: r.fail })),
+    );
+  }
+
+  async listUnhealthyEndpoints(limit: number): Promise<{ failing: Endpoint[]; disabled: Endpoint[] }> {
+    return this.guard(() =>
+      this.read(() => ({
+        failing: this.all<EndpointRow>('selectFailingEndpoints', { limit }).map(toEndpoint),
+        disabled: this.all<EndpointRow>('selectDisabledEndpoints', { limit }).map(toEndpoint),
+      })),
+    );
+  }
+
+  async listSlowestEndpoints(input: { since: Date; until: Date; limit: number }): Promise<EndpointLatency[]> {
+    return this.guard(() =>
+      this.all<{ endpoint_id: string; app_id: string; attempts: number; avg_ms: number; max_ms: number }>('selectSlowestEndpoints', {
+        since: input.since.getTime(),
+        until: input.until.getTime(),
+        limit: input.limit,
+      }).map((r) => ({ endpointId: r.endpoint_id, appId: r.app_id, attempts: r.attempts, avgDurationMs: r.avg_ms, maxDurationMs: r.max_ms })),
     );
   }
 
@@ -1689,4 +1733,39 @@ function backgroundTaskParams(t: BackgroundTask): Record<string, unknown> {
     createdAt: t.createdAt.getTime(),
     updatedAt: t.updatedAt.getTime(),
   };
+}
+
+/**
+ * The dashboard's health statements (spread into SQL; a function so it can live down here). Each
+ * reads a bounded window through an index: attempts_time for the whole server, attempts_app and
+ * attempts_endpoint (with the window's first attempt id) for one application or endpoint. The
+ * endpoint lists scan the endpoints table, one row per registered URL, with a LIMIT.
+ */
+function operatorHealthSql() {
+  const buckets = (scope: string) => `
+    SELECT CAST((attempted_at - @since) / @bucketMs AS INTEGER) AS bucket,
+           SUM(status = 'success') AS success, SUM(status = 'fail') AS fail
+    FROM attempts
+    WHERE ${scope} attempted_at >= @since AND attempted_at < @until
+    GROUP BY bucket ORDER BY bucket`;
+  return {
+    countAttemptsOverTime: buckets(''),
+    countAppAttemptsOverTime: buckets('app_id = @appId AND id >= @minId AND'),
+    countEndpointAttemptsOverTime: buckets('endpoint_id = @endpointId AND app_id = @appId AND id >= @minId AND'),
+    selectFailingEndpoints: `
+      SELECT * FROM endpoints
+      WHERE deleted_at IS NULL AND disabled = 0 AND failing_since IS NOT NULL
+      ORDER BY failing_since, id LIMIT @limit`,
+    selectDisabledEndpoints: `
+      SELECT * FROM endpoints
+      WHERE deleted_at IS NULL AND disabled = 1
+      ORDER BY updated_at DESC, id LIMIT @limit`,
+    selectSlowestEndpoints: `
+      SELECT endpoint_id, app_id, COUNT(*) AS attempts,
+             AVG(response_duration_ms) AS avg_ms, MAX(response_duration_ms) AS max_ms
+      FROM attempts
+      WHERE attempted_at >= @since AND attempted_at < @until
+      GROUP BY endpoint_id, app_id
+      ORDER BY avg_ms DESC, endpoint_id LIMIT @limit`,
+  } as const;
 }

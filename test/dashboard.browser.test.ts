@@ -1,0 +1,245 @@
+// The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
+// Tapwire and real receivers on 127.0.0.1: logging in as the operator and through a portal link,
+// creating an endpoint, a test event arriving live, a failed attempt resent from the page, tenant
+// isolation, payloads that try to be HTML, and a phone-width layout. Every wait is on a condition.
+// The page goes through the same HTTP API on both backends, so one backend (SQLite) is enough here.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './helpers/chromium.js';
+import { createEndpoint, expectStatus, sendMessage, waitForDestinationStatus } from './helpers/delivery.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { ADMIN_TOKEN, startTapwire, type TestTapwire } from './helpers/tapwire.js';
+
+describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
+  let tw: TestTapwire;
+  let browser: Browser;
+  let receiver: Receiver;
+  let appA: string;
+  let appB: string;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    [tw, browser, receiver] = await Promise.all([startTapwire({}, { backend: 'sqlite' }), launchChromium(), startReceiver()]);
+    appA = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Acme Inc', uid: 'acme' }), 201, 'app A').body.id;
+    appB = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Globex', uid: 'globex' }), 201, 'app B').body.id;
+    expectStatus(
+      await tw.api('POST', '/api/v1/event-type', {
+        name: 'invoice.paid',
+        description: 'An invoice was paid',
+        schemas: { 1: { type: 'object', examples: [{ invoice: 'inv_1', amount: 4200 }] } },
+      }),
+      201,
+      'event type',
+    );
+    expectStatus(await tw.api('POST', '/api/v1/event-type', { name: 'user.created', description: 'A user signed up' }), 201, 'event type');
+  });
+  afterEach(async () => {
+    receiver.respond(() => ({ status: 200, body: 'ok' }));
+    while (contexts.length > 0) await contexts.pop()!.close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await receiver?.close();
+    await tw?.close();
+  });
+
+  /** A fresh browser profile (its own sessionStorage), failing the test on any page error. */
+  async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
+    contexts.push(context);
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => {
+      throw new Error(`page error: ${error.message}`);
+    });
+    return page;
+  }
+
+  async function portalUrl(appId: string): Promise<string> {
+    return expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, {}), 200, 'portal access').body.url as string;
+  }
+
+  /** The visitor's token as the page keeps it. */
+  const storedToken = (page: Page) => page.evaluate(() => sessionStorage.getItem('tapwire.token'));
+
+  it('logs the operator in with the keyboard, serves the page with its CSP, and logs out', async () => {
+    const page = await newPage();
+    const response = await page.goto(`${tw.url}/`);
+    expect(response!.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(response!.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+
+    // A wrong token is refused; the right one, typed and sent with Enter, logs in.
+    const token = page.getByLabel('Access token');
+    await expect.poll(() => token.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.keyboard.type('tw_admin_wrong_token_000000');
+    await page.keyboard.press('Enter');
+    await page.getByText('That token is not valid').waitFor();
+    await token.fill('');
+    await token.focus();
+    await page.keyboard.type(ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.locator('svg.chart').waitFor();
+    await page.getByRole('table', { name: 'Failing endpoints' }).waitFor();
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
+
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByRole('link', { name: 'Globex' }).waitFor();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Access token').waitFor();
+    expect(await storedToken(page)).toBeNull();
+  });
+
+  it('logs a customer in from a portal link, drops the token from the address, and shows only their application', async () => {
+    const page = await newPage();
+    const url = await portalUrl(appA);
+    const token = new URL(url).hash.replace('#token=', '');
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    expect(page.url()).toBe(`${tw.url}/portal#/apps/${appA}`);
+    expect(await storedToken(page)).toBe(token);
+    // The portal's own menu: no operator pages.
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Endpoints', 'Messages', 'Event types']);
+    expect(await page.locator('#who').textContent()).toContain('Acme Inc');
+
+    // Another application's pages are not found, and operator pages lead back home.
+    await page.evaluate((id) => (location.hash = `#/apps/${id}`), appB);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.evaluate(() => (location.hash = '#/apps'));
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    expect(page.url()).toBe(`${tw.url}/portal#/apps/${appA}`);
+
+    // The token itself cannot reach them either.
+    const statuses = await page.evaluate(async (paths) => {
+      const token = sessionStorage.getItem('tapwire.token');
+      const out: number[] = [];
+      for (const path of paths) out.push((await fetch(path, { headers: { authorization: `Bearer ${token}` } })).status);
+      return out;
+    }, [`/api/v1/app/${appB}`, `/api/v1/app/${appB}/endpoint`, '/api/v1/app', '/api/v1/stats/endpoints', `/api/v1/app/${appA}`]);
+    expect(statuses).toEqual([404, 404, 403, 403, 200]);
+  });
+
+  it('creates an endpoint from the portal, sends a test event and shows the attempt without reloading', async () => {
+    const page = await newPage();
+    await page.goto(await portalUrl(appA));
+    await page.getByRole('link', { name: 'Add endpoint' }).click();
+    await page.getByLabel('Endpoint URL').fill(`${receiver.url}/portal-hook`);
+    await page.getByLabel('Description').fill('Created in the browser');
+    await page.getByLabel('Only the types chosen below').check();
+    await page.getByRole('checkbox', { name: /invoice\.paid/ }).check();
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('heading', { name: `${receiver.url}/portal-hook`, level: 1 }).waitFor();
+    const endpoints = expectStatus(await tw.api('GET', `/api/v1/app/${appA}/endpoint`), 200, 'endpoints').body.data as any[];
+    const created = endpoints.find((e) => e.url === `${receiver.url}/portal-hook`);
+    expect(created).toMatchObject({ description: 'Created in the browser', filterTypes: ['invoice.paid'] });
+
+    // A marker that a reload would wipe: the attempt must appear while it stays.
+    await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+    const before = receiver.requests.length;
+    await page.getByLabel('Event type').selectOption('invoice.paid');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await receiver.waitFor((requests) => requests.length > before);
+    expect(JSON.parse(receiver.requests.at(-1)!.body.toString())).toEqual({ invoice: 'inv_1', amount: 4200 });
+    await page.locator('[data-attempt][data-status="success"]').first().waitFor();
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+  });
+
+  it('shows a failed attempt with its response as text, and resends it from the page until it succeeds', async () => {
+    receiver.respond(() => ({ status: 500, body: 'boom <b>bold</b>' }));
+    const endpoint = await createEndpoint(tw, appA, { url: `${receiver.url}/flaky`, filterTypes: ['user.created'] });
+    const msgId = await sendMessage(tw, appA, { eventType: 'user.created', payload: { user: 'u_1' } });
+    await waitForDestinationStatus(tw, appA, msgId, endpoint.id, 2);
+
+    const page = await newPage();
+    await page.goto(`${tw.url}/`);
+    await page.getByLabel('Access token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.evaluate(([app, msg]) => (location.hash = `#/apps/${app}/messages/${msg}`), [appA, msgId]);
+    const destination = page.locator(`[data-endpoint="${endpoint.id}"]`);
+    await destination.and(page.locator('[data-status="fail"]')).waitFor();
+    const failed = page.locator('[data-attempt][data-status="fail"]');
+    await expect.poll(() => failed.count()).toBe(3);
+    await failed.first().getByText('Response body').click();
+    await failed.first().getByText('boom <b>bold</b>').waitFor();
+    expect(await failed.first().locator('b').count()).toBe(0);
+    expect(await failed.first().textContent()).toContain('500');
+
+    receiver.respond(() => ({ status: 200, body: 'fine' }));
+    await destination.getByRole('button', { name: /^Resend/ }).click();
+    await destination.and(page.locator('[data-status="success"]')).waitFor();
+    await page.locator('[data-attempt][data-status="success"]').waitFor();
+    expect((await tw.api('GET', `/api/v1/app/${appA}/msg/${msgId}/endpoint`)).body.data[0]).toMatchObject({ id: endpoint.id, status: 0 });
+  });
+
+  it('renders payloads that contain HTML or script as plain text', async () => {
+    const dialogs: string[] = [];
+    const payload = {
+      html: '<img src=x onerror="window.injected=1">',
+      script: '<script>window.injected=2</script>',
+      style: '<style>body{display:none}</style>',
+    };
+    const msgId = await sendMessage(tw, appA, { eventType: 'user.created', payload });
+    const page = await newPage();
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.goto(await portalUrl(appA));
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await page.evaluate((id) => (location.hash = `#/apps/${id}/messages`), appA);
+    // Search by id: one lookup.
+    await page.getByLabel('Id or eventId').fill(msgId);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator(`[data-msg="${msgId}"]`).getByRole('link').click();
+    const code = page.locator('pre[aria-label="Payload"]');
+    await code.waitFor();
+    const text = await code.textContent();
+    expect(text).toContain('<img src=x onerror=\\"window.injected=1\\">');
+    expect(text).toContain('<script>window.injected=2</script>');
+    expect(await page.locator('main img, main script, main style').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { injected?: number }).injected)).toBeUndefined();
+    expect(await page.locator('body').isVisible()).toBe(true);
+    expect(dialogs).toEqual([]);
+  });
+
+  it('filters messages by event type and status', async () => {
+    receiver.respond((req) => (req.path.startsWith('/always-fails') ? { status: 503 } : { status: 200 }));
+    const endpoint = await createEndpoint(tw, appA, { url: `${receiver.url}/always-fails`, filterTypes: ['invoice.paid'] });
+    const msgId = await sendMessage(tw, appA, { eventType: 'invoice.paid', payload: { invoice: 'inv_2' } });
+    await waitForDestinationStatus(tw, appA, msgId, endpoint.id, 2);
+    const page = await newPage();
+    await page.goto(await portalUrl(appA));
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' }).click();
+    const rows = () => page.locator('[data-msg]').evaluateAll((found) => found.map((r) => r.getAttribute('data-msg')));
+    await page.getByLabel('Event type').selectOption('invoice.paid');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/event_type=invoice\.paid/);
+    const expected = (expectStatus(await tw.api('GET', `/api/v1/app/${appA}/msg?event_types=invoice.paid`), 200, 'messages').body.data as any[]).map((m) => m.id);
+    expect(expected).toContain(msgId);
+    await expect.poll(rows).toEqual(expected);
+
+    await page.getByLabel('Event type').selectOption('');
+    await page.getByLabel('Delivery status').selectOption({ label: 'Failed' });
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/status=2/);
+    const failed = (expectStatus(await tw.api('GET', `/api/v1/app/${appA}/msg?status=2`), 200, 'messages').body.data as any[]).map((m) => m.id);
+    expect(failed).toEqual([msgId]);
+    await expect.poll(rows).toEqual(failed);
+  });
+
+  it('fits a phone screen (375 px) without sideways scrolling', async () => {
+    const page = await newPage({ width: 375, height: 740 });
+    await page.goto(await portalUrl(appA));
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    const endpoints = expectStatus(await tw.api('GET', `/api/v1/app/${appA}/endpoint`), 200, 'endpoints').body.data as any[];
+    for (const hash of [`#/apps/${appA}`, `#/apps/${appA}/endpoints/${endpoints[0].id}`, `#/apps/${appA}/endpoints/${endpoints[0].id}?tab=settings`, `#/apps/${appA}/messages`, '#/event-types']) {
+      await page.evaluate((h) => (location.hash = h), hash);
+      await page.locator(`main[data-route="${hash}"]`).waitFor();
+      const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth }));
+      expect(widths.scroll, hash).toBeLessThanOrEqual(widths.view);
+    }
+  });
+});
