@@ -5,6 +5,7 @@
 import { request, type Dispatcher } from 'undici';
 
 export interface DocumentedRoute {
+  operationId: string;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** `/api/v1/app/{app_id}/endpoint/{endpoint_id}` */
   template: string;
@@ -32,6 +33,7 @@ export async function documentedRoutes(baseUrl: string): Promise<DocumentedRoute
       const schema = ref ? doc.components.schemas[ref.split('/').pop()!] : null;
       const ok = Object.entries<any>(op.responses ?? {}).filter(([status]) => status.startsWith('2'));
       routes.push({
+        operationId: op.operationId as string,
         method: method.toUpperCase() as DocumentedRoute['method'],
         template,
         params: (op.parameters ?? []).filter((p: any) => p.in === 'path').map((p: any) => p.name as string),
