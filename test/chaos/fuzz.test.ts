@@ -222,9 +222,9 @@ describe.each(await backends())('%s', (backend) => {
         const where = `${c.method} ${c.path}${c.query} [${headers.map((h) => h.slice(0, 60)).join(' ')}] body(${c.body.kind}) ${String(c.body.text).slice(0, 200)}`;
         const violation = contractViolation(c.method === c.route.method ? c.route : null, answer, c.method);
         if (violation) throw new Error(`${violation}\n  request: ${where}`);
-        // A body past the limit is refused with 413 once the route and the token are known good
-        // (a malformed Content-Type header is refused first, with 415: docs/errors.md).
-        if (c.body.kind === 'huge' && sendsBody && ![401, 403, 404, 413, 415].includes(answer.status)) {
+        // A body past the limit is refused with 413 once the URL, the route and the token are known
+        // good (a malformed URL is refused first with 400, a malformed Content-Type with 415).
+        if (c.body.kind === 'huge' && sendsBody && ![400, 401, 403, 404, 413, 415].includes(answer.status)) {
           throw new Error(`a body past the limit answered ${answer.status}, not 413\n  request: ${where}`);
         }
         if (answer.status >= 400) {
