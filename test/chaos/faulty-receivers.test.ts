@@ -137,7 +137,7 @@ describe.each(await backends())('%s', (backend) => {
     // On a loaded machine any attempt may also hit the 500 ms deadline (counted as a spurious
     // timeout): still a complete log, and the delivery is retried like any other failure.
     let attemptsChecked = 0;
-    let spuriousTimeouts = 0;
+    const spuriousTimeouts: Record<string, number> = {};
     const isTimeout = (attempt: any): boolean => attempt.responseStatusCode === 0 && /^Timed out after 500 ms/.test(attempt.response);
     const outcomes: Record<string, { delivered: number; failed: number; attempts: number }> = {};
     for (const behaviour of HOSTILE_BEHAVIOURS) {
@@ -161,7 +161,7 @@ describe.each(await backends())('%s', (backend) => {
           if (attempt.statusText === 'fail' && attempt.responseStatusCode === 0) expect(attempt.response.length, `${where}: an error text`).toBeGreaterThan(0);
           if (expected.code(attempt.responseStatusCode) && (!expected.response || expected.response.test(attempt.response))) continue;
           expect(isTimeout(attempt), `${where}: code ${attempt.responseStatusCode}`).toBe(true);
-          spuriousTimeouts++;
+          spuriousTimeouts[behaviour] = (spuriousTimeouts[behaviour] ?? 0) + 1;
         }
         if (final === 0) {
           delivered++;
