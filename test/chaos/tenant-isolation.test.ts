@@ -5,12 +5,12 @@
 // tenant's ids in the query. A probe that names the other tenant's data must be refused (401, 403 or
 // 404, JSON); no answer may contain anything of the other tenant that the probe did not itself send;
 // and the other tenant's data must be unchanged afterwards.
+import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startCountingReceiver } from '../helpers/counting-receiver.js';
 import { createEndpoint, eventually, expectStatus, sendMessage } from '../helpers/delivery.js';
 import { backends } from '../helpers/postgres.js';
 import { startTapwire, useBackend, type TestTapwire } from '../helpers/tapwire.js';
-import { Agent } from 'undici';
 import { contractViolation, documentedRoutes, encodeSegment, fillPath, rawRequest, type DocumentedRoute } from './api-routes.js';
 import { chaosSize, reportFigures } from './chaos.js';
 
