@@ -7,6 +7,7 @@ import { Svix } from 'svix';
 import { describe, expect, it } from 'vitest';
 import { startConcurrencyProbe, type Probe, type ProbeAnswer } from './helpers/concurrency-probe.js';
 import { createEndpoint, expectStatus, sendMessage, useDeliveryFixtures } from './helpers/delivery.js';
+import { startHostileReceiver } from './helpers/hostile-receiver.js';
 import { backends } from './helpers/postgres.js';
 import { ADMIN_TOKEN, useBackend, type TestTapwire } from './helpers/tapwire.js';
 
@@ -32,6 +33,15 @@ async function sendMany(tw: TestTapwire, appId: string, count: number, eventType
     }),
   );
   return ids;
+}
+
+/** Poll `check` until it holds. */
+async function waitUntil(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what()}: not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Arrivals of first attempts only (a webhook-id's first request). */
@@ -156,5 +166,22 @@ describe.each(await backends())('%s', (backend) => {
     await fresh.waitFor(() => fresh.arrivals.length === 5, 'every fresh message delivered beside the storm');
     expect(failing.maxActiveRetries).toBe(6);
     expect(failing.arrivals.filter((a) => a.nth > 1)).toHaveLength(6);
+  });
+
+  it('gives every endpoint on one host its own sockets: hanging neighbours holding 20 cannot starve a healthy one', async () => {
+    // Regression (chaos suite): the worker's pool allowed 16 sockets per origin, so five hanging
+    // endpoints on one host (4 slots each) took them all and a healthy endpoint on the same host
+    // timed out queued inside the client, its requests never sent.
+    const { tw, appId } = await setup({ TAPWIRE_ENDPOINT_CONCURRENCY: '4', TAPWIRE_REQUEST_TIMEOUT: '5s' });
+    const host = await startHostileReceiver({ random: () => 1, failRate: 0, redirectTo: 'http://127.0.0.1:9/' });
+    defer(() => host.close());
+    for (let i = 0; i < 5; i++) await createEndpoint(tw, appId, { url: `${host.url}/hang/${i}` });
+    await sendMany(tw, appId, 8, 'order.placed');
+    // All 5 × 4 hanging attempts are sent at once, well before any deadline…
+    await waitUntil(() => host.requests.hang === 20, 3_000, () => `20 hanging requests sent (${host.requests.hang} so far)`);
+    // …and a healthy endpoint on the same host (flaky with failRate 0 always answers 200) is served at once.
+    await createEndpoint(tw, appId, { url: `${host.url}/flaky` });
+    const healthyIds = await sendMany(tw, appId, 5, 'order.placed');
+    await waitUntil(() => host.requests.flaky === healthyIds.length, 3_000, () => `${healthyIds.length} healthy requests sent (${host.requests.flaky} so far)`);
   });
 });

@@ -387,6 +387,20 @@ describe.skipIf(!enabled)('PostgresStore (PostgreSQL only)', () => {
     await store.migrate();
     await expect(store.createApplication(makeApp({ name: 'a\u0000b' }))).rejects.toMatchObject({ code: 'generic_error', status: 400 });
   });
+
+  it('reports store_unavailable, not a server error, when the server takes no writes (a hot standby, read-only)', async () => {
+    // Regression (chaos disk-trouble suite): SQLSTATE 25006 became a 500 server_error.
+    const url = schemaUrl('read_only');
+    const writable = await open(url);
+    await writable.migrate();
+    const { app } = await seed(writable);
+    const readOnlyUrl = new URL(url);
+    readOnlyUrl.searchParams.set('options', '-c default_transaction_read_only=on');
+    const store = await open(readOnlyUrl.toString());
+    expect(await store.getApplication(app.id)).toMatchObject({ id: app.id });
+    await expect(store.createApplication(makeApp())).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+    await expect(store.createMessage(makeMessage(app.id), new Date(T0))).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+  });
 });
 
 /**

@@ -122,10 +122,14 @@ export class DeliveryWorker {
     this.metrics = options.metrics;
     // Without a proxy every connection is guarded twice: the resolver's answers, and the remote
     // address of the socket. With one, the proxy dials, so only the URL check in send() applies.
+    // One socket per worker slot and origin: the slots (and each endpoint's concurrency limit)
+    // bound what is in flight, so an attempt never queues inside undici for a socket that hanging
+    // endpoints on the same host hold, where its deadline would run out before a byte was sent.
+    const connections = options.config.workerConcurrency;
     this.agent = options.config.proxyUrl
-      ? createDeliveryAgent({ connections: 16, proxyUrl: options.config.proxyUrl })
+      ? createDeliveryAgent({ connections, proxyUrl: options.config.proxyUrl })
       : createDeliveryAgent({
-          connections: 16,
+          connections,
           lookup: policy.guardedLookup(options.lookup),
           refuseAddress: (address) => policy.refusalFor(address),
         });

@@ -2057,13 +2057,14 @@ const NETWORK_ERROR_CODES = new Set([
  * SQLSTATEs that mean "the database cannot serve us right now", not "your request is wrong":
  * connection exceptions (08), shutdown and restart (57P01–57P03), statement timeout (57014),
  * insufficient resources (53: too many connections, disk full), authentication and a missing
- * database (28, 3D000: misconfiguration, but nothing a request can fix), and transaction
- * conflicts that a retry resolves (40001 serialization, 40P01 deadlock).
+ * database (28, 3D000: misconfiguration, but nothing a request can fix), transaction
+ * conflicts that a retry resolves (40001 serialization, 40P01 deadlock), and a server that takes no
+ * writes (25006: a hot standby, say, until a failover promotes it, or default_transaction_read_only).
  */
 function isUnavailable(code: string): boolean {
   return (
     code.startsWith('08') || code.startsWith('53') || code.startsWith('28') ||
-    ['57P01', '57P02', '57P03', '57014', '3D000', '40001', '40P01'].includes(code)
+    ['57P01', '57P02', '57P03', '57014', '3D000', '40001', '40P01', '25006'].includes(code)
   );
 }
 
