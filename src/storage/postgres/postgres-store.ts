@@ -94,6 +94,11 @@ const PING_TIMEOUT_MS = 2_000;
 /** Defaults of {@link PostgresStoreOptions}. */
 export const POSTGRES_DEFAULTS = {
   poolSize: 10,
+  /**
+   * Connections of the delivery worker's own pool (claims, attempt records), opened on a worker's
+   * first claim: its statements never queue behind the API's, so a busy API cannot starve delivery.
+   */
+  deliveryPoolSize: 4,
   connectionTimeoutMs: 5_000,
   idleTimeoutMs: 30_000,
   statementTimeoutMs: 10_000,
@@ -889,6 +894,9 @@ export class PostgresStore implements Store {
   /** The schema from the URL's `schema` parameter, or null for the connection's default search_path. */
   readonly schema: string | null;
   private readonly pool: pg.Pool;
+  private readonly poolConfig: PoolConfig;
+  /** The delivery worker's pool (see POSTGRES_DEFAULTS.deliveryPoolSize); null until the first claim. */
+  private deliveryPoolOrNull: pg.Pool | null = null;
   /** Connection settings shared by the pool, the LISTEN connection and migrations. */
   private readonly clientConfig: ClientConfig;
   private readonly logger: StoreLogger | undefined;
@@ -902,8 +910,9 @@ export class PostgresStore implements Store {
   private announceAgain = false;
   private closed = false;
 
-  private constructor(pool: pg.Pool, clientConfig: ClientConfig, schema: string | null, logger: StoreLogger | undefined) {
+  private constructor(pool: pg.Pool, poolConfig: PoolConfig, clientConfig: ClientConfig, schema: string | null, logger: StoreLogger | undefined) {
     this.pool = pool;
+    this.poolConfig = poolConfig;
     this.clientConfig = clientConfig;
     this.schema = schema;
     this.logger = logger;
@@ -938,7 +947,7 @@ export class PostgresStore implements Store {
     // An idle pooled connection dropped by the server (restart, failover, pg_terminate_backend) is
     // reported here and removed from the pool; without a listener it would crash the process.
     pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres idle connection lost'));
-    const store = new PostgresStore(pool, clientConfig, schema, options.logger);
+    const store = new PostgresStore(pool, poolConfig, clientConfig, schema, options.logger);
     try {
       await pool.query(SQL.ping);
     } catch (error) {
@@ -1043,7 +1052,19 @@ export class PostgresStore implements Store {
     const listeners = [...this.listeners];
     this.listeners.clear();
     await Promise.all(listeners.map((listener) => listener.stop()));
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.deliveryPoolOrNull?.end()]);
+  }
+
+  /** The delivery worker's own pool, opened on first use (only processes that deliver need it). */
+  private get deliveryPool(): pg.Pool {
+    // Once closed, calls fail on the ended main pool (store_unavailable) instead of opening a new one.
+    if (this.closed) return this.pool;
+    if (!this.deliveryPoolOrNull) {
+      const pool = new pg.Pool({ ...this.poolConfig, max: POSTGRES_DEFAULTS.deliveryPoolSize });
+      pool.on('error', (error) => this.logger?.warn({ err: error }, 'postgres idle connection lost'));
+      this.deliveryPoolOrNull = pool;
+    }
+    return this.deliveryPoolOrNull;
   }
 
   // Applications ----------------------------------------------------------------------------
@@ -1336,6 +1357,7 @@ export class PostgresStore implements Store {
         const result = await this.run<DeliveryRow & { parked_count: number }>(
           'claimDueDeliveries',
           { ...claimRoundParams(input, round, input.limit - rows.length, maxRetries) },
+          this.deliveryPool,
         );
         const leased = result.rows.filter((row) => row.id !== null);
         rows.push(...leased);
@@ -1348,8 +1370,8 @@ export class PostgresStore implements Store {
       rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
       // The lease is committed, so these reads need no transaction: two queries for the whole batch.
       const [messages, endpoints] = await Promise.all([
-        this.byId<MessageRow>('selectMessagesByIds', rows.map((r) => r.msg_id)),
-        this.byId<EndpointRow>('selectEndpointsByIds', rows.map((r) => r.endpoint_id)),
+        this.byId<MessageRow>('selectMessagesByIds', rows.map((r) => r.msg_id), this.deliveryPool),
+        this.byId<EndpointRow>('selectEndpointsByIds', rows.map((r) => r.endpoint_id), this.deliveryPool),
       ]);
       return rows.flatMap((row) => {
         const message = messages.get(row.msg_id);
@@ -1424,7 +1446,7 @@ export class PostgresStore implements Store {
     }));
     let finished: Set<string>;
     try {
-      const { rows: done } = await this.run<{ id: string }>('completeAttempts', { rows: json(rows) });
+      const { rows: done } = await this.run<{ id: string }>('completeAttempts', { rows: json(rows) }, this.deliveryPool);
       finished = new Set(done.map((row) => row.id));
     } catch {
       // Something in the batch is off (a delivery gone, an id taken, text PostgreSQL refuses):
@@ -1452,7 +1474,7 @@ export class PostgresStore implements Store {
       now: input.now.getTime(),
     };
     const complete = async (client?: PoolClient): Promise<CompleteAttemptResult> => {
-      const result = await this.one<{ recorded: number; finished: number; endpoint_disabled: boolean }>('completeAttempt', params, client);
+      const result = await this.one<{ recorded: number; finished: number; endpoint_disabled: boolean }>('completeAttempt', params, client ?? this.deliveryPool);
       if (result!.finished === 0) throw new TapwireError('not_found', { detail: 'Delivery not found' });
       return { endpointDisabled: result!.endpoint_disabled };
     };
@@ -1814,9 +1836,9 @@ export class PostgresStore implements Store {
   }
 
   /** Rows of an `id = ANY(@ids)` statement, by id. */
-  private async byId<R extends QueryResultRow & { id: string }>(name: StatementName, ids: string[]): Promise<Map<string, R>> {
+  private async byId<R extends QueryResultRow & { id: string }>(name: StatementName, ids: string[], on: Queryable = this.pool): Promise<Map<string, R>> {
     if (ids.length === 0) return new Map();
-    const { rows } = await this.run<R>(name, { ids: [...new Set(ids)] });
+    const { rows } = await this.run<R>(name, { ids: [...new Set(ids)] }, on);
     return new Map(rows.map((row) => [row.id, row]));
   }
 
