@@ -290,6 +290,9 @@ describe.each(await backends())('%s', (backend) => {
       const failOnce = async (): Promise<string> => {
         const msgId = await sendMessage(tw, appId, { eventType: 'a.b', payload: {} });
         await waitForDestinationStatus(tw, appId, msgId, ep.id, 2);
+        // Its operational event must arrive before the test moves the clock: it is signed at the
+        // server's time when sent, and checked against the time it arrives.
+        await waitForEvent(ops, 'message.attempt.exhausted', (e) => e.data.msgId === msgId, verify);
         return msgId;
       };
 

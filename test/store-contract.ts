@@ -390,6 +390,53 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     });
 
     describe('messages and fan-out', () => {
+      it('accepts messages made together, each with its own fan-out and its own answer', async () => {
+        // Accepts made in the same turn share a commit (and on PostgreSQL one statement); a bad one
+        // among them must fail alone, and each must get exactly the deliveries it would alone.
+        const { app, endpoints } = await seedApp([{}, { eventTypes: ['user.created'] }, { channels: ['eu'] }]);
+        const [all, userOnly, eu] = endpoints as [Endpoint, Endpoint, Endpoint];
+        const wide = await seedApp([{}, {}, {}, {}, {}, {}]);
+        const targets = (r: { deliveries: Delivery[] }): string[] => r.deliveries.map((d) => d.endpointId).sort();
+        const results = await Promise.allSettled([
+          store.createMessage(makeMessage(app.id, { eventType: 'user.created', eventId: 'evt-1' }), at(1)),
+          store.createMessage(makeMessage(app.id, { channels: ['eu'] }), at(1)),
+          store.createMessage(makeMessage(app.id, { eventId: 'evt-1' }), at(1)),
+          store.createMessage(makeMessage(newId('app')), at(1)),
+          store.createMessage(makeMessage(app.id), at(1), { endpointIds: [userOnly.id] }),
+          store.createMessage(makeMessage(wide.app.id), at(1)),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+        const value = (i: number) => (results[i] as PromiseFulfilledResult<{ message: Message; deliveries: Delivery[] }>).value;
+        expect(targets(value(0))).toEqual([all.id, userOnly.id].sort());
+        expect(value(0).message).toMatchObject({ eventId: 'evt-1', eventType: 'user.created' });
+        expect(targets(value(1))).toEqual([all.id, eu.id].sort());
+        expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+        expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'not_found' });
+        expect(targets(value(4))).toEqual([userOnly.id]);
+        expect(targets(value(5))).toEqual(wide.endpoints.map((e) => e.id).sort());
+        for (const i of [0, 1, 4, 5]) {
+          const { message, deliveries } = value(i);
+          expect(await store.getMessage(message.appId, message.id)).toEqual(message);
+          for (const delivery of deliveries) expect(await store.getDelivery(delivery.id)).toEqual(delivery);
+        }
+        expect((await store.listMessages(app.id, { limit: 10 })).data).toHaveLength(3);
+
+        // And a batch where every message is fine.
+        const again = await Promise.all([
+          store.createMessage(makeMessage(app.id, { eventType: 'user.created' }), at(2)),
+          store.createMessage(makeMessage(app.id, { channels: ['eu'], eventId: 'evt-2' }), at(2)),
+          store.createMessage(makeMessage(wide.app.id), at(2)),
+        ]);
+        expect(again.map(targets)).toEqual([[all.id, userOnly.id].sort(), [all.id, eu.id].sort(), wide.endpoints.map((e) => e.id).sort()]);
+        for (const { message, deliveries } of again) {
+          expect(await store.getMessage(message.appId, message.id)).toEqual(message);
+          for (const delivery of deliveries) {
+            expect(delivery).toMatchObject({ msgId: message.id, status: 'pending', attemptCount: 0, nextAttemptAt: at(2) });
+            expect(await store.getDelivery(delivery.id)).toEqual(delivery);
+          }
+        }
+      });
+
       it('fans out to matching endpoints only: event-type filter, channels, disabled and deleted skipped', async () => {
         const { app, endpoints } = await seedApp([
           {}, // everything

@@ -387,6 +387,36 @@ const SQL = {
     SELECT inserted.*,
       (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries
     FROM inserted`,
+  // Several accepts in one statement and one commit (see createMessage): the same as
+  // insertMessageWithFanOut, for each row of a JSON array. Any failure (an eventId taken, an
+  // application gone, too few delivery ids) fails all of them; createMessage then runs each alone.
+  insertMessagesWithFanOut: `
+    WITH input AS (
+      SELECT * FROM json_to_recordset(@rows::json) AS x(
+        id text, app_id text, event_id text, event_type text, payload text, channels text[],
+        created_at bigint, payload_expires_at bigint, endpoint_ids text[], delivery_ids text[], now bigint)
+    ), inserted AS (
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at FROM input
+      RETURNING ${MESSAGE}
+    ), targets AS (
+      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n
+      FROM input m JOIN endpoints e ON e.app_id = m.app_id
+      WHERE e.deleted_at IS NULL AND NOT e.disabled
+        AND CASE WHEN m.endpoint_ids IS NULL
+              THEN ${endpointAccepts('m')}
+              ELSE e.id = ANY (m.endpoint_ids)
+            END
+    ), queued AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0, m.now, NULL, m.now, m.now
+      FROM targets t JOIN input m ON m.id = t.msg_id
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*,
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q WHERE q.msg_id = inserted.id) AS deliveries
+    FROM inserted`,
   // The accept's wake-up, sent after its commit (see announceQueued).
   notifyDeliveriesQueued: NOTIFY_DELIVERIES_QUEUED,
   selectMessageByIdOrEventId: `
@@ -883,6 +913,14 @@ const TYPES: CustomTypesConfig = {
  * Connect directly or through a session-pooling proxy: LISTEN, prepared statements and the
  * `search_path` startup option need a session of their own.
  */
+interface PendingAccept {
+  message: Message;
+  now: Date;
+  endpointIds: string[] | undefined;
+  resolve: (result: { message: Message; deliveries: Delivery[] }) => void;
+  reject: (error: unknown) => void;
+}
+
 interface PendingAttempt {
   input: CompleteAttemptInput;
   resolve: (result: CompleteAttemptResult) => void;
@@ -905,6 +943,8 @@ export class PostgresStore implements Store {
   private readonly fanOutHint = new Map<string, number>();
   /** Attempts waiting to be recorded together at the end of this turn (see completeAttempt). */
   private attemptBatch: PendingAttempt[] = [];
+  /** Messages waiting to be accepted together at the end of this turn (see createMessage). */
+  private acceptBatch: PendingAccept[] = [];
   /** A wake-up NOTIFY is in flight, and whether another accept asked for one meanwhile (see announceQueued). */
   private announcing = false;
   private announceAgain = false;
@@ -1174,6 +1214,71 @@ export class PostgresStore implements Store {
     now: Date,
     options: { endpointIds?: string[] } = {},
   ): Promise<{ message: Message; deliveries: Delivery[] }> {
+    // Accepts made in the same turn of the event loop share one statement and one commit: each
+    // commit waits for the disk, and one per message kept PostgreSQL busy serialising WAL flushes.
+    return new Promise((resolve, reject) => {
+      this.acceptBatch.push({ message, now, endpointIds: options.endpointIds, resolve, reject });
+      if (this.acceptBatch.length === 1) setImmediate(() => void this.flushAcceptBatch());
+    });
+  }
+
+  /** Accept the messages gathered by createMessage: all in one statement, else each alone. */
+  private async flushAcceptBatch(): Promise<void> {
+    const batch = this.acceptBatch;
+    this.acceptBatch = [];
+    // One by one and in the order they came, as they would have without the batch: of two
+    // messages with the same eventId, the first gets it.
+    const alone = async (items: PendingAccept[]): Promise<void> => {
+      for (const item of items) await this.createOneMessage(item.message, item.now, item.endpointIds).then(item.resolve, item.reject);
+    };
+    if (batch.length === 1 || this.closed) return alone(batch);
+    const ids = batch.map((item) => {
+      const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(item.message.appId) ?? 0);
+      return Array.from({ length: guess }, () => newId('msgep', item.now.getTime()));
+    });
+    const rows = batch.map(({ message, now, endpointIds }, index) => ({
+      id: message.id,
+      app_id: message.appId,
+      event_id: message.eventId,
+      event_type: message.eventType,
+      payload: message.payload,
+      channels: message.channels,
+      created_at: message.createdAt.getTime(),
+      payload_expires_at: message.payloadExpiresAt.getTime(),
+      endpoint_ids: endpointIds ?? null,
+      delivery_ids: ids[index],
+      now: now.getTime(),
+    }));
+    let accepted: Map<string, MessageRow & { deliveries: DeliveryRow[] }>;
+    try {
+      const { rows: inserted } = await this.run<MessageRow & { deliveries: DeliveryRow[] }>('insertMessagesWithFanOut', { rows: json(rows) });
+      accepted = new Map(inserted.map((row) => [row.id, row]));
+    } catch {
+      // Nothing of the batch was stored; each message gets its own answer.
+      return alone(batch);
+    }
+    let queued = false;
+    const missing: PendingAccept[] = [];
+    for (const item of batch) {
+      const row = accepted.get(item.message.id);
+      if (!row) {
+        missing.push(item);
+        continue;
+      }
+      this.rememberFanOut(item.message.appId, row.deliveries.length);
+      queued ||= row.deliveries.length > 0;
+      item.resolve({ message: toMessage(row), deliveries: row.deliveries.map(toDelivery) });
+    }
+    if (queued) this.announceQueued();
+    await alone(missing);
+  }
+
+  private async createOneMessage(
+    message: Message,
+    now: Date,
+    endpointIds: string[] | undefined,
+  ): Promise<{ message: Message; deliveries: Delivery[] }> {
+    const options = { endpointIds };
     return this.guard(
       async () => {
         // Most applications have few endpoints per event type: guess generously from the last
