@@ -1232,10 +1232,7 @@ export class PostgresStore implements Store {
       for (const item of items) await this.createOneMessage(item.message, item.now, item.endpointIds).then(item.resolve, item.reject);
     };
     if (batch.length === 1 || this.closed) return alone(batch);
-    const ids = batch.map((item) => {
-      const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(item.message.appId) ?? 0);
-      return Array.from({ length: guess }, () => newId('msgep', item.now.getTime()));
-    });
+    const ids = batch.map((item) => this.guessDeliveryIds(item.message.appId, item.now));
     const rows = batch.map(({ message, now, endpointIds }, index) => ({
       id: message.id,
       app_id: message.appId,
@@ -1281,10 +1278,8 @@ export class PostgresStore implements Store {
     const options = { endpointIds };
     return this.guard(
       async () => {
-        // Most applications have few endpoints per event type: guess generously from the last
-        // message of the application, and fall back to the transaction below when it was not enough.
-        const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(message.appId) ?? 0);
-        const ids = Array.from({ length: guess }, () => newId('msgep', now.getTime()));
+        // Not enough ids guessed: the transaction below makes exactly as many as needed.
+        const ids = this.guessDeliveryIds(message.appId, now);
         try {
           const row = (await this.one<MessageRow & { deliveries: DeliveryRow[] }>('insertMessageWithFanOut', {
             ...messageParams(message),
@@ -1508,9 +1503,7 @@ export class PostgresStore implements Store {
   private async flushAttemptBatch(): Promise<void> {
     const batch = this.attemptBatch;
     this.attemptBatch = [];
-    const one = (item: PendingAttempt): void => {
-      this.completeOneAttempt(item.input).then(item.resolve, item.reject);
-    };
+    const settleAlone = (item: PendingAttempt): Promise<void> => this.completeOneAttempt(item.input).then(item.resolve, item.reject);
     // A success and a failure of one endpoint in the same batch: their order decides its streak,
     // which one statement cannot keep; those go one by one, in order.
     const healthOf = new Map<string, string>();
@@ -1527,7 +1520,7 @@ export class PostgresStore implements Store {
     if (together.length === 1) alone.unshift(together.pop()!);
     if (alone.length > 0) {
       void (async () => {
-        for (const item of alone) await this.completeOneAttempt(item.input).then(item.resolve, item.reject);
+        for (const item of alone) await settleAlone(item);
       })();
     }
     if (together.length === 0) return;
@@ -1556,7 +1549,7 @@ export class PostgresStore implements Store {
     } catch {
       // Something in the batch is off (a delivery gone, an id taken, text PostgreSQL refuses):
       // nothing of it was stored; each goes again alone and gets its own answer.
-      for (const item of together) one(item);
+      for (const item of together) void settleAlone(item);
       return;
     }
     for (const item of together) {
@@ -1884,6 +1877,15 @@ export class PostgresStore implements Store {
    * (the ROLLBACK fails, or it reported an error while checked out) is destroyed, not pooled again.
    */
   /** Remembers how many deliveries an application's last message made, for the next guess of ids. */
+  /**
+   * Delivery ids for a message of this application made before its fan-out is known. Most
+   * applications have few endpoints per event type: guess generously from its last message.
+   */
+  private guessDeliveryIds(appId: string, now: Date): string[] {
+    const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(appId) ?? 0);
+    return Array.from({ length: guess }, () => newId('msgep', now.getTime()));
+  }
+
   private rememberFanOut(appId: string, count: number): void {
     if (count <= MIN_DELIVERY_IDS) {
       this.fanOutHint.delete(appId);

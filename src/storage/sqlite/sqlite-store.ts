@@ -1387,7 +1387,6 @@ export class SqliteStore implements Store {
             // better-sqlite3 transaction), saving two statements per item. Should one throw, that
             // savepoint is undone and the items run again, each in a savepoint of its own, so a throw
             // undoes only its own item.
-            this.healthyInCommit.clear();
             try {
               const values = this.db.transaction(() => batch.map((item) => item.work()))();
               for (const value of values) outcomes.push({ ok: true, value });
