@@ -1,7 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { idFloorAt, isIdOf, newId, newKsuid, timeOfId } from './ids.js';
+import { encodeBase62, idFloorAt, isIdOf, newId, newKsuid, timeOfId } from './ids.js';
 
 describe('ids', () => {
+  it('encode 20 bytes in base 62 exactly as big-number arithmetic does, edges included', () => {
+    const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const reference = (bytes: Buffer): string => {
+      let n = BigInt(`0x${bytes.toString('hex')}`);
+      let out = '';
+      while (n > 0n) {
+        out = ALPHABET[Number(n % 62n)] + out;
+        n /= 62n;
+      }
+      return out.padStart(27, '0');
+    };
+    const samples = [Buffer.alloc(20), Buffer.alloc(20, 0xff), Buffer.from([...Array(19).fill(0), 61]), Buffer.from([...Array(19).fill(0), 62])];
+    for (let i = 0; i < 2_000; i++) samples.push(randomBytes(20));
+    for (const bytes of samples) expect(encodeBase62(bytes)).toBe(reference(bytes));
+    expect(encodeBase62(Buffer.alloc(20, 0xff))).toBe('aWgEPTl1tmebfsQzFP4bxwgy80V');
+  });
+
   it('are a prefix plus 27 base62 characters', () => {
     const id = newId('msg');
     expect(id).toMatch(/^msg_[0-9A-Za-z]{27}$/);

@@ -80,14 +80,24 @@ export function isIdOf(prefix: IdPrefix, value: string): boolean {
   return value.startsWith(`${prefix}_`) && /^[0-9A-Za-z]{27}$/.test(value.slice(prefix.length + 1));
 }
 
-function encodeBase62(bytes: Buffer): string {
-  let n = BigInt(`0x${bytes.toString('hex')}`);
-  let out = '';
-  while (n > 0n) {
-    out = ALPHABET[Number(n % 62n)]! + out;
-    n /= 62n;
+/** 20 bytes as 27 base-62 characters, most significant first (exported for its tests). */
+export function encodeBase62(bytes: Buffer): string {
+  // Long division of the 160-bit number by 62, one base-62 digit per pass, on five 32-bit words
+  // held in plain numbers (each partial dividend stays below 2^38, exact in a double): about ten
+  // times cheaper than BigInt arithmetic, and ids are made several times per message.
+  const words = [bytes.readUInt32BE(0), bytes.readUInt32BE(4), bytes.readUInt32BE(8), bytes.readUInt32BE(12), bytes.readUInt32BE(16)];
+  const out = new Array<string>(ENCODED_LENGTH);
+  for (let position = ENCODED_LENGTH - 1; position >= 0; position--) {
+    let remainder = 0;
+    for (let i = 0; i < 5; i++) {
+      const dividend = remainder * 0x1_0000_0000 + words[i]!;
+      const quotient = Math.floor(dividend / 62);
+      remainder = dividend - quotient * 62;
+      words[i] = quotient;
+    }
+    out[position] = ALPHABET[remainder]!;
   }
-  return out.padStart(ENCODED_LENGTH, '0');
+  return out.join('');
 }
 
 function decodeBase62(text: string): Buffer | null {
