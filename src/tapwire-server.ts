@@ -12,6 +12,7 @@ import { ensureAdminToken } from './services/auth.js';
 import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './services/background-tasks.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
 import { TapwireMetrics } from './metrics/metrics.js';
+import { LookupCache } from './services/lookup-cache.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
 
@@ -126,6 +127,7 @@ export class TapwireServer {
         logger,
         policy: new AddressPolicy(config.allowedNetworks),
         notifyDeliveriesQueued: () => worker?.wake(),
+        lookups: new LookupCache(config.lookupCacheTtlMs),
       };
       // Queue gauges come from the store, so any API process reports the whole queue; attempt
       // counters and in-flight gauges are this process's own worker's.

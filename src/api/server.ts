@@ -231,7 +231,7 @@ async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>,
   // Routes open to app tokens without an application in the path (the event-type catalogue,
   // logout) hold nothing tenant-specific.
   if (!appIdOrUid) return;
-  const app = await ctx.store.getApplication(appIdOrUid);
+  const app = ctx.lookups ? await ctx.lookups.application(ctx.store, appIdOrUid) : await ctx.store.getApplication(appIdOrUid);
   // Another tenant's application is indistinguishable from a missing one.
   if (!app || app.id !== principal.appId) throw new TapwireError('not_found', { detail: 'Application not found' });
 }

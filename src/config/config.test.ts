@@ -106,6 +106,15 @@ describe('loadConfig from the environment', () => {
     });
   });
 
+  it.each([
+    [undefined, 1_000],
+    ['0', 0],
+    ['250ms', 250],
+    ['60s', 60_000],
+  ])('reads TAPWIRE_LOOKUP_CACHE_TTL=%s as %i ms', (value, expected) => {
+    expect(loadConfig({ env: { TAPWIRE_LOOKUP_CACHE_TTL: value } }).lookupCacheTtlMs).toBe(expected);
+  });
+
   it('keeps attempts forever with TAPWIRE_ATTEMPT_RETENTION=never', () => {
     expect(loadConfig({ env: { TAPWIRE_ATTEMPT_RETENTION: 'never' } }).attemptRetentionMs).toBeNull();
   });
@@ -204,6 +213,8 @@ describe('loadConfig rejects bad values with a ConfigError naming the variable',
     ['TAPWIRE_ATTEMPT_RETENTION', 'forever'],
     ['TAPWIRE_ATTEMPT_RETENTION', '0s'],
     ['TAPWIRE_DATABASE_POOL_SIZE', '0'],
+    ['TAPWIRE_LOOKUP_CACHE_TTL', '2m'],
+    ['TAPWIRE_LOOKUP_CACHE_TTL', 'off'],
   ])('%s=%j', (variable, value) => {
     const error = configErrorOf({ env: { [variable]: value } });
     expect(error.message.startsWith(`${variable}: `)).toBe(true);

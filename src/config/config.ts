@@ -69,6 +69,12 @@ export interface TapwireConfig {
    */
   sqliteThread: boolean;
   /**
+   * How long this process trusts a token or application it has just read, in ms; 0 reads the store
+   * on every request. A change made through another process is seen up to this late. Default 1 s
+   * (TAPWIRE_LOOKUP_CACHE_TTL).
+   */
+  lookupCacheTtlMs: number;
+  /**
    * Where operational webhooks (endpoint.*, message.attempt.*) are sent, signed like any delivery.
    * Default null: none are sent (TAPWIRE_OPERATIONAL_WEBHOOK_URL). See docs/operational-webhooks.md.
    */
@@ -116,6 +122,7 @@ export const ENV = {
   attemptRetentionMs: 'TAPWIRE_ATTEMPT_RETENTION',
   databasePoolSize: 'TAPWIRE_DATABASE_POOL_SIZE',
   sqliteThread: 'TAPWIRE_SQLITE_THREAD',
+  lookupCacheTtlMs: 'TAPWIRE_LOOKUP_CACHE_TTL',
   operationalWebhookUrl: 'TAPWIRE_OPERATIONAL_WEBHOOK_URL',
   operationalWebhookSecret: 'TAPWIRE_OPERATIONAL_WEBHOOK_SECRET',
   autoDisableAfterMs: 'TAPWIRE_AUTO_DISABLE_AFTER',
@@ -158,6 +165,7 @@ export function defaultConfig(): TapwireConfig {
     attemptRetentionMs: 90 * 24 * 3600_000,
     databasePoolSize: 10,
     sqliteThread: true,
+    lookupCacheTtlMs: 1_000,
     operationalWebhookUrl: null,
     operationalWebhookSecret: null,
     autoDisableAfterMs: 5 * 24 * 3600_000,
@@ -215,6 +223,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   if (retention !== undefined) config.attemptRetentionMs = retention;
   config.databasePoolSize = parse('databasePoolSize', (v) => parseInteger(v, 1, 1000)) ?? config.databasePoolSize;
   config.sqliteThread = parse('sqliteThread', parseBoolean) ?? config.sqliteThread;
+  config.lookupCacheTtlMs = parse('lookupCacheTtlMs', parseCacheTtl) ?? config.lookupCacheTtlMs;
   config.operationalWebhookUrl = parse('operationalWebhookUrl', parseWebhookUrl) ?? null;
   config.operationalWebhookSecret = parse('operationalWebhookSecret', parseWebhookSecret) ?? null;
   const autoDisable = parse('autoDisableAfterMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
@@ -261,6 +270,13 @@ function parseBoolean(value: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   throw new Error(`expected true or false, got '${value}'`);
+}
+
+/** `0` (off) or a duration of at most a minute. */
+function parseCacheTtl(value: string): number {
+  const ms = value === '0' ? 0 : parsePositiveDuration(value);
+  if (ms > 60_000) throw new Error(`expected 0 or a duration of at most 60s, got '${value}'`);
+  return ms;
 }
 
 function parsePositiveDuration(value: string): number {

@@ -79,7 +79,9 @@ export async function upsertApplication(
     metadata: input.metadata ?? {},
     updatedAt: ctx.clock.now(),
   };
-  return { app: await ctx.store.updateApplication(app), created: false };
+  const updated = await ctx.store.updateApplication(app);
+  ctx.lookups?.forgetApplication(app.id);
+  return { app: updated, created: false };
 }
 
 /** PATCH: absent fields stay, null clears a nullable field. */
@@ -94,12 +96,15 @@ export async function patchApplication(ctx: ServiceContext, idOrUid: string, inp
     metadata: input.metadata === undefined ? existing.metadata : input.metadata,
     updatedAt: ctx.clock.now(),
   };
-  return ctx.store.updateApplication(app);
+  const updated = await ctx.store.updateApplication(app);
+  ctx.lookups?.forgetApplication(app.id);
+  return updated;
 }
 
 export async function deleteApplication(ctx: ServiceContext, idOrUid: string): Promise<void> {
   const app = await getApplication(ctx, idOrUid);
   await ctx.store.deleteApplication(app.id);
+  ctx.lookups?.forgetApplication(app.id);
 }
 
 export function listApplications(ctx: ServiceContext, query: ListQuery): Promise<Page<Application>> {

@@ -38,7 +38,8 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
     const expected = Buffer.from(hashToken(ctx.config.adminToken), 'hex');
     if (timingSafeEqual(Buffer.from(hash, 'hex'), expected)) return { kind: 'admin' };
   }
-  const stored = await ctx.store.findToken(hash, ctx.clock.now());
+  const now = ctx.clock.now();
+  const stored = ctx.lookups ? await ctx.lookups.token(ctx.store, hash, now) : await ctx.store.findToken(hash, now);
   if (!stored) return null;
   return stored.appId === null ? { kind: 'admin' } : { kind: 'app', appId: stored.appId };
 }

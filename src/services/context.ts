@@ -5,6 +5,7 @@ import type { TapwireConfig } from '../config/config.js';
 import type { AddressPolicy } from '../delivery/ssrf-guard.js';
 import type { OperationalEvents } from '../operational/operational-events.js';
 import type { Store } from '../storage/store.js';
+import type { LookupCache } from './lookup-cache.js';
 
 /** Injected time, so retry tests take milliseconds instead of hours. */
 export interface Clock {
@@ -23,4 +24,6 @@ export interface ServiceContext {
   notifyDeliveriesQueued(): void;
   /** Builds operational events (endpoint.created…); absent or null when TAPWIRE_OPERATIONAL_WEBHOOK_URL is unset. */
   operational?: OperationalEvents | null;
+  /** Recent token and application lookups of this process (TAPWIRE_LOOKUP_CACHE_TTL); absent: every lookup reads the store. */
+  lookups?: LookupCache;
 }

@@ -32,7 +32,7 @@ export async function createMessage(
   input: MessageInput,
   options: { onlyEndpointId?: string } = {},
 ): Promise<Message> {
-  let app = await ctx.store.getApplication(appIdOrUid);
+  let app = ctx.lookups ? await ctx.lookups.application(ctx.store, appIdOrUid) : await ctx.store.getApplication(appIdOrUid);
   if (!app) {
     if (!input.application) throw notFound('Application');
     if (appIdOrUid.startsWith('app_')) throw notFound('Application');
