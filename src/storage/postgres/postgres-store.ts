@@ -1100,7 +1100,11 @@ export class PostgresStore implements Store {
     // Once closed, calls fail on the ended main pool (store_unavailable) instead of opening a new one.
     if (this.closed) return this.pool;
     if (!this.deliveryPoolOrNull) {
-      const pool = new pg.Pool({ ...this.poolConfig, max: POSTGRES_DEFAULTS.deliveryPoolSize });
+      const pool = new pg.Pool({
+        ...this.poolConfig,
+        connectionString: withSessionOptions(this.poolConfig.connectionString!, DELIVERY_SESSION_OPTIONS),
+        max: POSTGRES_DEFAULTS.deliveryPoolSize,
+      });
       pool.on('error', (error) => this.logger?.warn({ err: error }, 'postgres idle connection lost'));
       this.deliveryPoolOrNull = pool;
     }
@@ -2157,6 +2161,26 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   const options = parsed.searchParams.get('options');
   parsed.searchParams.set('options', `${options ? `${options} ` : ''}-c search_path=${schema}`);
   return { connectionString: parsed.toString(), schema };
+}
+
+/**
+ * Planner settings of the delivery worker's connections. Every statement they run (claims, the
+ * reads after a claim, attempt records) finds its rows through an index by design, but the planner
+ * only knows that once ANALYZE has seen the tables: on a fresh or fast-growing database it has no
+ * statistics yet (autovacuum analyzes at most once a minute), estimates a handful of rows, and picks
+ * a sequential scan or a bitmap scan plus a sort of every due delivery, which the prepared statement
+ * then keeps. Such a plan costs time in proportion to the whole queue on every claim. Discouraging
+ * those two scan kinds keeps the plans that are right at any size (an index scan costs little more
+ * on a tiny table); a scan with no index to use still runs.
+ */
+const DELIVERY_SESSION_OPTIONS = '-c enable_seqscan=off -c enable_bitmapscan=off';
+
+/** `connectionString` with `options` (startup `-c name=value` settings) added to any it already has. */
+export function withSessionOptions(connectionString: string, options: string): string {
+  const parsed = new URL(connectionString);
+  const existing = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', existing ? `${existing} ${options}` : options);
+  return parsed.toString();
 }
 
 /** `host:port/database` of a connection string, for messages (never the user or password). */
