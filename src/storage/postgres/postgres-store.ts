@@ -1477,16 +1477,22 @@ export class PostgresStore implements Store {
         this.byId<MessageRow>('selectMessagesByIds', rows.map((r) => r.msg_id), this.deliveryPool),
         this.byId<EndpointRow>('selectEndpointsByIds', rows.map((r) => r.endpoint_id), this.deliveryPool),
       ]);
+      // Each endpoint converted once; the jobs of a batch share it (nothing downstream changes it).
+      const converted = new Map<string, Endpoint | null>();
+      const endpointOf = (id: string): Endpoint | null => {
+        let endpoint = converted.get(id);
+        if (endpoint === undefined) {
+          const row = endpoints.get(id);
+          endpoint = row && row.deleted_at === null ? toEndpoint(row) : null;
+          converted.set(id, endpoint);
+        }
+        return endpoint;
+      };
       return rows.flatMap((row) => {
         const message = messages.get(row.msg_id);
         // Gone only when its application was deleted since the claim, deliveries included.
         if (!message) return [];
-        const endpoint = endpoints.get(row.endpoint_id);
-        return [{
-          delivery: toDelivery(row),
-          message: toMessage(message),
-          endpoint: endpoint && endpoint.deleted_at === null ? toEndpoint(endpoint) : null,
-        }];
+        return [{ delivery: toDelivery(row), message: toMessage(message), endpoint: endpointOf(row.endpoint_id) }];
       });
     });
   }

@@ -923,14 +923,23 @@ export class SqliteStore implements Store {
         }
         // RETURNING gives no order guarantee; hand the batch out oldest due first.
         rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
-        return rows.map((row) => {
-          const endpoint = this.get<EndpointRow>('selectEndpointById', { id: row.endpoint_id });
-          return {
-            delivery: toDelivery(row),
-            message: toMessage(this.get<MessageRow>('selectMessageById', { id: row.msg_id })!),
-            endpoint: endpoint && endpoint.deleted_at === null ? toEndpoint(endpoint) : null,
-          };
-        });
+        // A batch usually holds many deliveries of few endpoints: read and convert each one once
+        // (the jobs share it; nothing downstream changes a job's endpoint).
+        const endpoints = new Map<string, Endpoint | null>();
+        const endpointOf = (id: string): Endpoint | null => {
+          let endpoint = endpoints.get(id);
+          if (endpoint === undefined) {
+            const row = this.get<EndpointRow>('selectEndpointById', { id });
+            endpoint = row && row.deleted_at === null ? toEndpoint(row) : null;
+            endpoints.set(id, endpoint);
+          }
+          return endpoint;
+        };
+        return rows.map((row) => ({
+          delivery: toDelivery(row),
+          message: toMessage(this.get<MessageRow>('selectMessageById', { id: row.msg_id })!),
+          endpoint: endpointOf(row.endpoint_id),
+        }));
       }),
     );
   }
