@@ -9,6 +9,7 @@ import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
 import type { BackgroundTaskRunner } from '../services/background-tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import { authenticate, type Principal } from '../services/auth.js';
+import { lookUpApplication } from '../services/lookup-cache.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
 import { registerRoutes } from './routes.js';
 import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
@@ -231,7 +232,7 @@ async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>,
   // Routes open to app tokens without an application in the path (the event-type catalogue,
   // logout) hold nothing tenant-specific.
   if (!appIdOrUid) return;
-  const app = ctx.lookups ? await ctx.lookups.application(ctx.store, appIdOrUid) : await ctx.store.getApplication(appIdOrUid);
+  const app = await lookUpApplication(ctx, appIdOrUid);
   // Another tenant's application is indistinguishable from a missing one.
   if (!app || app.id !== principal.appId) throw new TapwireError('not_found', { detail: 'Application not found' });
 }

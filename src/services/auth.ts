@@ -4,6 +4,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { newId } from '../domain/ids.js';
 import type { ServiceContext } from './context.js';
 import { getApplication } from './applications.js';
+import { lookUpToken } from './lookup-cache.js';
 
 /** Who a request acts as. */
 export type Principal = { kind: 'admin' } | { kind: 'app'; appId: string };
@@ -38,8 +39,7 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
     const expected = Buffer.from(hashToken(ctx.config.adminToken), 'hex');
     if (timingSafeEqual(Buffer.from(hash, 'hex'), expected)) return { kind: 'admin' };
   }
-  const now = ctx.clock.now();
-  const stored = ctx.lookups ? await ctx.lookups.token(ctx.store, hash, now) : await ctx.store.findToken(hash, now);
+  const stored = await lookUpToken(ctx, hash, ctx.clock.now());
   if (!stored) return null;
   return stored.appId === null ? { kind: 'admin' } : { kind: 'app', appId: stored.appId };
 }

@@ -11,6 +11,19 @@
 // still fails its foreign key (404), so staleness never stores anything for a deleted tenant.
 import type { Application } from '../domain/types.js';
 import type { Store, StoredToken } from '../storage/store.js';
+import type { ServiceContext } from './context.js';
+
+type Lookups = Pick<ServiceContext, 'store' | 'lookups'>;
+
+/** The application `idOrUid` names, through the context's lookup cache when it has one. */
+export function lookUpApplication(ctx: Lookups, idOrUid: string): Promise<Application | null> {
+  return ctx.lookups ? ctx.lookups.application(ctx.store, idOrUid) : ctx.store.getApplication(idOrUid);
+}
+
+/** The unexpired token with this hash, through the context's lookup cache when it has one. */
+export function lookUpToken(ctx: Lookups, tokenHash: string, now: Date): Promise<StoredToken | null> {
+  return ctx.lookups ? ctx.lookups.token(ctx.store, tokenHash, now) : ctx.store.findToken(tokenHash, now);
+}
 
 interface Entry<T> {
   value: T;

@@ -8,6 +8,7 @@ import type { AttemptListQuery, AttemptedMessage, ListQuery, MessageDestination,
 import { checkUid, createApplication, getApplication, type ApplicationInput } from './applications.js';
 import type { ServiceContext } from './context.js';
 import { getEndpoint } from './endpoints.js';
+import { lookUpApplication } from './lookup-cache.js';
 
 export interface MessageInput {
   eventType: string;
@@ -32,7 +33,7 @@ export async function createMessage(
   input: MessageInput,
   options: { onlyEndpointId?: string } = {},
 ): Promise<Message> {
-  let app = ctx.lookups ? await ctx.lookups.application(ctx.store, appIdOrUid) : await ctx.store.getApplication(appIdOrUid);
+  let app = await lookUpApplication(ctx, appIdOrUid);
   if (!app) {
     if (!input.application) throw notFound('Application');
     if (appIdOrUid.startsWith('app_')) throw notFound('Application');
