@@ -131,3 +131,15 @@ export function endpointConflicts(e: Endpoint): Record<string, string> {
     'endpoints.id': `An endpoint with id '${e.id}' already exists`,
   };
 }
+
+/**
+ * `load`, asked at most once per id: later calls with the same id return the first answer. For a
+ * claimed batch, whose deliveries mostly share a few endpoints.
+ */
+export function onceById<T>(load: (id: string) => T): (id: string) => T {
+  const answers = new Map<string, T>();
+  return (id) => {
+    if (!answers.has(id)) answers.set(id, load(id));
+    return answers.get(id) as T;
+  };
+}

@@ -22,6 +22,7 @@ import {
   attemptParams,
   endpointConflicts,
   mapOrNull,
+  onceById,
   readMigrations,
   toAttempt,
   toDateOrNull,
@@ -1478,16 +1479,10 @@ export class PostgresStore implements Store {
         this.byId<EndpointRow>('selectEndpointsByIds', rows.map((r) => r.endpoint_id), this.deliveryPool),
       ]);
       // Each endpoint converted once; the jobs of a batch share it (nothing downstream changes it).
-      const converted = new Map<string, Endpoint | null>();
-      const endpointOf = (id: string): Endpoint | null => {
-        let endpoint = converted.get(id);
-        if (endpoint === undefined) {
-          const row = endpoints.get(id);
-          endpoint = row && row.deleted_at === null ? toEndpoint(row) : null;
-          converted.set(id, endpoint);
-        }
-        return endpoint;
-      };
+      const endpointOf = onceById((id): Endpoint | null => {
+        const row = endpoints.get(id);
+        return row && row.deleted_at === null ? toEndpoint(row) : null;
+      });
       return rows.flatMap((row) => {
         const message = messages.get(row.msg_id);
         // Gone only when its application was deleted since the claim, deliveries included.

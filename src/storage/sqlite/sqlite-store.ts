@@ -22,6 +22,7 @@ import {
   attemptParams,
   endpointConflicts,
   mapOrNull,
+  onceById,
   readMigrations,
   toAttempt,
   toDateOrNull,
@@ -923,18 +924,11 @@ export class SqliteStore implements Store {
         }
         // RETURNING gives no order guarantee; hand the batch out oldest due first.
         rows.sort((a, b) => a.next_attempt_at! - b.next_attempt_at! || (a.id < b.id ? -1 : 1));
-        // A batch usually holds many deliveries of few endpoints: read and convert each one once
-        // (the jobs share it; nothing downstream changes a job's endpoint).
-        const endpoints = new Map<string, Endpoint | null>();
-        const endpointOf = (id: string): Endpoint | null => {
-          let endpoint = endpoints.get(id);
-          if (endpoint === undefined) {
-            const row = this.get<EndpointRow>('selectEndpointById', { id });
-            endpoint = row && row.deleted_at === null ? toEndpoint(row) : null;
-            endpoints.set(id, endpoint);
-          }
-          return endpoint;
-        };
+        // Each endpoint read and converted once; the jobs share it (nothing downstream changes it).
+        const endpointOf = onceById((id): Endpoint | null => {
+          const row = this.get<EndpointRow>('selectEndpointById', { id });
+          return row && row.deleted_at === null ? toEndpoint(row) : null;
+        });
         return rows.map((row) => ({
           delivery: toDelivery(row),
           message: toMessage(this.get<MessageRow>('selectMessageById', { id: row.msg_id })!),
