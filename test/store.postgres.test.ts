@@ -10,7 +10,7 @@ import { newId } from '../src/domain/ids.js';
 import type { Application, Endpoint, Message } from '../src/domain/types.js';
 import { openStore } from '../src/storage/open-store.js';
 import { PostgresStore, type PostgresStoreOptions } from '../src/storage/postgres/postgres-store.js';
-import { readMigrations } from '../src/storage/rows.js';
+import { readMigrations } from '../src/storage/shared/migrations.js';
 import type { Store } from '../src/storage/store.js';
 import { backends, dropSchema, freshSchemaUrl, postgresUrl, schemaOf, withClient } from './helpers/postgres.js';
 import { runStoreContract } from './store-contract.js';

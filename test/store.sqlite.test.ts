@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../src/domain/ids.js';
 import { TapwireError } from '../src/errors/tapwire-error.js';
 import { describeDatabaseUrl, openStore } from '../src/storage/open-store.js';
-import { readMigrations } from '../src/storage/rows.js';
+import { readMigrations } from '../src/storage/shared/migrations.js';
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
 

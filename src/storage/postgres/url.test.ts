@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePostgresUrl, withSessionOptions } from './postgres-store.js';
+import { parsePostgresUrl, withSessionOptions } from './url.js';
 
 const optionsOf = (url: string): string | null => new URL(url).searchParams.get('options');
 

@@ -3,7 +3,7 @@
 // in its one claim statement (a round trip costs more than planning in SQL); SqliteStore runs a few
 // small indexed statements and plans here (in-process, that is several times cheaper than one
 // statement of CTEs and window functions). The contract suite holds both to the same behaviour.
-import type { ClaimDeliveriesInput } from './store.js';
+import type { ClaimDeliveriesInput } from '../../store.js';
 
 /**
  * A throttled endpoint may start up to this many milliseconds' worth of attempts at once (at least

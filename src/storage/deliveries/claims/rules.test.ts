@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advancedThrottleTat, claimRoundParams, planClaimRound, roomOf, UNLIMITED_ROOM, type ClaimCandidate } from './claim-rules.js';
+import { advancedThrottleTat, claimRoundParams, planClaimRound, roomOf, UNLIMITED_ROOM, type ClaimCandidate } from './rules.js';
 
 const unlimited = { concurrency: null, leased: 0, throttleRate: null, throttleTat: null };
 

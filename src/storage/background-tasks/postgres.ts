@@ -1,0 +1,114 @@
+// Background tasks on PostgreSQL: stored, listed, leased (SKIP LOCKED across processes), and
+// replay-missing run one batch per transaction holding the task and the endpoint.
+import { idFloorAt } from '../../domain/ids.js';
+import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask } from '../../domain/background-tasks.js';
+import { insertDeliveries } from '../deliveries/postgres.js';
+import type { PostgresDatabase } from '../postgres/database.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { backgroundTaskParams, mapOrNull, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
+import { postgresValues as values } from '../shared/values.js';
+import type { BackgroundTaskLease, BackgroundTaskListQuery, Page } from '../store.js';
+import { postgres as SQL } from './sql.js';
+
+const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
+
+export class PostgresBackgroundTasks {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
+    const params = { ...backgroundTaskParams(task), leaseOwner: lease?.owner ?? null, lockedUntil: lease?.until.getTime() ?? null };
+    return this.db.guard(async () => toRecord((await this.db.one<BackgroundTaskRow>(SQL.insertBackgroundTask, params))!), {
+      conflicts: conflictsOf.backgroundTask(task.id),
+      missingParent: 'Application not found',
+    });
+  }
+
+  async getBackgroundTask(id: string): Promise<BackgroundTask | null> {
+    return this.db.guard(async () => mapOrNull(await this.db.one<BackgroundTaskRow>(SQL.selectBackgroundTask, { id }), toRecord));
+  }
+
+  async listBackgroundTasks(query: BackgroundTaskListQuery): Promise<Page<BackgroundTask>> {
+    const params = { appId: query.appId ?? null, status: query.status ?? null, task: query.task ?? null };
+    return this.db.guard(() => this.db.page<BackgroundTaskRow, BackgroundTask>(SQL.listBackgroundTasks, query, 'descending', params, (r) => r.id, toRecord));
+  }
+
+  async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
+    const params = { now: input.now.getTime(), leaseOwner: input.leaseOwner, lockedUntil: input.now.getTime() + input.leaseMs, limit: input.limit };
+    return this.db.guard(async () => {
+      const { rows } = await this.db.run<BackgroundTaskRow>(SQL.claimBackgroundTasks, params);
+      return rows.map(toRecord).sort((a, b) => (a.id < b.id ? -1 : 1));
+    });
+  }
+
+  async runReplayMissingBatch(input: {
+    taskId: string;
+    leaseOwner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const row = await this.db.one<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.taskId }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toRecord(row);
+        const window = replayWindowOf(task);
+        const endpoint = await this.db.one<{ app_id: string; disabled: boolean; deleted_at: number | null }>(
+          SQL.lockEndpointForReplay,
+          { endpointId: window.endpointId },
+          client,
+        );
+        const stopped = replayStopReason(
+          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+        );
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(failed), lockedUntil: null }, client);
+          return { task: failed, queued: 0 };
+        }
+        const { rows: candidates } = await this.db.run<{ id: string; expired: boolean; missing: boolean }>(
+          SQL.selectReplayCandidates,
+          {
+            appId: task.appId,
+            endpointId: window.endpointId,
+            cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
+            since: window.since.getTime(),
+            until: window.until.getTime(),
+            limit: input.limit,
+          },
+          client,
+        );
+        const missing = candidates.filter((c) => c.missing);
+        const targets = missing.filter((c) => !c.expired).map((c) => ({ msgId: c.id, endpointId: window.endpointId }));
+        const deliveries = await insertDeliveries(this.db, client, { appId: task.appId, triggerType: 'manual', now: input.now, targets });
+        const next = advanceReplay(
+          task,
+          {
+            scanned: candidates.length,
+            queued: deliveries.length,
+            skippedExpired: missing.length - targets.length,
+            lastMsgId: candidates.at(-1)?.id ?? null,
+            done: candidates.length < input.limit,
+          },
+          input.now,
+        );
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null }, client);
+        return { task: next, queued: deliveries.length };
+      }),
+    );
+  }
+
+  async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const row = await this.db.one<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.id }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return false;
+        const task = toRecord(row);
+        const next = input.error ? failTask(task, input.error, input.now) : { ...task, updatedAt: input.now };
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null }, client);
+        return true;
+      }),
+    );
+  }
+}

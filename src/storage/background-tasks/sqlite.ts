@@ -1,0 +1,112 @@
+// Background tasks on SQLite: stored, listed, leased, and replay-missing run one batch per IMMEDIATE
+// transaction.
+import { idFloorAt } from '../../domain/ids.js';
+import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask } from '../../domain/background-tasks.js';
+import { insertDelivery } from '../deliveries/sqlite.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { backgroundTaskParams, mapOrNull, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
+import { sqliteValues as values } from '../shared/values.js';
+import type { SqliteDatabase } from '../sqlite/database.js';
+import type { BackgroundTaskLease, BackgroundTaskListQuery, Page } from '../store.js';
+import { sqlite as SQL } from './sql.js';
+
+const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
+
+export class SqliteBackgroundTasks {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
+    const params = { ...backgroundTaskParams(task), leaseOwner: lease?.owner ?? null, lockedUntil: lease?.until.getTime() ?? null };
+    return this.db.guard(() => toRecord(this.db.get<BackgroundTaskRow>(SQL.insertBackgroundTask, params)!), {
+      conflicts: conflictsOf.backgroundTask(task.id),
+      missingParent: 'Application not found',
+    });
+  }
+
+  async getBackgroundTask(id: string): Promise<BackgroundTask | null> {
+    return this.db.guard(() => mapOrNull(this.db.get<BackgroundTaskRow>(SQL.selectBackgroundTask, { id }), toRecord));
+  }
+
+  async listBackgroundTasks(query: BackgroundTaskListQuery): Promise<Page<BackgroundTask>> {
+    const params = { appId: query.appId ?? null, status: query.status ?? null, task: query.task ?? null };
+    return this.db.guard(() => this.db.page<BackgroundTaskRow, BackgroundTask>(SQL.listBackgroundTasks, query, 'descending', params, (r) => r.id, toRecord));
+  }
+
+  async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
+    const params = { now: input.now.getTime(), leaseOwner: input.leaseOwner, lockedUntil: input.now.getTime() + input.leaseMs, limit: input.limit };
+    return this.db.guard(() =>
+      this.db.write(() =>
+        this.db
+          .all<BackgroundTaskRow>(SQL.claimBackgroundTasks, params)
+          .map(toRecord)
+          .sort((a, b) => (a.id < b.id ? -1 : 1)),
+      ),
+    );
+  }
+
+  async runReplayMissingBatch(input: {
+    taskId: string;
+    leaseOwner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const row = this.db.get<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.taskId });
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toRecord(row);
+        const window = replayWindowOf(task);
+        const endpoint = this.db.get<{ app_id: string; disabled: number; deleted_at: number | null }>(SQL.lockEndpointForReplay, { endpointId: window.endpointId });
+        const stopped = replayStopReason(
+          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+        );
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(failed), lockedUntil: null });
+          return { task: failed, queued: 0 };
+        }
+        const candidates = this.db.all<{ id: string; expired: number; missing: number }>(SQL.selectReplayCandidates, {
+          appId: task.appId,
+          endpointId: window.endpointId,
+          cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
+          since: window.since.getTime(),
+          until: window.until.getTime(),
+          limit: input.limit,
+        });
+        let queued = 0;
+        let skippedExpired = 0;
+        for (const candidate of candidates) {
+          if (candidate.missing !== 1) continue;
+          if (candidate.expired === 1) {
+            skippedExpired++;
+            continue;
+          }
+          insertDelivery(this.db, { msgId: candidate.id, appId: task.appId, endpointId: window.endpointId, triggerType: 'manual', now });
+          queued++;
+        }
+        const next = advanceReplay(
+          task,
+          { scanned: candidates.length, queued, skippedExpired, lastMsgId: candidates.at(-1)?.id ?? null, done: candidates.length < input.limit },
+          input.now,
+        );
+        this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null });
+        return { task: next, queued };
+      }),
+    );
+  }
+
+  async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const row = this.db.get<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.id });
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return false;
+        const task = toRecord(row);
+        const next = input.error ? failTask(task, input.error, input.now) : { ...task, updatedAt: input.now };
+        this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null });
+        return true;
+      }),
+    );
+  }
+}

@@ -1,0 +1,172 @@
+// The delivery queue (one row per message and endpoint: due time, lease, attempt count): queueing,
+// recovery, when the next one is due, and the queue's size. Claims and completion have folders of
+// their own. The statements of both databases, side by side.
+import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
+import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+
+const DELIVERY = columns(DELIVERY_COLUMNS);
+
+/** NOTIFY channel for "deliveries were queued". The payload is the schema, so listeners ignore other installations. */
+export const DELIVERIES_CHANNEL = 'tapwire_deliveries';
+const NOTIFY_DELIVERIES_QUEUED = `SELECT pg_notify('${DELIVERIES_CHANNEL}', current_schema())`;
+
+/**
+ * When the next delivery becomes claimable: min(max(next_attempt_at, locked_until)) over waiting
+ * deliveries, without reading all of them. A row not leased beyond its due time is claimable at
+ * next_attempt_at, and the first such row in deliveries_due order is the earliest; a row leased
+ * beyond its due time can only come earlier if it is due before that one, and those (leased rows) are
+ * few and at the front of the index. Parked deliveries count per endpoint, from when it may start
+ * another attempt: a free slot (else its first lease end) and its throttle's next start (throttle_tat
+ * less the burst tolerance). Without @now, from their due time. The databases differ only in
+ * spelling: SQLite's MIN/MAX of several arguments and no NULL-skipping LEAST/GREATEST.
+ */
+const nextDueParts = (f: { parkedEndpoints: string }) => ({
+  free: `free AS (
+        SELECT next_attempt_at AS due FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at IS NOT NULL
+          AND (locked_until IS NULL OR locked_until <= next_attempt_at)
+        ORDER BY next_attempt_at LIMIT 1)`,
+  headDue: `(SELECT min(h.parked_due_at) FROM deliveries h
+           WHERE h.endpoint_id = e.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL)`,
+  leasedCount: `(SELECT count(*) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now)`,
+  firstLeaseEnd: `(SELECT min(x.locked_until) FROM deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                       AND x.locked_until IS NOT NULL AND x.locked_until > @now)`,
+  parkedEndpoints: f.parkedEndpoints,
+});
+
+const pgNext = nextDueParts(pg);
+const liteNext = nextDueParts(lite);
+
+export const postgres = {
+  /**
+   * Fan-out, recover, replay: many deliveries in one statement. Ids are made by the caller
+   * (time-sortable KSUIDs: "the latest delivery is the greatest id" must hold across both
+   * databases). pg_notify is queued with the rows and sent when the transaction commits, so
+   * listeners hear of deliveries only once they can be claimed; as an uncorrelated subquery it runs
+   * once per statement (and PostgreSQL folds identical notifications of one transaction into one).
+   */
+  insertDeliveries: `
+    WITH inserted AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0, @now::bigint, NULL, @now, @now
+      FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
+  // A manual delivery is only queued when both the message and a live endpoint belong to the app.
+  insertManualDelivery: `
+    WITH inserted AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now::bigint, NULL, @now, @now
+      FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+      WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
+  /**
+   * PostgreSQL only: two recovers of one endpoint at once would both see the same failures and queue
+   * each twice; the second waits here, then (READ COMMITTED: a fresh snapshot per statement) sees the
+   * first's. It also finds a deleted endpoint. SQLite's IMMEDIATE transaction keeps other writers out.
+   */
+  lockEndpointForRecover: `
+    SELECT id FROM endpoints WHERE id = @endpointId AND app_id = @appId AND deleted_at IS NULL
+    FOR NO KEY UPDATE`,
+  selectRecoverableMessages: `
+    SELECT d.msg_id FROM deliveries d
+      JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND m.created_at >= @since AND m.created_at < @until
+      AND d.status = 'fail'
+      AND ${pg.isLatestDelivery}
+    ORDER BY d.msg_id`,
+  selectNextDueAt: `
+    WITH RECURSIVE
+      ${pgNext.parkedEndpoints},
+      ${pgNext.free},
+      parked AS (
+        SELECT min(GREATEST(
+          ${pgNext.headDue},
+          CASE WHEN @now::bigint IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency::integer) IS NULL THEN NULL
+               WHEN ${pgNext.leasedCount}
+                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN NULL
+               ELSE ${pgNext.firstLeaseEnd} END,
+          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN NULL
+               ELSE ceil(e.throttle_tat - (GREATEST(1, floor(e.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
+                                          * 1000.0::float8 / e.throttle_rate)::bigint END)) AS due
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
+    SELECT LEAST(
+      (SELECT due FROM free),
+      (SELECT min(locked_until) FROM deliveries
+       WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
+         AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807)),
+      (SELECT due FROM parked)) AS due`,
+  selectQueueSnapshot: `
+    SELECT count(*)::float8 AS pending,
+           count(*) FILTER (WHERE COALESCE(next_attempt_at, parked_due_at) <= @now)::float8 AS due,
+           min(COALESCE(next_attempt_at, parked_due_at)) FILTER (WHERE COALESCE(next_attempt_at, parked_due_at) <= @now) AS oldest
+    FROM deliveries
+    WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
+  selectDelivery: `SELECT ${DELIVERY} FROM deliveries WHERE id = @id`,
+  /** PostgreSQL only: the accept's wake-up, sent after its commit (see QueuedAnnouncer). SQLite has one process and nobody to wake. */
+  notifyDeliveriesQueued: NOTIFY_DELIVERIES_QUEUED,
+};
+
+export const sqlite = {
+  /** One delivery a statement: in process, cheaper than building lists, and nobody to notify. */
+  insertDelivery: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    VALUES (@id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0, @now, NULL, @now, @now)
+    RETURNING ${DELIVERY}`,
+  insertManualDelivery: `
+    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                            next_attempt_at, locked_until, created_at, updated_at)
+    SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now, NULL, @now, @now
+    FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+    WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+    RETURNING ${DELIVERY}`,
+  /** Without PostgreSQL's lockEndpointForRecover, the join to endpoints leaves a deleted endpoint out. */
+  selectRecoverableMessages: `
+    SELECT d.msg_id FROM deliveries d
+      JOIN messages m ON m.id = d.msg_id
+      JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId AND e.deleted_at IS NULL
+      AND m.created_at >= @since AND m.created_at < @until
+      AND d.status = 'fail'
+      AND ${lite.isLatestDelivery}
+    ORDER BY d.msg_id`,
+  selectNextDueAt: `
+    WITH RECURSIVE
+      ${liteNext.parkedEndpoints},
+      ${liteNext.free},
+      leased AS (
+        SELECT MIN(locked_until) AS due FROM deliveries
+        WHERE status IN ('pending', 'sending') AND locked_until > next_attempt_at
+          AND next_attempt_at < COALESCE((SELECT due FROM free), 9223372036854775807)),
+      parked AS (
+        SELECT MIN(MAX(
+          ${liteNext.headDue},
+          CASE WHEN @now IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency) IS NULL THEN 0
+               WHEN ${liteNext.leasedCount}
+                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN 0
+               ELSE ${liteNext.firstLeaseEnd} END,
+          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN 0
+               ELSE CAST(ceil(e.throttle_tat - (MAX(1, floor(e.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / e.throttle_rate) AS INTEGER)
+          END)) AS due
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
+    SELECT NULLIF(MIN(COALESCE((SELECT due FROM free), 9223372036854775807),
+                      COALESCE((SELECT due FROM leased), 9223372036854775807),
+                      COALESCE((SELECT due FROM parked), 9223372036854775807)), 9223372036854775807) AS due`,
+  selectQueueSnapshot: `
+    SELECT COUNT(*) AS pending,
+           COALESCE(SUM(CASE WHEN COALESCE(next_attempt_at, parked_due_at) <= @now THEN 1 ELSE 0 END), 0) AS due,
+           MIN(CASE WHEN COALESCE(next_attempt_at, parked_due_at) <= @now THEN COALESCE(next_attempt_at, parked_due_at) END) AS oldest
+    FROM deliveries
+    WHERE status IN ('pending', 'sending') AND (locked_until IS NULL OR locked_until <= @now)`,
+  selectDelivery: postgres.selectDelivery,
+};

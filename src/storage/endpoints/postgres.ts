@@ -1,0 +1,65 @@
+// Endpoints on PostgreSQL. Changes that report themselves (operational events) queue their messages
+// in the same transaction, through the messages subject; without any, a change is one statement.
+import type { Endpoint } from '../../domain/types.js';
+import { TapwireError } from '../../errors/tapwire-error.js';
+import type { PostgresMessages } from '../messages/postgres.js';
+import type { PostgresDatabase, Queryable } from '../postgres/database.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
+import { postgresValues as values } from '../shared/values.js';
+import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
+import { postgres as SQL } from './sql.js';
+
+const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
+
+/** These endpoints by id, deleted ones included (a queued delivery must learn that its endpoint is gone). */
+export function readEndpointRows(db: PostgresDatabase, ids: string[], on?: Queryable): Promise<Map<string, EndpointRow>> {
+  return db.byId<EndpointRow>(SQL.selectEndpointsByIds, ids, on);
+}
+
+export class PostgresEndpoints {
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly messages: PostgresMessages,
+  ) {}
+
+  async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.db.guard(
+      () =>
+        this.messages.withMessages(options.messages, async (client) =>
+          toRecord((await this.db.one<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values), client))!),
+        ),
+      { conflicts: conflictsOf.endpoint(endpoint), missingParent: 'Application not found' },
+    );
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    return this.db.guard(async () => mapOrNull(await this.db.one<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), toRecord));
+  }
+
+  async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.db.guard(
+      () =>
+        this.messages.withMessages(options.messages, async (client) => {
+          const row = await this.db.one<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values), client);
+          if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          return toRecord(row);
+        }),
+      { conflicts: conflictsOf.endpoint(endpoint) },
+    );
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: Date, options: QueueMessagesOptions = {}): Promise<boolean> {
+    return this.db.guard(() =>
+      this.messages.withMessages(
+        options.messages,
+        async (client) => (await this.db.one<{ deleted: number }>(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }, client))!.deleted > 0,
+        (deleted) => deleted,
+      ),
+    );
+  }
+
+  async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
+    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, toRecord));
+  }
+}

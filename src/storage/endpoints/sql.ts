@@ -1,0 +1,79 @@
+// Endpoints (a URL with its filters, secret and limits): the statements of both databases, side by
+// side. A statement that reads the same on both is written once, in `both`.
+import { columns, ENDPOINT_COLUMNS } from '../shared/columns.js';
+
+const ENDPOINT = columns(ENDPOINT_COLUMNS);
+
+const both = {
+  selectEndpointByIdOrUid: `
+    SELECT ${ENDPOINT} FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND (id = @key OR uid = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  listEndpoints: `
+    SELECT ${ENDPOINT} FROM endpoints
+    WHERE app_id = @appId AND deleted_at IS NULL AND id {cmp} @cursor
+    ORDER BY id {dir} LIMIT @limit`,
+};
+
+export const postgres = {
+  insertEndpoint: `
+    INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
+    VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes::text[], @channels::text[], @throttleRate,
+            @concurrencyLimit, @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt)
+    RETURNING ${ENDPOINT}`,
+  selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
+  /** Including deleted ones: a queued delivery must learn that its endpoint is gone. A batch of ids in one round trip. */
+  selectEndpointsByIds: `SELECT ${ENDPOINT} FROM endpoints WHERE id = ANY (@ids::text[])`,
+  updateEndpoint: `
+    UPDATE endpoints
+    SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes::text[],
+        channels = @channels::text[], throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
+        metadata = @metadata::json, secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt,
+        -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
+        failing_since = CASE WHEN disabled AND NOT @disabled THEN NULL ELSE failing_since END
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+    RETURNING ${ENDPOINT}`,
+  // Soft delete: the endpoint disappears from reads and its uid is freed. Failing its open
+  // deliveries is part of the same statement (one transaction, one round trip).
+  deleteEndpoint: `
+    WITH deleted AS (
+      UPDATE endpoints SET deleted_at = @now::bigint, uid = NULL, updated_at = @now
+      WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+      RETURNING id
+    ), failed AS (
+      UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+      WHERE endpoint_id IN (SELECT id FROM deleted) AND status IN ('pending', 'sending')
+    )
+    SELECT count(*) AS deleted FROM deleted`,
+  listEndpoints: both.listEndpoints,
+};
+
+/** JSON and lists are text, booleans 0/1. */
+export const sqlite = {
+  insertEndpoint: `
+    INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
+    VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes, @channels, @throttleRate,
+            @concurrencyLimit, @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt)
+    RETURNING ${ENDPOINT}`,
+  selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
+  /** One row at a time: in process, a statement per row costs less than building a list of ids. */
+  selectEndpointById: `SELECT ${ENDPOINT} FROM endpoints WHERE id = @id`,
+  updateEndpoint: `
+    UPDATE endpoints
+    SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes,
+        channels = @channels, throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
+        metadata = @metadata, secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt,
+        failing_since = CASE WHEN disabled = 1 AND @disabled = 0 THEN NULL ELSE failing_since END
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+    RETURNING ${ENDPOINT}`,
+  deleteEndpoint: `
+    UPDATE endpoints SET deleted_at = @now, uid = NULL, updated_at = @now
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL`,
+  /** SQLite only: it has no data-modifying CTEs, so the second half of deleteEndpoint is a statement of its own. */
+  failOpenDeliveriesOfEndpoint: `
+    UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+    WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
+  listEndpoints: both.listEndpoints,
+};

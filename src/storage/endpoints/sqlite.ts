@@ -1,0 +1,77 @@
+// Endpoints on SQLite. Changes that report themselves (operational events) queue their messages in
+// the same transaction, through the messages subject.
+import type { Endpoint } from '../../domain/types.js';
+import { TapwireError } from '../../errors/tapwire-error.js';
+import type { SqliteMessages } from '../messages/sqlite.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
+import { sqliteValues as values } from '../shared/values.js';
+import type { SqliteDatabase } from '../sqlite/database.js';
+import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
+import { sqlite as SQL } from './sql.js';
+
+const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
+
+/** The endpoint with this id, deleted ones included (a queued delivery must learn that its endpoint is gone). */
+export function readEndpointRow(db: SqliteDatabase, id: string): EndpointRow | undefined {
+  return db.get<EndpointRow>(SQL.selectEndpointById, { id });
+}
+
+/** The live endpoint with this id, as a record, or null when it was deleted (inside the caller's transaction). */
+export function readLiveEndpoint(db: SqliteDatabase, id: string): Endpoint | null {
+  const row = readEndpointRow(db, id);
+  return row && row.deleted_at === null ? toRecord(row) : null;
+}
+
+export class SqliteEndpoints {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly messages: SqliteMessages,
+  ) {}
+
+  async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.db.guard(
+      () =>
+        this.db.write(() => {
+          const row = this.db.get<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values))!;
+          this.messages.queueMessages(options.messages);
+          return toRecord(row);
+        }),
+      { conflicts: conflictsOf.endpoint(endpoint), missingParent: 'Application not found' },
+    );
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    return this.db.guard(() => mapOrNull(this.db.get<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), toRecord));
+  }
+
+  async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
+    return this.db.guard(
+      () =>
+        this.db.write(() => {
+          const row = this.db.get<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values));
+          if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          this.messages.queueMessages(options.messages);
+          return toRecord(row);
+        }),
+      { conflicts: conflictsOf.endpoint(endpoint) },
+    );
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: Date, options: QueueMessagesOptions = {}): Promise<boolean> {
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const deleted = this.db.run(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }).changes > 0;
+        if (deleted) {
+          this.db.run(SQL.failOpenDeliveriesOfEndpoint, { endpointId, now: now.getTime() });
+          this.messages.queueMessages(options.messages);
+        }
+        return deleted;
+      }),
+    );
+  }
+
+  async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
+    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, toRecord));
+  }
+}

@@ -1,0 +1,235 @@
+// Messages on PostgreSQL: an accept is one statement that stores the message and its deliveries, and
+// the accepts of one turn of the event loop share one (see TurnBatch); the lists that pair a message
+// with its latest delivery; and queueing messages inside another change's transaction.
+import type { PoolClient } from 'pg';
+
+import { newId } from '../../domain/ids.js';
+import type { Delivery, Message, MessageStatusName } from '../../domain/types.js';
+import { insertDeliveries } from '../deliveries/postgres.js';
+import { readEndpointRows } from '../endpoints/postgres.js';
+import type { PostgresDatabase, Queryable } from '../postgres/database.js';
+import type { QueuedAnnouncer } from '../postgres/notifications.js';
+import { TurnBatch } from '../postgres/turn-batch.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { mapOrNull, messageFilterParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { jsonText, postgresValues as values } from '../shared/values.js';
+import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
+import { postgres as SQL } from './sql.js';
+
+const toRecord = (r: MessageRow): Message => toMessage(r, values);
+
+/** Delivery ids made for a message before knowing how many endpoints match (see insertMessageWithFanOut). */
+const MIN_DELIVERY_IDS = 4;
+
+/** These messages by id. */
+export function readMessageRows(db: PostgresDatabase, ids: string[], on?: Queryable): Promise<Map<string, MessageRow>> {
+  return db.byId<MessageRow>(SQL.selectMessagesByIds, ids, on);
+}
+
+interface PendingAccept {
+  message: Message;
+  now: Date;
+  endpointIds: string[] | undefined;
+  resolve: (result: { message: Message; deliveries: Delivery[] }) => void;
+  reject: (error: unknown) => void;
+}
+
+type AcceptedRow = MessageRow & { deliveries: DeliveryRow[] };
+
+export class PostgresMessages {
+  /** Applications whose last message fanned out to more than MIN_DELIVERY_IDS endpoints, and to how many. */
+  private readonly fanOutHint = new Map<string, number>();
+  private readonly accepts = new TurnBatch<PendingAccept>((batch) => this.acceptTogether(batch));
+
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly announcer: QueuedAnnouncer,
+  ) {}
+
+  async createMessage(message: Message, now: Date, options: { endpointIds?: string[] } = {}): Promise<{ message: Message; deliveries: Delivery[] }> {
+    // Accepts made in the same turn of the event loop share one statement and one commit: each
+    // commit waits for the disk, and one per message kept PostgreSQL busy serialising WAL flushes.
+    return new Promise((resolve, reject) => this.accepts.add({ message, now, endpointIds: options.endpointIds, resolve, reject }));
+  }
+
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    return this.db.guard(async () => mapOrNull(await this.db.one<MessageRow>(SQL.selectMessageByIdOrEventId, { appId, key: idOrEventId }), toRecord));
+  }
+
+  async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
+    const params = { appId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
+  }
+
+  async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
+    return this.db.guard(async () => ((await this.db.run(SQL.expungePayload, { appId, id: msgId })).rowCount ?? 0) > 0);
+  }
+
+  async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {
+    return this.db.guard(async () => {
+      const page = await this.db.page<DeliveryRow, DeliveryRow>(SQL.listMessageDestinations, query, 'ascending', { appId, msgId }, (r) => r.endpoint_id, (r) => r);
+      const endpoints = await readEndpointRows(this.db, page.data.map((r) => r.endpoint_id));
+      return {
+        ...page,
+        // An endpoint can only vanish with its application (deleted between the two reads).
+        data: page.data.flatMap((r) => {
+          const endpoint = endpoints.get(r.endpoint_id);
+          return endpoint ? [{ endpoint: toEndpoint(endpoint, values), delivery: toDelivery(r) }] : [];
+        }),
+      };
+    });
+  }
+
+  async listAttemptedMessages(
+    appId: string,
+    endpointId: string,
+    query: MessageListQuery & { status?: MessageStatusName | null },
+  ): Promise<Page<AttemptedMessage>> {
+    const params = { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    return this.db.guard(async () => {
+      const page = await this.db.page<DeliveryRow, DeliveryRow>(SQL.listAttemptedMessages, query, 'descending', params, (r) => r.msg_id, (r) => r);
+      const messages = await readMessageRows(this.db, page.data.map((r) => r.msg_id));
+      return {
+        ...page,
+        data: page.data.flatMap((r) => {
+          const message = messages.get(r.msg_id);
+          return message ? [{ message: toRecord(message), delivery: toDelivery(r) }] : [];
+        }),
+      };
+    });
+  }
+
+  /**
+   * Run `change` alone when there are no messages to queue with it (one statement, no transaction),
+   * else in one transaction with the messages queued after it when `shouldQueue(result)` holds.
+   */
+  async withMessages<T>(
+    messages: Message[] | undefined,
+    change: (client?: PoolClient) => Promise<T>,
+    shouldQueue: (result: T) => boolean = () => true,
+  ): Promise<T> {
+    if (!messages?.length) return change();
+    return this.db.transaction(async (client) => {
+      const result = await change(client);
+      if (shouldQueue(result)) await this.queueMessages(client, messages);
+      return result;
+    });
+  }
+
+  /** Accept messages inside the caller's transaction (see QueueMessagesOptions), fanned out as createMessage does. */
+  async queueMessages(client: PoolClient, messages: Message[] | undefined): Promise<void> {
+    for (const message of messages ?? []) {
+      const { rowCount } = await this.db.run(SQL.lockApplication, { id: message.appId }, client);
+      if (!rowCount) continue;
+      const row = (await this.db.one<MessageRow & { endpoint_ids: string[] }>(SQL.insertMessage, { ...messageParams(message, values), endpointIds: null }, client))!;
+      await insertDeliveries(this.db, client, {
+        appId: message.appId,
+        triggerType: 'scheduled',
+        now: message.createdAt,
+        targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
+      });
+    }
+  }
+
+  /** Accept the messages gathered by createMessage: all in one statement, else each alone. */
+  private async acceptTogether(batch: PendingAccept[]): Promise<void> {
+    // One by one and in the order they came, as they would have without the batch: of two
+    // messages with the same eventId, the first gets it.
+    const alone = async (items: PendingAccept[]): Promise<void> => {
+      for (const item of items) await this.acceptOne(item.message, item.now, item.endpointIds).then(item.resolve, item.reject);
+    };
+    if (batch.length === 1 || this.db.closed) return alone(batch);
+    const rows = batch.map(({ message, now, endpointIds }) => ({
+      id: message.id,
+      app_id: message.appId,
+      event_id: message.eventId,
+      event_type: message.eventType,
+      payload: message.payload,
+      channels: message.channels,
+      created_at: message.createdAt.getTime(),
+      payload_expires_at: message.payloadExpiresAt.getTime(),
+      endpoint_ids: endpointIds ?? null,
+      delivery_ids: this.guessDeliveryIds(message.appId, now),
+      now: now.getTime(),
+    }));
+    let accepted: Map<string, AcceptedRow>;
+    try {
+      const { rows: inserted } = await this.db.run<AcceptedRow>(SQL.insertMessagesWithFanOut, { rows: jsonText(rows) });
+      accepted = new Map(inserted.map((row) => [row.id, row]));
+    } catch {
+      // Nothing of the batch was stored; each message gets its own answer.
+      return alone(batch);
+    }
+    let queued = false;
+    const missing: PendingAccept[] = [];
+    for (const item of batch) {
+      const row = accepted.get(item.message.id);
+      if (!row) {
+        missing.push(item);
+        continue;
+      }
+      this.rememberFanOut(item.message.appId, row.deliveries.length);
+      queued ||= row.deliveries.length > 0;
+      item.resolve({ message: toRecord(row), deliveries: row.deliveries.map(toDelivery) });
+    }
+    if (queued) this.announcer.announce();
+    await alone(missing);
+  }
+
+  private async acceptOne(message: Message, now: Date, endpointIds: string[] | undefined): Promise<{ message: Message; deliveries: Delivery[] }> {
+    return this.db.guard(
+      async () => {
+        try {
+          const row = (await this.db.one<AcceptedRow>(SQL.insertMessageWithFanOut, {
+            ...messageParams(message, values),
+            endpointIds: endpointIds ?? null,
+            deliveryIds: this.guessDeliveryIds(message.appId, now),
+            now: now.getTime(),
+          }))!;
+          this.rememberFanOut(message.appId, row.deliveries.length);
+          if (row.deliveries.length > 0) this.announcer.announce();
+          return { message: toRecord(row), deliveries: row.deliveries.map(toDelivery) };
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== '23502' || (error as { column?: unknown }).column !== 'id') throw error;
+        }
+        // Not enough ids guessed: this transaction makes exactly as many as needed.
+        return this.db.transaction(async (client) => {
+          const row = (await this.db.one<MessageRow & { endpoint_ids: string[] }>(
+            SQL.insertMessage,
+            { ...messageParams(message, values), endpointIds: endpointIds ?? null },
+            client,
+          ))!;
+          const deliveries = await insertDeliveries(this.db, client, {
+            appId: message.appId,
+            triggerType: 'scheduled',
+            now,
+            targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
+          });
+          this.rememberFanOut(message.appId, deliveries.length);
+          return { message: toRecord(row), deliveries };
+        });
+      },
+      { conflicts: conflictsOf.message(message), missingParent: 'Application not found' },
+    );
+  }
+
+  /**
+   * Delivery ids for a message of this application made before its fan-out is known. Most
+   * applications have few endpoints per event type: guess generously from its last message.
+   */
+  private guessDeliveryIds(appId: string, now: Date): string[] {
+    const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(appId) ?? 0);
+    return Array.from({ length: guess }, () => newId('msgep', now.getTime()));
+  }
+
+  /** Remembers how many deliveries an application's last message made, for the next guess of ids. */
+  private rememberFanOut(appId: string, count: number): void {
+    if (count <= MIN_DELIVERY_IDS) {
+      this.fanOutHint.delete(appId);
+      return;
+    }
+    // A bound on memory, not a cache policy: forgetting only costs one retried statement.
+    if (this.fanOutHint.size >= 10_000) this.fanOutHint.clear();
+    this.fanOutHint.set(appId, count);
+  }
+}

@@ -1,0 +1,184 @@
+// Messages and their fan-out (one delivery per matching endpoint, in the same transaction), and the
+// lists that show a message's state per endpoint: the statements of both databases, side by side.
+import { columns, DELIVERY_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
+import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+
+const MESSAGE = columns(MESSAGE_COLUMNS);
+const DELIVERY = columns(DELIVERY_COLUMNS);
+
+const both = {
+  selectMessageByIdOrEventId: `
+    SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
+    ORDER BY id = @key DESC LIMIT 1`,
+  expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
+};
+
+/** Endpoints this message was queued for, each with its latest delivery. */
+const listMessageDestinations = (isLatestDelivery: string): string => `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.msg_id = @msgId AND d.app_id = @appId AND e.deleted_at IS NULL
+      AND ${isLatestDelivery}
+      AND d.endpoint_id {cmp} @cursor
+    ORDER BY d.endpoint_id {dir} LIMIT @limit`;
+
+export const postgres = {
+  // The message and, read in the same statement, the endpoints it fans out to: live, enabled
+  // endpoints whose event-type filter admits the type and whose channel filter overlaps the
+  // message's channels (a message without channels never reaches a channel endpoint: `&& NULL` is
+  // not true). With @endpointIds (send-example) only those, still only live and enabled ones.
+  insertMessage: `
+    WITH inserted AS (
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+      RETURNING ${MESSAGE}
+    )
+    SELECT inserted.*, ARRAY(
+      SELECT e.id FROM endpoints e
+      WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
+        AND CASE WHEN @endpointIds::text[] IS NULL
+              THEN ${pg.endpointAccepts('inserted.event_type', 'inserted.channels')}
+              ELSE e.id = ANY (@endpointIds)
+            END
+      ORDER BY e.id) AS endpoint_ids
+    FROM inserted`,
+  /**
+   * PostgreSQL only, as are the next two: the usual accept in one round trip and one implicit
+   * transaction, the message and its deliveries (the wake-up follows, see QueuedAnnouncer). Delivery
+   * ids come pre-made in @deliveryIds (KSUIDs are made in Node); an application with more matching
+   * endpoints than ids given makes the id NULL, the statement fails with not_null_violation as a
+   * whole, and createMessage retries with exactly as many ids. SQLite, in process, runs the small
+   * statements of insertMessageWithFanOut (sqlite.ts) for the same result.
+   */
+  insertMessageWithFanOut: `
+    WITH inserted AS (
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+      RETURNING ${MESSAGE}
+    ), targets AS (
+      SELECT e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n
+      FROM endpoints e, inserted
+      WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
+        AND CASE WHEN @endpointIds::text[] IS NULL
+              THEN ${pg.endpointAccepts('inserted.event_type', 'inserted.channels')}
+              ELSE e.id = ANY (@endpointIds)
+            END
+    ), queued AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
+             @now::bigint, NULL, @now, @now
+      FROM targets t, inserted
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*,
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries
+    FROM inserted`,
+  /**
+   * Several accepts in one statement and one commit (see createMessage): the same as
+   * insertMessageWithFanOut, for each row of a JSON array. Any failure (an eventId taken, an
+   * application gone, too few delivery ids) fails all of them; createMessage then runs each alone.
+   */
+  insertMessagesWithFanOut: `
+    WITH input AS (
+      SELECT * FROM json_to_recordset(@rows::json) AS x(
+        id text, app_id text, event_id text, event_type text, payload text, channels text[],
+        created_at bigint, payload_expires_at bigint, endpoint_ids text[], delivery_ids text[], now bigint)
+    ), inserted AS (
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at FROM input
+      RETURNING ${MESSAGE}
+    ), targets AS (
+      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n
+      FROM input m JOIN endpoints e ON e.app_id = m.app_id
+      WHERE e.deleted_at IS NULL AND NOT e.disabled
+        AND CASE WHEN m.endpoint_ids IS NULL
+              THEN ${pg.endpointAccepts('m.event_type', 'm.channels')}
+              ELSE e.id = ANY (m.endpoint_ids)
+            END
+    ), queued AS (
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0, m.now, NULL, m.now, m.now
+      FROM targets t JOIN input m ON m.id = t.msg_id
+      RETURNING ${DELIVERY}
+    )
+    SELECT inserted.*,
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q WHERE q.msg_id = inserted.id) AS deliveries
+    FROM inserted`,
+  // Messages queued with a state change check their application first: a deleted one drops them
+  // instead of failing the change. KEY SHARE keeps it from being deleted until we commit.
+  lockApplication: `SELECT id FROM applications WHERE id = @id FOR KEY SHARE`,
+  selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
+  /** A batch of ids in one round trip. */
+  selectMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE id = ANY (@ids::text[])`,
+  listMessages: `
+    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
+    WHERE m.app_id = @appId AND m.id {cmp} @cursor
+      AND (@before::bigint IS NULL OR m.created_at < @before)
+      AND (@after::bigint IS NULL OR m.created_at > @after)
+      ${pg.messageFilters}
+      AND (@status::text IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${pg.isLatestDelivery}))
+    ORDER BY m.id {dir} LIMIT @limit`,
+  expungePayload: both.expungePayload,
+  listMessageDestinations: listMessageDestinations(pg.isLatestDelivery),
+  listAttemptedMessages: `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND ${pg.isLatestDelivery}
+      AND d.msg_id {cmp} @cursor
+      AND (@status::text IS NULL OR d.status = @status)
+      AND (@before::bigint IS NULL OR m.created_at < @before)
+      AND (@after::bigint IS NULL OR m.created_at > @after)
+      ${pg.messageFilters}
+    ORDER BY d.msg_id {dir} LIMIT @limit`,
+};
+
+/** Channels and lists are JSON text. */
+export const sqlite = {
+  /** The message alone: SQLite has no data-modifying CTEs, so its fan-out is the next two statements. */
+  insertMessage: `
+    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
+    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt)
+    RETURNING ${MESSAGE}`,
+  /** SQLite only (PostgreSQL reads these inside insertMessage): live, enabled endpoints the message fans out to. */
+  selectFanOutEndpoints: `
+    SELECT id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
+      AND ${lite.endpointAccepts('@eventType', '@channels')}
+    ORDER BY e.id`,
+  /** SQLite only: targeted fan-out (send-example), only the named endpoints, still only live and enabled ones. */
+  selectTargetedEndpoints: `
+    SELECT id FROM endpoints e
+    WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
+      AND e.id IN (SELECT value FROM json_each(@endpointIds))
+    ORDER BY e.id`,
+  /** A plain read: the caller's IMMEDIATE transaction already keeps every other writer out. */
+  lockApplication: `SELECT 1 AS present FROM applications WHERE id = @id`,
+  selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
+  /** One row at a time: in process, a statement per row costs less than building a list of ids. */
+  selectMessageById: `SELECT ${MESSAGE} FROM messages WHERE id = @id`,
+  listMessages: `
+    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
+    WHERE m.app_id = @appId AND m.id {cmp} @cursor
+      AND (@before IS NULL OR m.created_at < @before)
+      AND (@after IS NULL OR m.created_at > @after)
+      ${lite.messageFilters}
+      AND (@status IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${lite.isLatestDelivery}))
+    ORDER BY m.id {dir} LIMIT @limit`,
+  expungePayload: both.expungePayload,
+  listMessageDestinations: listMessageDestinations(lite.isLatestDelivery),
+  listAttemptedMessages: `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND ${lite.isLatestDelivery}
+      AND d.msg_id {cmp} @cursor
+      AND (@status IS NULL OR d.status = @status)
+      AND (@before IS NULL OR m.created_at < @before)
+      AND (@after IS NULL OR m.created_at > @after)
+      ${lite.messageFilters}
+    ORDER BY d.msg_id {dir} LIMIT @limit`,
+};

@@ -1,0 +1,96 @@
+// Messages on SQLite: accepting one fans it out in the same transaction (through the group commit,
+// so accepts made together share one fsync); the lists that pair a message with its latest delivery.
+import type { Delivery, Message, MessageStatusName } from '../../domain/types.js';
+import { insertDelivery } from '../deliveries/sqlite.js';
+import { readEndpointRow } from '../endpoints/sqlite.js';
+import { conflictsOf } from '../shared/conflicts.js';
+import { mapOrNull, messageFilterParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { sqliteValues as values } from '../shared/values.js';
+import type { SqliteDatabase } from '../sqlite/database.js';
+import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
+import { sqlite as SQL } from './sql.js';
+
+const toRecord = (r: MessageRow): Message => toMessage(r, values);
+
+/** The message with this id (inside the caller's transaction); it must exist. */
+export function readMessage(db: SqliteDatabase, id: string): Message {
+  return toRecord(db.get<MessageRow>(SQL.selectMessageById, { id })!);
+}
+
+export class SqliteMessages {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async createMessage(message: Message, now: Date, options: { endpointIds?: string[] } = {}): Promise<{ message: Message; deliveries: Delivery[] }> {
+    return this.db.writeGrouped(() => this.insertMessageWithFanOut(message, now, options.endpointIds), {
+      conflicts: conflictsOf.message(message),
+      missingParent: 'Application not found',
+    });
+  }
+
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    return this.db.guard(() => mapOrNull(this.db.get<MessageRow>(SQL.selectMessageByIdOrEventId, { appId, key: idOrEventId }), toRecord));
+  }
+
+  async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
+    const params = { appId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
+  }
+
+  async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
+    return this.db.guard(() => this.db.run(SQL.expungePayload, { appId, id: msgId }).changes > 0);
+  }
+
+  async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {
+    return this.db.guard(() =>
+      this.db.read(() =>
+        this.db.page<DeliveryRow, MessageDestination>(SQL.listMessageDestinations, query, 'ascending', { appId, msgId }, (r) => r.endpoint_id, (r) => ({
+          endpoint: toEndpoint(readEndpointRow(this.db, r.endpoint_id)!, values),
+          delivery: toDelivery(r),
+        })),
+      ),
+    );
+  }
+
+  async listAttemptedMessages(
+    appId: string,
+    endpointId: string,
+    query: MessageListQuery & { status?: MessageStatusName | null },
+  ): Promise<Page<AttemptedMessage>> {
+    const params = { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    return this.db.guard(() =>
+      this.db.read(() =>
+        this.db.page<DeliveryRow, AttemptedMessage>(SQL.listAttemptedMessages, query, 'descending', params, (r) => r.msg_id, (r) => ({
+          message: readMessage(this.db, r.msg_id),
+          delivery: toDelivery(r),
+        })),
+      ),
+    );
+  }
+
+  /** Accept messages inside the caller's write transaction (see QueueMessagesOptions). */
+  queueMessages(messages: Message[] | undefined): void {
+    for (const message of messages ?? []) {
+      if (!this.db.get(SQL.lockApplication, { id: message.appId })) continue;
+      this.insertMessageWithFanOut(message, message.createdAt);
+    }
+  }
+
+  /**
+   * Insert the message and one scheduled delivery (due `now`) per endpoint it fans out to (or, with
+   * `endpointIds`, per named live endpoint). Call inside a write transaction.
+   */
+  private insertMessageWithFanOut(message: Message, now: Date, endpointIds?: string[]): { message: Message; deliveries: Delivery[] } {
+    const row = this.db.get<MessageRow>(SQL.insertMessage, messageParams(message, values))!;
+    const endpoints = endpointIds
+      ? this.db.all<{ id: string }>(SQL.selectTargetedEndpoints, { appId: message.appId, endpointIds: JSON.stringify(endpointIds) })
+      : this.db.all<{ id: string }>(SQL.selectFanOutEndpoints, {
+          appId: message.appId,
+          eventType: message.eventType,
+          channels: values.writeTextList(message.channels),
+        });
+    const deliveries = endpoints.map(({ id: endpointId }) =>
+      toDelivery(insertDelivery(this.db, { msgId: message.id, appId: message.appId, endpointId, triggerType: 'scheduled', now: now.getTime() })),
+    );
+    return { message: toRecord(row), deliveries };
+  }
+}

@@ -1,0 +1,453 @@
+// Rows as both databases return them and their conversion to and from domain records, written once:
+// both store times as integer milliseconds and use the same column names. The values each holds its
+// own way (JSON, booleans, lists) go through the database's ColumnValues (values.ts).
+import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../../domain/background-tasks.js';
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+  MessageStatusName,
+  OldSecret,
+  TriggerTypeName,
+} from '../../domain/types.js';
+import { idFloorAt } from '../../domain/ids.js';
+import type { AttemptCountsInput, AttemptListQuery, EndpointLatency, EndpointStats, IdempotentResponse, StoredToken } from '../store.js';
+import { jsonText, type ColumnValues } from './values.js';
+
+/** A column whose representation depends on the database (see ColumnValues). */
+type Stored = unknown;
+
+export interface ApplicationRow {
+  id: string;
+  uid: string | null;
+  name: string;
+  throttle_rate: number | null;
+  metadata: Stored;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EndpointRow {
+  id: string;
+  app_id: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  disabled: Stored;
+  event_types: Stored;
+  channels: Stored;
+  throttle_rate: number | null;
+  concurrency_limit: number | null;
+  version: number;
+  metadata: Stored;
+  secret: string;
+  old_secrets: Stored;
+  headers: Stored;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+  failing_since: number | null;
+}
+
+export interface EventTypeRow {
+  name: string;
+  description: string;
+  archived: Stored;
+  deprecated: Stored;
+  schemas: Stored;
+  feature_flag: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessageRow {
+  id: string;
+  app_id: string;
+  event_id: string | null;
+  event_type: string;
+  payload: string | null;
+  channels: Stored;
+  created_at: number;
+  payload_expires_at: number;
+}
+
+export interface DeliveryRow {
+  id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  status: MessageStatusName;
+  trigger_type: TriggerTypeName;
+  attempt_count: number;
+  next_attempt_at: number | null;
+  locked_until: number | null;
+  /** The due time while parked behind its endpoint's limit (next_attempt_at is NULL then); see migration 0002. */
+  parked_due_at?: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  msg_id: string;
+  app_id: string;
+  endpoint_id: string;
+  url: string;
+  response_status_code: number;
+  response: string;
+  response_duration_ms: number;
+  status: 'success' | 'fail';
+  trigger_type: TriggerTypeName;
+  attempted_at: number;
+}
+
+export interface TokenRow {
+  id: string;
+  app_id: string | null;
+  expires_at: number | null;
+}
+
+export interface IdempotencyRow {
+  status_code: number;
+  body: string;
+  content_type: string | null;
+}
+
+export interface BackgroundTaskRow {
+  id: string;
+  app_id: string;
+  task: BackgroundTaskKind;
+  status: BackgroundTaskStatus;
+  data: Stored;
+  cursor: string | null;
+  lease_owner: string | null;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row);
+}
+
+export function toDateOrNull(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+// Applications ----------------------------------------------------------------------------------
+
+export function toApplication(r: ApplicationRow, values: ColumnValues): Application {
+  return {
+    id: r.id,
+    uid: r.uid,
+    name: r.name,
+    throttleRate: r.throttle_rate,
+    metadata: values.readJson<Record<string, string>>(r.metadata),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function applicationParams(app: Application): Record<string, unknown> {
+  return {
+    id: app.id,
+    uid: app.uid,
+    name: app.name,
+    throttleRate: app.throttleRate,
+    metadata: jsonText(app.metadata),
+    createdAt: app.createdAt.getTime(),
+    updatedAt: app.updatedAt.getTime(),
+  };
+}
+
+// Endpoints -------------------------------------------------------------------------------------
+
+export function toEndpoint(r: EndpointRow, values: ColumnValues): Endpoint {
+  const oldSecrets = values.readJson<{ secret: string; expiresAt: number }[]>(r.old_secrets);
+  return {
+    id: r.id,
+    appId: r.app_id,
+    uid: r.uid,
+    url: r.url,
+    description: r.description,
+    disabled: values.readBoolean(r.disabled),
+    eventTypes: values.readTextList(r.event_types),
+    channels: values.readTextList(r.channels),
+    throttleRate: r.throttle_rate,
+    ...(r.concurrency_limit !== null ? { concurrencyLimit: r.concurrency_limit } : {}),
+    version: r.version,
+    metadata: values.readJson<Record<string, string>>(r.metadata),
+    secret: r.secret,
+    oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
+    headers: values.readJson<Record<string, string>>(r.headers),
+    ...(r.failing_since !== null ? { failingSince: new Date(r.failing_since) } : {}),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function endpointParams(e: Endpoint, values: ColumnValues): Record<string, unknown> {
+  return {
+    id: e.id,
+    appId: e.appId,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    disabled: values.writeBoolean(e.disabled),
+    eventTypes: values.writeTextList(e.eventTypes),
+    channels: values.writeTextList(e.channels),
+    throttleRate: e.throttleRate,
+    concurrencyLimit: e.concurrencyLimit ?? null,
+    version: e.version,
+    metadata: jsonText(e.metadata),
+    secret: e.secret,
+    // Old secrets keep their expiry as epoch ms, like every other time in the database.
+    oldSecrets: jsonText(e.oldSecrets.map((s) => ({ secret: s.secret, expiresAt: s.expiresAt.getTime() }))),
+    headers: jsonText(e.headers),
+    createdAt: e.createdAt.getTime(),
+    updatedAt: e.updatedAt.getTime(),
+  };
+}
+
+// Event types -----------------------------------------------------------------------------------
+
+export function toEventType(r: EventTypeRow, values: ColumnValues): EventType {
+  return {
+    name: r.name,
+    description: r.description,
+    archived: values.readBoolean(r.archived),
+    deprecated: values.readBoolean(r.deprecated),
+    schemas: values.readJsonOrNull<Record<string, unknown>>(r.schemas),
+    featureFlag: r.feature_flag,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function eventTypeParams(t: EventType, values: ColumnValues): Record<string, unknown> {
+  return {
+    name: t.name,
+    description: t.description,
+    archived: values.writeBoolean(t.archived),
+    deprecated: values.writeBoolean(t.deprecated),
+    schemas: t.schemas === null ? null : jsonText(t.schemas),
+    featureFlag: t.featureFlag,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}
+
+// Messages --------------------------------------------------------------------------------------
+
+export function toMessage(r: MessageRow, values: ColumnValues): Message {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    payload: r.payload,
+    channels: values.readTextList(r.channels),
+    createdAt: new Date(r.created_at),
+    payloadExpiresAt: new Date(r.payload_expires_at),
+  };
+}
+
+export function messageParams(m: Message, values: ColumnValues): Record<string, unknown> {
+  return {
+    id: m.id,
+    appId: m.appId,
+    eventId: m.eventId,
+    eventType: m.eventType,
+    payload: m.payload,
+    channels: values.writeTextList(m.channels),
+    createdAt: m.createdAt.getTime(),
+    payloadExpiresAt: m.payloadExpiresAt.getTime(),
+  };
+}
+
+/** The optional message filters every message-shaped list accepts (`@before`, `@after`, `@channel`, `@eventTypes`). */
+export function messageFilterParams(
+  query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null },
+  values: ColumnValues,
+): Record<string, unknown> {
+  return {
+    before: query.before?.getTime() ?? null,
+    after: query.after?.getTime() ?? null,
+    channel: query.channel ?? null,
+    eventTypes: query.eventTypes ? values.writeTextList(query.eventTypes) : null,
+  };
+}
+
+// Deliveries and attempts -----------------------------------------------------------------------
+
+export function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    status: r.status,
+    triggerType: r.trigger_type,
+    attemptCount: r.attempt_count,
+    // A parked delivery is still due: it shows its due time like any other waiting one.
+    nextAttemptAt: toDateOrNull(r.next_attempt_at ?? (r.status === 'pending' || r.status === 'sending' ? r.parked_due_at ?? null : null)),
+    lockedUntil: toDateOrNull(r.locked_until),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+export function toAttempt(r: AttemptRow): Attempt {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    msgId: r.msg_id,
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    url: r.url,
+    responseStatusCode: r.response_status_code,
+    response: r.response,
+    responseDurationMs: r.response_duration_ms,
+    status: r.status,
+    triggerType: r.trigger_type,
+    timestamp: new Date(r.attempted_at),
+  };
+}
+
+export function attemptParams(a: Attempt): Record<string, unknown> {
+  return {
+    id: a.id,
+    deliveryId: a.deliveryId,
+    msgId: a.msgId,
+    appId: a.appId,
+    endpointId: a.endpointId,
+    url: a.url,
+    responseStatusCode: a.responseStatusCode,
+    response: a.response,
+    responseDurationMs: a.responseDurationMs,
+    status: a.status,
+    triggerType: a.triggerType,
+    attemptedAt: a.timestamp.getTime(),
+  };
+}
+
+/** The parameters of an attempt list but its message filters (see messageFilterParams). */
+export function attemptListParams(appId: string, query: AttemptListQuery): Record<string, unknown> {
+  return {
+    appId,
+    msgId: query.msgId ?? null,
+    endpointId: query.endpointId ?? null,
+    status: query.status ?? null,
+    statusCodeClass: query.statusCodeClass ?? null,
+  };
+}
+
+// Statistics ------------------------------------------------------------------------------------
+
+/** The parameters of countAttemptsOverTime's statements (each uses those of its scope). */
+export function attemptCountsParams(input: AttemptCountsInput): Record<string, unknown> {
+  return {
+    since: input.since.getTime(),
+    until: input.until.getTime(),
+    bucketMs: Math.max(1, Math.round(input.bucketMs)),
+    appId: input.appId ?? null,
+    endpointId: input.endpointId ?? null,
+    // Attempt ids start with their time (the worker makes both from one clock reading), so the
+    // (app_id, id) and (endpoint_id, id) indexes give the window as a range.
+    minId: idFloorAt('atmpt', input.since.getTime()),
+  };
+}
+
+export interface EndpointLatencyRow {
+  endpoint_id: string;
+  app_id: string;
+  attempts: number;
+  avg_ms: number;
+  max_ms: number;
+}
+
+export function toEndpointLatency(r: EndpointLatencyRow): EndpointLatency {
+  return { endpointId: r.endpoint_id, appId: r.app_id, attempts: r.attempts, avgDurationMs: r.avg_ms, maxDurationMs: r.max_ms };
+}
+
+/** An endpoint's counts of latest deliveries by status, from `(status, n)` rows. */
+export function toEndpointStats(rows: { status: MessageStatusName; n: number }[]): EndpointStats {
+  const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0 };
+  for (const { status, n } of rows) stats[status] = n;
+  return stats;
+}
+
+// Auth ------------------------------------------------------------------------------------------
+
+export function toStoredToken(r: TokenRow): StoredToken {
+  return { id: r.id, appId: r.app_id, expiresAt: toDateOrNull(r.expires_at) };
+}
+
+export function tokenParams(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Record<string, unknown> {
+  return {
+    id: input.id,
+    tokenHash: input.tokenHash,
+    appId: input.appId,
+    createdAt: input.createdAt.getTime(),
+    expiresAt: input.expiresAt?.getTime() ?? null,
+  };
+}
+
+export function toIdempotentResponse(r: IdempotencyRow): IdempotentResponse {
+  return { statusCode: r.status_code, body: r.body, contentType: r.content_type };
+}
+
+export function idempotentResponseParams(keyHash: string, response: IdempotentResponse, expiresAt: Date): Record<string, unknown> {
+  return {
+    keyHash,
+    statusCode: response.statusCode,
+    body: response.body,
+    contentType: response.contentType,
+    expiresAt: expiresAt.getTime(),
+  };
+}
+
+// Background tasks ------------------------------------------------------------------------------
+
+export function toBackgroundTask(r: BackgroundTaskRow, values: ColumnValues): BackgroundTask {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    task: r.task,
+    status: r.status,
+    data: values.readJson<Record<string, unknown>>(r.data),
+    cursor: r.cursor,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+/** A task's columns; the lease (`@leaseOwner`, `@lockedUntil`) is the caller's to add. */
+export function backgroundTaskParams(t: BackgroundTask): Record<string, unknown> {
+  return {
+    id: t.id,
+    appId: t.appId,
+    task: t.task,
+    status: t.status,
+    data: jsonText(t.data),
+    cursor: t.cursor,
+    createdAt: t.createdAt.getTime(),
+    updatedAt: t.updatedAt.getTime(),
+  };
+}
+
+/**
+ * `load`, asked at most once per id: later calls with the same id return the first answer. For a
+ * claimed batch, whose deliveries mostly share a few endpoints.
+ */
+export function onceById<T>(load: (id: string) => T): (id: string) => T {
+  const answers = new Map<string, T>();
+  return (id) => {
+    if (!answers.has(id)) answers.set(id, load(id));
+    return answers.get(id) as T;
+  };
+}

@@ -1,0 +1,61 @@
+// Pieces of SQL that several subjects' statements share, both databases side by side. Each says the
+// same thing on both; where the text differs, the comment says why.
+
+/** Both databases: endpoints with parked deliveries, by a loose index scan of deliveries_parked (one probe per endpoint). */
+function parkedEndpoints(firstProbe: string): string {
+  return `parked_endpoints (endpoint_id) AS (
+        ${firstProbe}
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM deliveries d
+                WHERE d.status IN ('pending', 'sending') AND d.parked_due_at IS NOT NULL AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM parked_endpoints p WHERE p.endpoint_id IS NOT NULL)`;
+}
+
+const FIRST_PARKED = `FROM deliveries
+         WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
+         ORDER BY endpoint_id LIMIT 1`;
+
+export const postgres = {
+  /**
+   * The latest delivery of its (message, endpoint) pair; used wherever "current state" is shown.
+   * An anti-join on deliveries_msg_endpoint (msg_id, endpoint_id, id): no newer row for the pair.
+   */
+  isLatestDelivery: `NOT EXISTS (
+  SELECT 1 FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id AND d2.id > d.id)`,
+  /** Optional message filters shared by the message, attempt and attempted-message lists. */
+  messageFilters: `
+  AND (@channel::text IS NULL OR @channel = ANY (m.channels))
+  AND (@eventTypes::text[] IS NULL OR m.event_type = ANY (@eventTypes))`,
+  /**
+   * Fan-out matching, shared by fan-out and replay-missing: endpoint `e`'s event-type filter admits
+   * the type and its channel filter overlaps the channels (SQL expressions of the message's type and
+   * channels). NULL (not false)
+   * when the message has no channels and the endpoint has some: `&& NULL` is not true.
+   */
+  endpointAccepts: (eventType: string, channels: string): string => `(e.event_types IS NULL OR ${eventType} = ANY (e.event_types))
+               AND (e.channels IS NULL OR e.channels && ${channels})`,
+  /** A recursive CTE (inside WITH RECURSIVE); PostgreSQL takes the first probe as a parenthesised query. */
+  parkedEndpoints: parkedEndpoints(`(SELECT endpoint_id ${FIRST_PARKED})`),
+};
+
+export const sqlite = {
+  /**
+   * As on PostgreSQL; SQLite answers the correlated MAX with one probe of deliveries_msg_endpoint,
+   * where its planner would not turn NOT EXISTS into an anti-join.
+   */
+  isLatestDelivery: `d.id = (SELECT MAX(d2.id) FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id)`,
+  /** Channels and lists are JSON text here: json_each stands in for PostgreSQL's arrays. */
+  messageFilters: `
+  AND (@channel IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel))
+  AND (@eventTypes IS NULL OR m.event_type IN (SELECT value FROM json_each(@eventTypes)))`,
+  /**
+   * As on PostgreSQL, the channels being JSON text; false, not NULL, when a message without channels
+   * meets a channel endpoint.
+   */
+  endpointAccepts: (eventType: string, channels: string): string => `(e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = ${eventType}))
+      AND (e.channels IS NULL OR EXISTS (
+        SELECT 1 FROM json_each(e.channels) ec JOIN json_each(${channels}) mc ON mc.value = ec.value))`,
+  /** SQLite wants the first probe as a scalar subquery in a SELECT. */
+  parkedEndpoints: parkedEndpoints(`SELECT (SELECT endpoint_id ${FIRST_PARKED})`),
+};
