@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import { describeApplications } from './applications.js';
 import { describeAttempts } from './attempts.js';
 import { describeAuth } from './auth.js';
+import { describeBackgroundTasks } from './background-tasks.js';
 import { describeClaims } from './claims.js';
 import { describeCompletion } from './completion.js';
 import { describeEndpointLimits } from './endpoint-limits.js';
@@ -49,6 +50,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeEndpointLimits();
     describeAttempts();
     describeAuth();
+    describeBackgroundTasks();
     describeRetention();
     describeStats();
   });
