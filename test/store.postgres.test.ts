@@ -13,7 +13,7 @@ import { PostgresStore, type PostgresStoreOptions } from '../src/storage/postgre
 import { readMigrations } from '../src/storage/shared/migrations.js';
 import type { Store } from '../src/storage/store.js';
 import { backends, dropSchema, freshSchemaUrl, postgresUrl, schemaOf, withClient } from './helpers/postgres.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract } from './store-contract/index.js';
 
 const enabled = (await backends()).includes('postgres');
 

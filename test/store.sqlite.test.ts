@@ -12,7 +12,7 @@ import { TapwireError } from '../src/errors/tapwire-error.js';
 import { describeDatabaseUrl, openStore } from '../src/storage/open-store.js';
 import { readMigrations } from '../src/storage/shared/migrations.js';
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract } from './store-contract/index.js';
 
 /** The migrations on disk: the tests follow new ones without listing them. */
 const MIGRATIONS = readMigrations(new URL('../src/storage/sqlite/migrations/', import.meta.url));

@@ -1,0 +1,51 @@
+// The Store contract, event types: names are unique (archived ones too) and lists page by name.
+import { describe, expect, it } from 'vitest';
+
+import type { EventType } from '../../src/domain/types.js';
+import type { Page } from '../../src/storage/store.js';
+import { store, at, makeEventType } from './fixtures.js';
+
+/** The event-type cases, registered inside runStoreContract's describe (index.ts). */
+export function describeEventTypes(): void {
+  describe('event types', () => {
+    it('creates, conflicts on an existing name, saves, deletes', async () => {
+      const type = makeEventType('invoice.paid', { schemas: { '1': { type: 'object' } }, featureFlag: 'beta' });
+      expect(await store.createEventType(type)).toEqual(type);
+      expect(await store.getEventType('invoice.paid')).toEqual(type);
+      await expect(store.createEventType(makeEventType('invoice.paid'))).rejects.toMatchObject({
+        code: 'conflict',
+        detail: expect.stringContaining('invoice.paid'),
+      });
+
+      const archived = { ...type, archived: true, deprecated: true, description: 'old', updatedAt: at(60) };
+      expect(await store.saveEventType(archived)).toEqual(archived);
+      // Archived names still conflict.
+      await expect(store.createEventType(makeEventType('invoice.paid'))).rejects.toMatchObject({ code: 'conflict' });
+      // Save also inserts.
+      const fresh = makeEventType('user.created');
+      expect(await store.saveEventType(fresh)).toEqual(fresh);
+
+      expect(await store.deleteEventType('invoice.paid')).toBe(true);
+      expect(await store.deleteEventType('invoice.paid')).toBe(false);
+      expect(await store.getEventType('invoice.paid')).toBeNull();
+    });
+
+    it('lists by name, hides archived unless asked, and pages by name', async () => {
+      for (const name of ['d.four', 'a.one', 'c.three', 'b.two', 'e.five']) {
+        await store.createEventType(makeEventType(name, { archived: name === 'c.three' }));
+      }
+      const names = (page: Page<EventType>): string[] => page.data.map((t) => t.name);
+      expect(names(await store.listEventTypes({ limit: 10, includeArchived: false }))).toEqual(['a.one', 'b.two', 'd.four', 'e.five']);
+      const first = await store.listEventTypes({ limit: 2, includeArchived: true });
+      expect(names(first)).toEqual(['a.one', 'b.two']);
+      expect(first.iterator).toBe('b.two');
+      const second = await store.listEventTypes({ limit: 2, includeArchived: true, iterator: first.iterator });
+      expect(names(second)).toEqual(['c.three', 'd.four']);
+      const third = await store.listEventTypes({ limit: 2, includeArchived: true, iterator: second.iterator });
+      expect(names(third)).toEqual(['e.five']);
+      expect(third.done).toBe(true);
+      const back = await store.listEventTypes({ limit: 2, includeArchived: true, iterator: third.prevIterator });
+      expect(names(back)).toEqual(['c.three', 'd.four']);
+    });
+  });
+}
