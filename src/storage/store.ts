@@ -1,5 +1,5 @@
 // The Store interface: every domain operation Tapwire needs from its database, each one atomic.
-// SQLite and PostgreSQL implement it; one contract suite (test/store-contract.ts) runs against both.
+// SQLite and PostgreSQL implement it; one contract suite (test/store-contract/) runs against both.
 // Driver errors never leave an implementation: uid collisions become TapwireError('conflict'),
 // an unreachable database becomes TapwireError('store_unavailable').
 import type {
@@ -265,7 +265,7 @@ export interface Store {
   /** Endpoints this message was queued for, each with its latest delivery; ordered by endpoint id. */
   listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>>;
   /** Messages queued for this endpoint, each with its latest delivery; newest first. */
-  listAttemptedMessages(appId: string, endpointId: string, query: MessageListQuery & { status?: MessageStatusName | null }): Promise<Page<AttemptedMessage>>;
+  listAttemptedMessages(appId: string, endpointId: string, query: MessageListQuery): Promise<Page<AttemptedMessage>>;
 
   // Queue -----------------------------------------------------------------------------------
   /** Queue a manual delivery (resend) of one message to one endpoint, due now. */
@@ -356,7 +356,7 @@ export interface Store {
    * endpoint was deleted or disabled meanwhile the task fails instead. Null (and nothing done)
    * when the task is not running or `leaseOwner` no longer holds it.
    */
-  runReplayMissingBatch(input: { taskId: string; leaseOwner: string; now: Date; leaseMs: number; limit: number }): Promise<{ task: BackgroundTask; queued: number } | null>;
+  runReplayMissingBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null>;
   /**
    * Give up `leaseOwner`'s lease of a running task: it stays running and any process may resume it
    * at once, or with `error` it ends as failed with `data.error` set. False when that owner did not
@@ -421,4 +421,13 @@ export interface BackgroundTaskListQuery extends ListQuery {
   appId?: string | null;
   status?: BackgroundTaskStatus | null;
   task?: BackgroundTaskKind | null;
+}
+
+/** Input of {@link Store.runReplayMissingBatch}. */
+export interface ReplayMissingBatchInput {
+  taskId: string;
+  leaseOwner: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
 }

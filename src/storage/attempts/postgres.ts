@@ -1,7 +1,7 @@
 // The attempt log on PostgreSQL.
 import type { Attempt } from '../../domain/types.js';
 import type { PostgresDatabase } from '../postgres/database.js';
-import { attemptListParams, mapOrNull, messageFilterParams, toAttempt, type AttemptRow } from '../shared/rows.js';
+import { attemptListParams, mapOrNull, toAttempt, type AttemptRow } from '../shared/rows.js';
 import { postgresValues as values } from '../shared/values.js';
 import type { AttemptListQuery, Page } from '../store.js';
 import { attemptListFor, postgres as SQL } from './sql.js';
@@ -10,7 +10,7 @@ export class PostgresAttempts {
   constructor(private readonly db: PostgresDatabase) {}
 
   async listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>> {
-    const params = { ...attemptListParams(appId, query), ...messageFilterParams(query, values) };
+    const params = attemptListParams(appId, query, values);
     return this.db.guard(() => this.db.page<AttemptRow, Attempt>(SQL[attemptListFor(query)], query, 'descending', params, (r) => r.id, toAttempt));
   }
 

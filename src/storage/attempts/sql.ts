@@ -2,13 +2,10 @@
 // reads. The statements of both databases, side by side; attempts are recorded by
 // deliveries/completion.
 import { ATTEMPT_COLUMNS, columns } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
-/**
- * An attempt list, driven by the index of its narrowest filter (`driver`). The databases differ in
- * the parameter casts PostgreSQL needs to type a NULL, and in the message filters (fragments).
- */
-function attemptList(driver: string, cast: (type: string) => string, messageFilters: string): string {
+/** An attempt list, driven by the index of its narrowest filter (`driver`). */
+function attemptList(driver: string, { cast, messageFilters }: SqlFragments): string {
   return `
     SELECT ${columns(ATTEMPT_COLUMNS, 'a')} FROM attempts a JOIN messages m ON m.id = a.msg_id
     WHERE ${driver} AND a.id {cmp} @cursor
@@ -26,23 +23,23 @@ function attemptList(driver: string, cast: (type: string) => string, messageFilt
 }
 
 /** The three attempt lists, each through the index that matches its narrowest filter. */
-function attemptLists(cast: (type: string) => string, messageFilters: string) {
+function attemptLists(f: SqlFragments) {
   return {
-    listAttemptsByApp: attemptList('a.app_id = @appId', cast, messageFilters),
-    listAttemptsByMsg: attemptList('a.msg_id = @msgId AND a.app_id = @appId', cast, messageFilters),
-    listAttemptsByEndpoint: attemptList('a.endpoint_id = @endpointId AND a.app_id = @appId', cast, messageFilters),
+    listAttemptsByApp: attemptList('a.app_id = @appId', f),
+    listAttemptsByMsg: attemptList('a.msg_id = @msgId AND a.app_id = @appId', f),
+    listAttemptsByEndpoint: attemptList('a.endpoint_id = @endpointId AND a.app_id = @appId', f),
   };
 }
 
 const selectAttempt = `SELECT ${columns(ATTEMPT_COLUMNS)} FROM attempts WHERE id = @id AND msg_id = @msgId AND app_id = @appId`;
 
 export const postgres = {
-  ...attemptLists((type) => `::${type}`, pg.messageFilters),
+  ...attemptLists(pg),
   selectAttempt,
 };
 
 export const sqlite = {
-  ...attemptLists(() => '', lite.messageFilters),
+  ...attemptLists(lite),
   selectAttempt,
 } satisfies Record<keyof typeof postgres, string>;
 

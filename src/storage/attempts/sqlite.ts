@@ -1,6 +1,6 @@
 // The attempt log on SQLite.
 import type { Attempt } from '../../domain/types.js';
-import { attemptListParams, mapOrNull, messageFilterParams, toAttempt, type AttemptRow } from '../shared/rows.js';
+import { attemptListParams, mapOrNull, toAttempt, type AttemptRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import type { AttemptListQuery, Page } from '../store.js';
@@ -10,7 +10,7 @@ export class SqliteAttempts {
   constructor(private readonly db: SqliteDatabase) {}
 
   async listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>> {
-    const params = { ...attemptListParams(appId, query), ...messageFilterParams(query, values) };
+    const params = attemptListParams(appId, query, values);
     return this.db.guard(() => this.db.page<AttemptRow, Attempt>(SQL[attemptListFor(query)], query, 'descending', params, (r) => r.id, toAttempt));
   }
 

@@ -1,13 +1,12 @@
 // Background tasks on PostgreSQL: stored, listed, leased (SKIP LOCKED across processes), and
 // replay-missing run one batch per transaction holding the task and the endpoint.
-import { idFloorAt } from '../../domain/ids.js';
 import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask } from '../../domain/background-tasks.js';
 import { insertDeliveries } from '../deliveries/postgres.js';
 import type { PostgresDatabase } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { backgroundTaskParams, mapOrNull, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
+import { backgroundTaskParams, mapOrNull, newBackgroundTaskParams, replayCandidateParams, taskClaimParams, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
 import { postgresValues as values } from '../shared/values.js';
-import type { BackgroundTaskLease, BackgroundTaskListQuery, Page } from '../store.js';
+import type { BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
 import { postgres as SQL } from './sql.js';
 
 const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
@@ -16,7 +15,7 @@ export class PostgresBackgroundTasks {
   constructor(private readonly db: PostgresDatabase) {}
 
   async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
-    const params = { ...backgroundTaskParams(task), leaseOwner: lease?.owner ?? null, lockedUntil: lease?.until.getTime() ?? null };
+    const params = newBackgroundTaskParams(task, lease);
     return this.db.guard(async () => toRecord((await this.db.one<BackgroundTaskRow>(SQL.insertBackgroundTask, params))!), {
       conflicts: conflictsOf.backgroundTask(task.id),
       missingParent: 'Application not found',
@@ -33,20 +32,14 @@ export class PostgresBackgroundTasks {
   }
 
   async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
-    const params = { now: input.now.getTime(), leaseOwner: input.leaseOwner, lockedUntil: input.now.getTime() + input.leaseMs, limit: input.limit };
+    const params = taskClaimParams(input);
     return this.db.guard(async () => {
       const { rows } = await this.db.run<BackgroundTaskRow>(SQL.claimBackgroundTasks, params);
       return rows.map(toRecord).sort((a, b) => (a.id < b.id ? -1 : 1));
     });
   }
 
-  async runReplayMissingBatch(input: {
-    taskId: string;
-    leaseOwner: string;
-    now: Date;
-    leaseMs: number;
-    limit: number;
-  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+  async runReplayMissingBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
     const now = input.now.getTime();
     return this.db.guard(() =>
       this.db.transaction(async (client) => {
@@ -69,14 +62,7 @@ export class PostgresBackgroundTasks {
         }
         const { rows: candidates } = await this.db.run<{ id: string; expired: boolean; missing: boolean }>(
           SQL.selectReplayCandidates,
-          {
-            appId: task.appId,
-            endpointId: window.endpointId,
-            cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
-            since: window.since.getTime(),
-            until: window.until.getTime(),
-            limit: input.limit,
-          },
+          replayCandidateParams(task, window, input.limit),
           client,
         );
         const missing = candidates.filter((c) => c.missing);

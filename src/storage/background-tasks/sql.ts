@@ -60,7 +60,7 @@ export const postgres = {
   lockEndpointForReplay: `
     SELECT app_id, disabled, deleted_at FROM endpoints WHERE id = @endpointId FOR NO KEY UPDATE`,
   // PostgreSQL's fan-out match is NULL for a message without channels meeting a channel endpoint.
-  selectReplayCandidates: selectReplayCandidates(`COALESCE(${pg.endpointAccepts('m.event_type', 'm.channels')}, false)`, (type) => `::${type}`),
+  selectReplayCandidates: selectReplayCandidates(`COALESCE(${pg.endpointAccepts('m.event_type', 'm.channels')}, false)`, pg.cast),
 };
 
 /** JSON is text; the IMMEDIATE transaction of a batch keeps other writers out, so plain reads hold rows. */
@@ -88,5 +88,5 @@ export const sqlite = {
     SET status = @status, data = @data, cursor = @cursor, locked_until = @lockedUntil, updated_at = @updatedAt
     WHERE id = @id`,
   lockEndpointForReplay: `SELECT app_id, disabled, deleted_at FROM endpoints WHERE id = @endpointId`,
-  selectReplayCandidates: selectReplayCandidates(`(${lite.endpointAccepts('m.event_type', 'm.channels')})`, () => ''),
+  selectReplayCandidates: selectReplayCandidates(`(${lite.endpointAccepts('m.event_type', 'm.channels')})`, lite.cast),
 } satisfies Record<keyof typeof postgres, string>;

@@ -1,13 +1,12 @@
 // Background tasks on SQLite: stored, listed, leased, and replay-missing run one batch per IMMEDIATE
 // transaction.
-import { idFloorAt } from '../../domain/ids.js';
 import { advanceReplay, failTask, replayStopReason, replayWindowOf, type BackgroundTask } from '../../domain/background-tasks.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { backgroundTaskParams, mapOrNull, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
+import { backgroundTaskParams, mapOrNull, newBackgroundTaskParams, replayCandidateParams, taskClaimParams, toBackgroundTask, type BackgroundTaskRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
-import type { BackgroundTaskLease, BackgroundTaskListQuery, Page } from '../store.js';
+import type { BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
 import { sqlite as SQL } from './sql.js';
 
 const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
@@ -16,7 +15,7 @@ export class SqliteBackgroundTasks {
   constructor(private readonly db: SqliteDatabase) {}
 
   async createBackgroundTask(task: BackgroundTask, lease: BackgroundTaskLease | null = null): Promise<BackgroundTask> {
-    const params = { ...backgroundTaskParams(task), leaseOwner: lease?.owner ?? null, lockedUntil: lease?.until.getTime() ?? null };
+    const params = newBackgroundTaskParams(task, lease);
     return this.db.guard(() => toRecord(this.db.get<BackgroundTaskRow>(SQL.insertBackgroundTask, params)!), {
       conflicts: conflictsOf.backgroundTask(task.id),
       missingParent: 'Application not found',
@@ -33,7 +32,7 @@ export class SqliteBackgroundTasks {
   }
 
   async claimBackgroundTasks(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Promise<BackgroundTask[]> {
-    const params = { now: input.now.getTime(), leaseOwner: input.leaseOwner, lockedUntil: input.now.getTime() + input.leaseMs, limit: input.limit };
+    const params = taskClaimParams(input);
     return this.db.guard(() =>
       this.db.write(() =>
         this.db
@@ -44,13 +43,7 @@ export class SqliteBackgroundTasks {
     );
   }
 
-  async runReplayMissingBatch(input: {
-    taskId: string;
-    leaseOwner: string;
-    now: Date;
-    leaseMs: number;
-    limit: number;
-  }): Promise<{ task: BackgroundTask; queued: number } | null> {
+  async runReplayMissingBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
     const now = input.now.getTime();
     return this.db.guard(() =>
       this.db.write(() => {
@@ -67,14 +60,7 @@ export class SqliteBackgroundTasks {
           this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(failed), lockedUntil: null });
           return { task: failed, queued: 0 };
         }
-        const candidates = this.db.all<{ id: string; expired: number; missing: number }>(SQL.selectReplayCandidates, {
-          appId: task.appId,
-          endpointId: window.endpointId,
-          cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
-          since: window.since.getTime(),
-          until: window.until.getTime(),
-          limit: input.limit,
-        });
+        const candidates = this.db.all<{ id: string; expired: number; missing: number }>(SQL.selectReplayCandidates, replayCandidateParams(task, window, input.limit));
         let queued = 0;
         let skippedExpired = 0;
         for (const candidate of candidates) {

@@ -7,7 +7,7 @@ import type { Delivery, TriggerTypeName } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { PostgresDatabase } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
+import { manualDeliveryParams, mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
 import type { NextDueInput } from '../store.js';
 import { THROTTLE_BURST_MS } from './claims/rules.js';
 import { postgres as SQL } from './sql.js';
@@ -40,13 +40,7 @@ export class PostgresDeliveries {
   async createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery> {
     return this.db.guard(
       async () => {
-        const row = await this.db.one<DeliveryRow>(SQL.insertManualDelivery, {
-          id: input.deliveryId,
-          appId: input.appId,
-          msgId: input.msgId,
-          endpointId: input.endpointId,
-          now: input.now.getTime(),
-        });
+        const row = await this.db.one<DeliveryRow>(SQL.insertManualDelivery, manualDeliveryParams(input));
         if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
         return toDelivery(row);
       },

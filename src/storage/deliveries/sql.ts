@@ -2,7 +2,7 @@
 // recovery, when the next one is due, and the queue's size. Claims and completion have folders of
 // their own. The statements of both databases, side by side.
 import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
@@ -40,6 +40,25 @@ const nextDueParts = (f: { parkedEndpoints: string }) => ({
 const pgNext = nextDueParts(pg);
 const liteNext = nextDueParts(lite);
 
+/** A manual delivery is only queued when both the message and a live endpoint belong to the app. */
+const insertManualDelivery = (f: SqlFragments): string => `
+      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
+                              next_attempt_at, locked_until, created_at, updated_at)
+      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now${f.cast('bigint')}, NULL, @now, @now
+      FROM messages m JOIN endpoints e ON e.app_id = m.app_id
+      WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
+      RETURNING ${DELIVERY}`;
+
+/** Messages whose latest delivery to the endpoint failed, created in [since, until); `join` may narrow them. */
+const selectRecoverableMessages = (f: SqlFragments, join: string): string => `
+    SELECT d.msg_id FROM deliveries d
+      JOIN messages m ON m.id = d.msg_id ${join}
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND m.created_at >= @since AND m.created_at < @until
+      AND d.status = 'fail'
+      AND ${f.isLatestDelivery}
+    ORDER BY d.msg_id`;
+
 export const postgres = {
   /**
    * Fan-out, recover, replay: many deliveries in one statement. Ids are made by the caller
@@ -57,16 +76,9 @@ export const postgres = {
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
-  // A manual delivery is only queued when both the message and a live endpoint belong to the app.
+  /** With the wake-up, as insertDeliveries. */
   insertManualDelivery: `
-    WITH inserted AS (
-      INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, locked_until, created_at, updated_at)
-      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now::bigint, NULL, @now, @now
-      FROM messages m JOIN endpoints e ON e.app_id = m.app_id
-      WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
-      RETURNING ${DELIVERY}
-    )
+    WITH inserted AS (${insertManualDelivery(pg)})
     SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
   /**
    * PostgreSQL only: two recovers of one endpoint at once would both see the same failures and queue
@@ -76,14 +88,7 @@ export const postgres = {
   lockEndpointForRecover: `
     SELECT id FROM endpoints WHERE id = @endpointId AND app_id = @appId AND deleted_at IS NULL
     FOR NO KEY UPDATE`,
-  selectRecoverableMessages: `
-    SELECT d.msg_id FROM deliveries d
-      JOIN messages m ON m.id = d.msg_id
-    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
-      AND m.created_at >= @since AND m.created_at < @until
-      AND d.status = 'fail'
-      AND ${pg.isLatestDelivery}
-    ORDER BY d.msg_id`,
+  selectRecoverableMessages: selectRecoverableMessages(pg, ''),
   selectNextDueAt: `
     WITH RECURSIVE
       ${pgNext.parkedEndpoints},
@@ -123,23 +128,9 @@ export const sqlite = {
                             next_attempt_at, locked_until, created_at, updated_at)
     VALUES (@id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0, @now, NULL, @now, @now)
     RETURNING ${DELIVERY}`,
-  insertManualDelivery: `
-    INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                            next_attempt_at, locked_until, created_at, updated_at)
-    SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now, NULL, @now, @now
-    FROM messages m JOIN endpoints e ON e.app_id = m.app_id
-    WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
-    RETURNING ${DELIVERY}`,
-  /** Without PostgreSQL's lockEndpointForRecover, the join to endpoints leaves a deleted endpoint out. */
-  selectRecoverableMessages: `
-    SELECT d.msg_id FROM deliveries d
-      JOIN messages m ON m.id = d.msg_id
-      JOIN endpoints e ON e.id = d.endpoint_id
-    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId AND e.deleted_at IS NULL
-      AND m.created_at >= @since AND m.created_at < @until
-      AND d.status = 'fail'
-      AND ${lite.isLatestDelivery}
-    ORDER BY d.msg_id`,
+  insertManualDelivery: insertManualDelivery(lite),
+  /** Without PostgreSQL's lockEndpointForRecover, a join leaves a deleted endpoint out. */
+  selectRecoverableMessages: selectRecoverableMessages(lite, 'JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL'),
   selectNextDueAt: `
     WITH RECURSIVE
       ${liteNext.parkedEndpoints},

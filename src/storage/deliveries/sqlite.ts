@@ -4,7 +4,7 @@ import { newId } from '../../domain/ids.js';
 import type { Delivery, TriggerTypeName } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
+import { manualDeliveryParams, mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import type { NextDueInput } from '../store.js';
 import { THROTTLE_BURST_MS } from './claims/rules.js';
@@ -24,13 +24,7 @@ export class SqliteDeliveries {
   async createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery> {
     return this.db.guard(
       () => {
-        const row = this.db.get<DeliveryRow>(SQL.insertManualDelivery, {
-          id: input.deliveryId,
-          appId: input.appId,
-          msgId: input.msgId,
-          endpointId: input.endpointId,
-          now: input.now.getTime(),
-        });
+        const row = this.db.get<DeliveryRow>(SQL.insertManualDelivery, manualDeliveryParams(input));
         if (!row) throw new TapwireError('not_found', { detail: 'Message or endpoint not found' });
         return toDelivery(row);
       },

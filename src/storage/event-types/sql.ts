@@ -1,52 +1,33 @@
 // Event types (the catalogue of message types, shared by every application): the statements of both
-// databases, side by side. A statement that reads the same on both is written once, in `both`.
+// databases, side by side. A statement written once takes the database's fragments (cast: JSON is
+// text on SQLite, `json` on PostgreSQL; booleans differ in the archived filter).
 import { columns, EVENT_TYPE_COLUMNS } from '../shared/columns.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const EVENT_TYPE = columns(EVENT_TYPE_COLUMNS);
 
-const both = {
-  selectEventType: `SELECT ${EVENT_TYPE} FROM event_types WHERE name = @name`,
-  deleteEventType: `DELETE FROM event_types WHERE name = @name`,
-};
-
-export const postgres = {
-  insertEventType: `
+const insertEventType = (f: SqlFragments): string => `
     INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
-    VALUES (@name, @description, @archived, @deprecated, @schemas::json, @featureFlag, @createdAt, @updatedAt)
+    VALUES (@name, @description, @archived, @deprecated, @schemas${f.cast('json')}, @featureFlag, @createdAt, @updatedAt)`;
+
+const statements = (f: SqlFragments, notArchived: string) => ({
+  insertEventType: `${insertEventType(f)}
     RETURNING ${EVENT_TYPE}`,
   // "Replace" keeps the original creation time.
-  upsertEventType: `
-    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
-    VALUES (@name, @description, @archived, @deprecated, @schemas::json, @featureFlag, @createdAt, @updatedAt)
+  upsertEventType: `${insertEventType(f)}
     ON CONFLICT (name) DO UPDATE SET
       description = excluded.description, archived = excluded.archived, deprecated = excluded.deprecated,
       schemas = excluded.schemas, feature_flag = excluded.feature_flag, updated_at = excluded.updated_at
     RETURNING ${EVENT_TYPE}`,
-  selectEventType: both.selectEventType,
-  deleteEventType: both.deleteEventType,
+  selectEventType: `SELECT ${EVENT_TYPE} FROM event_types WHERE name = @name`,
+  deleteEventType: `DELETE FROM event_types WHERE name = @name`,
   listEventTypes: `
     SELECT ${EVENT_TYPE} FROM event_types
-    WHERE (@includeArchived::boolean OR NOT archived) AND name {cmp} @cursor
+    WHERE (${notArchived}) AND name {cmp} @cursor
     ORDER BY name {dir} LIMIT @limit`,
-};
+});
 
-/** JSON is text, booleans 0/1. */
-export const sqlite = {
-  insertEventType: `
-    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
-    VALUES (@name, @description, @archived, @deprecated, @schemas, @featureFlag, @createdAt, @updatedAt)
-    RETURNING ${EVENT_TYPE}`,
-  upsertEventType: `
-    INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
-    VALUES (@name, @description, @archived, @deprecated, @schemas, @featureFlag, @createdAt, @updatedAt)
-    ON CONFLICT (name) DO UPDATE SET
-      description = excluded.description, archived = excluded.archived, deprecated = excluded.deprecated,
-      schemas = excluded.schemas, feature_flag = excluded.feature_flag, updated_at = excluded.updated_at
-    RETURNING ${EVENT_TYPE}`,
-  selectEventType: both.selectEventType,
-  deleteEventType: both.deleteEventType,
-  listEventTypes: `
-    SELECT ${EVENT_TYPE} FROM event_types
-    WHERE (@includeArchived = 1 OR archived = 0) AND name {cmp} @cursor
-    ORDER BY name {dir} LIMIT @limit`,
-} satisfies Record<keyof typeof postgres, string>;
+export const postgres = statements(pg, '@includeArchived::boolean OR NOT archived');
+
+/** Booleans are 0/1. */
+export const sqlite = statements(lite, '@includeArchived = 1 OR archived = 0');

@@ -4,14 +4,14 @@
 import type { PoolClient } from 'pg';
 
 import { newId } from '../../domain/ids.js';
-import type { Delivery, Message, MessageStatusName } from '../../domain/types.js';
+import type { Delivery, Message } from '../../domain/types.js';
 import { insertDeliveries } from '../deliveries/postgres.js';
 import { readEndpointRows } from '../endpoints/postgres.js';
 import type { PostgresDatabase, Queryable } from '../postgres/database.js';
 import type { QueuedAnnouncer } from '../postgres/notifications.js';
 import { TurnBatch } from '../postgres/turn-batch.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, messageFilterParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { jsonText, postgresValues as values } from '../shared/values.js';
 import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
 import { postgres as SQL } from './sql.js';
@@ -57,7 +57,7 @@ export class PostgresMessages {
   }
 
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
-    const params = { appId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    const params = messageListParams(appId, query, values);
     return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
   }
 
@@ -80,12 +80,8 @@ export class PostgresMessages {
     });
   }
 
-  async listAttemptedMessages(
-    appId: string,
-    endpointId: string,
-    query: MessageListQuery & { status?: MessageStatusName | null },
-  ): Promise<Page<AttemptedMessage>> {
-    const params = { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query, values) };
+  async listAttemptedMessages(appId: string, endpointId: string, query: MessageListQuery): Promise<Page<AttemptedMessage>> {
+    const params = messageListParams(appId, query, values, endpointId);
     return this.db.guard(async () => {
       const page = await this.db.page<DeliveryRow, DeliveryRow>(SQL.listAttemptedMessages, query, 'descending', params, (r) => r.msg_id, (r) => r);
       const messages = await readMessageRows(this.db, page.data.map((r) => r.msg_id));

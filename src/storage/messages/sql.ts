@@ -1,7 +1,8 @@
 // Messages and their fan-out (one delivery per matching endpoint, in the same transaction), and the
 // lists that show a message's state per endpoint: the statements of both databases, side by side.
+// A list written once takes the database's fragments (shared/sql-fragments.ts).
 import { columns, DELIVERY_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
@@ -14,12 +15,36 @@ const both = {
 };
 
 /** Endpoints this message was queued for, each with its latest delivery. */
-const listMessageDestinations = (isLatestDelivery: string): string => `
+const listMessageDestinations = ({ isLatestDelivery }: SqlFragments): string => `
     SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
     WHERE d.msg_id = @msgId AND d.app_id = @appId AND e.deleted_at IS NULL
       AND ${isLatestDelivery}
       AND d.endpoint_id {cmp} @cursor
     ORDER BY d.endpoint_id {dir} LIMIT @limit`;
+
+/** An application's messages, newest first by default, with the optional filters (status: of a live destination's latest delivery). */
+const listMessages = (f: SqlFragments): string => `
+    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
+    WHERE m.app_id = @appId AND m.id {cmp} @cursor
+      AND (@before${f.cast('bigint')} IS NULL OR m.created_at < @before)
+      AND (@after${f.cast('bigint')} IS NULL OR m.created_at > @after)
+      ${f.messageFilters}
+      AND (@status${f.cast('text')} IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${f.isLatestDelivery}))
+    ORDER BY m.id {dir} LIMIT @limit`;
+
+/** Messages queued for an endpoint, each with its latest delivery. */
+const listAttemptedMessages = (f: SqlFragments): string => `
+    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
+      AND ${f.isLatestDelivery}
+      AND d.msg_id {cmp} @cursor
+      AND (@status${f.cast('text')} IS NULL OR d.status = @status)
+      AND (@before${f.cast('bigint')} IS NULL OR m.created_at < @before)
+      AND (@after${f.cast('bigint')} IS NULL OR m.created_at > @after)
+      ${f.messageFilters}
+    ORDER BY d.msg_id {dir} LIMIT @limit`;
 
 export const postgres = {
   // The message and, read in the same statement, the endpoints it fans out to: live, enabled
@@ -111,28 +136,10 @@ export const postgres = {
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
   /** A batch of ids in one round trip. */
   selectMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE id = ANY (@ids::text[])`,
-  listMessages: `
-    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
-    WHERE m.app_id = @appId AND m.id {cmp} @cursor
-      AND (@before::bigint IS NULL OR m.created_at < @before)
-      AND (@after::bigint IS NULL OR m.created_at > @after)
-      ${pg.messageFilters}
-      AND (@status::text IS NULL OR EXISTS (
-        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${pg.isLatestDelivery}))
-    ORDER BY m.id {dir} LIMIT @limit`,
+  listMessages: listMessages(pg),
   expungePayload: both.expungePayload,
-  listMessageDestinations: listMessageDestinations(pg.isLatestDelivery),
-  listAttemptedMessages: `
-    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
-    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
-      AND ${pg.isLatestDelivery}
-      AND d.msg_id {cmp} @cursor
-      AND (@status::text IS NULL OR d.status = @status)
-      AND (@before::bigint IS NULL OR m.created_at < @before)
-      AND (@after::bigint IS NULL OR m.created_at > @after)
-      ${pg.messageFilters}
-    ORDER BY d.msg_id {dir} LIMIT @limit`,
+  listMessageDestinations: listMessageDestinations(pg),
+  listAttemptedMessages: listAttemptedMessages(pg),
 };
 
 /** Channels and lists are JSON text. */
@@ -159,26 +166,8 @@ export const sqlite = {
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
   /** One row at a time: in process, a statement per row costs less than building a list of ids. */
   selectMessageById: `SELECT ${MESSAGE} FROM messages WHERE id = @id`,
-  listMessages: `
-    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM messages m
-    WHERE m.app_id = @appId AND m.id {cmp} @cursor
-      AND (@before IS NULL OR m.created_at < @before)
-      AND (@after IS NULL OR m.created_at > @after)
-      ${lite.messageFilters}
-      AND (@status IS NULL OR EXISTS (
-        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${lite.isLatestDelivery}))
-    ORDER BY m.id {dir} LIMIT @limit`,
+  listMessages: listMessages(lite),
   expungePayload: both.expungePayload,
-  listMessageDestinations: listMessageDestinations(lite.isLatestDelivery),
-  listAttemptedMessages: `
-    SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
-    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
-      AND ${lite.isLatestDelivery}
-      AND d.msg_id {cmp} @cursor
-      AND (@status IS NULL OR d.status = @status)
-      AND (@before IS NULL OR m.created_at < @before)
-      AND (@after IS NULL OR m.created_at > @after)
-      ${lite.messageFilters}
-    ORDER BY d.msg_id {dir} LIMIT @limit`,
+  listMessageDestinations: listMessageDestinations(lite),
+  listAttemptedMessages: listAttemptedMessages(lite),
 };

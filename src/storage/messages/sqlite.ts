@@ -1,10 +1,10 @@
 // Messages on SQLite: accepting one fans it out in the same transaction (through the group commit,
 // so accepts made together share one fsync); the lists that pair a message with its latest delivery.
-import type { Delivery, Message, MessageStatusName } from '../../domain/types.js';
+import type { Delivery, Message } from '../../domain/types.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { readEndpointRow } from '../endpoints/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, messageFilterParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
@@ -32,7 +32,7 @@ export class SqliteMessages {
   }
 
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
-    const params = { appId, status: query.status ?? null, ...messageFilterParams(query, values) };
+    const params = messageListParams(appId, query, values);
     return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
   }
 
@@ -51,12 +51,8 @@ export class SqliteMessages {
     );
   }
 
-  async listAttemptedMessages(
-    appId: string,
-    endpointId: string,
-    query: MessageListQuery & { status?: MessageStatusName | null },
-  ): Promise<Page<AttemptedMessage>> {
-    const params = { appId, endpointId, status: query.status ?? null, ...messageFilterParams(query, values) };
+  async listAttemptedMessages(appId: string, endpointId: string, query: MessageListQuery): Promise<Page<AttemptedMessage>> {
+    const params = messageListParams(appId, query, values, endpointId);
     return this.db.guard(() =>
       this.db.read(() =>
         this.db.page<DeliveryRow, AttemptedMessage>(SQL.listAttemptedMessages, query, 'descending', params, (r) => r.msg_id, (r) => ({

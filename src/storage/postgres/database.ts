@@ -6,8 +6,8 @@ import type { ClientConfig, CustomTypesConfig, PoolClient, PoolConfig, QueryResu
 
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
-import { planPage, toPage, withScan, type Scan } from '../shared/paging.js';
-import type { ListQuery, Page, StoreLogger } from '../store.js';
+import { planPage, toPage, withScan, type PageArgs, type Scan } from '../shared/paging.js';
+import type { Page, StoreLogger } from '../store.js';
 import { reasonOf, translateError } from './errors.js';
 import { parsePostgresUrl, serverOf, withSessionOptions } from './url.js';
 
@@ -284,14 +284,7 @@ export class PostgresDatabase {
   }
 
   /** One cursor page of a `{cmp}` / `{dir}` list statement (see shared/paging.ts). */
-  async page<R extends QueryResultRow, T>(
-    sql: string,
-    query: ListQuery,
-    defaultOrder: 'ascending' | 'descending',
-    params: Record<string, unknown>,
-    keyOf: (row: R) => string,
-    toItem: (row: R) => T,
-  ): Promise<Page<T>> {
+  async page<R extends QueryResultRow, T>(...[sql, query, defaultOrder, params, keyOf, toItem]: PageArgs<R, T>): Promise<Page<T>> {
     const plan = planPage(query, defaultOrder);
     const { rows } = await this.execute<R>(compileScan(sql, plan.scan), { ...params, cursor: plan.cursor, limit: plan.limit }, this.pool);
     return toPage(rows, query, plan, keyOf, toItem);

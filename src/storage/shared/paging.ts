@@ -19,6 +19,19 @@ export interface PagePlan {
   backwards: boolean;
 }
 
+/**
+ * What a database's `page()` takes: a `{cmp}` / `{dir}` list statement, the query, the order when the
+ * query gives none, the statement's other parameters, each row's key (the iterator) and its record.
+ */
+export type PageArgs<R, T> = [
+  sql: string,
+  query: ListQuery,
+  defaultOrder: 'ascending' | 'descending',
+  params: Record<string, unknown>,
+  keyOf: (row: R) => string,
+  toItem: (row: R) => T,
+];
+
 /** Plan the read of one page (see {@link Page}). */
 export function planPage(query: ListQuery, defaultOrder: 'ascending' | 'descending'): PagePlan {
   const order = query.order ?? defaultOrder;

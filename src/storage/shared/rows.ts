@@ -2,19 +2,9 @@
 // both store times as integer milliseconds and use the same column names. The values each holds its
 // own way (JSON, booleans, lists) go through the database's ColumnValues (values.ts).
 import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../../domain/background-tasks.js';
-import type {
-  Application,
-  Attempt,
-  Delivery,
-  Endpoint,
-  EventType,
-  Message,
-  MessageStatusName,
-  OldSecret,
-  TriggerTypeName,
-} from '../../domain/types.js';
+import type { Application, Attempt, Delivery, Endpoint, EventType, Message, MessageStatusName, OldSecret, TriggerTypeName } from '../../domain/types.js';
 import { idFloorAt } from '../../domain/ids.js';
-import type { AttemptCountsInput, AttemptListQuery, EndpointLatency, EndpointStats, IdempotentResponse, StoredToken } from '../store.js';
+import type { AttemptCountsInput, AttemptListQuery, BackgroundTaskLease, EndpointLatency, EndpointStats, IdempotentResponse, MessageListQuery, StoredToken } from '../store.js';
 import { jsonText, type ColumnValues } from './values.js';
 
 /** A column whose representation depends on the database (see ColumnValues). */
@@ -269,6 +259,11 @@ export function messageParams(m: Message, values: ColumnValues): Record<string, 
   };
 }
 
+/** The parameters of the message list and of an endpoint's attempted-message list (`endpointId`). */
+export function messageListParams(appId: string, query: MessageListQuery, values: ColumnValues, endpointId?: string): Record<string, unknown> {
+  return { appId, ...(endpointId === undefined ? {} : { endpointId }), status: query.status ?? null, ...messageFilterParams(query, values) };
+}
+
 /** The optional message filters every message-shaped list accepts (`@before`, `@after`, `@channel`, `@eventTypes`). */
 export function messageFilterParams(
   query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null },
@@ -335,15 +330,21 @@ export function attemptParams(a: Attempt): Record<string, unknown> {
   };
 }
 
-/** The parameters of an attempt list but its message filters (see messageFilterParams). */
-export function attemptListParams(appId: string, query: AttemptListQuery): Record<string, unknown> {
+/** The parameters of an attempt list. */
+export function attemptListParams(appId: string, query: AttemptListQuery, values: ColumnValues): Record<string, unknown> {
   return {
     appId,
     msgId: query.msgId ?? null,
     endpointId: query.endpointId ?? null,
     status: query.status ?? null,
     statusCodeClass: query.statusCodeClass ?? null,
+    ...messageFilterParams(query, values),
   };
+}
+
+/** The parameters of a manual delivery (a resend). */
+export function manualDeliveryParams(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Record<string, unknown> {
+  return { id: input.deliveryId, appId: input.appId, msgId: input.msgId, endpointId: input.endpointId, now: input.now.getTime() };
 }
 
 // Statistics ------------------------------------------------------------------------------------
@@ -423,6 +424,28 @@ export function toBackgroundTask(r: BackgroundTaskRow, values: ColumnValues): Ba
     cursor: r.cursor,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
+  };
+}
+
+/** A new task's columns, with the lease its creator holds from the start, if any. */
+export function newBackgroundTaskParams(task: BackgroundTask, lease: BackgroundTaskLease | null): Record<string, unknown> {
+  return { ...backgroundTaskParams(task), leaseOwner: lease?.owner ?? null, lockedUntil: lease?.until.getTime() ?? null };
+}
+
+/** The parameters of claimBackgroundTasks. */
+export function taskClaimParams(input: { now: Date; leaseOwner: string; leaseMs: number; limit: number }): Record<string, unknown> {
+  return { now: input.now.getTime(), leaseOwner: input.leaseOwner, lockedUntil: input.now.getTime() + input.leaseMs, limit: input.limit };
+}
+
+/** The parameters of a replay batch's candidates: the next `limit` messages of the window after the task's cursor. */
+export function replayCandidateParams(task: BackgroundTask, window: { endpointId: string; since: Date; until: Date }, limit: number): Record<string, unknown> {
+  return {
+    appId: task.appId,
+    endpointId: window.endpointId,
+    cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
+    since: window.since.getTime(),
+    until: window.until.getTime(),
+    limit,
   };
 }
 

@@ -16,7 +16,17 @@ const FIRST_PARKED = `FROM deliveries
          WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
          ORDER BY endpoint_id LIMIT 1`;
 
-export const postgres = {
+/** What differs between the databases in a statement written once (see each subject's sql.ts). */
+export interface SqlFragments {
+  isLatestDelivery: string;
+  messageFilters: string;
+  endpointAccepts: (eventType: string, channels: string) => string;
+  parkedEndpoints: string;
+  /** A cast that types a parameter PostgreSQL cannot infer (a NULL one, say); SQLite needs none. */
+  cast: (type: string) => string;
+}
+
+export const postgres: SqlFragments = {
   /**
    * The latest delivery of its (message, endpoint) pair; used wherever "current state" is shown.
    * An anti-join on deliveries_msg_endpoint (msg_id, endpoint_id, id): no newer row for the pair.
@@ -37,9 +47,10 @@ export const postgres = {
                AND (e.channels IS NULL OR e.channels && ${channels})`,
   /** A recursive CTE (inside WITH RECURSIVE); PostgreSQL takes the first probe as a parenthesised query. */
   parkedEndpoints: parkedEndpoints(`(SELECT endpoint_id ${FIRST_PARKED})`),
+  cast: (type) => `::${type}`,
 };
 
-export const sqlite = {
+export const sqlite: SqlFragments = {
   /**
    * As on PostgreSQL; SQLite answers the correlated MAX with one probe of deliveries_msg_endpoint,
    * where its planner would not turn NOT EXISTS into an anti-join.
@@ -58,4 +69,5 @@ export const sqlite = {
         SELECT 1 FROM json_each(e.channels) ec JOIN json_each(${channels}) mc ON mc.value = ec.value))`,
   /** SQLite wants the first probe as a scalar subquery in a SELECT. */
   parkedEndpoints: parkedEndpoints(`SELECT (SELECT endpoint_id ${FIRST_PARKED})`),
+  cast: () => '',
 };

@@ -6,8 +6,8 @@ import type Database from 'better-sqlite3';
 
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
-import { planPage, toPage, withScan, type Scan } from '../shared/paging.js';
-import type { ListQuery, Page } from '../store.js';
+import { planPage, toPage, withScan, type PageArgs, type Scan } from '../shared/paging.js';
+import type { Page } from '../store.js';
 import { translateError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -85,14 +85,7 @@ export class SqliteDatabase {
   }
 
   /** One cursor page of a `{cmp}` / `{dir}` list statement (see shared/paging.ts). */
-  page<R, T>(
-    sql: string,
-    query: ListQuery,
-    defaultOrder: 'ascending' | 'descending',
-    params: Record<string, unknown>,
-    keyOf: (row: R) => string,
-    toItem: (row: R) => T,
-  ): Page<T> {
+  page<R, T>(...[sql, query, defaultOrder, params, keyOf, toItem]: PageArgs<R, T>): Page<T> {
     const plan = planPage(query, defaultOrder);
     const rows = this.scanStatement(sql, plan.scan).all({ ...params, cursor: plan.cursor, limit: plan.limit }) as R[];
     return toPage(rows, query, plan, keyOf, toItem);
