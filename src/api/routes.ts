@@ -244,7 +244,7 @@ export function registerRoutes(register: (spec: RouteSpec) => void, ctx: Service
     method: 'POST', url: `${ep}/:endpoint_id/send-example`, operationId: 'endpoint.send_example', summary: 'Send an example event to this endpoint', tag: 'Endpoint', access: 'app',
     body: S.SendExampleIn, responses: { 200: S.MessageOut },
     handler: async (req, reply) => {
-      const message = await endpoints.sendExample(ctx, P(req).app_id!, P(req).endpoint_id!, (req.body as Static<typeof S.SendExampleIn>).eventType);
+      const message = await messages.sendExample(ctx, P(req).app_id!, P(req).endpoint_id!, (req.body as Static<typeof S.SendExampleIn>).eventType);
       return reply.status(200).send(messageOut(message, true));
     },
   });
