@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createVerifiedWebhook } from '../src/receiver/core.js';
 import { createInbox, type Inbox, type InboxEvent, type InboxOptions } from '../src/receiver/inbox/inbox.js';
-import { parseInboxDatabase } from '../src/receiver/inbox/inbox-store.js';
+import { parseInboxDatabase } from '../src/receiver/inbox/open-inbox-store.js';
 import type { VerifiedWebhook } from '../src/receiver/types.js';
 import { backends, dropSchema, freshSchemaUrl, withClient } from './helpers/postgres.js';
 

@@ -1,9 +1,12 @@
-// Typed reading of query strings. Every bad value is a 422 naming `["query", <name>]`, so clients
-// see exactly which parameter is wrong.
+// Typed reading of query strings, and the documentation of the parameters several routes share.
+// Every bad value is a 422 naming `["query", <name>]`, so clients see exactly which parameter is wrong.
+import { parseDuration } from '../domain/duration.js';
+import type { MessageStatusName } from '../domain/types.js';
 import { validationError } from '../errors/tapwire-error.js';
 import type { ListQuery } from '../storage/store.js';
 
-type RawQuery = Record<string, string | string[] | undefined>;
+/** A query string as Fastify parses it: a repeated parameter is an array. */
+export type RawQuery = Record<string, string | string[] | undefined>;
 
 /** Largest page a client may ask for. */
 export const MAX_LIMIT = 250;
@@ -102,3 +105,76 @@ export const ID_CURSOR = {
 } as const;
 
 export const NAME_PATTERN = /^[a-zA-Z0-9\-_.]+$/;
+
+/** The documented parameters of every list (see readListQuery). */
+export const LIST_QUERY = { limit: 'Page size, 1–250 (default 50)', iterator: 'Cursor from a previous page', order: 'ascending or descending' };
+/** The documented parameters of message lists (see readMessageFilters). */
+export const MESSAGE_FILTERS = {
+  ...LIST_QUERY,
+  before: 'Only items created before this RFC 3339 time',
+  after: 'Only items created after this RFC 3339 time',
+  channel: 'Only messages on this channel',
+  event_types: 'Comma-separated event types',
+  with_content: 'Include payloads (default true)',
+};
+/** The documented parameters of attempt lists (see readAttemptFilters). */
+export const ATTEMPT_FILTERS = {
+  ...MESSAGE_FILTERS,
+  status: '0 success, 1 pending, 2 fail, 3 sending',
+  status_code_class: '0 (no response), 100, 200, 300, 400 or 500',
+};
+
+/** The list query plus `before`, `after`, `channel` and `event_types`; `cursor` as for readListQuery. */
+export function readMessageFilters(query: RawQuery, cursor: RegExp) {
+  return {
+    ...readListQuery(query, cursor, 'descending'),
+    before: readDate(query, 'before'),
+    after: readDate(query, 'after'),
+    channel: readString(query, 'channel', { maxLength: 128, pattern: NAME_PATTERN }),
+    eventTypes: readList(query, 'event_types', NAME_PATTERN),
+  };
+}
+
+const STATUS_NAMES: Record<number, MessageStatusName> = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending' };
+
+/** `status` as Svix numbers it (0 success, 1 pending, 2 fail, 3 sending); 4 and absent mean any. */
+export function readStatus(query: RawQuery): MessageStatusName | null {
+  const status = readInteger(query, 'status', { min: 0, max: 4 });
+  if (status === null) return null;
+  if (status === 4) return null;
+  return STATUS_NAMES[status];
+}
+
+/** The message filters of attempts (ids `atmpt_…`) plus `status` and `status_code_class`. */
+export function readAttemptFilters(query: RawQuery) {
+  const codeClass = readInteger(query, 'status_code_class', { min: 0, max: 500 });
+  if (codeClass !== null && ![0, 100, 200, 300, 400, 500].includes(codeClass)) {
+    throw validationError(['query', 'status_code_class'], 'status_code_class must be 0, 100, 200, 300, 400 or 500', 'type_error.enum');
+  }
+  return {
+    ...readMessageFilters(query, ID_CURSOR.atmpt),
+    status: readStatus(query),
+    statusCodeClass: codeClass,
+  };
+}
+
+/** A query parameter that must be one of `allowed` (422 naming the choices otherwise). */
+export function readEnum<T extends string>(query: RawQuery, name: string, allowed: readonly T[]): T | null {
+  const value = readString(query, name);
+  if (value === null) return null;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw validationError(['query', name], `${name} must be one of ${allowed.join(', ')}`, 'type_error.enum');
+  }
+  return value as T;
+}
+
+/** A duration query parameter (`30s`, `5m`, `1h`, `1d`) in milliseconds, or null when absent. */
+export function readDurationMs(query: RawQuery, name: string): number | null {
+  const value = readString(query, name, { maxLength: 32 });
+  if (value === null) return null;
+  try {
+    return parseDuration(value);
+  } catch {
+    throw validationError(['query', name], `${name} must be a duration such as 30s, 5m, 1h or 1d`, 'value_error');
+  }
+}

@@ -1,18 +1,26 @@
-// The HTTP API: a Fastify instance with Svix-compatible routes, bearer auth, POST idempotency,
-// Svix-shaped errors and the OpenAPI document. Never calls listen() itself, so tests use inject().
+// The HTTP API: a Fastify instance with the Svix-compatible routes of routes/, bearer auth, POST
+// idempotency, Svix-shaped errors and the OpenAPI document. Never calls listen() itself, so tests
+// use inject().
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { TSchema } from '@sinclair/typebox';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
-import type { BackgroundTaskRunner } from '../services/background-tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import { authenticate, type Principal } from '../services/auth.js';
 import { lookUpApplication } from '../services/lookup-cache.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
-import { registerRoutes } from './routes.js';
-import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
+import { registerRoute, type Access, type ApiOptions, type RouteSpec } from './route-spec.js';
+import { applicationRoutes } from './routes/applications.js';
+import { attemptRoutes } from './routes/attempts.js';
+import { authRoutes } from './routes/auth.js';
+import { backgroundTaskRoutes } from './routes/background-tasks.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
+import { statsRoutes } from './routes/stats.js';
+import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
 import { VERSION } from '../version.js';
 
@@ -23,37 +31,6 @@ declare module 'fastify' {
     principal?: Principal;
     idempotencyKeyHash?: string;
   }
-}
-
-/** Who may call a route: anyone, the admin token only, or any token scoped to the path's application. */
-export type Access = 'public' | 'admin' | 'app';
-
-export interface RouteSpec {
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  url: string;
-  operationId: string;
-  summary: string;
-  tag: string;
-  access: Access;
-  body?: TSchema;
-  /** An absent body is read as `{}` (every field of `body` is optional, e.g. secret rotation). */
-  bodyOptional?: boolean;
-  /** Documented query parameters: name → description. */
-  query?: Record<string, string>;
-  /** Documented responses: status → schema (null = no body). */
-  responses: Record<number, TSchema | null>;
-  /** The media type of successful answers when it is not JSON (e.g. /metrics); documented as text. */
-  textContentType?: string;
-  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-}
-
-export interface ApiOptions {
-  /** Reports whether the in-process worker is running, for the health document. */
-  workerStatus?: () => { running: boolean; activeAttempts: number } | null;
-  /** Served at GET /metrics in Prometheus text format; without it the route answers 404. */
-  metrics?: { render(): Promise<string>; readonly contentType: string };
-  /** Runs the background tasks requests start (replay-missing); without it, maintenance rounds pick them up. */
-  backgroundTasks?: BackgroundTaskRunner;
 }
 
 /** How long a concurrent duplicate waits for the first request with the same idempotency key. */
@@ -164,26 +141,9 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
-    app.route({
-      method: spec.method,
-      url: spec.url,
-      ...(spec.body ? { schema: { body: spec.body } } : {}),
-      preValidation: async (request, reply) => {
-        if (spec.access !== 'public') await authorize(ctx, spec.access, request);
-        if (spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys))) return reply;
-        if (spec.body && request.body === undefined && spec.bodyOptional) {
-          request.body = {};
-        } else if (spec.body && request.body === undefined) {
-          throw new TapwireError('validation_error', {
-            issues: [{ loc: ['body'], msg: 'a JSON body is required', type: 'value_error.missing' }],
-          });
-        }
-      },
-      handler: async (request, reply) => {
-        const result = await spec.handler(request, reply);
-        if (reply.sent) return reply;
-        return result === undefined ? reply.send() : result;
-      },
+    registerRoute(app, spec, async (request, reply) => {
+      if (spec.access !== 'public') await authorize(ctx, spec.access, request);
+      return spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys));
     });
   };
 
@@ -205,8 +165,20 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     return payload;
   });
 
-  registerRoutes(register, ctx, options);
-  registerDashboardRoutes(register, ctx);
+  // In this order in the OpenAPI document.
+  const routes = [
+    ...healthRoutes(ctx, options),
+    ...applicationRoutes(ctx),
+    ...endpointRoutes(ctx, options),
+    ...messageRoutes(ctx),
+    ...attemptRoutes(ctx),
+    ...backgroundTaskRoutes(ctx),
+    ...eventTypeRoutes(ctx),
+    ...authRoutes(ctx),
+    ...statsRoutes(ctx),
+    ...dashboardRoutes(ctx),
+  ];
+  for (const spec of routes) register(spec);
 
   // Registered like every other route so the document lists itself (it is part of what we serve).
   register({

@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TapwireConfig } from '../config/config.js';
 import { TapwireError } from '../errors/tapwire-error.js';
 import type { ServiceContext } from '../services/context.js';
-import type { RouteSpec } from '../api/server.js';
+import { defineRoute, type RouteSpec } from '../api/route-spec.js';
 import * as S from '../api/schemas.js';
 import { VERSION } from '../version.js';
 
@@ -67,8 +67,8 @@ export function dashboardCsp(frameAncestors: readonly string[]): string {
   ].join('; ');
 }
 
-/** Register the dashboard's routes (documented in the OpenAPI document like every other route). */
-export function registerDashboardRoutes(register: (spec: RouteSpec) => void, ctx: ServiceContext): void {
+/** The dashboard's routes (documented in the OpenAPI document like every other route). */
+export function dashboardRoutes(ctx: ServiceContext): RouteSpec[] {
   const assets = loadDashboardAssets();
   const config: TapwireConfig = ctx.config;
   // The operator dashboard holds an admin token: nobody may frame it (clickjacking). The portal
@@ -98,29 +98,31 @@ export function registerDashboardRoutes(register: (spec: RouteSpec) => void, ctx
     return reply.status(200).type(asset.contentType).send(asset.body);
   };
 
-  register({
-    method: 'GET', url: '/', operationId: 'dashboard.index', summary: 'The web dashboard (log in with the admin token or an app token)', tag: 'Dashboard', access: 'public',
-    responses: { 200: null }, textContentType: 'text/html',
-    handler: async (req, reply) => send(req, reply, 'index.html', operatorCsp, 'DENY'),
-  });
-  register({
-    method: 'GET', url: '/portal', operationId: 'dashboard.portal', summary: 'The customer portal, target of app-portal-access links (#token=…)', tag: 'Dashboard', access: 'public',
-    responses: { 200: null }, textContentType: 'text/html',
-    handler: async (req, reply) => send(req, reply, 'index.html', portalCsp, portalFrameOptions),
-  });
-  register({
-    method: 'GET', url: '/dashboard/:file', operationId: 'dashboard.asset', summary: 'A static file of the dashboard (scripts, styles, icons)', tag: 'Dashboard', access: 'public',
-    responses: { 200: null }, textContentType: 'application/octet-stream',
-    handler: async (req, reply) => {
-      const name = (req.params as { file: string }).file;
-      // index.html is only served as a page, with the page's own policy.
-      if (name === 'index.html') throw new TapwireError('not_found', { detail: `No dashboard file named '${name}'` });
-      return send(req, reply, name, operatorCsp, null);
-    },
-  });
-  register({
-    method: 'GET', url: '/api/v1/ui/config', operationId: 'dashboard.config', summary: 'Branding of the dashboard and portal (TAPWIRE_BRAND_*)', tag: 'Dashboard', access: 'public',
-    responses: { 200: S.UiConfigOut },
-    handler: async () => ({ brand: { name: config.brandName, color: config.brandColor, logoUrl: config.brandLogoUrl }, version: VERSION }),
-  });
+  return [
+    defineRoute({
+      method: 'GET', url: '/', operationId: 'dashboard.index', summary: 'The web dashboard (log in with the admin token or an app token)', tag: 'Dashboard', access: 'public',
+      responses: { 200: null }, textContentType: 'text/html',
+      handler: async (req, reply) => send(req, reply, 'index.html', operatorCsp, 'DENY'),
+    }),
+    defineRoute({
+      method: 'GET', url: '/portal', operationId: 'dashboard.portal', summary: 'The customer portal, target of app-portal-access links (#token=…)', tag: 'Dashboard', access: 'public',
+      responses: { 200: null }, textContentType: 'text/html',
+      handler: async (req, reply) => send(req, reply, 'index.html', portalCsp, portalFrameOptions),
+    }),
+    defineRoute({
+      method: 'GET', url: '/dashboard/:file', operationId: 'dashboard.asset', summary: 'A static file of the dashboard (scripts, styles, icons)', tag: 'Dashboard', access: 'public',
+      responses: { 200: null }, textContentType: 'application/octet-stream',
+      handler: async (req, reply) => {
+        const name = req.params.file;
+        // index.html is only served as a page, with the page's own policy.
+        if (name === 'index.html') throw new TapwireError('not_found', { detail: `No dashboard file named '${name}'` });
+        return send(req, reply, name, operatorCsp, null);
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/api/v1/ui/config', operationId: 'dashboard.config', summary: 'Branding of the dashboard and portal (TAPWIRE_BRAND_*)', tag: 'Dashboard', access: 'public',
+      responses: { 200: S.UiConfigOut },
+      handler: async () => ({ brand: { name: config.brandName, color: config.brandColor, logoUrl: config.brandLogoUrl }, version: VERSION }),
+    }),
+  ];
 }

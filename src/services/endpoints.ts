@@ -1,4 +1,5 @@
-// Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover, send-example.
+// Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover. Sending an
+// example to one endpoint is a message (messages.ts), which reads endpoints through this module.
 import { newId } from '../domain/ids.js';
 import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
@@ -7,7 +8,6 @@ import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
 import type { EndpointStats, ListQuery, Page } from '../storage/store.js';
 import { checkUid, getApplication, isConflict } from './applications.js';
 import type { ServiceContext } from './context.js';
-import { createMessage } from './messages.js';
 
 /** Fields a client may set on an endpoint; undefined = not given (aliases already merged). */
 export interface EndpointInput {
@@ -265,39 +265,6 @@ export async function recoverEndpoint(
   if (recovered > 0) ctx.notifyDeliveriesQueued();
   ctx.logger.info({ appId: endpoint.appId, endpointId: endpoint.id, recovered }, 'endpoint recover queued');
   return { id: newId('qtask', now.getTime()), status: 'finished', task: 'endpoint.recover', updatedAt: now, recovered };
-}
-
-/**
- * Send an example of an event type to this one endpoint. `svix.ping` sends `{"success": true}`;
- * other types use the first example in their schema.
- */
-export async function sendExample(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string, eventType: string) {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  let payload: string;
-  if (eventType === 'svix.ping') {
-    payload = '{"success": true}';
-  } else {
-    const type = await ctx.store.getEventType(eventType);
-    if (!type) throw notFound('Event type');
-    const example = findExample(type.schemas);
-    if (example === undefined) {
-      throw new TapwireError('invalid_scheme', { detail: `Event type '${eventType}' has no example in its schema` });
-    }
-    payload = JSON.stringify(example);
-  }
-  return createMessage(ctx, endpoint.appId, { eventType, payloadRaw: payload }, { onlyEndpointId: endpoint.id });
-}
-
-/** The first example of the newest schema version: `examples[0]` or `example`. */
-function findExample(schemas: Record<string, unknown> | null): unknown {
-  if (!schemas) return undefined;
-  const versions = Object.keys(schemas).sort((a, b) => Number(b) - Number(a));
-  for (const version of versions) {
-    const schema = schemas[version] as { examples?: unknown[]; example?: unknown } | null;
-    if (schema && Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
-    if (schema && schema.example !== undefined) return schema.example;
-  }
-  return undefined;
 }
 
 /**

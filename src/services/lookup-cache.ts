@@ -11,9 +11,9 @@
 // still fails its foreign key (404), so staleness never stores anything for a deleted tenant.
 import type { Application } from '../domain/types.js';
 import type { Store, StoredToken } from '../storage/store.js';
-import type { ServiceContext } from './context.js';
 
-type Lookups = Pick<ServiceContext, 'store' | 'lookups'>;
+/** The part of a ServiceContext the lookups read (spelt out here: context.ts imports this module). */
+type Lookups = { store: Store; lookups?: LookupCache };
 
 /** The application `idOrUid` names, through the context's lookup cache when it has one. */
 export function lookUpApplication(ctx: Lookups, idOrUid: string): Promise<Application | null> {

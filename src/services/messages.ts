@@ -1,6 +1,6 @@
-// Use cases for messages: accept (with fan-out in the same transaction), read, expunge, resend,
-// and the per-destination views. A 202 from createMessage means the message and its deliveries
-// are committed.
+// Use cases for messages: accept (with fan-out in the same transaction), an example sent to one
+// endpoint, read, expunge, resend, and the per-destination views. A 202 from createMessage means
+// the message and its deliveries are committed.
 import { newId } from '../domain/ids.js';
 import type { Attempt, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
@@ -60,6 +60,39 @@ export async function createMessage(
   const created = await ctx.store.createMessage(message, now, options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : undefined);
   if (created.deliveries.length > 0) ctx.notifyDeliveriesQueued();
   return created.message;
+}
+
+/**
+ * Send an example of an event type to this one endpoint. `svix.ping` sends `{"success": true}`;
+ * other types use the first example in their schema.
+ */
+export async function sendExample(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string, eventType: string) {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  let payload: string;
+  if (eventType === 'svix.ping') {
+    payload = '{"success": true}';
+  } else {
+    const type = await ctx.store.getEventType(eventType);
+    if (!type) throw notFound('Event type');
+    const example = findExample(type.schemas);
+    if (example === undefined) {
+      throw new TapwireError('invalid_scheme', { detail: `Event type '${eventType}' has no example in its schema` });
+    }
+    payload = JSON.stringify(example);
+  }
+  return createMessage(ctx, endpoint.appId, { eventType, payloadRaw: payload }, { onlyEndpointId: endpoint.id });
+}
+
+/** The first example of the newest schema version: `examples[0]` or `example`. */
+function findExample(schemas: Record<string, unknown> | null): unknown {
+  if (!schemas) return undefined;
+  const versions = Object.keys(schemas).sort((a, b) => Number(b) - Number(a));
+  for (const version of versions) {
+    const schema = schemas[version] as { examples?: unknown[]; example?: unknown } | null;
+    if (schema && Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+    if (schema && schema.example !== undefined) return schema.example;
+  }
+  return undefined;
 }
 
 export async function getMessage(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string): Promise<Message> {

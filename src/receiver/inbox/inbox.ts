@@ -12,13 +12,12 @@ import { resolveBackoff, retryDelayMs, type BackoffOptions, type ResolvedBackoff
 import { InboxError, isInboxError } from './inbox-error.js';
 import {
   INBOX_STATUSES,
-  openInboxStore,
-  parseInboxDatabase,
   type CompleteInput,
   type InboxRow,
   type InboxStatusName,
   type InboxStore,
 } from './inbox-store.js';
+import { openInboxStore, parseInboxDatabase } from './open-inbox-store.js';
 
 export { DEFAULT_BACKOFF, retryDelayMs, type BackoffOptions } from './backoff.js';
 export { InboxError, isInboxError, type InboxErrorCode } from './inbox-error.js';

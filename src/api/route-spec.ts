@@ -1,0 +1,109 @@
+// What a route of the API is: one spec says where it is, who may call it and what it accepts, and
+// feeds both Fastify and the OpenAPI document. Route modules (routes/*.ts, the dashboard) build specs
+// with defineRoute(); the server adds each with registerRoute() and its own authentication.
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TapwireError } from '../errors/tapwire-error.js';
+import type { Principal } from '../services/auth.js';
+import type { BackgroundTaskRunner } from '../services/background-tasks.js';
+import type { RawQuery } from './query.js';
+
+/** Who may call a route: anyone, the admin token only, or any token scoped to the path's application. */
+export type Access = 'public' | 'admin' | 'app';
+
+/** The parameters a route path declares: `/app/:app_id/msg/:msg_id` → `{ app_id: string; msg_id: string }`. */
+export type PathParams<Url extends string> = Url extends `${string}:${infer Name}/${infer Rest}`
+  ? { [K in Name]: string } & PathParams<`/${Rest}`>
+  : Url extends `${string}:${infer Name}`
+    ? { [K in Name]: string }
+    : unknown;
+
+/**
+ * The request a handler receives, typed from its spec: every parameter of the path (the router
+ * matched them all), the raw query (read with query.ts), the body its schema validated, and for
+ * non-public routes the authenticated caller.
+ */
+export type RouteRequest<Url extends string, Body, A extends Access> = FastifyRequest<{
+  Params: PathParams<Url>;
+  Querystring: RawQuery;
+  Body: Body;
+}> &
+  (A extends 'public' ? unknown : { principal: Principal });
+
+/** The validated body of a route with schema `B`; without a schema the handler has no body to read. */
+type BodyOf<B extends TSchema | undefined> = B extends TSchema ? Static<B> : unknown;
+
+/** One route. The defaults are the form the server stores and registers, whatever the route's types. */
+export interface RouteSpec<Url extends string = string, Body extends TSchema | undefined = TSchema | undefined, A extends Access = Access> {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: Url;
+  operationId: string;
+  summary: string;
+  tag: string;
+  access: A;
+  body?: Body;
+  /** An absent body is read as `{}` (every field of `body` is optional, e.g. secret rotation). */
+  bodyOptional?: boolean;
+  /** Documented query parameters: name → description. */
+  query?: Record<string, string>;
+  /** Documented responses: status → schema (null = no body). */
+  responses: Record<number, TSchema | null>;
+  /** The media type of successful answers when it is not JSON (e.g. /metrics); documented as text. */
+  textContentType?: string;
+  handler(request: RouteRequest<Url, BodyOf<Body>, A>, reply: FastifyReply): Promise<unknown>;
+}
+
+/** What the routes are given besides the services context: the options of buildApiServer. */
+export interface ApiOptions {
+  /** Reports whether the in-process worker is running, for the health document. */
+  workerStatus?: () => { running: boolean; activeAttempts: number } | null;
+  /** Served at GET /metrics in Prometheus text format; without it the route answers 404. */
+  metrics?: { render(): Promise<string>; readonly contentType: string };
+  /** Runs the background tasks requests start (replay-missing); without it, maintenance rounds pick them up. */
+  backgroundTasks?: BackgroundTaskRunner;
+}
+
+/**
+ * A route spec whose handler is typed from the spec's own `url`, `body` and `access`, so it reads
+ * `request.params.app_id` or `request.principal` without casts or non-null assertions.
+ */
+export function defineRoute<const Url extends string, Body extends TSchema | undefined = undefined, A extends Access = Access>(
+  spec: RouteSpec<Url, Body, A>,
+): RouteSpec {
+  // Widening is sound: registerRoute calls the handler only with requests of this very route.
+  return spec;
+}
+
+/**
+ * Add `spec` to `app`. `guard` runs first (authentication, a replayed idempotent response) and
+ * returns true when it has answered the request itself; then a missing body is refused, or read as
+ * `{}` when `bodyOptional`, Fastify validates it against `body`, and the handler runs.
+ */
+export function registerRoute(
+  app: FastifyInstance,
+  spec: RouteSpec,
+  guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>,
+): void {
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    ...(spec.body ? { schema: { body: spec.body } } : {}),
+    preValidation: async (request, reply) => {
+      if (await guard(request, reply)) return reply;
+      if (spec.body && request.body === undefined && spec.bodyOptional) {
+        request.body = {};
+      } else if (spec.body && request.body === undefined) {
+        throw new TapwireError('validation_error', {
+          issues: [{ loc: ['body'], msg: 'a JSON body is required', type: 'value_error.missing' }],
+        });
+      }
+    },
+    handler: async (request, reply) => {
+      // What RouteRequest promises holds here: the router matched the path, the body passed its
+      // schema, and the guard authenticated every route that is not public.
+      const result = await spec.handler(request as RouteRequest<string, unknown, Access>, reply);
+      if (reply.sent) return reply;
+      return result === undefined ? reply.send() : result;
+    },
+  });
+}

@@ -1,0 +1,72 @@
+// The event-type routes: the catalogue of event names (and their schemas) messages are sent under.
+// Any token may read it; only the admin token changes it.
+import type { Static } from '@sinclair/typebox';
+import { validationError } from '../../errors/tapwire-error.js';
+import type { ServiceContext } from '../../services/context.js';
+import * as eventTypes from '../../services/event-types.js';
+import { ID_CURSOR, LIST_QUERY, NAME_PATTERN, readBoolean, readListQuery } from '../query.js';
+import { defineRoute, type RouteSpec } from '../route-spec.js';
+import * as S from '../schemas.js';
+import { eventTypeOut, pageOut } from '../serializers.js';
+
+const et = '/api/v1/event-type';
+
+/** The routes under /api/v1/event-type. */
+export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'GET', url: et, operationId: 'event_type.list', summary: 'List event types by name', tag: 'Event Type', access: 'app',
+      query: { ...LIST_QUERY, include_archived: 'Include archived types (default false)', with_content: 'Include schemas (default false)' },
+      responses: { 200: S.ListResponse(S.EventTypeOut, 'EventTypeOut') },
+      handler: async (req) => {
+        const q = req.query;
+        const withContent = readBoolean(q, 'with_content', false);
+        const page = await eventTypes.listEventTypes(ctx, { ...readListQuery(q, ID_CURSOR.name, 'ascending'), includeArchived: readBoolean(q, 'include_archived', false) });
+        return pageOut(page, (t) => eventTypeOut(t, withContent));
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: et, operationId: 'event_type.create', summary: 'Create an event type', tag: 'Event Type', access: 'admin',
+      body: S.EventTypeIn, responses: { 201: S.EventTypeOut },
+      handler: async (req, reply) => reply.status(201).send(eventTypeOut(await eventTypes.createEventType(ctx, eventTypeInput(req.body) as Static<typeof S.EventTypeIn>))),
+    }),
+    defineRoute({
+      method: 'GET', url: `${et}/:event_type_name`, operationId: 'event_type.get', summary: 'Get an event type', tag: 'Event Type', access: 'app',
+      responses: { 200: S.EventTypeOut },
+      handler: async (req) => eventTypeOut(await eventTypes.getEventType(ctx, req.params.event_type_name)),
+    }),
+    defineRoute({
+      method: 'PUT', url: `${et}/:event_type_name`, operationId: 'event_type.update', summary: 'Replace (or create) an event type', tag: 'Event Type', access: 'admin',
+      body: S.EventTypeUpdate, responses: { 200: S.EventTypeOut, 201: S.EventTypeOut },
+      handler: async (req, reply) => {
+        const name = checkEventTypeName(req.params.event_type_name);
+        const { eventType, created } = await eventTypes.upsertEventType(ctx, name, eventTypeInput(req.body));
+        return reply.status(created ? 201 : 200).send(eventTypeOut(eventType));
+      },
+    }),
+    defineRoute({
+      method: 'PATCH', url: `${et}/:event_type_name`, operationId: 'event_type.patch', summary: 'Change some fields of an event type', tag: 'Event Type', access: 'admin',
+      body: S.EventTypePatch, responses: { 200: S.EventTypeOut },
+      handler: async (req) => eventTypeOut(await eventTypes.patchEventType(ctx, req.params.event_type_name, eventTypeInput(req.body))),
+    }),
+    defineRoute({
+      method: 'DELETE', url: `${et}/:event_type_name`, operationId: 'event_type.delete', summary: 'Archive (or with expunge=true delete) an event type', tag: 'Event Type', access: 'admin',
+      query: { expunge: 'Delete for good instead of archiving' }, responses: { 204: null },
+      handler: async (req, reply) => {
+        await eventTypes.deleteEventType(ctx, req.params.event_type_name, readBoolean(req.query, 'expunge', false));
+        return reply.status(204).send();
+      },
+    }),
+  ];
+}
+
+function eventTypeInput(body: Partial<Static<typeof S.EventTypeIn>>): eventTypes.EventTypeInput {
+  return Object.fromEntries(Object.entries(body).filter(([key, v]) => v !== undefined && ['name', 'description', 'archived', 'deprecated', 'schemas', 'featureFlag'].includes(key)));
+}
+
+function checkEventTypeName(name: string): string {
+  if (name.length > 256 || !NAME_PATTERN.test(name)) {
+    throw validationError(['path', 'event_type_name'], 'event type names may only contain letters, digits, "-", "_" and "."', 'value_error.str.regex');
+  }
+  return name;
+}
