@@ -61,7 +61,8 @@ const selectRecoverableMessages = (f: SqlFragments, join: string): string => `
 
 export const postgres = {
   /**
-   * Fan-out, recover, replay: many deliveries in one statement. Ids are made by the caller
+   * PostgreSQL only (SQLite: insertDelivery, one a statement). Fan-out, recover, replay: many
+   * deliveries in one statement, one round trip. Ids are made by the caller
    * (time-sortable KSUIDs: "the latest delivery is the greatest id" must hold across both
    * databases). pg_notify is queued with the rows and sent when the transaction commits, so
    * listeners hear of deliveries only once they can be claimed; as an uncorrelated subquery it runs
