@@ -1,8 +1,9 @@
 // Endpoints on PostgreSQL. Changes that report themselves (operational events) queue their messages
 // in the same transaction, through the messages subject; without any, a change is one statement.
-import type { Endpoint } from '../../domain/types.js';
+import type { PoolClient } from 'pg';
+
+import type { Endpoint, Message } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
-import type { PostgresMessages } from '../messages/postgres.js';
 import type { PostgresDatabase, Queryable } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
@@ -17,10 +18,15 @@ export function readEndpointRows(db: PostgresDatabase, ids: string[], on?: Query
   return db.byId<EndpointRow>(SQL.selectEndpointsByIds, ids, on);
 }
 
+/** What endpoint changes need of the messages subject (PostgresMessages.withMessages): a change and its messages in one transaction. */
+export interface PostgresMessageQueue {
+  withMessages<T>(messages: Message[] | undefined, change: (client?: PoolClient) => Promise<T>, shouldQueue?: (result: T) => boolean): Promise<T>;
+}
+
 export class PostgresEndpoints {
   constructor(
     private readonly db: PostgresDatabase,
-    private readonly messages: PostgresMessages,
+    private readonly messages: PostgresMessageQueue,
   ) {}
 
   async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {

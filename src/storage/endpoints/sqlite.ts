@@ -1,8 +1,7 @@
 // Endpoints on SQLite. Changes that report themselves (operational events) queue their messages in
 // the same transaction, through the messages subject.
-import type { Endpoint } from '../../domain/types.js';
+import type { Endpoint, Message } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
-import type { SqliteMessages } from '../messages/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
@@ -23,10 +22,15 @@ export function readLiveEndpoint(db: SqliteDatabase, id: string): Endpoint | nul
   return row && row.deleted_at === null ? toRecord(row) : null;
 }
 
+/** What endpoint changes need of the messages subject (SqliteMessages): queueing messages in the caller's transaction. */
+export interface SqliteMessageQueue {
+  queueMessages(messages: Message[] | undefined): void;
+}
+
 export class SqliteEndpoints {
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly messages: SqliteMessages,
+    private readonly messages: SqliteMessageQueue,
   ) {}
 
   async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
