@@ -125,7 +125,12 @@ describe.each(await backends())('%s', (backend) => {
       const appId = expectStatus(await api('POST', '/api/v1/app', { name: 'Who', uid: 'who-app' }), 201, 'create app').body.id as string;
       const me = await api('GET', '/api/v1/auth/whoami', undefined, { token: await appToken(appId) });
       expect(me.status).toBe(200);
-      expect(me.body).toEqual({ kind: 'app', app: expect.objectContaining({ id: appId, name: 'Who', uid: 'who-app' }) });
+      expect(me.body).toEqual({
+        kind: 'app',
+        app: expect.objectContaining({ id: appId, name: 'Who', uid: 'who-app' }),
+        capabilities: ['ViewBase', 'ViewEndpointSecret', 'ManageEndpointSecret', 'ManageTransformations', 'CreateAttempts', 'ManageEndpoint'],
+        featureFlags: [],
+      });
       expectError(await api('GET', '/api/v1/auth/whoami', undefined, { token: null }), 401, 'authentication_failed');
       expectError(await api('GET', '/api/v1/auth/whoami', undefined, { token: 'tw_app_not_a_real_token' }), 401, 'authentication_failed');
     });

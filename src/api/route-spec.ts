@@ -4,6 +4,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TapwireError } from '../errors/tapwire-error.js';
+import type { CapabilityNeed } from '../domain/token-scopes.js';
 import type { Principal } from '../services/auth.js';
 import type { BackgroundTaskRunner } from '../services/background-tasks.js';
 import type { RawQuery } from './query.js';
@@ -41,6 +42,12 @@ export interface RouteSpec<Url extends string = string, Body extends TSchema | u
   summary: string;
   tag: string;
   access: A;
+  /**
+   * What an application's portal token needs for this route (any one of the capabilities, or `all`);
+   * every route open to app tokens declares it, and the server refuses others with 403. Admin tokens
+   * may do everything.
+   */
+  needs?: CapabilityNeed;
   body?: Body;
   /** An absent body is read as `{}` (every field of `body` is optional, e.g. secret rotation). */
   bodyOptional?: boolean;

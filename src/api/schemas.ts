@@ -1,6 +1,7 @@
 // JSON schemas of request bodies and responses. They validate requests (→ 422 with loc/msg/type)
 // and are the source of the OpenAPI document, so the docs cannot drift from what is enforced.
 import { Type, type TSchema } from '@sinclair/typebox';
+import { PORTAL_CAPABILITIES } from '../domain/token-scopes.js';
 
 /** `schema` or null. Uses a JSON-schema type list, which gives clearer errors than anyOf. */
 export function Nullable<T extends TSchema>(schema: T): T {
@@ -249,9 +250,27 @@ export const EventTypeOut = Type.Object(
   { title: 'EventTypeOut' },
 );
 
+export const PortalCapability = Type.Union(
+  PORTAL_CAPABILITIES.map((capability) => Type.Literal(capability)),
+  { title: 'AppPortalCapability', description: 'What a portal token may do besides reading (ViewBase, always required)' },
+);
 export const AppPortalAccessIn = Type.Object(
-  { expiry: Type.Optional(Nullable(Type.Integer({ minimum: 60, maximum: 30 * 86_400, description: 'Token lifetime in seconds' }))) },
+  {
+    application: Type.Optional(Nullable(ApplicationIn)),
+    expiry: Type.Optional(Nullable(Type.Integer({ minimum: 60, maximum: 7 * 86_400, description: 'Token lifetime in seconds; default 7 days, the maximum' }))),
+    readOnly: Type.Optional(Nullable(Type.Boolean({ description: 'Deprecated by Svix: the same as capabilities ["ViewBase"]' }))),
+    capabilities: Type.Optional(Nullable(Type.Array(PortalCapability, { uniqueItems: true, description: 'Default: every capability' }))),
+    featureFlags: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, uniqueItems: true }))),
+    sessionId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 256 }))),
+  },
   { title: 'AppPortalAccessIn', additionalProperties: true },
+);
+export const ApplicationTokenExpireIn = Type.Object(
+  {
+    expiry: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 7 * 86_400, description: 'Seconds until the tokens stop working; default 0 (at once)' }))),
+    sessionIds: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000, description: 'Only tokens minted with one of these sessions' }))),
+  },
+  { title: 'ApplicationTokenExpireIn', additionalProperties: true },
 );
 export const AppPortalAccessOut = Type.Object({ url: Type.String(), token: Type.String() }, { title: 'AppPortalAccessOut' });
 
@@ -338,6 +357,8 @@ export const WhoAmIOut = Type.Object(
   {
     kind: Type.Union([Type.Literal('admin'), Type.Literal('app')]),
     app: Type.Optional(ApplicationOut),
+    capabilities: Type.Optional(Type.Array(PortalCapability, { description: 'What an app-scoped token may do (the portal hides the rest)' })),
+    featureFlags: Type.Optional(Type.Array(Type.String())),
   },
   { title: 'WhoAmIOut', description: 'Who the bearer token acts as; app-scoped tokens also get their application' },
 );

@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
 import type { ServiceContext } from '../services/context.js';
+import { allows } from '../domain/token-scopes.js';
 import { authenticate, type Principal } from '../services/auth.js';
 import { lookUpApplication } from '../services/lookup-cache.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
@@ -142,7 +143,10 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
     registerRoute(app, spec, async (request, reply) => {
-      if (spec.access !== 'public') await authorize(ctx, spec.access, request);
+      if (spec.access !== 'public') {
+        await authorize(ctx, spec.access, request);
+        requireCapability(spec, request);
+      }
       return spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys));
     });
   };
@@ -165,8 +169,21 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     return payload;
   });
 
-  // In this order in the OpenAPI document.
-  const routes = [
+  for (const spec of apiRoutes(ctx, options)) register(spec);
+
+  // Registered like every other route so the document lists itself (it is part of what we serve).
+  register({
+    method: 'GET', url: '/api/v1/openapi.json', operationId: 'openapi.get', summary: 'This OpenAPI document', tag: 'Health', access: 'public',
+    responses: { 200: null },
+    handler: async () => buildOpenApiDocument(docs, VERSION),
+  });
+
+  return app;
+}
+
+/** Every route of the API and the dashboard, in the order of the OpenAPI document (the document itself aside). */
+export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteSpec[] {
+  return [
     ...healthRoutes(ctx, options),
     ...applicationRoutes(ctx),
     ...endpointRoutes(ctx, options),
@@ -178,16 +195,6 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     ...statsRoutes(ctx),
     ...dashboardRoutes(ctx),
   ];
-  for (const spec of routes) register(spec);
-
-  // Registered like every other route so the document lists itself (it is part of what we serve).
-  register({
-    method: 'GET', url: '/api/v1/openapi.json', operationId: 'openapi.get', summary: 'This OpenAPI document', tag: 'Health', access: 'public',
-    responses: { 200: null },
-    handler: async () => buildOpenApiDocument(docs, VERSION),
-  });
-
-  return app;
 }
 
 /** Check the bearer token and, for app-scoped tokens, that the path's application is theirs. */
@@ -207,6 +214,17 @@ async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>,
   const app = await lookUpApplication(ctx, appIdOrUid);
   // Another tenant's application is indistinguishable from a missing one.
   if (!app || app.id !== principal.appId) throw new TapwireError('not_found', { detail: 'Application not found' });
+}
+
+/**
+ * An application's token may use a route only with what the route needs (RouteSpec.needs); a route
+ * that declares nothing needs every capability. Admin tokens may do everything.
+ */
+function requireCapability(spec: RouteSpec, request: FastifyRequest): void {
+  const principal = request.principal;
+  if (!principal || principal.kind === 'admin') return;
+  if (allows(principal.scope, spec.needs ?? 'all')) return;
+  throw new TapwireError('insufficient access', { detail: 'This token is not allowed to do this (its capabilities do not include it)' });
 }
 
 /**

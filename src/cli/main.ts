@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `tapwire` binary: serve, migrate, token create. The only place that reads process.env;
+// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin. The only place that reads process.env;
 // everything below it takes typed options. The server, store and HTTP modules are imported only
 // by the command that needs them, so `--help`, `--version` and usage errors answer at once.
 //
@@ -10,7 +10,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type TapwireConfig } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
+import { isCapability, MAX_APP_TOKEN_TTL_MS, PORTAL_CAPABILITIES, type PortalCapability } from '../domain/token-scopes.js';
 import { TapwireError } from '../errors/tapwire-error.js';
+import type { ServiceContext } from '../services/context.js';
 import type { TapwireServer } from '../tapwire-server.js';
 import { VERSION } from '../version.js';
 
@@ -166,52 +168,116 @@ async function migrate(flags: CommonFlags): Promise<void> {
   }
 }
 
-async function createToken(flags: CommonFlags & { app: string; ttl?: string }): Promise<void> {
-  let config: TapwireConfig;
-  let ttlMs: number | undefined;
+/** The services a token command runs with: the store (migrated), the config, the system clock. */
+async function withTokenServices(flags: CommonFlags, work: (ctx: ServiceContext) => Promise<void>, config?: TapwireConfig): Promise<void> {
+  let resolved: TapwireConfig;
   try {
-    config = configFrom({ databaseUrl: flags.databaseUrl });
+    resolved = config ?? configFrom({ databaseUrl: flags.databaseUrl });
+  } catch (error) {
+    exitOnError(error);
+  }
+  const [{ describeDatabaseUrl, openStore }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
+    import('../storage/open-store.js'),
+    import('../services/context.js'),
+    import('../delivery/ssrf-guard.js'),
+    import('pino'),
+  ]);
+  const where = describeDatabaseUrl(resolved.databaseUrl);
+  try {
+    const store = await openStore(resolved.databaseUrl, { poolSize: 2 });
+    try {
+      await store.migrate();
+      await work({
+        store,
+        config: resolved,
+        clock: systemClock,
+        logger: pino({ level: 'silent' }),
+        policy: new AddressPolicy(resolved.allowedNetworks),
+        notifyDeliveriesQueued: () => undefined,
+      });
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    if (error instanceof TapwireError && error.code === 'not_found') fail(error.detail, EXIT_FAILED);
+    exitOnError(error, where);
+  }
+}
+
+async function createToken(flags: CommonFlags & { app: string; ttl?: string; readOnly?: boolean; capabilities?: string; sessionId?: string }): Promise<void> {
+  let ttlMs: number | undefined;
+  let capabilities: PortalCapability[] | null = null;
+  try {
     if (flags.ttl !== undefined) {
       try {
         ttlMs = parseDuration(flags.ttl);
       } catch (error) {
         throw new ConfigError(`--ttl: ${(error as Error).message}`);
       }
-      if (ttlMs <= 0) throw new ConfigError(`--ttl: expected a duration above zero, got '${flags.ttl}'`);
+      if (ttlMs <= 0 || ttlMs > MAX_APP_TOKEN_TTL_MS) throw new ConfigError(`--ttl: expected a duration above zero and at most 7d, got '${flags.ttl}'`);
     }
+    if (flags.capabilities !== undefined) capabilities = parseCapabilities(flags.capabilities);
   } catch (error) {
     exitOnError(error);
   }
-  const [{ describeDatabaseUrl, openStore }, { createAppToken }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
-    import('../storage/open-store.js'),
-    import('../services/auth.js'),
-    import('../services/context.js'),
-    import('../delivery/ssrf-guard.js'),
-    import('pino'),
-  ]);
-  const where = describeDatabaseUrl(config.databaseUrl);
+  const { createAppToken } = await import('../services/auth.js');
+  await withTokenServices(flags, async (ctx) => {
+    const scope = { readOnly: flags.readOnly ?? false, capabilities, featureFlags: [], sessionId: flags.sessionId ?? null };
+    const { token, appId, expiresAt } = await createAppToken(ctx, flags.app, { ...(ttlMs ? { ttlMs } : {}), scope });
+    process.stderr.write(`Token for application ${appId}, valid until ${expiresAt.toISOString()}:\n`);
+    process.stdout.write(`${token}\n`);
+  });
+}
+
+/** `--capabilities ViewBase,ManageEndpoint`: Svix's portal capabilities, ViewBase included. */
+function parseCapabilities(value: string): PortalCapability[] {
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !isCapability(name));
+  if (unknown.length > 0) throw new ConfigError(`--capabilities: unknown ${unknown.join(', ')} (known: ${PORTAL_CAPABILITIES.join(', ')})`);
+  if (!names.includes('ViewBase')) throw new ConfigError('--capabilities: ViewBase is always required');
+  return [...new Set(names)] as PortalCapability[];
+}
+
+async function listTokens(flags: CommonFlags & { app?: string; admin?: boolean }): Promise<void> {
+  if (!flags.app === !flags.admin) fail('give either --app <id> or --admin', EXIT_USAGE);
+  const [{ listTokens: list }, { capabilitiesOf }] = await Promise.all([import('../services/auth.js'), import('../domain/token-scopes.js')]);
+  await withTokenServices(flags, async (ctx) => {
+    const tokens = await list(ctx, flags.app ?? null);
+    const time = (date: Date | null): string => (date ? date.toISOString() : '-');
+    const rows = tokens.map((t) => [t.id, time(t.createdAt), time(t.expiresAt), time(t.revokedAt), t.sessionId ?? '-', t.appId === null ? 'admin' : capabilitiesOf(t).join(',')]);
+    const lines = [['ID', 'CREATED', 'EXPIRES', 'REVOKED AT', 'SESSION', 'CAPABILITIES'], ...rows];
+    const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
+    for (const line of lines) process.stdout.write(`${line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+    if (tokens.length === 0) process.stderr.write('No live tokens.\n');
+  });
+}
+
+async function revokeToken(id: string, flags: CommonFlags): Promise<void> {
+  const { revokeToken: revoke } = await import('../services/auth.js');
+  await withTokenServices(flags, async (ctx) => {
+    if (!(await revoke(ctx, id))) fail(`no live token with id '${id}' (see tapwire token list)`, EXIT_FAILED);
+    process.stderr.write(`Revoked ${id}; it stops working within TAPWIRE_LOOKUP_CACHE_TTL on every server.\n`);
+  });
+}
+
+async function rotateAdminToken(flags: CommonFlags): Promise<void> {
+  let config: TapwireConfig;
   try {
-    const store = await openStore(config.databaseUrl, { poolSize: 2 });
-    try {
-      await store.migrate();
-      const ctx = {
-        store,
-        config,
-        clock: systemClock,
-        logger: pino({ level: 'silent' }),
-        policy: new AddressPolicy(config.allowedNetworks),
-        notifyDeliveriesQueued: () => undefined,
-      };
-      const { token, appId, expiresAt } = await createAppToken(ctx, flags.app, ttlMs);
-      process.stderr.write(`Token for application ${appId}, valid until ${expiresAt.toISOString()}:\n`);
-      process.stdout.write(`${token}\n`);
-    } finally {
-      await store.close();
-    }
+    config = configFrom({ databaseUrl: flags.databaseUrl });
   } catch (error) {
-    if (error instanceof TapwireError && error.code === 'not_found') fail(`no application '${flags.app}' (give its id or uid)`, EXIT_FAILED);
-    exitOnError(error, where);
+    exitOnError(error);
   }
+  if (config.adminToken) fail('TAPWIRE_ADMIN_TOKEN is set, so stored admin tokens are not used: change that variable instead', EXIT_USAGE);
+  const { rotateAdminToken: rotate } = await import('../services/auth.js');
+  await withTokenServices(
+    flags,
+    async (ctx) => {
+      const { token, revoked } = await rotate(ctx);
+      process.stderr.write(`Revoked ${revoked} stored admin token(s). The new admin token (shown once):\n`);
+      process.stdout.write(`${token}\n`);
+    },
+    config,
+  );
 }
 
 function buildProgram(): Command {
@@ -241,9 +307,30 @@ function buildProgram(): Command {
     .command('create')
     .description('mint a token scoped to one application (prints it on stdout)')
     .requiredOption('-a, --app <id>', 'application id or uid')
-    .option('--ttl <duration>', 'lifetime, e.g. 30d or 12h (default 7d, env TAPWIRE_APP_TOKEN_TTL)')
+    .option('--ttl <duration>', 'lifetime, e.g. 12h or 7d, at most 7d (default 7d, env TAPWIRE_APP_TOKEN_TTL)')
+    .option('--read-only', 'the token may only read (the same as --capabilities ViewBase)')
+    .option('--capabilities <list>', `comma-separated, ViewBase required (default: all of ${PORTAL_CAPABILITIES.join(', ')})`)
+    .option('--session-id <id>', 'a session id, so expire-all can end this session\'s tokens alone')
     .addOption(databaseOption())
     .action(createToken);
+  token
+    .command('list')
+    .description("list an application's live tokens, or the stored admin tokens (ids, never the tokens)")
+    .option('-a, --app <id>', 'application id or uid')
+    .option('--admin', 'the stored admin tokens instead')
+    .addOption(databaseOption())
+    .action(listTokens);
+  token
+    .command('revoke')
+    .description('revoke one token by its id (from token list); it stops working at once')
+    .argument('<id>', 'token id, tok_…')
+    .addOption(databaseOption())
+    .action(revokeToken);
+  token
+    .command('rotate-admin')
+    .description('revoke the stored admin tokens and print a new one (not with TAPWIRE_ADMIN_TOKEN set)')
+    .addOption(databaseOption())
+    .action(rotateAdminToken);
   return program;
 }
 

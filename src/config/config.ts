@@ -3,6 +3,7 @@
 import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
+import { MAX_APP_TOKEN_TTL_MS } from '../domain/token-scopes.js';
 import { isValidSecret } from '../signing/standard-webhooks.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
@@ -57,7 +58,7 @@ export interface TapwireConfig {
   maxResponseBytes: number;
   /** Base URL used in links handed to people (app portal). Default `http://HOST:PORT`. (TAPWIRE_PUBLIC_URL) */
   publicUrl: string;
-  /** Lifetime of app-scoped tokens minted by app-portal-access. Default 7 days (TAPWIRE_APP_TOKEN_TTL). */
+  /** Lifetime of app-scoped tokens minted by app-portal-access. Default and maximum 7 days (TAPWIRE_APP_TOKEN_TTL). */
   appTokenTtlMs: number;
   /** Attempts older than this are deleted; null keeps them forever. Default 90 days (TAPWIRE_ATTEMPT_RETENTION, `never`). */
   attemptRetentionMs: number | null;
@@ -218,7 +219,12 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
   config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;
-  config.appTokenTtlMs = parse('appTokenTtlMs', (v) => parsePositiveDuration(v)) ?? config.appTokenTtlMs;
+  config.appTokenTtlMs =
+    parse('appTokenTtlMs', (v) => {
+      const ms = parsePositiveDuration(v);
+      if (ms > MAX_APP_TOKEN_TTL_MS) throw new Error(`at most 7d (Svix's limit for portal tokens), got '${v}'`);
+      return ms;
+    }) ?? config.appTokenTtlMs;
   const retention = parse('attemptRetentionMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (retention !== undefined) config.attemptRetentionMs = retention;
   config.databasePoolSize = parse('databasePoolSize', (v) => parseInteger(v, 1, 1000)) ?? config.databasePoolSize;
@@ -298,7 +304,7 @@ function parseLogLevel(value: string): string {
 
 function parseAdminToken(value: string): string {
   if (value.includes('.')) throw new Error('tokens may not contain "."');
-  if (value.length < 16) throw new Error('use at least 16 characters');
+  if (value.length < 24) throw new Error('use at least 24 characters');
   if (/\s/.test(value)) throw new Error('tokens may not contain whitespace');
   return value;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Application } from '../domain/types.js';
+import { FULL_SCOPE } from '../domain/token-scopes.js';
 import type { Store, StoredToken } from '../storage/store.js';
 import { LookupCache } from './lookup-cache.js';
 
@@ -24,7 +25,7 @@ function fakeStore() {
     async findToken(hash: string, now: Date) {
       reads.tokens++;
       const token = tokens.get(hash);
-      return token && (token.expiresAt === null || token.expiresAt > now) ? token : null;
+      return token && (token.expiresAt === null || token.expiresAt > now) && (token.revokedAt === null || token.revokedAt > now) ? token : null;
     },
   } as unknown as Store;
   return { store, applications, tokens, reads, hold: (p: Promise<void> | null) => void (gate = p) };
@@ -60,8 +61,8 @@ describe('LookupCache', () => {
     const { store, applications, tokens, reads } = fakeStore();
     applications.set('app_1', app('app_1', 'shop'));
     applications.set('app_2', app('app_2', 'other'));
-    tokens.set('h1', { id: 'tok_1', appId: 'app_1', expiresAt: null });
-    tokens.set('h2', { id: 'tok_2', appId: 'app_2', expiresAt: null });
+    tokens.set('h1', token('tok_1', 'app_1', null));
+    tokens.set('h2', token('tok_2', 'app_2', null));
     const cache = new LookupCache(60_000, () => 0);
     for (const key of ['app_1', 'shop', 'app_2']) await cache.application(store, key);
     for (const hash of ['h1', 'h2']) await cache.token(store, hash, new Date(0));
@@ -96,12 +97,29 @@ describe('LookupCache', () => {
 
   it('checks a remembered token against its expiry on every use', async () => {
     const { store, tokens, reads } = fakeStore();
-    tokens.set('h', { id: 'tok_1', appId: 'app_1', expiresAt: new Date(10_000) });
+    tokens.set('h', token('tok_1', 'app_1', new Date(10_000)));
     const cache = new LookupCache(60_000, () => 0);
     expect((await cache.token(store, 'h', new Date(5_000)))?.id).toBe('tok_1');
     expect((await cache.token(store, 'h', new Date(9_999)))?.id).toBe('tok_1');
     expect(reads.tokens).toBe(1);
     expect(await cache.token(store, 'h', new Date(10_000))).toBeNull();
+  });
+
+  it('checks a remembered token against its revocation on every use, and forgets revoked tokens when told', async () => {
+    const { store, tokens, reads } = fakeStore();
+    tokens.set('h', token('tok_1', 'app_1', null, new Date(10_000)));
+    tokens.set('a', token('tok_a', null, null));
+    const cache = new LookupCache(60_000, () => 0);
+    expect((await cache.token(store, 'h', new Date(9_999)))?.id).toBe('tok_1');
+    expect(await cache.token(store, 'h', new Date(10_000))).toBeNull();
+    expect((await cache.token(store, 'a', new Date(0)))?.id).toBe('tok_a');
+    const before = reads.tokens;
+    tokens.delete('a');
+    cache.forgetTokens('app_1');
+    expect((await cache.token(store, 'a', new Date(0)))?.id).toBe('tok_a');
+    expect(reads.tokens).toBe(before);
+    cache.forgetTokens(null);
+    expect(await cache.token(store, 'a', new Date(0))).toBeNull();
   });
 
   it('reads the store every time with a TTL of 0', async () => {
@@ -113,3 +131,7 @@ describe('LookupCache', () => {
     expect(reads.applications).toBe(2);
   });
 });
+
+function token(id: string, appId: string | null, expiresAt: Date | null, revokedAt: Date | null = null): StoredToken {
+  return { id, appId, createdAt: new Date(0), expiresAt, revokedAt, ...FULL_SCOPE };
+}

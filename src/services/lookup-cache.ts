@@ -6,8 +6,9 @@
 // What it may cost: a change made by another process (an application deleted or renamed through a
 // second server) is seen here up to `ttlMs` late. Changes made through this process are seen at
 // once: the services call forgetApplication() after every write to an application. Only hits are
-// kept (an unknown token or application is asked for again each time), token expiry is checked on
-// every use against the injected clock, and a message accepted for an application deleted meanwhile
+// kept (an unknown token or application is asked for again each time), token expiry and revocation
+// are checked on every use against the injected clock (revocations made through this process forget
+// the tokens at once), and a message accepted for an application deleted meanwhile
 // still fails its foreign key (404), so staleness never stores anything for a deleted tenant.
 import type { Application } from '../domain/types.js';
 import type { Store, StoredToken } from '../storage/store.js';
@@ -57,11 +58,11 @@ export class LookupCache {
     return app;
   }
 
-  /** `store.findToken(hash, now)`, answered from memory while fresh and while the token has not expired at `now`. */
+  /** `store.findToken(hash, now)`, answered from memory while fresh and while the token has neither expired nor been revoked at `now`. */
   async token(store: Store, tokenHash: string, now: Date): Promise<StoredToken | null> {
     if (this.ttlMs <= 0) return store.findToken(tokenHash, now);
     const hit = this.fresh(this.tokens, tokenHash);
-    if (hit && (hit.expiresAt === null || hit.expiresAt.getTime() > now.getTime())) return hit;
+    if (hit && isLive(hit, now)) return hit;
     const generation = this.generation;
     const token = await store.findToken(tokenHash, now);
     if (token && generation === this.generation) this.put(this.tokens, tokenHash, token);
@@ -72,6 +73,12 @@ export class LookupCache {
   forgetApplication(appId: string): void {
     this.generation++;
     for (const [key, entry] of this.applications) if (entry.value.id === appId) this.applications.delete(key);
+    for (const [key, entry] of this.tokens) if (entry.value.appId === appId) this.tokens.delete(key);
+  }
+
+  /** Drop what is known of the tokens of an application (null: the admin tokens), after revoking some of them. */
+  forgetTokens(appId: string | null): void {
+    this.generation++;
     for (const [key, entry] of this.tokens) if (entry.value.appId === appId) this.tokens.delete(key);
   }
 
@@ -94,4 +101,9 @@ export class LookupCache {
     if (map.size >= MAX_ENTRIES) map.clear();
     map.set(key, { value, until: this.monotonicNow() + this.ttlMs });
   }
+}
+
+function isLive(token: StoredToken, now: Date): boolean {
+  const at = now.getTime();
+  return (token.expiresAt === null || token.expiresAt.getTime() > at) && (token.revokedAt === null || token.revokedAt.getTime() > at);
 }

@@ -12,6 +12,7 @@ import type {
   MessageStatusName,
 } from '../domain/types.js';
 import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
+import type { TokenScope } from '../domain/token-scopes.js';
 
 /** The subset of a pino logger the stores use (migrations, connection trouble). */
 export interface StoreLogger {
@@ -158,11 +159,42 @@ export interface EndpointStats {
   fail: number;
 }
 
-export interface StoredToken {
+/** A stored token (its hash only) and what it may do. */
+export interface StoredToken extends TokenScope {
   id: string;
   /** null = admin (full access). */
   appId: string | null;
+  createdAt: Date;
   expiresAt: Date | null;
+  /** When it was (or will be) revoked; null when it never was. */
+  revokedAt: Date | null;
+}
+
+/** Input of {@link Store.createToken}. */
+export interface NewToken {
+  id: string;
+  tokenHash: string;
+  appId: string | null;
+  createdAt: Date;
+  expiresAt: Date | null;
+  /** Default: every capability, no feature flags, no session. */
+  scope?: TokenScope;
+}
+
+/**
+ * Which tokens {@link Store.revokeTokens} ends, and when. Every filter given must match; at least
+ * one of `tokenHash`, `id`, `appId` or `adminOnly` must be given.
+ */
+export interface TokenRevocation {
+  /** From this time on the tokens are refused (now, or later for a grace period). */
+  at: Date;
+  tokenHash?: string | null;
+  id?: string | null;
+  appId?: string | null;
+  /** Only admin tokens (appId null). */
+  adminOnly?: boolean;
+  /** Only tokens minted with one of these session ids. */
+  sessionIds?: string[] | null;
 }
 
 export interface IdempotentResponse {
@@ -319,12 +351,19 @@ export interface Store {
   getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats>;
 
   // Auth and idempotency --------------------------------------------------------------------
-  /** Store a token by its hash (the token itself is never stored). */
-  createToken(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Promise<void>;
-  /** The token with this hash, if it exists and has not expired at `now`. */
+  /** Store a token by its hash (the token itself is never stored), with its scope. */
+  createToken(input: NewToken): Promise<void>;
+  /** The token with this hash, if it exists and has neither expired nor been revoked at `now`. */
   findToken(tokenHash: string, now: Date): Promise<StoredToken | null>;
-  /** True when an admin token (appId null) has been stored. */
+  /** True when an admin token (appId null) has been stored and not revoked. */
   hasAdminToken(): Promise<boolean>;
+  /** One application's tokens (or with `appId` null, the stored admin tokens) live at `now`, newest first, at most `limit`. */
+  listTokens(query: { appId: string | null; now: Date; limit: number }): Promise<StoredToken[]>;
+  /**
+   * Revoke the tokens the filters match from `at` on (a token already revoked earlier keeps its
+   * earlier time). Returns how many changed.
+   */
+  revokeTokens(input: TokenRevocation): Promise<number>;
   /** The cached 2xx response for this key, if any and not expired. */
   getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
   /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */

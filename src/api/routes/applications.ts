@@ -26,7 +26,7 @@ export function applicationRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id', operationId: 'application.get', summary: 'Get an application', tag: 'Application', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id', operationId: 'application.get', summary: 'Get an application', tag: 'Application', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.ApplicationOut },
       handler: async (req) => applicationOut(await apps.getApplication(ctx, req.params.app_id)),
     }),

@@ -11,7 +11,7 @@ import { attemptOut, pageOut } from '../serializers.js';
 export function attemptRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id/attempt/msg/:msg_id', operationId: 'message_attempt.list_by_msg', summary: 'Attempts of a message', tag: 'Message Attempt', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id/attempt/msg/:msg_id', operationId: 'message_attempt.list_by_msg', summary: 'Attempts of a message', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       query: { ...ATTEMPT_FILTERS, endpoint_id: 'Only attempts to this endpoint' }, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
       handler: async (req) => {
         const q = req.query;
@@ -20,12 +20,12 @@ export function attemptRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id/attempt/endpoint/:endpoint_id', operationId: 'message_attempt.list_by_endpoint', summary: 'Attempts to an endpoint', tag: 'Message Attempt', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id/attempt/endpoint/:endpoint_id', operationId: 'message_attempt.list_by_endpoint', summary: 'Attempts to an endpoint', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       query: ATTEMPT_FILTERS, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
       handler: async (req) => pageOut(await messages.listAttemptsByEndpoint(ctx, req.params.app_id, req.params.endpoint_id, readAttemptFilters(req.query)), attemptOut),
     }),
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id/msg/:msg_id/attempt/:attempt_id', operationId: 'message_attempt.get', summary: 'Get one attempt', tag: 'Message Attempt', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id/msg/:msg_id/attempt/:attempt_id', operationId: 'message_attempt.get', summary: 'Get one attempt', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.MessageAttemptOut },
       handler: async (req) => attemptOut(await messages.getAttempt(ctx, req.params.app_id, req.params.msg_id, req.params.attempt_id)),
     }),

@@ -14,7 +14,7 @@ const bt = '/api/v1/background-task';
 export function backgroundTaskRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
-      method: 'GET', url: bt, operationId: 'background_task.list', summary: 'List background tasks, newest first', tag: 'Background Task', access: 'app',
+      method: 'GET', url: bt, operationId: 'background_task.list', summary: 'List background tasks, newest first', tag: 'Background Task', access: 'app', needs: ['ViewBase'],
       query: { ...LIST_QUERY, status: 'running, finished or failed', task: 'endpoint.replay or endpoint.recover' },
       responses: { 200: S.ListResponse(S.BackgroundTaskOut, 'BackgroundTaskOut') },
       handler: async (req) => {
@@ -28,7 +28,7 @@ export function backgroundTaskRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: `${bt}/:task_id`, operationId: 'background_task.get', summary: 'Get a background task and its progress', tag: 'Background Task', access: 'app',
+      method: 'GET', url: `${bt}/:task_id`, operationId: 'background_task.get', summary: 'Get a background task and its progress', tag: 'Background Task', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.BackgroundTaskOut },
       handler: async (req) => backgroundTaskOut(await backgroundTasks.getBackgroundTask(ctx, req.principal, req.params.task_id)),
     }),

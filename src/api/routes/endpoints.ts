@@ -17,12 +17,12 @@ const ep = '/api/v1/app/:app_id/endpoint';
 export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteSpec[] {
   return [
     defineRoute({
-      method: 'GET', url: ep, operationId: 'endpoint.list', summary: 'List endpoints', tag: 'Endpoint', access: 'app',
+      method: 'GET', url: ep, operationId: 'endpoint.list', summary: 'List endpoints', tag: 'Endpoint', access: 'app', needs: ['ViewBase'],
       query: LIST_QUERY, responses: { 200: S.ListResponse(S.EndpointOut, 'EndpointOut') },
       handler: async (req) => pageOut(await endpoints.listEndpoints(ctx, req.params.app_id, readListQuery(req.query, ID_CURSOR.ep, 'descending')), endpointOut),
     }),
     defineRoute({
-      method: 'POST', url: ep, operationId: 'endpoint.create', summary: 'Create an endpoint', tag: 'Endpoint', access: 'app',
+      method: 'POST', url: ep, operationId: 'endpoint.create', summary: 'Create an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointIn, responses: { 201: S.EndpointOut },
       handler: async (req, reply) => {
         const endpoint = await endpoints.createEndpoint(ctx, req.params.app_id, endpointInput(req.body));
@@ -30,12 +30,12 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'GET', url: `${ep}/:endpoint_id`, operationId: 'endpoint.get', summary: 'Get an endpoint', tag: 'Endpoint', access: 'app',
+      method: 'GET', url: `${ep}/:endpoint_id`, operationId: 'endpoint.get', summary: 'Get an endpoint', tag: 'Endpoint', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.EndpointOut },
       handler: async (req) => endpointOut(await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)),
     }),
     defineRoute({
-      method: 'PUT', url: `${ep}/:endpoint_id`, operationId: 'endpoint.update', summary: 'Replace (or create) an endpoint', tag: 'Endpoint', access: 'app',
+      method: 'PUT', url: `${ep}/:endpoint_id`, operationId: 'endpoint.update', summary: 'Replace (or create) an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointUpdate, responses: { 200: S.EndpointOut, 201: S.EndpointOut },
       handler: async (req, reply) => {
         const { endpoint, created } = await endpoints.upsertEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body));
@@ -43,12 +43,12 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'PATCH', url: `${ep}/:endpoint_id`, operationId: 'endpoint.patch', summary: 'Change some fields of an endpoint', tag: 'Endpoint', access: 'app',
+      method: 'PATCH', url: `${ep}/:endpoint_id`, operationId: 'endpoint.patch', summary: 'Change some fields of an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointPatch, responses: { 200: S.EndpointOut },
       handler: async (req) => endpointOut(await endpoints.patchEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body))),
     }),
     defineRoute({
-      method: 'DELETE', url: `${ep}/:endpoint_id`, operationId: 'endpoint.delete', summary: 'Delete an endpoint', tag: 'Endpoint', access: 'app',
+      method: 'DELETE', url: `${ep}/:endpoint_id`, operationId: 'endpoint.delete', summary: 'Delete an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       responses: { 204: null },
       handler: async (req, reply) => {
         await endpoints.deleteEndpoint(ctx, req.params.app_id, req.params.endpoint_id);
@@ -56,12 +56,12 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'GET', url: `${ep}/:endpoint_id/secret`, operationId: 'endpoint.get_secret', summary: 'Get the signing secret', tag: 'Endpoint', access: 'app',
+      method: 'GET', url: `${ep}/:endpoint_id/secret`, operationId: 'endpoint.get_secret', summary: 'Get the signing secret', tag: 'Endpoint', access: 'app', needs: ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'],
       responses: { 200: S.EndpointSecretOut },
       handler: async (req) => ({ key: (await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)).secret }),
     }),
     defineRoute({
-      method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app',
+      method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app', needs: ['ManageEndpointSecret', 'ManageEndpoint'],
       body: S.EndpointSecretRotateIn, bodyOptional: true, responses: { 204: null },
       handler: async (req, reply) => {
         const body = req.body;
@@ -73,12 +73,12 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'GET', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.get_headers', summary: 'Get the custom headers', tag: 'Endpoint', access: 'app',
+      method: 'GET', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.get_headers', summary: 'Get the custom headers', tag: 'Endpoint', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.EndpointHeadersOut },
       handler: async (req) => endpoints.describeHeaders(await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)),
     }),
     defineRoute({
-      method: 'PUT', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.update_headers', summary: 'Replace the custom headers', tag: 'Endpoint', access: 'app',
+      method: 'PUT', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.update_headers', summary: 'Replace the custom headers', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointHeadersIn, responses: { 204: null },
       handler: async (req, reply) => {
         await endpoints.updateEndpointHeaders(ctx, req.params.app_id, req.params.endpoint_id, req.body.headers, 'replace');
@@ -86,7 +86,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'PATCH', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.patch_headers', summary: 'Add, change or remove (null) custom headers', tag: 'Endpoint', access: 'app',
+      method: 'PATCH', url: `${ep}/:endpoint_id/headers`, operationId: 'endpoint.patch_headers', summary: 'Add, change or remove (null) custom headers', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointHeadersPatchIn, responses: { 204: null },
       handler: async (req, reply) => {
         const body = req.body;
@@ -96,13 +96,13 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'GET', url: `${ep}/:endpoint_id/stats`, operationId: 'endpoint.get_stats', summary: 'Delivery counts by status', tag: 'Endpoint', access: 'app',
+      method: 'GET', url: `${ep}/:endpoint_id/stats`, operationId: 'endpoint.get_stats', summary: 'Delivery counts by status', tag: 'Endpoint', access: 'app', needs: ['ViewBase'],
       query: { since: 'Start of the window (default 28 days before until)', until: 'End of the window (default now)' },
       responses: { 200: S.EndpointStats },
       handler: async (req) => endpoints.getEndpointStats(ctx, req.params.app_id, req.params.endpoint_id, { since: readDate(req.query, 'since'), until: readDate(req.query, 'until') }),
     }),
     defineRoute({
-      method: 'POST', url: `${ep}/:endpoint_id/recover`, operationId: 'endpoint.recover', summary: 'Resend every failed message since a time', tag: 'Endpoint', access: 'app',
+      method: 'POST', url: `${ep}/:endpoint_id/recover`, operationId: 'endpoint.recover', summary: 'Resend every failed message since a time', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       body: S.RecoverIn, responses: { 202: S.RecoverOut },
       handler: async (req, reply) => {
         const body = req.body;
@@ -115,7 +115,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'POST', url: `${ep}/:endpoint_id/replay-missing`, operationId: 'endpoint.replay_missing', summary: 'Send every message since a time that never reached this endpoint (a background task)', tag: 'Endpoint', access: 'app',
+      method: 'POST', url: `${ep}/:endpoint_id/replay-missing`, operationId: 'endpoint.replay_missing', summary: 'Send every message since a time that never reached this endpoint (a background task)', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       body: S.ReplayIn, responses: { 202: S.ReplayOut },
       handler: async (req, reply) => {
         const body = req.body;
@@ -127,7 +127,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'POST', url: `${ep}/:endpoint_id/send-example`, operationId: 'endpoint.send_example', summary: 'Send an example event to this endpoint', tag: 'Endpoint', access: 'app',
+      method: 'POST', url: `${ep}/:endpoint_id/send-example`, operationId: 'endpoint.send_example', summary: 'Send an example event to this endpoint', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       body: S.SendExampleIn, responses: { 200: S.MessageOut },
       handler: async (req, reply) => {
         const message = await messages.sendExample(ctx, req.params.app_id, req.params.endpoint_id, req.body.eventType);
@@ -135,7 +135,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
-      method: 'GET', url: `${ep}/:endpoint_id/msg`, operationId: 'message_attempt.list_attempted_messages', summary: 'Messages sent to this endpoint, with their status', tag: 'Message Attempt', access: 'app',
+      method: 'GET', url: `${ep}/:endpoint_id/msg`, operationId: 'message_attempt.list_attempted_messages', summary: 'Messages sent to this endpoint, with their status', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       query: { ...MESSAGE_FILTERS, status: '0 success, 1 pending, 2 fail, 3 sending' }, responses: { 200: S.ListResponse(S.EndpointMessageOut, 'EndpointMessageOut') },
       handler: async (req) => {
         const q = req.query;

@@ -15,7 +15,7 @@ const et = '/api/v1/event-type';
 export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
-      method: 'GET', url: et, operationId: 'event_type.list', summary: 'List event types by name', tag: 'Event Type', access: 'app',
+      method: 'GET', url: et, operationId: 'event_type.list', summary: 'List event types by name', tag: 'Event Type', access: 'app', needs: ['ViewBase'],
       query: { ...LIST_QUERY, include_archived: 'Include archived types (default false)', with_content: 'Include schemas (default false)' },
       responses: { 200: S.ListResponse(S.EventTypeOut, 'EventTypeOut') },
       handler: async (req) => {
@@ -31,7 +31,7 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
       handler: async (req, reply) => reply.status(201).send(eventTypeOut(await eventTypes.createEventType(ctx, eventTypeInput(req.body) as Static<typeof S.EventTypeIn>))),
     }),
     defineRoute({
-      method: 'GET', url: `${et}/:event_type_name`, operationId: 'event_type.get', summary: 'Get an event type', tag: 'Event Type', access: 'app',
+      method: 'GET', url: `${et}/:event_type_name`, operationId: 'event_type.get', summary: 'Get an event type', tag: 'Event Type', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.EventTypeOut },
       handler: async (req) => eventTypeOut(await eventTypes.getEventType(ctx, req.params.event_type_name)),
     }),

@@ -18,7 +18,7 @@ const msg = '/api/v1/app/:app_id/msg';
 export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
-      method: 'GET', url: msg, operationId: 'message.list', summary: 'List messages, newest first', tag: 'Message', access: 'app',
+      method: 'GET', url: msg, operationId: 'message.list', summary: 'List messages, newest first', tag: 'Message', access: 'app', needs: ['ViewBase'],
       query: { ...MESSAGE_FILTERS, status: 'Tapwire addition: only messages whose latest delivery to some endpoint has this status (0 success, 1 pending, 2 fail, 3 sending)' },
       responses: { 200: S.ListResponse(S.MessageOut, 'MessageOut') },
       handler: async (req) => {
@@ -37,12 +37,12 @@ export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: `${msg}/:msg_id`, operationId: 'message.get', summary: 'Get a message by id or eventId', tag: 'Message', access: 'app',
+      method: 'GET', url: `${msg}/:msg_id`, operationId: 'message.get', summary: 'Get a message by id or eventId', tag: 'Message', access: 'app', needs: ['ViewBase'],
       query: { with_content: 'Include the payload (default true)' }, responses: { 200: S.MessageOut },
       handler: async (req) => messageOut(await messages.getMessage(ctx, req.params.app_id, req.params.msg_id), readBoolean(req.query, 'with_content', true)),
     }),
     defineRoute({
-      method: 'DELETE', url: `${msg}/:msg_id/content`, operationId: 'message.expunge_content', summary: 'Delete the payload of a message', tag: 'Message', access: 'app',
+      method: 'DELETE', url: `${msg}/:msg_id/content`, operationId: 'message.expunge_content', summary: 'Delete the payload of a message', tag: 'Message', access: 'app', needs: 'all',
       responses: { 204: null },
       handler: async (req, reply) => {
         await messages.expungeMessageContent(ctx, req.params.app_id, req.params.msg_id);
@@ -50,7 +50,7 @@ export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: `${msg}/:msg_id/endpoint`, operationId: 'message_attempt.list_attempted_destinations', summary: 'Endpoints this message was sent to, with their status', tag: 'Message Attempt', access: 'app',
+      method: 'GET', url: `${msg}/:msg_id/endpoint`, operationId: 'message_attempt.list_attempted_destinations', summary: 'Endpoints this message was sent to, with their status', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       query: LIST_QUERY, responses: { 200: S.ListResponse(S.MessageEndpointOut, 'MessageEndpointOut') },
       handler: async (req) => {
         const page = await messages.listMessageDestinations(ctx, req.params.app_id, req.params.msg_id, readListQuery(req.query, ID_CURSOR.ep, 'ascending'));
@@ -58,7 +58,7 @@ export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'POST', url: `${msg}/:msg_id/endpoint/:endpoint_id/resend`, operationId: 'message_attempt.resend', summary: 'Send this message to this endpoint again', tag: 'Message Attempt', access: 'app',
+      method: 'POST', url: `${msg}/:msg_id/endpoint/:endpoint_id/resend`, operationId: 'message_attempt.resend', summary: 'Send this message to this endpoint again', tag: 'Message Attempt', access: 'app', needs: ['CreateAttempts'],
       responses: { 202: null },
       handler: async (req, reply) => {
         await messages.resendMessage(ctx, req.params.app_id, req.params.msg_id, req.params.endpoint_id);

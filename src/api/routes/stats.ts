@@ -32,12 +32,12 @@ export function statsRoutes(ctx: ServiceContext): RouteSpec[] {
       handler: async (req) => attemptsOverTime(req.query, {}),
     }),
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id/stats/attempts', operationId: 'stats.app_attempts', summary: 'Attempts of one application by outcome over time', tag: 'Stats', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id/stats/attempts', operationId: 'stats.app_attempts', summary: 'Attempts of one application by outcome over time', tag: 'Stats', access: 'app', needs: ['ViewBase'],
       query: STATS_WINDOW, responses: { 200: S.AttemptsOverTimeOut },
       handler: async (req) => attemptsOverTime(req.query, { appIdOrUid: req.params.app_id }),
     }),
     defineRoute({
-      method: 'GET', url: '/api/v1/app/:app_id/endpoint/:endpoint_id/stats/attempts', operationId: 'stats.endpoint_attempts', summary: 'Attempts to one endpoint by outcome over time', tag: 'Stats', access: 'app',
+      method: 'GET', url: '/api/v1/app/:app_id/endpoint/:endpoint_id/stats/attempts', operationId: 'stats.endpoint_attempts', summary: 'Attempts to one endpoint by outcome over time', tag: 'Stats', access: 'app', needs: ['ViewBase'],
       query: STATS_WINDOW, responses: { 200: S.AttemptsOverTimeOut },
       handler: async (req) => attemptsOverTime(req.query, { appIdOrUid: req.params.app_id, endpointIdOrUid: req.params.endpoint_id }),
     }),

@@ -12,6 +12,7 @@ export const DELIVERY_COLUMNS = ['id', 'msg_id', 'app_id', 'endpoint_id', 'statu
   'created_at', 'updated_at', 'parked_due_at'];
 export const ATTEMPT_COLUMNS = ['id', 'delivery_id', 'msg_id', 'app_id', 'endpoint_id', 'url', 'response_status_code', 'response',
   'response_duration_ms', 'status', 'trigger_type', 'attempted_at'];
+export const TOKEN_COLUMNS = ['id', 'app_id', 'created_at', 'expires_at', 'revoked_at', 'read_only', 'capabilities', 'feature_flags', 'session_id'];
 export const BACKGROUND_TASK_COLUMNS = ['id', 'app_id', 'task', 'status', 'data', 'cursor', 'lease_owner', 'locked_until', 'created_at', 'updated_at'];
 
 /** `a.x, a.y, …` for a column list, optionally qualified by a table alias. */

@@ -4,7 +4,19 @@
 import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import type { Application, Attempt, Delivery, Endpoint, EventType, Message, MessageStatusName, OldSecret, TriggerTypeName } from '../../domain/types.js';
 import { idFloorAt } from '../../domain/ids.js';
-import type { AttemptCountsInput, AttemptListQuery, BackgroundTaskLease, EndpointLatency, EndpointStats, IdempotentResponse, MessageListQuery, StoredToken } from '../store.js';
+import { FULL_SCOPE, type PortalCapability } from '../../domain/token-scopes.js';
+import type {
+  AttemptCountsInput,
+  AttemptListQuery,
+  BackgroundTaskLease,
+  EndpointLatency,
+  EndpointStats,
+  IdempotentResponse,
+  MessageListQuery,
+  NewToken,
+  StoredToken,
+  TokenRevocation,
+} from '../store.js';
 import { jsonText, type ColumnValues } from './values.js';
 
 /** A column whose representation depends on the database (see ColumnValues). */
@@ -98,7 +110,13 @@ export interface AttemptRow {
 export interface TokenRow {
   id: string;
   app_id: string | null;
+  created_at: number;
   expires_at: number | null;
+  revoked_at: number | null;
+  read_only: Stored;
+  capabilities: Stored;
+  feature_flags: Stored;
+  session_id: string | null;
 }
 
 export interface IdempotencyRow {
@@ -384,17 +402,44 @@ export function toEndpointStats(rows: { status: MessageStatusName; n: number }[]
 
 // Auth ------------------------------------------------------------------------------------------
 
-export function toStoredToken(r: TokenRow): StoredToken {
-  return { id: r.id, appId: r.app_id, expiresAt: toDateOrNull(r.expires_at) };
+export function toStoredToken(r: TokenRow, values: ColumnValues): StoredToken {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    createdAt: new Date(r.created_at),
+    expiresAt: toDateOrNull(r.expires_at),
+    revokedAt: toDateOrNull(r.revoked_at),
+    readOnly: values.readBoolean(r.read_only),
+    capabilities: values.readTextList(r.capabilities) as PortalCapability[] | null,
+    featureFlags: values.readTextList(r.feature_flags) ?? [],
+    sessionId: r.session_id,
+  };
 }
 
-export function tokenParams(input: { id: string; tokenHash: string; appId: string | null; createdAt: Date; expiresAt: Date | null }): Record<string, unknown> {
+export function tokenParams(input: NewToken, values: ColumnValues): Record<string, unknown> {
+  const scope = input.scope ?? FULL_SCOPE;
   return {
     id: input.id,
     tokenHash: input.tokenHash,
     appId: input.appId,
     createdAt: input.createdAt.getTime(),
     expiresAt: input.expiresAt?.getTime() ?? null,
+    readOnly: values.writeBoolean(scope.readOnly),
+    capabilities: values.writeTextList(scope.capabilities),
+    featureFlags: values.writeTextList(scope.featureFlags),
+    sessionId: scope.sessionId,
+  };
+}
+
+export function tokenRevocationParams(input: TokenRevocation, values: ColumnValues): Record<string, unknown> {
+  if (!input.tokenHash && !input.id && !input.appId && !input.adminOnly) throw new Error('revokeTokens needs a token hash, an id, an application or adminOnly');
+  return {
+    at: input.at.getTime(),
+    tokenHash: input.tokenHash ?? null,
+    id: input.id ?? null,
+    appId: input.appId ?? null,
+    adminOnly: values.writeBoolean(input.adminOnly ?? false),
+    sessionIds: input.sessionIds ? values.writeTextList(input.sessionIds) : null,
   };
 }
 

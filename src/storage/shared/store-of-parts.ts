@@ -13,7 +13,7 @@ export const OPERATIONS = {
   claims: ['claimDueDeliveries'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt'],
-  auth: ['createToken', 'findToken', 'hasAdminToken', 'getIdempotentResponse', 'saveIdempotentResponse'],
+  auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask'],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
