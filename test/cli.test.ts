@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertCliBuilt, callApi, killAllProcesses, runCli, startServe } from './helpers/tapwire-process.js';
+import { eventually } from './helpers/delivery.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const ADMIN_TOKEN = 'tw_admin_cli_test_0123456789';
@@ -271,5 +272,64 @@ describe('tapwire token create', () => {
     const run = await runCli(['token', 'create', '--app', 'x', '--ttl', 'forever'], { cwd: dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^tapwire: --ttl: /m);
+  });
+});
+
+describe('tapwire token list, revoke and rotate-admin', () => {
+  it('lists tokens by id (never the token), revokes one, and refuses list without --app or --admin', async () => {
+    const dbPath = join(dir, 'revoke.db');
+    const env = { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_DATABASE_URL: dbPath };
+    const server = await startServe({ cwd: dir, env });
+    expect((await callApi(server.url, 'POST', '/api/v1/app', { token: ADMIN_TOKEN, body: { name: 'Listed', uid: 'cli-listed' } })).status).toBe(201);
+    const created = await runCli(['token', 'create', '--app', 'cli-listed', '--read-only', '--session-id', 'sess-7'], { cwd: dir, env });
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    expect((await callApi(server.url, 'GET', '/api/v1/app/cli-listed/endpoint', { token })).status).toBe(200);
+    expect((await callApi(server.url, 'POST', '/api/v1/app/cli-listed/endpoint', { token, body: { url: 'https://receiver.example/x' } })).status).toBe(403);
+
+    const listed = await runCli(['token', 'list', '--app', 'cli-listed'], { cwd: dir, env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toContain(token);
+    const row = listed.stdout.split('\n').find((line) => line.startsWith('tok_'))!;
+    expect(row).toMatch(/sess-7\s+ViewBase$/);
+    const id = row.split(/\s+/)[0]!;
+
+    const revoked = await runCli(['token', 'revoke', id], { cwd: dir, env });
+    expect(revoked.code).toBe(0);
+    // The server may remember the token for TAPWIRE_LOOKUP_CACHE_TTL (1 s by default).
+    await eventually(async () => (await callApi(server.url, 'GET', '/api/v1/app/cli-listed/endpoint', { token })).status, (status) => status === 401, {
+      timeoutMs: 5_000,
+      what: 'the revoked token refused',
+    });
+    expect((await runCli(['token', 'revoke', id], { cwd: dir, env })).code).toBe(1);
+    expect((await runCli(['token', 'list'], { cwd: dir, env })).code).toBe(2);
+    expect(await server.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('rotate-admin replaces the stored admin token: the old one stops working, the new one works', async () => {
+    const env = { TAPWIRE_DATABASE_URL: join(dir, 'rotate.db') };
+    const first = await runCli(['token', 'rotate-admin'], { cwd: dir, env });
+    expect(first.code).toBe(0);
+    const oldToken = first.stdout.trim();
+    expect(oldToken).toMatch(/^tw_admin_/);
+    const server = await startServe({ cwd: dir, env });
+    expect((await callApi(server.url, 'GET', '/api/v1/app', { token: oldToken })).status).toBe(200);
+    expect((await runCli(['token', 'list', '--admin'], { cwd: dir, env })).stdout).toMatch(/^tok_\S+.*admin$/m);
+
+    const second = await runCli(['token', 'rotate-admin'], { cwd: dir, env });
+    expect(second.code).toBe(0);
+    const newToken = second.stdout.trim();
+    expect(newToken).not.toBe(oldToken);
+    await eventually(async () => (await callApi(server.url, 'GET', '/api/v1/app', { token: oldToken })).status, (status) => status === 401, {
+      timeoutMs: 5_000,
+      what: 'the old admin token refused',
+    });
+    expect((await callApi(server.url, 'GET', '/api/v1/app', { token: newToken })).status).toBe(200);
+    expect(await server.stop()).toEqual({ code: 0, signal: null });
+
+    // With TAPWIRE_ADMIN_TOKEN set there is nothing to rotate.
+    const refused = await runCli(['token', 'rotate-admin'], { cwd: dir, env: { ...env, TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN } });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/TAPWIRE_ADMIN_TOKEN is set/);
   });
 });

@@ -2,7 +2,7 @@
 // sender makes, the signed delivery verified with svix's own Webhook class, and our errors
 // surfacing as ApiException with the right code and body.
 import { randomUUID } from 'node:crypto';
-import { ApiException, MessageStatus, Svix, Webhook } from 'svix';
+import { ApiException, AppPortalCapability, MessageStatus, Svix, Webhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from './helpers/receiver.js';
@@ -298,6 +298,24 @@ describe.each(await backends())('%s', (backend) => {
       const hidden = await apiError(scoped.endpoint.list(other.id));
       expect(hidden.code).toBe(404);
       await svix.application.delete(other.id);
+    });
+
+    it('authentication: a read-only or capability-limited portal token is held to it; logout and expireAll end tokens', async () => {
+      const client = (token: string): Svix => new Svix(token, { serverUrl: `${tw.url}${suffix}`, fetch: guardedFetch });
+      const readOnly = client((await svix.authentication.appPortalAccess(appId, { readOnly: true, capabilities: [AppPortalCapability.ViewBase] })).token);
+      expect((await readOnly.endpoint.list(appId)).data.map((e) => e.id)).toEqual([endpointId]);
+      const denied = await apiError(readOnly.endpoint.create(appId, { url: 'https://receiver.example/denied' }));
+      expect(denied.code).toBe(403);
+      expect(denied.body).toMatchObject({ code: 'insufficient access' });
+      expect((await apiError(readOnly.endpoint.getSecret(appId, endpointId))).code).toBe(403);
+      const secrets = client((await svix.authentication.appPortalAccess(appId, { capabilities: [AppPortalCapability.ViewBase, AppPortalCapability.ViewEndpointSecret] })).token);
+      expect((await secrets.endpoint.getSecret(appId, endpointId)).key).toMatch(/^whsec_/);
+
+      await readOnly.authentication.logout();
+      expect((await apiError(readOnly.endpoint.list(appId))).code).toBe(401);
+      expect((await secrets.endpoint.list(appId)).data).toHaveLength(1);
+      await svix.authentication.expireAll(appId, {});
+      expect((await apiError(secrets.endpoint.list(appId))).code).toBe(401);
     });
 
     it('surfaces 409, 422 and 404 as ApiException with the right code and body', async () => {

@@ -169,10 +169,14 @@ async function migrate(flags: CommonFlags): Promise<void> {
 }
 
 /** The services a token command runs with: the store (migrated), the config, the system clock. */
-async function withTokenServices(flags: CommonFlags, work: (ctx: ServiceContext) => Promise<void>, config?: TapwireConfig): Promise<void> {
+async function withTokenServices(
+  flags: CommonFlags,
+  work: (ctx: ServiceContext) => Promise<void>,
+  options: { config?: TapwireConfig; notFound?: string } = {},
+): Promise<void> {
   let resolved: TapwireConfig;
   try {
-    resolved = config ?? configFrom({ databaseUrl: flags.databaseUrl });
+    resolved = options.config ?? configFrom({ databaseUrl: flags.databaseUrl });
   } catch (error) {
     exitOnError(error);
   }
@@ -199,7 +203,7 @@ async function withTokenServices(flags: CommonFlags, work: (ctx: ServiceContext)
       await store.close();
     }
   } catch (error) {
-    if (error instanceof TapwireError && error.code === 'not_found') fail(error.detail, EXIT_FAILED);
+    if (error instanceof TapwireError && error.code === 'not_found') fail(options.notFound ?? error.detail, EXIT_FAILED);
     exitOnError(error, where);
   }
 }
@@ -226,7 +230,7 @@ async function createToken(flags: CommonFlags & { app: string; ttl?: string; rea
     const { token, appId, expiresAt } = await createAppToken(ctx, flags.app, { ...(ttlMs ? { ttlMs } : {}), scope });
     process.stderr.write(`Token for application ${appId}, valid until ${expiresAt.toISOString()}:\n`);
     process.stdout.write(`${token}\n`);
-  });
+  }, { notFound: `no application '${flags.app}' (give its id or uid)` });
 }
 
 /** `--capabilities ViewBase,ManageEndpoint`: Svix's portal capabilities, ViewBase included. */
@@ -249,7 +253,7 @@ async function listTokens(flags: CommonFlags & { app?: string; admin?: boolean }
     const widths = lines[0]!.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
     for (const line of lines) process.stdout.write(`${line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
     if (tokens.length === 0) process.stderr.write('No live tokens.\n');
-  });
+  }, { notFound: `no application '${flags.app}' (give its id or uid)` });
 }
 
 async function revokeToken(id: string, flags: CommonFlags): Promise<void> {
@@ -276,7 +280,7 @@ async function rotateAdminToken(flags: CommonFlags): Promise<void> {
       process.stderr.write(`Revoked ${revoked} stored admin token(s). The new admin token (shown once):\n`);
       process.stdout.write(`${token}\n`);
     },
-    config,
+    { config },
   );
 }
 
