@@ -128,6 +128,28 @@ describe.each(await backends())('%s', (backend) => {
     expect((await api('GET', '/api/v1/auth/whoami', undefined, { token: await mint(app.id, { readOnly: true }) })).body.capabilities).toEqual(['ViewBase']);
   });
 
+  it('hides event types behind a feature flag from tokens without it, in lists, reads and endpoint filters', async () => {
+    const flagged = unique('beta.thing');
+    expect((await api('POST', '/api/v1/event-type', { name: flagged, description: 'In beta', featureFlag: 'beta' })).status).toBe(201);
+    const { app } = await appWithEndpoint();
+    const names = async (token: string | undefined): Promise<string[]> => {
+      const res = await api('GET', '/api/v1/event-type?limit=250', undefined, token ? { token } : {});
+      return res.body.data.map((t: { name: string }) => t.name);
+    };
+    const plain = await mint(app.id);
+    expect(await names(plain)).not.toContain(flagged);
+    expect(await names(plain)).toContain('order.created');
+    expectError(await api('GET', `/api/v1/event-type/${flagged}`, undefined, { token: plain }), 404, 'not_found');
+    expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'https://receiver.example/f', filterTypes: [flagged] }, { token: plain }), ['body', 'filterTypes', 0]);
+
+    const beta = await mint(app.id, { featureFlags: ['beta'] });
+    expect(await names(beta)).toContain(flagged);
+    expect((await api('GET', `/api/v1/event-type/${flagged}`, undefined, { token: beta })).status).toBe(200);
+    expect((await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'https://receiver.example/f', filterTypes: [flagged] }, { token: beta })).status).toBe(201);
+    // The admin sees every type.
+    expect(await names(undefined)).toContain(flagged);
+  });
+
   it('walks every route with every capability set: 403 exactly where the route needs what the token lacks', async () => {
     const { app } = await appWithEndpoint();
     const scopes: { name: string; body: Record<string, unknown>; scope: TokenScope }[] = [

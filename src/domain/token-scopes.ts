@@ -55,3 +55,11 @@ export function allows(scope: TokenScope, need: CapabilityNeed): boolean {
   if (need === 'all') return PORTAL_CAPABILITIES.every((capability) => has.includes(capability));
   return need.some((capability) => has.includes(capability));
 }
+
+/**
+ * Whether a token with these feature flags sees an event type behind `featureFlag` (null: seen by
+ * all). `flags` null: no restriction (the admin token).
+ */
+export function seesFeature(featureFlag: string | null, flags: readonly string[] | null): boolean {
+  return featureFlag === null || flags === null || flags.includes(featureFlag);
+}

@@ -71,6 +71,11 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
   return { kind: 'app', appId: stored.appId, tokenHash: hash, scope: { readOnly, capabilities, featureFlags, sessionId } };
 }
 
+/** The feature flags a principal's event types are limited to; null (the admin) sees every type. */
+export function featureFlagsOf(principal: Principal): string[] | null {
+  return principal.kind === 'app' ? principal.scope.featureFlags : null;
+}
+
 /** What a portal token is minted with (app-portal-access, `tapwire token create`). */
 export interface AppTokenOptions {
   /** Lifetime; default from config (TAPWIRE_APP_TOKEN_TTL), at most MAX_APP_TOKEN_TTL_MS. */

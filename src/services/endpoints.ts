@@ -7,6 +7,7 @@ import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
 import type { EndpointStats, ListQuery, Page } from '../storage/store.js';
 import { checkUid, getApplication, isConflict } from './applications.js';
+import { seesFeature } from '../domain/token-scopes.js';
 import type { ServiceContext } from './context.js';
 
 /** Fields a client may set on an endpoint; undefined = not given (aliases already merged). */
@@ -24,6 +25,11 @@ export interface EndpointInput {
   metadata?: Record<string, string>;
   secret?: string | null;
   headers?: Record<string, string>;
+  /**
+   * Not a field: the feature flags of the portal token making the change. An event type behind
+   * another flag is refused as if it did not exist. Absent: no restriction (the admin token).
+   */
+  featureFlags?: readonly string[];
 }
 
 /** Default grace period for the previous secret after a rotation: 24 h. */
@@ -301,7 +307,7 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
     endpoint.url = input.url;
   }
   if (input.eventTypes !== undefined) {
-    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes);
+    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes, input.featureFlags ?? null);
   }
   if (input.channels !== undefined) {
     endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
@@ -310,12 +316,12 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
 }
 
 /** Every filter entry must name an existing, non-archived event type. An empty list means "all". */
-async function checkEventTypes(ctx: ServiceContext, names: string[] | null): Promise<string[] | null> {
+async function checkEventTypes(ctx: ServiceContext, names: string[] | null, featureFlags: readonly string[] | null): Promise<string[] | null> {
   if (names === null || names.length === 0) return null;
   const unique = [...new Set(names)];
   for (const [index, name] of unique.entries()) {
     const type = await ctx.store.getEventType(name);
-    if (!type || type.archived) {
+    if (!type || type.archived || !seesFeature(type.featureFlag, featureFlags)) {
       throw validationError(['body', 'filterTypes', index], `Event type '${name}' does not exist; create it first`, 'value_error');
     }
   }

@@ -1,7 +1,8 @@
 // Use cases for the event-type catalogue (global to the server).
 import type { EventType } from '../domain/types.js';
 import { TapwireError, notFound } from '../errors/tapwire-error.js';
-import type { ListQuery, Page } from '../storage/store.js';
+import { seesFeature } from '../domain/token-scopes.js';
+import type { EventTypeListQuery, Page } from '../storage/store.js';
 import type { ServiceContext } from './context.js';
 
 export interface EventTypeInput {
@@ -25,9 +26,10 @@ export async function createEventType(ctx: ServiceContext, input: EventTypeInput
   return ctx.store.createEventType(record);
 }
 
-export async function getEventType(ctx: ServiceContext, name: string): Promise<EventType> {
+/** By name; with `featureFlags` (a portal token's), a type behind another flag is not found. */
+export async function getEventType(ctx: ServiceContext, name: string, featureFlags: readonly string[] | null = null): Promise<EventType> {
   const type = await ctx.store.getEventType(name);
-  if (!type) throw notFound('Event type');
+  if (!type || !seesFeature(type.featureFlag, featureFlags)) throw notFound('Event type');
   return type;
 }
 
@@ -69,7 +71,8 @@ export async function deleteEventType(ctx: ServiceContext, name: string, expunge
   else await ctx.store.saveEventType({ ...existing, archived: true, updatedAt: ctx.clock.now() });
 }
 
-export function listEventTypes(ctx: ServiceContext, query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>> {
+/** With `query.featureFlags` (a portal token's), only the types that token may see. */
+export function listEventTypes(ctx: ServiceContext, query: EventTypeListQuery): Promise<Page<EventType>> {
   return ctx.store.listEventTypes(query);
 }
 

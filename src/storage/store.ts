@@ -54,6 +54,12 @@ export interface MessageListQuery extends ListQuery {
   status?: MessageStatusName | null;
 }
 
+export interface EventTypeListQuery extends ListQuery {
+  includeArchived: boolean;
+  /** null or absent: every type, whatever its feature flag. */
+  featureFlags?: string[] | null;
+}
+
 export interface AttemptListQuery extends ListQuery {
   msgId?: string | null;
   endpointId?: string | null;
@@ -265,8 +271,11 @@ export interface Store {
   saveEventType(eventType: EventType): Promise<EventType>;
   /** Hard delete. False when it did not exist. */
   deleteEventType(name: string): Promise<boolean>;
-  /** Ordered by name; the iterator is a name. */
-  listEventTypes(query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>>;
+  /**
+   * Ordered by name; the iterator is a name. With `featureFlags`, only types behind none of the
+   * flags or behind one of these (what a portal token with those flags may see).
+   */
+  listEventTypes(query: EventTypeListQuery): Promise<Page<EventType>>;
 
   // Messages and fan-out --------------------------------------------------------------------
   /**

@@ -4,6 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { validationError } from '../../errors/tapwire-error.js';
 import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
+import type { Principal } from '../../services/auth.js';
 import * as endpoints from '../../services/endpoints.js';
 import * as messages from '../../services/messages.js';
 import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, parseTimestamp, readBoolean, readDate, readListQuery, readMessageFilters, readStatus } from '../query.js';
@@ -25,7 +26,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       method: 'POST', url: ep, operationId: 'endpoint.create', summary: 'Create an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointIn, responses: { 201: S.EndpointOut },
       handler: async (req, reply) => {
-        const endpoint = await endpoints.createEndpoint(ctx, req.params.app_id, endpointInput(req.body));
+        const endpoint = await endpoints.createEndpoint(ctx, req.params.app_id, endpointInput(req.body, req.principal));
         return reply.status(201).send(endpointOut(endpoint));
       },
     }),
@@ -38,14 +39,14 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       method: 'PUT', url: `${ep}/:endpoint_id`, operationId: 'endpoint.update', summary: 'Replace (or create) an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointUpdate, responses: { 200: S.EndpointOut, 201: S.EndpointOut },
       handler: async (req, reply) => {
-        const { endpoint, created } = await endpoints.upsertEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body));
+        const { endpoint, created } = await endpoints.upsertEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body, req.principal));
         return reply.status(created ? 201 : 200).send(endpointOut(endpoint));
       },
     }),
     defineRoute({
       method: 'PATCH', url: `${ep}/:endpoint_id`, operationId: 'endpoint.patch', summary: 'Change some fields of an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
       body: S.EndpointPatch, responses: { 200: S.EndpointOut },
-      handler: async (req) => endpointOut(await endpoints.patchEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body))),
+      handler: async (req) => endpointOut(await endpoints.patchEndpoint(ctx, req.params.app_id, req.params.endpoint_id, endpointInput(req.body, req.principal))),
     }),
     defineRoute({
       method: 'DELETE', url: `${ep}/:endpoint_id`, operationId: 'endpoint.delete', summary: 'Delete an endpoint', tag: 'Endpoint', access: 'app', needs: ['ManageEndpoint'],
@@ -147,7 +148,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
   ];
 }
 
-function endpointInput(body: Static<typeof S.EndpointPatch>): endpoints.EndpointInput {
+function endpointInput(body: Static<typeof S.EndpointPatch>, principal: Principal): endpoints.EndpointInput {
   const eventTypesGiven = body.eventTypes !== undefined || body.filterTypes !== undefined;
   return {
     ...(body.url !== undefined ? { url: body.url } : {}),
@@ -162,6 +163,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>): endpoints.Endpoint
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),
     ...(body.headers !== undefined ? { headers: body.headers } : {}),
+    ...(principal.kind === 'app' ? { featureFlags: principal.scope.featureFlags } : {}),
   };
 }
 

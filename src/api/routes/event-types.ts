@@ -1,7 +1,9 @@
 // The event-type routes: the catalogue of event names (and their schemas) messages are sent under.
-// Any token may read it; only the admin token changes it.
+// Any token may read it (a portal token only the types behind none of the feature flags or behind
+// one of its own); only the admin token changes it.
 import type { Static } from '@sinclair/typebox';
 import { validationError } from '../../errors/tapwire-error.js';
+import { featureFlagsOf } from '../../services/auth.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as eventTypes from '../../services/event-types.js';
 import { ID_CURSOR, LIST_QUERY, NAME_PATTERN, readBoolean, readListQuery } from '../query.js';
@@ -21,7 +23,11 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
       handler: async (req) => {
         const q = req.query;
         const withContent = readBoolean(q, 'with_content', false);
-        const page = await eventTypes.listEventTypes(ctx, { ...readListQuery(q, ID_CURSOR.name, 'ascending'), includeArchived: readBoolean(q, 'include_archived', false) });
+        const page = await eventTypes.listEventTypes(ctx, {
+          ...readListQuery(q, ID_CURSOR.name, 'ascending'),
+          includeArchived: readBoolean(q, 'include_archived', false),
+          featureFlags: featureFlagsOf(req.principal),
+        });
         return pageOut(page, (t) => eventTypeOut(t, withContent));
       },
     }),
@@ -33,7 +39,7 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
     defineRoute({
       method: 'GET', url: `${et}/:event_type_name`, operationId: 'event_type.get', summary: 'Get an event type', tag: 'Event Type', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.EventTypeOut },
-      handler: async (req) => eventTypeOut(await eventTypes.getEventType(ctx, req.params.event_type_name)),
+      handler: async (req) => eventTypeOut(await eventTypes.getEventType(ctx, req.params.event_type_name, featureFlagsOf(req.principal))),
     }),
     defineRoute({
       method: 'PUT', url: `${et}/:event_type_name`, operationId: 'event_type.update', summary: 'Replace (or create) an event type', tag: 'Event Type', access: 'admin',

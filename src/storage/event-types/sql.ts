@@ -10,7 +10,7 @@ const insertEventType = (f: SqlFragments): string => `
     INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, created_at, updated_at)
     VALUES (@name, @description, @archived, @deprecated, @schemas${f.cast('json')}, @featureFlag, @createdAt, @updatedAt)`;
 
-const statements = (f: SqlFragments, notArchived: string) => ({
+const statements = (f: SqlFragments, notArchived: string, inFlags: string) => ({
   insertEventType: `${insertEventType(f)}
     RETURNING ${EVENT_TYPE}`,
   // "Replace" keeps the original creation time.
@@ -24,10 +24,11 @@ const statements = (f: SqlFragments, notArchived: string) => ({
   listEventTypes: `
     SELECT ${EVENT_TYPE} FROM event_types
     WHERE (${notArchived}) AND name {cmp} @cursor
+      AND (@featureFlags${f.cast('text[]')} IS NULL OR feature_flag IS NULL OR ${inFlags})
     ORDER BY name {dir} LIMIT @limit`,
 });
 
-export const postgres = statements(pg, '@includeArchived::boolean OR NOT archived');
+export const postgres = statements(pg, '@includeArchived::boolean OR NOT archived', 'feature_flag = ANY (@featureFlags)');
 
-/** Booleans are 0/1. */
-export const sqlite = statements(lite, '@includeArchived = 1 OR archived = 0');
+/** Booleans are 0/1; lists JSON text. */
+export const sqlite = statements(lite, '@includeArchived = 1 OR archived = 0', 'feature_flag IN (SELECT value FROM json_each(@featureFlags))');

@@ -4,7 +4,7 @@ import { conflictsOf } from '../shared/conflicts.js';
 import { eventTypeParams, mapOrNull, toEventType, type EventTypeRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
-import type { ListQuery, Page } from '../store.js';
+import type { EventTypeListQuery, Page } from '../store.js';
 import { sqlite as SQL } from './sql.js';
 
 const toRecord = (r: EventTypeRow): EventType => toEventType(r, values);
@@ -30,8 +30,8 @@ export class SqliteEventTypes {
     return this.db.guard(() => this.db.run(SQL.deleteEventType, { name }).changes > 0);
   }
 
-  async listEventTypes(query: ListQuery & { includeArchived: boolean }): Promise<Page<EventType>> {
-    const params = { includeArchived: values.writeBoolean(query.includeArchived) };
+  async listEventTypes(query: EventTypeListQuery): Promise<Page<EventType>> {
+    const params = { includeArchived: values.writeBoolean(query.includeArchived), featureFlags: query.featureFlags ? values.writeTextList(query.featureFlags) : null };
     return this.db.guard(() => this.db.page<EventTypeRow, EventType>(SQL.listEventTypes, query, 'ascending', params, (r) => r.name, toRecord));
   }
 }
