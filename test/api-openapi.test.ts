@@ -164,6 +164,14 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  describe('metrics', () => {
+    it('documents that /metrics may need the metrics token', () => {
+      const op = doc.paths['/metrics'].get;
+      expect(op.security).toEqual([{}, { HTTPBearer: [] }]);
+      expect(op.description).toMatch(/TAPWIRE_METRICS_TOKEN/);
+    });
+  });
+
   describe('endpoint headers', () => {
     it('documents which header values GET hides and which names PUT and PATCH refuse', () => {
       const out = doc.components.schemas.EndpointHeadersOut;

@@ -175,6 +175,17 @@ describe('loadConfig from the environment', () => {
     expect(error.message).toMatch(why);
   });
 
+  it('reads TAPWIRE_METRICS_TOKEN (default none: /metrics public) and refuses a weak one without echoing it', () => {
+    expect(loadConfig({ env: {} }).metricsToken).toBeNull();
+    expect(loadConfig({ env: { TAPWIRE_METRICS_TOKEN: '' } }).metricsToken).toBeNull();
+    expect(loadConfig({ env: { TAPWIRE_METRICS_TOKEN: ' prom-scrape-0123456789 ' } }).metricsToken).toBe('prom-scrape-0123456789');
+    for (const bad of ['short-secret', 'has a space in the middle', 'tab\there-0123456789']) {
+      const error = configErrorOf({ env: { TAPWIRE_METRICS_TOKEN: bad } });
+      expect(error.message).toMatch(/^TAPWIRE_METRICS_TOKEN: /);
+      expect(error.message).not.toContain(bad);
+    }
+  });
+
   it('treats an empty variable as unset (VAR= in a compose file or unit)', () => {
     const config = loadConfig({ env: { TAPWIRE_PORT: '', TAPWIRE_DATABASE_URL: '', TAPWIRE_ADMIN_TOKEN: '', TAPWIRE_HTTPS_ONLY: '' } });
     expect(config).toMatchObject({ port: 8071, databaseUrl: './data/tapwire.db', adminToken: null, httpsOnly: true });
