@@ -54,6 +54,24 @@ function parseStrictCidr(entry: string): Cidr | string {
   return [address, bits];
 }
 
+/** What every refusal starts with, as recorded in the attempt's response (the attempt made no request). */
+export const REFUSAL_PREFIX = 'Blocked: ';
+
+/**
+ * What a tenant reads instead of a refusal's detail. The detail can say what an internal name
+ * resolves to (`Blocked: vm resolves to 127.0.0.1; …`), which is the server's business, not the
+ * tenant's: operators read it in the worker's log and through the admin token.
+ */
+export const TENANT_REFUSAL = `${REFUSAL_PREFIX}the destination is not allowed by this server's network policy`;
+
+/**
+ * Whether an attempt's response is the guard's refusal. Status 0 means no response arrived, so the
+ * text is Tapwire's own and no receiver can have written it.
+ */
+export function isRefusalResponse(statusCode: number, response: string): boolean {
+  return statusCode === 0 && response.startsWith(REFUSAL_PREFIX);
+}
+
 /** A range the guard knows by name, and why it is special. */
 export interface SpecialRange {
   cidr: string;
@@ -278,7 +296,7 @@ export class AddressPolicy {
           }
           const first = addresses[0]!.address;
           const refusal = policy.refusalFor(first)!;
-          return cb(blockedError(`Blocked: ${hostname} resolves to ${first}; ${refusal}`, first, hostname), '', 0);
+          return cb(blockedError(`${REFUSAL_PREFIX}${hostname} resolves to ${first}; ${refusal}`, first, hostname), '', 0);
         }
         if (opts.all) return cb(null, allowed);
         cb(null, allowed[0]!.address, allowed[0]!.family);
