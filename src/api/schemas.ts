@@ -215,7 +215,11 @@ export const MessageAttemptOut = Type.Object(
     msgId: Type.String(),
     endpointId: Type.String(),
     url: Type.String(),
-    response: Type.String({ description: 'Response body (capped at 20 000 bytes) or the transport error' }),
+    response: Type.String({
+      description:
+        'Response body (capped at 20 000 bytes) or the transport error. An attempt the network policy refused reads ' +
+        "\"Blocked: the destination is not allowed by this server's network policy\" to application tokens; the admin token reads why",
+    }),
     responseStatusCode: Type.Integer({ description: '0 when no response was received' }),
     responseDurationMs: Type.Integer(),
     status: Type.Integer({ description: '0 success, 2 fail' }),
