@@ -164,6 +164,26 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  describe('metrics', () => {
+    it('documents that /metrics may need the metrics token', () => {
+      const op = doc.paths['/metrics'].get;
+      expect(op.security).toEqual([{}, { HTTPBearer: [] }]);
+      expect(op.description).toMatch(/TAPWIRE_METRICS_TOKEN/);
+    });
+  });
+
+  describe('endpoint headers', () => {
+    it('documents which header values GET hides and which names PUT and PATCH refuse', () => {
+      const out = doc.components.schemas.EndpointHeadersOut;
+      expect(out.required.sort()).toEqual(['headers', 'sensitive']);
+      expect(out.properties.sensitive).toMatchObject({ type: 'array', items: { type: 'string' } });
+      expect(out.properties.sensitive.description).toMatch(/Authorization, Cookie.*secret, token, key, auth, password or signature/);
+      for (const name of ['EndpointHeadersIn', 'EndpointHeadersPatchIn']) {
+        expect(doc.components.schemas[name].properties.headers.description, name).toMatch(/Content-Encoding.*X-Real-IP and X-Forwarded-\*/);
+      }
+    });
+  });
+
   describe('health', () => {
     it('GET /api/v1/health → 200 JSON with the store ok, without a token', async () => {
       const res = await api('GET', '/api/v1/health', undefined, { token: null });

@@ -390,6 +390,42 @@ describe.each(await backends())('%s', (backend) => {
       expect((await api('GET', path)).body).toEqual({ headers: { 'X-Only': '1' }, sensitive: [] });
     });
 
+    it('hides the values of cookies and of any header named like a credential, listing their names under sensitive', async () => {
+      const ep = await createEndpoint(app.id);
+      const path = `/api/v1/app/${app.id}/endpoint/${ep.id}/headers`;
+      const hidden: Record<string, string> = {
+        Authorization: 'Bearer hidden-1',
+        Cookie: 'session=hidden-2',
+        'X-Webhook-Secret': 'hidden-3',
+        'X-Access-Token': 'hidden-4',
+        'X-Customer-Key': 'hidden-5',
+        'X-AUTH-Scheme': 'hidden-6',
+        'X-Db-Password': 'hidden-7',
+        'X-Partner-Signature': 'hidden-8',
+      };
+      expect((await api('PUT', path, { headers: { ...hidden, 'X-Team': 'billing', 'X-Region': 'eu' } })).status).toBe(204);
+      const got = await api('GET', path);
+      expect(got.status).toBe(200);
+      expect(Object.keys(got.body)).toEqual(['headers', 'sensitive']);
+      expect(got.body.headers).toEqual({ 'X-Team': 'billing', 'X-Region': 'eu' });
+      expect([...got.body.sensitive].sort()).toEqual(Object.keys(hidden).sort());
+      expect(got.text).not.toMatch(/hidden-\d/);
+    });
+
+    it('refuses Content-Encoding, X-Real-IP and X-Forwarded-* as custom headers (422 naming the header)', async () => {
+      const ep = await createEndpoint(app.id);
+      const path = `/api/v1/app/${app.id}/endpoint/${ep.id}/headers`;
+      await api('PUT', path, { headers: { 'X-Keep': 'yes' } });
+      for (const name of ['Content-Encoding', 'x-real-ip', 'X-Forwarded-For', 'x-forwarded-host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'X-Forwarded-Client-Cert', 'Forwarded']) {
+        for (const method of ['PUT', 'PATCH']) {
+          const detail = expectValidation(await api(method, path, { headers: { [name]: 'x' } }), ['body', 'headers', name]);
+          expect(detail[0]!.msg, `${method} ${name}`).toContain(`'${name}'`);
+        }
+      }
+      expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'http://127.0.0.1:9/h', headers: { 'X-Real-IP': '10.0.0.1' } }));
+      expect((await api('GET', path)).body).toEqual({ headers: { 'X-Keep': 'yes' }, sensitive: [] });
+    });
+
     it('refuses headers Tapwire sets itself (422) and keeps the old ones', async () => {
       const ep = await createEndpoint(app.id);
       const path = `/api/v1/app/${app.id}/endpoint/${ep.id}/headers`;

@@ -99,6 +99,15 @@ describe('tapwire usage', () => {
       expect(run.stderr).toMatch(new RegExp(`^tapwire: ${variable}: `, 'm'));
     }
   });
+
+  it('exits 2 naming a TAPWIRE_ALLOWED_NETWORKS entry that is not a canonical, aligned range', async () => {
+    for (const entry of ['010.0.0.0/8', '10.0.0.1/8']) {
+      const run = await runCli(['serve'], { cwd: dir, env: { TAPWIRE_ALLOWED_NETWORKS: `127.0.0.0/8,${entry}` } });
+      expect({ entry, code: run.code }).toEqual({ entry, code: 2 });
+      expect(run.stderr).toContain(`tapwire: TAPWIRE_ALLOWED_NETWORKS: '${entry}' `);
+    }
+    expect(existsSync(join(dir, 'data'))).toBe(false);
+  });
 });
 
 describe('tapwire migrate', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEndpoint, createEventTypes, eventually, sendMessage, useDeliveryFixtures, waitForDestinationStatus } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
-import { useBackend } from './helpers/tapwire.js';
+import { ADMIN_TOKEN, useBackend } from './helpers/tapwire.js';
 
 /** The value of the sample `name{labels}` in a Prometheus text exposition (undefined when absent). */
 function sample(text: string, series: string): number | undefined {
@@ -69,5 +69,29 @@ describe.each(await backends())('%s', (backend) => {
     expect(sample(text, 'tapwire_queue_oldest_due_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'tapwire_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(hanging.requests).toHaveLength(1);
+  });
+
+  it('requires the TAPWIRE_METRICS_TOKEN bearer when one is set, and nothing else opens it', async () => {
+    const metricsToken = 'metrics-scrape-token-0123456789';
+    const { tw } = await fixtures.setup({ TAPWIRE_METRICS_TOKEN: metricsToken });
+    const scrape = (authorization?: string) => fetch(`${tw.url}/metrics`, authorization === undefined ? {} : { headers: { authorization } });
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Bearer ${metricsToken}x`, `Bearer ${metricsToken.slice(0, -1)}`, metricsToken, `Basic ${metricsToken}`, `Bearer ${ADMIN_TOKEN}`]) {
+      const res = await scrape(authorization);
+      expect(res.status, String(authorization)).toBe(401);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.text()).not.toContain('tapwire_');
+    }
+    const ok = await scrape(`Bearer ${metricsToken}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('tapwire_queue_depth');
+    // The other probes stay public.
+    expect((await fetch(`${tw.url}/api/v1/health/ping`)).status).toBe(204);
+  });
+
+  it('stays public without TAPWIRE_METRICS_TOKEN', async () => {
+    const { tw } = await fixtures.setup();
+    const res = await fetch(`${tw.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('tapwire_queue_depth');
   });
 });

@@ -10,7 +10,8 @@ import { connect as netConnect, type AddressInfo, type LookupFunction, type Sock
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BlockedDelivery } from '../src/delivery/delivery-worker.js';
 import { createDeliveryAgent, sendWebhook } from '../src/delivery/send-webhook.js';
-import { AddressPolicy } from '../src/delivery/ssrf-guard.js';
+import { AddressPolicy, TENANT_REFUSAL } from '../src/delivery/ssrf-guard.js';
+import pino from 'pino';
 import {
   attemptsToEndpoint,
   createEndpoint,
@@ -326,6 +327,38 @@ describe.each(await backends())('%s', (backend) => {
       expect(blocked).toHaveLength(total);
       expect(blocked[0]).toMatchObject({ appId, reason: expect.stringMatching(/^Blocked: /) });
       expect(trap.connections).toBe(0);
+    });
+
+    it('shows tenants a generic refusal, and the detail only to the admin token and the log', async () => {
+      const logged: Array<Record<string, any>> = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+      const { tw, appId } = await setup({ TAPWIRE_ALLOWED_NETWORKS: '' }, { lookup: dnsStub({ 'vm.test': ['10.20.30.40'] }).lookup, logger });
+      const url = `http://vm.test:${trap.port}/hook`;
+      const attempts = (await deliverTo(tw, appId, [url])).get(url)!;
+      expect(attempts).toHaveLength(3);
+      const detail = /^Blocked: vm\.test resolves to 10\.20\.30\.40; 10\.20\.30\.40 is in a non-public range \(private\)/;
+      for (const attempt of attempts) expect(attempt.response).toMatch(detail);
+      const { msgId, endpointId, id: attemptId } = attempts[0];
+
+      const minted = await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, {});
+      expect(minted.status).toBe(200);
+      const paths = [`/api/v1/app/${appId}/attempt/endpoint/${endpointId}`, `/api/v1/app/${appId}/attempt/msg/${msgId}`, `/api/v1/app/${appId}/msg/${msgId}/attempt/${attemptId}`];
+      for (const path of paths) {
+        const asTenant = await tw.api('GET', path, undefined, { token: minted.body.token });
+        expect(asTenant.status, path).toBe(200);
+        const seen = asTenant.body.data ?? [asTenant.body];
+        expect(seen.length, path).toBeGreaterThan(0);
+        for (const attempt of seen) expect(attempt, path).toMatchObject({ response: TENANT_REFUSAL, responseStatusCode: 0 });
+        expect(asTenant.text, path).not.toMatch(/10\.20\.30\.40|resolves to|TAPWIRE_ALLOWED_NETWORKS/);
+        const asOperator = await tw.api('GET', path);
+        for (const attempt of asOperator.body.data ?? [asOperator.body]) expect(attempt.response, path).toMatch(detail);
+      }
+      expect(TENANT_REFUSAL).toBe("Blocked: the destination is not allowed by this server's network policy");
+
+      const refusals = logged.filter((line) => line.msg === 'attempt refused by the network policy');
+      expect(refusals).toHaveLength(3);
+      expect(refusals.map((line) => line.attemptId).sort()).toEqual(attempts.map((attempt) => attempt.id).sort());
+      for (const line of refusals) expect(line).toMatchObject({ level: 40, appId, endpointId, msgId, url, refusal: expect.stringMatching(detail) });
     });
 
     it('refuses every hostile DNS answer, judging the address and not the name', async () => {

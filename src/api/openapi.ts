@@ -14,6 +14,10 @@ export interface RouteDoc {
   responses: Record<number, TSchema | null>;
   /** The media type of successful answers when it is not JSON. */
   textContentType?: string;
+  /** Added to the operation's description. */
+  description?: string;
+  /** Public, but may require the bearer token depending on configuration: either security applies. */
+  bearerOptional?: boolean;
 }
 
 /** The OpenAPI document of every route in `routes`. */
@@ -54,8 +58,10 @@ export function buildOpenApiDocument(routes: RouteDoc[], version: string): Recor
       operationId: route.operationId,
       summary: route.summary,
       tags: [route.tag],
-      ...(route.access === 'public' ? { security: [] } : {}),
-      ...(route.access === 'admin' ? { description: 'Requires the admin token.' } : {}),
+      ...(route.access === 'public' ? { security: route.bearerOptional ? [{}, { HTTPBearer: [] }] : [] } : {}),
+      ...(route.access === 'admin' || route.description
+        ? { description: [route.access === 'admin' ? 'Requires the admin token.' : '', route.description ?? ''].filter(Boolean).join(' ') }
+        : {}),
       parameters: [...params, ...query],
       ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body) } } } } : {}),
       responses,

@@ -57,6 +57,10 @@ export interface RouteSpec<Url extends string = string, Body extends TSchema | u
   responses: Record<number, TSchema | null>;
   /** The media type of successful answers when it is not JSON (e.g. /metrics); documented as text. */
   textContentType?: string;
+  /** More than the summary says, for the OpenAPI document (e.g. when a public route may need a token). */
+  description?: string;
+  /** A public route that may still ask for a bearer token, depending on configuration (/metrics). */
+  bearerOptional?: boolean;
   handler(request: RouteRequest<Url, BodyOf<Body>, A>, reply: FastifyReply): Promise<unknown>;
 }
 

@@ -124,16 +124,29 @@ export const EndpointSecretRotateIn = Type.Object(
   },
   { title: 'EndpointSecretRotateIn' },
 );
-export const EndpointHeadersIn = Type.Object({ headers: Headers }, { title: 'EndpointHeadersIn' });
+const REFUSED_HEADERS_NOTE =
+  'Refused (422): headers Tapwire sets itself (Content-Type, User-Agent, Host, webhook-*, svix-* …), ' +
+  'Content-Encoding, Forwarded, X-Real-IP and X-Forwarded-*.';
+export const EndpointHeadersIn = Type.Object({ headers: Type.Record(Type.String(), Type.String(), { description: `Custom headers sent with every delivery. ${REFUSED_HEADERS_NOTE}` }) }, { title: 'EndpointHeadersIn' });
 export const EndpointHeadersPatchIn = Type.Object(
   {
-    headers: Type.Record(Type.String(), Nullable(Type.String()), { description: 'Headers to add or change; null removes one' }),
+    headers: Type.Record(Type.String(), Nullable(Type.String()), { description: `Headers to add or change; null removes one. ${REFUSED_HEADERS_NOTE}` }),
     // The svix clients since 1.5x send removals here instead of as null values.
     deleteHeaders: Type.Optional(Type.Array(Type.String(), { maxItems: 100, description: 'Names of headers to remove' })),
   },
   { title: 'EndpointHeadersPatchIn' },
 );
-export const EndpointHeadersOut = Type.Object({ headers: Headers, sensitive: Type.Array(Type.String()) }, { title: 'EndpointHeadersOut' });
+export const EndpointHeadersOut = Type.Object(
+  {
+    headers: Type.Record(Type.String(), Type.String(), { description: 'The custom headers whose values may be shown' }),
+    sensitive: Type.Array(Type.String(), {
+      description:
+        'Names of the headers whose values are hidden: Authorization, Cookie, and any name containing ' +
+        'secret, token, key, auth, password or signature (case-insensitive)',
+    }),
+  },
+  { title: 'EndpointHeadersOut' },
+);
 export const EndpointStats = Type.Object(
   { success: Type.Integer(), pending: Type.Integer(), sending: Type.Integer(), fail: Type.Integer(), canceled: Type.Integer() },
   { title: 'EndpointStats' },
@@ -203,7 +216,11 @@ export const MessageAttemptOut = Type.Object(
     msgId: Type.String(),
     endpointId: Type.String(),
     url: Type.String(),
-    response: Type.String({ description: 'Response body (capped at 20 000 bytes) or the transport error' }),
+    response: Type.String({
+      description:
+        'Response body (capped at 20 000 bytes) or the transport error. An attempt the network policy refused reads ' +
+        "\"Blocked: the destination is not allowed by this server's network policy\" to application tokens; the admin token reads why",
+    }),
     responseStatusCode: Type.Integer({ description: '0 when no response was received' }),
     responseDurationMs: Type.Integer(),
     status: Type.Integer({ description: '0 success, 2 fail' }),

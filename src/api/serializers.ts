@@ -2,6 +2,7 @@
 // (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`), and null optionals are omitted.
 import { MessageStatus, TriggerType, type Application, type Attempt, type Delivery, type Endpoint, type EventType, type Message } from '../domain/types.js';
 import type { BackgroundTask } from '../domain/background-tasks.js';
+import { isRefusalResponse, TENANT_REFUSAL } from '../delivery/ssrf-guard.js';
 import type { Page } from '../storage/store.js';
 import { exceedsJsonDepth } from './raw-json.js';
 
@@ -76,13 +77,21 @@ export function deliveryStatusFields(delivery: Delivery): Json {
   };
 }
 
-export function attemptOut(attempt: Attempt): Json {
+/**
+ * Who reads an attempt: the operator (admin token) sees the SSRF guard's refusals in full; a tenant
+ * (a token scoped to the application) reads TENANT_REFUSAL instead, since the detail can name
+ * internal addresses and what internal names resolve to.
+ */
+export type AttemptAudience = 'operator' | 'tenant';
+
+export function attemptOut(attempt: Attempt, audience: AttemptAudience): Json {
+  const hidden = audience === 'tenant' && isRefusalResponse(attempt.responseStatusCode, attempt.response);
   return {
     id: attempt.id,
     msgId: attempt.msgId,
     endpointId: attempt.endpointId,
     url: attempt.url,
-    response: attempt.response,
+    response: hidden ? TENANT_REFUSAL : attempt.response,
     responseStatusCode: attempt.responseStatusCode,
     responseDurationMs: attempt.responseDurationMs,
     status: MessageStatus[attempt.status],

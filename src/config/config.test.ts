@@ -152,6 +152,40 @@ describe('loadConfig from the environment', () => {
     expect(loadConfig({ env: { TAPWIRE_ALLOWED_NETWORKS: ' , ' } }).allowedNetworks).toEqual([]);
   });
 
+  it('accepts canonical, aligned TAPWIRE_ALLOWED_NETWORKS ranges as written', () => {
+    const ranges = ['10.0.0.0/8', '192.168.1.0/24', '127.0.0.1/32', '0.0.0.0/0', 'fd00::/8', '::1/128', '::/0', '::ffff:10.0.0.0/104'];
+    expect(loadConfig({ env: { TAPWIRE_ALLOWED_NETWORKS: ranges.join(', ') } }).allowedNetworks).toEqual(ranges);
+  });
+
+  it.each([
+    ['010.0.0.0/8', /'010\.0\.0\.0' is not an IP address \(IPv4 needs four decimal parts without leading zeros\)/], // octal to inet_aton: 8.0.0.0/8
+    ['192.168.1/24', /not an IP address \(IPv4 needs four decimal parts/], // three parts: 192.168.0.1
+    ['0x0a.0.0.0/8', /not an IP address/],
+    ['10.0.0.1/8', /host bits set after the first 8 bits; the range is 10\.0\.0\.0\/8/],
+    ['fd00::1/8', /host bits set .* fd00::\/8/],
+    ['10.0.0.0/08', /prefix length must be a whole number from 0 to 32/],
+    ['10.0.0.0/33', /from 0 to 32/],
+    ['fd00::/129', /from 0 to 128/],
+    ['10.0.0.0/', /from 0 to 32/],
+    ['fe80::1%eth0/64', /scoped/],
+    ['10.0.0.0/8/8', /not a CIDR range/],
+  ])('refuses the lenient TAPWIRE_ALLOWED_NETWORKS entry %s, naming it', (entry, why) => {
+    const error = configErrorOf({ env: { TAPWIRE_ALLOWED_NETWORKS: `127.0.0.0/8, ${entry}` } });
+    expect(error.message.startsWith(`TAPWIRE_ALLOWED_NETWORKS: '${entry}' `)).toBe(true);
+    expect(error.message).toMatch(why);
+  });
+
+  it('reads TAPWIRE_METRICS_TOKEN (default none: /metrics public) and refuses a weak one without echoing it', () => {
+    expect(loadConfig({ env: {} }).metricsToken).toBeNull();
+    expect(loadConfig({ env: { TAPWIRE_METRICS_TOKEN: '' } }).metricsToken).toBeNull();
+    expect(loadConfig({ env: { TAPWIRE_METRICS_TOKEN: ' prom-scrape-0123456789 ' } }).metricsToken).toBe('prom-scrape-0123456789');
+    for (const bad of ['short-secret', 'has a space in the middle', 'tab\there-0123456789']) {
+      const error = configErrorOf({ env: { TAPWIRE_METRICS_TOKEN: bad } });
+      expect(error.message).toMatch(/^TAPWIRE_METRICS_TOKEN: /);
+      expect(error.message).not.toContain(bad);
+    }
+  });
+
   it('treats an empty variable as unset (VAR= in a compose file or unit)', () => {
     const config = loadConfig({ env: { TAPWIRE_PORT: '', TAPWIRE_DATABASE_URL: '', TAPWIRE_ADMIN_TOKEN: '', TAPWIRE_HTTPS_ONLY: '' } });
     expect(config).toMatchObject({ port: 8071, databaseUrl: './data/tapwire.db', adminToken: null, httpsOnly: true });

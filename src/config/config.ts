@@ -99,6 +99,12 @@ export interface TapwireConfig {
    * framing (TAPWIRE_PORTAL_FRAME_ANCESTORS).
    */
   portalFrameAncestors: string[];
+  /**
+   * When set, GET /metrics answers only requests with `Authorization: Bearer <this token>` (401
+   * otherwise). Default null: /metrics is public, as Prometheus scrapes without credentials
+   * (TAPWIRE_METRICS_TOKEN).
+   */
+  metricsToken: string | null;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -131,6 +137,7 @@ export const ENV = {
   brandColor: 'TAPWIRE_BRAND_COLOR',
   brandLogoUrl: 'TAPWIRE_BRAND_LOGO_URL',
   portalFrameAncestors: 'TAPWIRE_PORTAL_FRAME_ANCESTORS',
+  metricsToken: 'TAPWIRE_METRICS_TOKEN',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -174,6 +181,7 @@ export function defaultConfig(): TapwireConfig {
     brandColor: '#2563eb',
     brandLogoUrl: null,
     portalFrameAncestors: ["'self'"],
+    metricsToken: null,
   };
 }
 
@@ -238,6 +246,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.brandColor = parse('brandColor', parseBrandColor) ?? config.brandColor;
   config.brandLogoUrl = parse('brandLogoUrl', parseLogoUrl) ?? null;
   config.portalFrameAncestors = parse('portalFrameAncestors', parseFrameAncestors) ?? config.portalFrameAncestors;
+  config.metricsToken = parse('metricsToken', parseMetricsToken) ?? null;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
@@ -306,6 +315,13 @@ function parseAdminToken(value: string): string {
   if (value.includes('.')) throw new Error('tokens may not contain "."');
   if (value.length < 24) throw new Error('use at least 24 characters');
   if (/\s/.test(value)) throw new Error('tokens may not contain whitespace');
+  return value;
+}
+
+/** A bearer token as Prometheus sends it (`authorization.credentials`); never echoed in errors. */
+function parseMetricsToken(value: string): string {
+  if (value.length < 16) throw new Error('use at least 16 characters');
+  if (!/^[\x21-\x7e]+$/.test(value)) throw new Error('tokens may contain only printable ASCII characters, without spaces');
   return value;
 }
 

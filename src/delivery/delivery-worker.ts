@@ -350,6 +350,11 @@ export class DeliveryWorker {
       triggerType: delivery.triggerType,
       timestamp: now,
     };
+    if (!result.ok && result.reason === 'blocked') {
+      // Tenants read a generic refusal through app tokens; the detail (what the name resolved to)
+      // is the operator's, here and through the admin token.
+      log.warn({ attemptId: attempt.id, url: attempt.url, refusal: result.responseBody }, 'attempt refused by the network policy');
+    }
     const health = !requested || aborted ? 'none' : result.ok ? 'success' : 'failure';
     const disableEndpoint = gone && !!endpoint;
     // Failing for at least TAPWIRE_AUTO_DISABLE_AFTER since the streak began (as read at claim time;

@@ -4,6 +4,7 @@
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, ProxyAgent, request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../domain/retry-policy.js';
+import { REFUSAL_PREFIX } from './ssrf-guard.js';
 
 export interface SendWebhookInput {
   /** The endpoint URL; only `http:` and `https:` are sent. */
@@ -113,7 +114,7 @@ export async function sendWebhook(
   const url = parseEndpointUrl(input.url);
   if (typeof url === 'string') return failure('invalid_url', url);
   const refusal = input.refuseUrl?.(url) ?? null;
-  if (refusal !== null) return failure('blocked', `Blocked: ${refusal}`);
+  if (refusal !== null) return failure('blocked', `${REFUSAL_PREFIX}${refusal}`);
   if (callerSignal?.aborted) return failure('aborted', 'Aborted before the request was sent');
 
   // One controller carries both the deadline and the caller's abort, so undici sees a single signal
@@ -334,7 +335,7 @@ export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent |
       const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
       const literalRefusal = refuseAddress && isIP(host) ? refuseAddress(host) : null;
       if (literalRefusal) {
-        const error = Object.assign(new Error(`Blocked: ${literalRefusal}`), { code: 'EBLOCKED', address: host });
+        const error = Object.assign(new Error(`${REFUSAL_PREFIX}${literalRefusal}`), { code: 'EBLOCKED', address: host });
         report(error);
         callback(error, null);
         return;
@@ -353,7 +354,7 @@ export function createDeliveryAgent(options: DeliveryAgentOptions = {}): Agent |
           return;
         }
         socket.destroy();
-        const blocked = Object.assign(new Error(`Blocked: connected to ${remote ?? 'an unknown address'}; ${refusal}`), {
+        const blocked = Object.assign(new Error(`${REFUSAL_PREFIX}connected to ${remote ?? 'an unknown address'}; ${refusal}`), {
           code: 'EBLOCKED',
           address: remote ?? null,
         });

@@ -9,17 +9,67 @@ import ipaddr from 'ipaddr.js';
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [Address, number];
 
-/** Parse `10.0.0.0/8,::1/128`; throws with the offending entry on a bad one. */
+/**
+ * Parse `10.0.0.0/8,::1/128`; throws with the offending entry on a bad one. Strict on purpose: an
+ * allow-list opens private networks, so an entry must mean exactly what it says. ipaddr.js alone
+ * reads `010.0.0.0/8` as octal (8.0.0.0/8) and `192.168.1/24` as 192.168.0.1/24; here only
+ * canonical addresses (four decimal parts without leading zeros, or IPv6 as `net.isIP` reads it)
+ * with an in-range prefix and no host bits set (`10.0.0.1/8` is refused) are accepted.
+ */
 export function parseCidrList(text: string): string[] {
   const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const entry of entries) {
-    try {
-      ipaddr.parseCIDR(entry);
-    } catch {
-      throw new Error(`'${entry}' is not a CIDR range such as 10.0.0.0/8 or ::1/128`);
-    }
+    const parsed = parseStrictCidr(entry);
+    if (typeof parsed === 'string') throw new Error(`'${entry}' ${parsed}`);
   }
   return entries;
+}
+
+/** `entry` as a range, or why it is not a canonical, aligned CIDR range. */
+function parseStrictCidr(entry: string): Cidr | string {
+  const example = 'is not a CIDR range such as 10.0.0.0/8 or fd00::/8';
+  const slash = entry.indexOf('/');
+  if (slash < 0 || slash !== entry.lastIndexOf('/')) return example;
+  const addressText = entry.slice(0, slash);
+  const prefixText = entry.slice(slash + 1);
+  // The same reading as for a dialed address: strict forms only, a dotted IPv6 tail as the kernel reads it.
+  const address = parseDialAddress(addressText);
+  if (typeof address === 'string') {
+    return `${example}: ${address}${addressText.includes(':') ? '' : ' (IPv4 needs four decimal parts without leading zeros)'}`;
+  }
+  const maxBits = address.kind() === 'ipv4' ? 32 : 128;
+  if (!/^(0|[1-9]\d{0,2})$/.test(prefixText) || Number(prefixText) > maxBits) {
+    return `${example}: the prefix length must be a whole number from 0 to ${maxBits}`;
+  }
+  const bits = Number(prefixText);
+  const bytes = address.toByteArray();
+  const network = bytes.map((byte, i) => {
+    const kept = Math.min(8, Math.max(0, bits - i * 8));
+    return byte & ((0xff << (8 - kept)) & 0xff);
+  });
+  if (network.some((byte, i) => byte !== bytes[i])) {
+    const aligned = ipaddr.fromByteArray(network).toString();
+    return `has host bits set after the first ${bits} bits; the range is ${aligned}/${bits}`;
+  }
+  return [address, bits];
+}
+
+/** What every refusal starts with, as recorded in the attempt's response (the attempt made no request). */
+export const REFUSAL_PREFIX = 'Blocked: ';
+
+/**
+ * What a tenant reads instead of a refusal's detail. The detail can say what an internal name
+ * resolves to (`Blocked: vm resolves to 127.0.0.1; …`), which is the server's business, not the
+ * tenant's: operators read it in the worker's log and through the admin token.
+ */
+export const TENANT_REFUSAL = `${REFUSAL_PREFIX}the destination is not allowed by this server's network policy`;
+
+/**
+ * Whether an attempt's response is the guard's refusal. Status 0 means no response arrived, so the
+ * text is Tapwire's own and no receiver can have written it.
+ */
+export function isRefusalResponse(statusCode: number, response: string): boolean {
+  return statusCode === 0 && response.startsWith(REFUSAL_PREFIX);
 }
 
 /** A range the guard knows by name, and why it is special. */
@@ -169,7 +219,11 @@ export class AddressPolicy {
 
   /** @param allowedNetworks CIDRs that may be dialed although not public (TAPWIRE_ALLOWED_NETWORKS). */
   constructor(allowedNetworks: string[]) {
-    this.allowed = allowedNetworks.map((c) => ({ cidr: ipaddr.parseCIDR(c) as Cidr }));
+    this.allowed = allowedNetworks.map((entry) => {
+      const cidr = parseStrictCidr(entry);
+      if (typeof cidr === 'string') throw new Error(`'${entry}' ${cidr}`);
+      return { cidr };
+    });
   }
 
   /**
@@ -242,7 +296,7 @@ export class AddressPolicy {
           }
           const first = addresses[0]!.address;
           const refusal = policy.refusalFor(first)!;
-          return cb(blockedError(`Blocked: ${hostname} resolves to ${first}; ${refusal}`, first, hostname), '', 0);
+          return cb(blockedError(`${REFUSAL_PREFIX}${hostname} resolves to ${first}; ${refusal}`, first, hostname), '', 0);
         }
         if (opts.all) return cb(null, allowed);
         cb(null, allowed[0]!.address, allowed[0]!.family);

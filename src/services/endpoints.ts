@@ -41,13 +41,30 @@ export const MAX_OLD_SECRETS = 10;
 const FORBIDDEN_HEADERS = new Set([
   'accept-encoding', 'connection', 'content-length', 'content-type', 'expect', 'host', 'keep-alive',
   'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'http2-settings',
-  'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+  'proxy-authorization',
 ]);
 const FORBIDDEN_HEADER_PREFIXES = ['webhook-', 'svix-', 'x-svix-', 'x-amz-', 'x-goog-', 'x-azure-', 'x-tapwire-'];
-/** Headers whose values are never returned by GET …/headers. */
+/**
+ * Header names refused because a receiver would misread the request: `content-encoding` claims the
+ * signed JSON body is compressed, and the client-address headers (`forwarded`, `x-real-ip`,
+ * `x-forwarded-*`) are what a receiver's reverse proxy trusts to say who is calling, so a tenant
+ * could make its deliveries look as if they came from an address of its choosing.
+ */
+const MISLEADING_HEADERS = new Set(['content-encoding', 'forwarded', 'x-real-ip']);
+const MISLEADING_HEADER_PREFIXES = ['x-forwarded-'];
+/**
+ * Headers whose values are never returned by GET …/headers: Svix's list, cookies, and any name that
+ * says it carries a credential. Erring on the side of hiding costs only a value the tenant already knows.
+ */
 const SENSITIVE_HEADERS = new Set([
-  'authorization', 'x-api-key', 'x-auth-token', 'www-authenticate', 'proxy-authenticate', 'proxy-authorization',
+  'authorization', 'cookie', 'x-api-key', 'x-auth-token', 'www-authenticate', 'proxy-authenticate', 'proxy-authorization',
 ]);
+const SENSITIVE_HEADER_PATTERN = /secret|token|key|auth|password|signature|cookie/i;
+
+/** Whether GET …/headers hides this header's value (and lists its name under `sensitive`). */
+function isSensitiveHeader(name: string): boolean {
+  return SENSITIVE_HEADERS.has(name.toLowerCase()) || SENSITIVE_HEADER_PATTERN.test(name);
+}
 
 export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, input: EndpointInput): Promise<Endpoint> {
   const app = await getApplication(ctx, appIdOrUid);
@@ -200,7 +217,7 @@ export function describeHeaders(endpoint: Endpoint): { headers: Record<string, s
   const headers: Record<string, string> = {};
   const sensitive: string[] = [];
   for (const [name, value] of Object.entries(endpoint.headers)) {
-    if (SENSITIVE_HEADERS.has(name.toLowerCase())) sensitive.push(name);
+    if (isSensitiveHeader(name)) sensitive.push(name);
     else headers[name] = value;
   }
   return { headers, sensitive };
@@ -343,6 +360,10 @@ function checkHeaders(headers: Record<string, string>): Record<string, string> {
     }
     if (FORBIDDEN_HEADERS.has(lower) || FORBIDDEN_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
       throw validationError(['body', 'headers', name], `the header '${name}' is set by Tapwire and cannot be overridden`);
+    }
+    if (MISLEADING_HEADERS.has(lower) || MISLEADING_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
+      const why = lower === 'content-encoding' ? 'it would misdescribe the signed payload' : 'receivers trust it to name the calling address';
+      throw validationError(['body', 'headers', name], `the header '${name}' cannot be set on an endpoint: ${why}`);
     }
     // What HTTP (RFC 9110 field-value) and undici accept; anything else would fail every delivery.
     if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
