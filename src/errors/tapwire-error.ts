@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   missing_payload: { status: 400, detail: 'The message payload has expired or was expunged' },
   limit_reached: { status: 400, detail: 'Too many unexpired old secrets; wait for one to expire' },
   authentication_failed: { status: 401, detail: 'Invalid token' },
-  'insufficient access': { status: 403, detail: 'This token cannot perform org-level operations' },
+  'insufficient access': { status: 403, detail: 'This token is not allowed to do this' },
   not_found: { status: 404, detail: 'Entity not found' },
   method_not_allowed: { status: 405, detail: 'Method not allowed' },
   conflict: { status: 409, detail: 'An entity with this uid already exists' },
