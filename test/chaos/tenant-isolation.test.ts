@@ -4,8 +4,11 @@
 // and every mix of its own ids and another tenant's ids (and uids) in the path, and with the other
 // tenant's ids in the query. A probe that names the other tenant's data must be refused (401, 403 or
 // 404, JSON); no answer may contain anything of the other tenant that the probe did not itself send;
-// and the other tenant's data must be unchanged afterwards.
+// and the other tenant's data must be unchanged afterwards. A second case walks every route with one
+// tenant's read-only, capability-limited, revoked and expired tokens.
 import { Agent } from 'undici';
+import { newId } from '../../src/domain/ids.js';
+import { hashToken } from '../../src/services/auth.js';
 import { describe, expect, it } from 'vitest';
 import { startCountingReceiver } from '../helpers/counting-receiver.js';
 import { createEndpoint, eventually, expectStatus, sendMessage } from '../helpers/delivery.js';
@@ -69,8 +72,81 @@ function pathMixes(route: DocumentedRoute, own: Tenant, other: Tenant): Record<s
   return mixes.filter((m) => m.foreign).map((m) => m.values);
 }
 
+/** A fresh portal token for the application, minted with `body` (its scope). */
+async function mintToken(tw: TestTapwire, appId: string, body: Record<string, unknown> = {}): Promise<string> {
+  return expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, body), 200, 'token').body.token as string;
+}
+
 describe.each(await backends())('%s', (backend) => {
   useBackend(backend);
+
+  it('holds read-only, capability-limited, revoked and expired tokens to what they may do, on every route', async () => {
+    const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none' });
+    const dispatcher = new Agent({ connections: 4 });
+    try {
+      expectStatus(await tw.api('POST', '/api/v1/event-type', { name: 'tenant.event', description: 'shared catalogue' }), 201, 'event type');
+      const app = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Scoped', uid: 'scoped-app' }), 201, 'app').body;
+      const endpoint = await createEndpoint(tw, app.id, { url: 'http://127.0.0.1:9/scoped', uid: 'scoped-ep', filterTypes: ['tenant.event'] });
+      const msgId = await sendMessage(tw, app.id, { raw: JSON.stringify({ eventType: 'tenant.event', eventId: 'scoped-evt', payload: { a: 1 } }) });
+      const values: Record<string, string> = { app_id: app.id, endpoint_id: endpoint.id, msg_id: msgId, attempt_id: 'atmpt_missing', task_id: 'qtask_missing', event_type_name: 'tenant.event' };
+      const revoked = await mintToken(tw, app.id);
+      expectStatus(await tw.api('POST', '/api/v1/auth/logout', undefined, { token: revoked }), 204, 'logout');
+      const ended = await mintToken(tw, app.id, { sessionId: 'gone' });
+      expectStatus(await tw.api('POST', `/api/v1/auth/app/${app.id}/expire-all`, { sessionIds: ['gone'] }), 204, 'expire-all');
+      // Past its lifetime (tokens live 7 days at most, so it is stored already expired).
+      const expired = `tw_app_expired_${Math.random().toString(36).slice(2)}`;
+      const past = new Date(Date.now() - 60_000);
+      await tw.server.store.createToken({ id: newId('tok', past.getTime()), tokenHash: hashToken(expired), appId: app.id, createdAt: past, expiresAt: past });
+      const tokens = {
+        readOnly: await mintToken(tw, app.id, { readOnly: true }),
+        viewSecret: await mintToken(tw, app.id, { capabilities: ['ViewBase', 'ViewEndpointSecret'] }),
+        revoked,
+        ended,
+        expired,
+      };
+      const snapshot = async (): Promise<string> => {
+        const paths = [`/api/v1/app/${app.id}`, `/api/v1/app/${app.id}/endpoint?limit=250`, `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret`,
+          `/api/v1/app/${app.id}/endpoint/${endpoint.id}/headers`, `/api/v1/app/${app.id}/msg?limit=250&with_content=true`];
+        return (await Promise.all(paths.map(async (p) => `${p} ${(await tw.api('GET', p)).text}`))).join('\n');
+      };
+      const before = await snapshot();
+      // /metrics answers to TAPWIRE_METRICS_TOKEN, not to API tokens.
+      const routes = (await documentedRoutes(tw.url)).filter((r) => r.access !== 'public' && r.template !== '/metrics');
+      const scopes: Record<string, Record<string, unknown>> = { readOnly: { readOnly: true }, viewSecret: { capabilities: ['ViewBase', 'ViewEndpointSecret'] } };
+      const problems: string[] = [];
+      let probes = 0;
+      for (const [kind, kindToken] of Object.entries(tokens)) {
+        for (const route of routes) {
+          // Logging out ends the token presented: a live token of that scope gets one of its own.
+          const token = route.operationId === 'authentication.logout' && scopes[kind] ? await mintToken(tw, app.id, scopes[kind]) : kindToken;
+          const path = fillPath(route.template, Object.fromEntries(route.params.map((p) => [p, encodeSegment(values[p] ?? 'x')])));
+          const body = bodyFor(route, 'scoped');
+          const bodyText = body === undefined ? undefined : JSON.stringify(body);
+          const answer = await rawRequest(dispatcher, tw.url, route.method, path, ['authorization', `Bearer ${token}`, ...(bodyText ? ['content-type', 'application/json'] : [])], bodyText);
+          probes++;
+          const where = `${kind} → ${route.method} ${path}: ${answer.status} ${answer.text.slice(0, 200)}`;
+          const violation = contractViolation(route, answer, route.method);
+          if (violation) problems.push(`${violation} (${where})`);
+          const reads = (route.method === 'GET' && route.operationId !== 'endpoint.get_secret') || route.operationId === 'authentication.logout';
+          const secretRead = route.operationId === 'endpoint.get_secret';
+          if (answer.text.includes(endpoint.secret) && !(kind === 'viewSecret' && secretRead)) problems.push(`secret shown (${where})`);
+          const expected =
+            kind === 'revoked' || kind === 'ended' || kind === 'expired' ? [401]
+              : route.access === 'admin' ? [403]
+                : reads || (kind === 'viewSecret' && secretRead) ? null
+                  : [403];
+          if (expected && !expected.includes(answer.status)) problems.push(`expected ${expected.join('/')} (${where})`);
+          if (!expected && [401, 403].includes(answer.status)) problems.push(`refused a read (${where})`);
+        }
+      }
+      expect(problems.slice(0, 20)).toEqual([]);
+      expect(await snapshot(), 'the application after probes with restricted tokens').toBe(before);
+      reportFigures('tenant-isolation (token scopes)', backend, { routes: routes.length, probes });
+    } finally {
+      await dispatcher.close();
+      await tw.close();
+    }
+  }, chaosSize(60_000, 120_000));
 
   it('never lets one application token see or change another application', async () => {
     const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none' });
@@ -142,12 +218,14 @@ describe.each(await backends())('%s', (backend) => {
       const send = async (route: DocumentedRoute, own: Tenant, other: Tenant, path: string, targetsOther: boolean): Promise<void> => {
         const body = bodyFor(route, `${own.name}-probe`);
         const bodyText = body === undefined ? undefined : JSON.stringify(body);
+        // Logging out ends the token presented: that probe gets a token of its own.
+        const token = route.operationId === 'authentication.logout' ? await mintToken(tw, own.values.app_id![0]!) : own.token;
         const answer = await rawRequest(
           dispatcher,
           tw.url,
           route.method,
           path,
-          ['authorization', `Bearer ${own.token}`, ...(bodyText !== undefined ? ['content-type', 'application/json'] : [])],
+          ['authorization', `Bearer ${token}`, ...(bodyText !== undefined ? ['content-type', 'application/json'] : [])],
           bodyText,
         );
         probes++;
