@@ -61,6 +61,12 @@ export interface RouteSpec<Url extends string = string, Body extends TSchema | u
   description?: string;
   /** A public route that may still ask for a bearer token, depending on configuration (/metrics). */
   bearerOptional?: boolean;
+  /**
+   * The answer holds a token or a secret (app-portal-access mints a token). Such an answer is never
+   * stored for idempotency replay, where it would sit in clear in the database for 12 h: a repeated
+   * request with the same idempotency-key runs again (and mints a fresh token). Default false.
+   */
+  carriesCredentials?: boolean;
   handler(request: RouteRequest<Url, BodyOf<Body>, A>, reply: FastifyReply): Promise<unknown>;
 }
 

@@ -147,7 +147,7 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
         await authorize(ctx, spec.access, request);
         requireCapability(spec, request);
       }
-      return spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys));
+      return spec.method === 'POST' && !spec.carriesCredentials && (await beginIdempotent(ctx, request, reply, inFlightKeys));
     });
   };
 
@@ -231,6 +231,8 @@ function requireCapability(spec: RouteSpec, request: FastifyRequest): void {
  * POST idempotency (Svix semantics): with both `idempotency-key` and a token, the first 2xx
  * response for (token, key, URL) is replayed for 12 h. A duplicate arriving while the first is
  * still running waits for it (up to 5 s). Non-2xx responses are not cached, so a retry runs again.
+ * Routes whose answer carries a token or a secret (`carriesCredentials`) never come here: nothing
+ * of theirs is stored or replayed, so a retry runs again.
  */
 async function beginIdempotent(
   ctx: ServiceContext,
