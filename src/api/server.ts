@@ -95,9 +95,11 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     } catch {
       return done(invalidJson('the body is not valid UTF-8'), undefined);
     }
+    // The depth is bounded before parsing, not after: a linear scan that stops at the first bracket
+    // too deep, so a deeply nested body costs no parse (and no parse tree) at all.
+    if (exceedsJsonDepth(text)) return done(invalidJson(`nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
     try {
       const parsed: unknown = JSON.parse(text);
-      if (exceedsJsonDepth(text)) return done(invalidJson(`nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       request.rawBody = text;
       done(null, parsed);
     } catch (error) {
@@ -142,12 +144,17 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
-    registerRoute(app, spec, async (request, reply) => {
-      if (spec.access !== 'public') {
-        await authorize(ctx, spec.access, request);
-        requireCapability(spec, request);
-      }
-      return spec.method === 'POST' && !spec.carriesCredentials && (await beginIdempotent(ctx, request, reply, inFlightKeys));
+    registerRoute(app, spec, {
+      // Before the body is read: an anonymous client gets its 401 (a token without the capability its
+      // 403) without the server parsing a byte.
+      authenticate: async (request) => {
+        if (spec.access !== 'public') {
+          await authorize(ctx, spec.access, request);
+          requireCapability(spec, request);
+        }
+      },
+      guard: async (request, reply) =>
+        spec.method === 'POST' && !spec.carriesCredentials && (await beginIdempotent(ctx, request, reply, inFlightKeys)),
     });
   };
 
