@@ -1,9 +1,11 @@
-// Anonymous clients cannot make the server parse (issue 15): the token is checked before any byte
-// of the body is read, and nesting depth is bounded before JSON.parse runs.
+// Anonymous clients cannot make the server parse or hold connections (issue 15): the token is
+// checked before any byte of the body is read, nesting depth is bounded before JSON.parse runs,
+// and stalled requests and surplus connections are cut off by the HTTP server's own limits.
+import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectNo5xx, guardApi, type ApiFn } from './helpers/api-guard.js';
 import { backends } from './helpers/postgres.js';
-import { startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
+import { ADMIN_TOKEN, startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
 
 /** `[[[…]]]`: valid JSON, about 1 MB, nested far deeper than the API accepts. */
 const DEEP_BODY = '['.repeat(500_000) + ']'.repeat(500_000);
@@ -25,6 +27,31 @@ async function watchParsing<T>(body: string, send: () => Promise<T>): Promise<{ 
   } finally {
     parse.mockRestore();
     decode.mockRestore();
+  }
+}
+
+/** A raw connection to `tw` that collects what the server writes and notes when it closes. */
+function openRawConnection(tw: TestTapwire): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  const { hostname, port } = new URL(tw.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.once('connect', () => resolve({ socket, received: () => data, closed }));
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves when `closed` does; rejects with `what` after `ms` (a bound on a condition, not a sleep). */
+async function closesWithin(closed: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([closed, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -78,6 +105,54 @@ describe.each(await backends())('%s', (backend) => {
       expect(result.status).toBe(422);
       expect(result.body.detail).toEqual([{ loc: ['body'], msg: 'Invalid JSON: nesting deeper than 128 levels', type: 'value_error.jsondecode' }]);
       expect(parsed).toBe(false);
+    });
+  });
+
+  describe('connection limits', () => {
+    let limited: TestTapwire;
+
+    beforeAll(async () => {
+      limited = await startTapwire({ TAPWIRE_API_REQUEST_TIMEOUT: '300ms', TAPWIRE_API_HEADERS_TIMEOUT: '300ms', TAPWIRE_API_MAX_CONNECTIONS: '2' });
+    });
+    afterAll(async () => {
+      await limited?.close();
+    });
+
+    it('answers 408 and closes the connection when an authenticated body stalls past the request timeout', async () => {
+      const conn = await openRawConnection(limited);
+      conn.socket.write(
+        `POST /api/v1/app HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": "sta',
+      );
+      await closesWithin(conn.closed, 10_000, 'the server kept a stalled request open');
+      expect(conn.received()).toMatch(/^HTTP\/1\.1 408 /);
+    });
+
+    it('answers 401 at once to a stalled body without a token, then closes the connection at the timeout', async () => {
+      const conn = await openRawConnection(limited);
+      conn.socket.write('POST /api/v1/app HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na');
+      await closesWithin(conn.closed, 10_000, 'the server kept a stalled request open');
+      expect(conn.received()).toMatch(/^HTTP\/1\.1 401 /);
+    });
+
+    it('closes a connection whose headers stall past the headers timeout', async () => {
+      const conn = await openRawConnection(limited);
+      conn.socket.write('GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      await closesWithin(conn.closed, 10_000, 'the server kept a connection with unfinished headers open');
+      expect(conn.received()).toMatch(/^HTTP\/1\.1 408 /);
+    });
+
+    it('drops connections beyond the cap as they arrive', async () => {
+      const first = await openRawConnection(limited);
+      const second = await openRawConnection(limited);
+      try {
+        const third = await openRawConnection(limited);
+        await closesWithin(third.closed, 10_000, 'a connection beyond TAPWIRE_API_MAX_CONNECTIONS stayed open');
+        expect(third.received()).toBe('');
+      } finally {
+        first.socket.destroy();
+        second.socket.destroy();
+      }
     });
   });
 });
