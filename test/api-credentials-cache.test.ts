@@ -3,7 +3,9 @@
 // for 12 h. Each test reads the database directly, so nothing can hide behind the API.
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import type { TSchema } from '@sinclair/typebox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../src/api/server.js';
 import { expectNo5xx, guardApi, type ApiFn } from './helpers/api-guard.js';
 import { backends, withClient } from './helpers/postgres.js';
 import { startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
@@ -21,6 +23,34 @@ async function storedIdempotentBodies(tw: TestTapwire): Promise<string[]> {
     db.close();
   }
 }
+
+/** Property names anywhere in `schema` (objects, arrays, unions). */
+function propertyNames(schema: TSchema | null | undefined): string[] {
+  if (!schema || typeof schema !== 'object') return [];
+  const s = schema as { properties?: Record<string, TSchema>; items?: TSchema; anyOf?: TSchema[]; oneOf?: TSchema[]; allOf?: TSchema[] };
+  const own = Object.entries(s.properties ?? {}).flatMap(([name, sub]) => [name, ...propertyNames(sub)]);
+  const nested = [s.items, ...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])].flatMap((sub) => propertyNames(sub));
+  return [...own, ...nested];
+}
+
+describe('routes', () => {
+  it('every POST route whose answer holds a token or a secret declares carriesCredentials, and only those', async () => {
+    const tw = await startTapwire({}, { backend: 'sqlite' });
+    try {
+      const posts = apiRoutes(tw.server.context).filter((spec) => spec.method === 'POST');
+      expect(posts.length).toBeGreaterThan(5);
+      const holdsCredential = (spec: (typeof posts)[number]): boolean =>
+        Object.entries(spec.responses)
+          .filter(([status]) => Number(status) < 300)
+          .some(([, schema]) => propertyNames(schema).some((name) => /token|secret/i.test(name)));
+      const declared = posts.filter((spec) => spec.carriesCredentials).map((spec) => spec.operationId);
+      expect(declared).toEqual(posts.filter(holdsCredential).map((spec) => spec.operationId));
+      expect(declared).toContain('authentication.app_portal_access');
+    } finally {
+      await tw.close();
+    }
+  });
+});
 
 describe.each(await backends())('%s', (backend) => {
   useBackend(backend);
