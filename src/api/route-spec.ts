@@ -61,6 +61,12 @@ export interface RouteSpec<Url extends string = string, Body extends TSchema | u
   description?: string;
   /** A public route that may still ask for a bearer token, depending on configuration (/metrics). */
   bearerOptional?: boolean;
+  /**
+   * The answer holds a token or a secret (app-portal-access mints a token). Such an answer is never
+   * stored for idempotency replay, where it would sit in clear in the database for 12 h: a repeated
+   * request with the same idempotency-key runs again (and mints a fresh token). Default false.
+   */
+  carriesCredentials?: boolean;
   handler(request: RouteRequest<Url, BodyOf<Body>, A>, reply: FastifyReply): Promise<unknown>;
 }
 
@@ -85,20 +91,33 @@ export function defineRoute<const Url extends string, Body extends TSchema | und
   return spec;
 }
 
+/** What the server runs around each route's handler (see {@link registerRoute}). */
+export interface RouteGuards {
+  /**
+   * Runs once the path is matched and before any byte of the body is read or parsed: a bad or
+   * missing token is refused here (throws), so anonymous clients cannot make the server parse.
+   */
+  authenticate(request: FastifyRequest): Promise<void>;
+  /** Runs after the body is parsed (a replayed idempotent response); true when it has answered itself. */
+  guard(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
+}
+
 /**
- * Add `spec` to `app`. `guard` runs first (authentication, a replayed idempotent response) and
- * returns true when it has answered the request itself; then a missing body is refused, or read as
- * `{}` when `bodyOptional`, Fastify validates it against `body`, and the handler runs.
+ * Add `spec` to `app`. `authenticate` runs first, in Fastify's `onRequest` hook, before the body
+ * is read; then the body is parsed, `guard` runs and returns true when it has answered the request
+ * itself; then a missing body is refused, or read as `{}` when `bodyOptional`, Fastify validates
+ * it against `body`, and the handler runs.
  */
-export function registerRoute(
-  app: FastifyInstance,
-  spec: RouteSpec,
-  guard: (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>,
-): void {
+export function registerRoute(app: FastifyInstance, spec: RouteSpec, guards: RouteGuards): void {
+  const { authenticate, guard } = guards;
   app.route({
     method: spec.method,
     url: spec.url,
     ...(spec.body ? { schema: { body: spec.body } } : {}),
+    // onRequest runs after routing (params are known) and before the content-type parser.
+    onRequest: async (request) => {
+      await authenticate(request);
+    },
     preValidation: async (request, reply) => {
       if (await guard(request, reply)) return reply;
       if (spec.body && request.body === undefined && spec.bodyOptional) {
@@ -111,7 +130,7 @@ export function registerRoute(
     },
     handler: async (request, reply) => {
       // What RouteRequest promises holds here: the router matched the path, the body passed its
-      // schema, and the guard authenticated every route that is not public.
+      // schema, and authenticate checked the token of every route that is not public.
       const result = await spec.handler(request as RouteRequest<string, unknown, Access>, reply);
       if (reply.sent) return reply;
       return result === undefined ? reply.send() : result;

@@ -58,6 +58,18 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
       void reply.status(mapped.status).type('application/json').send(mapped.toBody());
     },
     bodyLimit: ctx.config.maxPayloadBytes + 64 * 1024,
+    // Slow or stalled clients (often anonymous: the portal must be reachable) are cut off instead of
+    // holding a connection for minutes. Fastify disables Node's request deadline unless told.
+    requestTimeout: ctx.config.apiRequestTimeoutMs,
+    connectionTimeout: ctx.config.apiConnectionTimeoutMs,
+    keepAliveTimeout: ctx.config.apiKeepAliveTimeoutMs,
+    http: {
+      requestTimeout: ctx.config.apiRequestTimeoutMs,
+      headersTimeout: ctx.config.apiHeadersTimeoutMs,
+      // Node enforces both deadlines by sweeping connections at this interval (30 s by default, which
+      // would let a 10 s deadline run to 40 s): a tenth of the shorter one, within 25 ms..1 s.
+      connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(Math.min(ctx.config.apiRequestTimeoutMs, ctx.config.apiHeadersTimeoutMs) / 10))),
+    },
     // Bodies are validated strictly (no coercion); queries are read by src/api/query.ts.
     ajv: { customOptions: {} },
     return503OnClosing: true,
@@ -66,11 +78,17 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     // Malformed HTTP that never reaches a route (bad request line, headers too large) still gets
     // a JSON error in our shape.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
-      if (error.code === 'ECONNRESET' || !socket.writable) return;
+      if (error.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      // A response already under way on this socket cannot be followed by another one.
+      if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return socket.destroy();
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify({ code: 'generic_error', detail: tooLarge ? 'Request headers are too large' : 'Malformed HTTP request' });
+      // Headers or body not received within the API's deadlines (TAPWIRE_API_*_TIMEOUT).
+      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const status = tooLarge ? '431 Request Header Fields Too Large' : timedOut ? '408 Request Timeout' : '400 Bad Request';
+      const detail = tooLarge ? 'Request headers are too large' : timedOut ? 'The request was not received in time' : 'Malformed HTTP request';
+      const body = JSON.stringify({ code: 'generic_error', detail });
       socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `HTTP/1.1 ${status}\r\n` +
           `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     },
@@ -95,9 +113,11 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     } catch {
       return done(invalidJson('the body is not valid UTF-8'), undefined);
     }
+    // The depth is bounded before parsing, not after: a linear scan that stops at the first bracket
+    // too deep, so a deeply nested body costs no parse (and no parse tree) at all.
+    if (exceedsJsonDepth(text)) return done(invalidJson(`nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
     try {
       const parsed: unknown = JSON.parse(text);
-      if (exceedsJsonDepth(text)) return done(invalidJson(`nesting deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       request.rawBody = text;
       done(null, parsed);
     } catch (error) {
@@ -142,12 +162,17 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
-    registerRoute(app, spec, async (request, reply) => {
-      if (spec.access !== 'public') {
-        await authorize(ctx, spec.access, request);
-        requireCapability(spec, request);
-      }
-      return spec.method === 'POST' && (await beginIdempotent(ctx, request, reply, inFlightKeys));
+    registerRoute(app, spec, {
+      // Before the body is read: an anonymous client gets its 401 (a token without the capability its
+      // 403) without the server parsing a byte.
+      authenticate: async (request) => {
+        if (spec.access !== 'public') {
+          await authorize(ctx, spec.access, request);
+          requireCapability(spec, request);
+        }
+      },
+      guard: async (request, reply) =>
+        spec.method === 'POST' && !spec.carriesCredentials && (await beginIdempotent(ctx, request, reply, inFlightKeys)),
     });
   };
 
@@ -178,6 +203,8 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     handler: async () => buildOpenApiDocument(docs, VERSION),
   });
 
+  // Connections beyond the cap are dropped as they arrive, before any byte is read.
+  app.server.maxConnections = ctx.config.apiMaxConnections;
   return app;
 }
 
@@ -231,6 +258,8 @@ function requireCapability(spec: RouteSpec, request: FastifyRequest): void {
  * POST idempotency (Svix semantics): with both `idempotency-key` and a token, the first 2xx
  * response for (token, key, URL) is replayed for 12 h. A duplicate arriving while the first is
  * still running waits for it (up to 5 s). Non-2xx responses are not cached, so a retry runs again.
+ * Routes whose answer carries a token or a secret (`carriesCredentials`) never come here: nothing
+ * of theirs is stored or replayed, so a retry runs again.
  */
 async function beginIdempotent(
   ctx: ServiceContext,

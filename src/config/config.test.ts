@@ -399,3 +399,55 @@ describe('dashboard options', () => {
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
   });
 });
+
+describe('API connection limits', () => {
+  it('sets request, headers, connection and keep-alive timeouts and a connection cap by default', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.apiRequestTimeoutMs).toBe(30 * SECOND);
+    expect(config.apiHeadersTimeoutMs).toBe(10 * SECOND);
+    expect(config.apiConnectionTimeoutMs).toBe(60 * SECOND);
+    expect(config.apiKeepAliveTimeoutMs).toBe(72 * SECOND);
+    expect(config.apiMaxConnections).toBe(10_000);
+  });
+
+  it('reads each from its variable, apart from the delivery timeout', () => {
+    const config = loadConfig({
+      env: {
+        TAPWIRE_API_REQUEST_TIMEOUT: '2m',
+        TAPWIRE_API_HEADERS_TIMEOUT: '20s',
+        TAPWIRE_API_CONNECTION_TIMEOUT: '90s',
+        TAPWIRE_API_KEEP_ALIVE_TIMEOUT: '5s',
+        TAPWIRE_API_MAX_CONNECTIONS: '500',
+        TAPWIRE_REQUEST_TIMEOUT: '3s',
+      },
+    });
+    expect(config.apiRequestTimeoutMs).toBe(2 * MINUTE);
+    expect(config.apiHeadersTimeoutMs).toBe(20 * SECOND);
+    expect(config.apiConnectionTimeoutMs).toBe(90 * SECOND);
+    expect(config.apiKeepAliveTimeoutMs).toBe(5 * SECOND);
+    expect(config.apiMaxConnections).toBe(500);
+    expect(config.requestTimeoutMs).toBe(3 * SECOND);
+  });
+
+  it('shortens the default headers timeout to a shorter request timeout', () => {
+    expect(loadConfig({ env: { TAPWIRE_API_REQUEST_TIMEOUT: '4s' } }).apiHeadersTimeoutMs).toBe(4 * SECOND);
+  });
+
+  it('refuses a headers timeout longer than the request timeout, naming both', () => {
+    const error = configErrorOf({ env: { TAPWIRE_API_REQUEST_TIMEOUT: '5s', TAPWIRE_API_HEADERS_TIMEOUT: '6s' } });
+    expect(error.message).toContain('TAPWIRE_API_HEADERS_TIMEOUT');
+    expect(error.message).toContain('TAPWIRE_API_REQUEST_TIMEOUT');
+  });
+
+  it.each([
+    ['TAPWIRE_API_REQUEST_TIMEOUT', '0'],
+    ['TAPWIRE_API_HEADERS_TIMEOUT', 'soon'],
+    ['TAPWIRE_API_CONNECTION_TIMEOUT', '-1s'],
+    ['TAPWIRE_API_KEEP_ALIVE_TIMEOUT', '0ms'],
+    ['TAPWIRE_API_MAX_CONNECTIONS', '0'],
+    ['TAPWIRE_API_MAX_CONNECTIONS', 'many'],
+  ])('refuses %s=%j', (variable, value) => {
+    const error = configErrorOf({ env: { [variable]: value } });
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+});

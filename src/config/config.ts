@@ -32,6 +32,26 @@ export interface TapwireConfig {
   retryScheduleMs: number[];
   /** One deadline for connect + headers + body of an attempt. Default 15 s (TAPWIRE_REQUEST_TIMEOUT). */
   requestTimeoutMs: number;
+  /**
+   * The API's deadline for receiving a whole request, headers and body, from a client; a client that
+   * stalls is answered 408 and disconnected. Default 30 s (TAPWIRE_API_REQUEST_TIMEOUT).
+   */
+  apiRequestTimeoutMs: number;
+  /** The API's deadline for receiving a request's headers; at most apiRequestTimeoutMs. Default 10 s (TAPWIRE_API_HEADERS_TIMEOUT). */
+  apiHeadersTimeoutMs: number;
+  /**
+   * An API connection on which nothing moves for this long, while a request is read or answered, is
+   * closed. Default 60 s (TAPWIRE_API_CONNECTION_TIMEOUT).
+   */
+  apiConnectionTimeoutMs: number;
+  /**
+   * How long an idle keep-alive API connection stays open between requests. Default 72 s, longer than
+   * the 60 s idle timeout of common proxies and load balancers, so they never reuse a connection the
+   * server is closing (TAPWIRE_API_KEEP_ALIVE_TIMEOUT).
+   */
+  apiKeepAliveTimeoutMs: number;
+  /** Open API connections at most; further ones are dropped at once. Default 10 000 (TAPWIRE_API_MAX_CONNECTIONS). */
+  apiMaxConnections: number;
   /** Largest accepted message payload in bytes. Default 1 MiB (TAPWIRE_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes: number;
   /** Which signature headers deliveries carry. Default `webhook` (TAPWIRE_SIGNATURE_HEADERS). */
@@ -118,6 +138,11 @@ export const ENV = {
   proxyUrl: 'TAPWIRE_PROXY_URL',
   retryScheduleMs: 'TAPWIRE_RETRY_SCHEDULE',
   requestTimeoutMs: 'TAPWIRE_REQUEST_TIMEOUT',
+  apiRequestTimeoutMs: 'TAPWIRE_API_REQUEST_TIMEOUT',
+  apiHeadersTimeoutMs: 'TAPWIRE_API_HEADERS_TIMEOUT',
+  apiConnectionTimeoutMs: 'TAPWIRE_API_CONNECTION_TIMEOUT',
+  apiKeepAliveTimeoutMs: 'TAPWIRE_API_KEEP_ALIVE_TIMEOUT',
+  apiMaxConnections: 'TAPWIRE_API_MAX_CONNECTIONS',
   maxPayloadBytes: 'TAPWIRE_MAX_PAYLOAD_BYTES',
   signatureHeaders: 'TAPWIRE_SIGNATURE_HEADERS',
   logLevel: 'TAPWIRE_LOG_LEVEL',
@@ -160,6 +185,11 @@ export function defaultConfig(): TapwireConfig {
     proxyUrl: null,
     retryScheduleMs: [...DEFAULT_RETRY_SCHEDULE_MS],
     requestTimeoutMs: 15_000,
+    apiRequestTimeoutMs: 30_000,
+    apiHeadersTimeoutMs: 10_000,
+    apiConnectionTimeoutMs: 60_000,
+    apiKeepAliveTimeoutMs: 72_000,
+    apiMaxConnections: 10_000,
     maxPayloadBytes: 1_048_576,
     signatureHeaders: 'webhook',
     logLevel: 'info',
@@ -221,6 +251,15 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.proxyUrl = parse('proxyUrl', parseProxyUrl) ?? null;
   config.retryScheduleMs = parse('retryScheduleMs', parseRetrySchedule) ?? config.retryScheduleMs;
   config.requestTimeoutMs = parse('requestTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.requestTimeoutMs;
+  config.apiRequestTimeoutMs = parse('apiRequestTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.apiRequestTimeoutMs;
+  config.apiHeadersTimeoutMs = parse('apiHeadersTimeoutMs', (v) => parsePositiveDuration(v)) ?? Math.min(config.apiHeadersTimeoutMs, config.apiRequestTimeoutMs);
+  if (config.apiHeadersTimeoutMs > config.apiRequestTimeoutMs) {
+    // Node refuses a server whose headers deadline is later than its whole-request deadline.
+    throw new ConfigError(`${ENV.apiHeadersTimeoutMs} (${config.apiHeadersTimeoutMs} ms) must not exceed ${ENV.apiRequestTimeoutMs} (${config.apiRequestTimeoutMs} ms)`);
+  }
+  config.apiConnectionTimeoutMs = parse('apiConnectionTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.apiConnectionTimeoutMs;
+  config.apiKeepAliveTimeoutMs = parse('apiKeepAliveTimeoutMs', (v) => parsePositiveDuration(v)) ?? config.apiKeepAliveTimeoutMs;
+  config.apiMaxConnections = parse('apiMaxConnections', (v) => parseInteger(v, 1, 1_000_000)) ?? config.apiMaxConnections;
   config.maxPayloadBytes = parse('maxPayloadBytes', (v) => parseInteger(v, 1, 64 * 1_048_576)) ?? config.maxPayloadBytes;
   config.signatureHeaders = parse('signatureHeaders', parseSignatureMode) ?? config.signatureHeaders;
   config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;

@@ -15,6 +15,8 @@ export function authRoutes(ctx: ServiceContext): RouteSpec[] {
     defineRoute({
       method: 'POST', url: '/api/v1/auth/app-portal-access/:app_id', operationId: 'authentication.app_portal_access', summary: 'Mint a token scoped to one application, and a portal link', tag: 'Authentication', access: 'admin',
       body: S.AppPortalAccessIn, bodyOptional: true, responses: { 200: S.AppPortalAccessOut },
+      // The answer is the token itself: never cached for idempotency replay.
+      carriesCredentials: true,
       handler: async (req) => {
         const body = req.body;
         if (body.capabilities && !body.capabilities.includes('ViewBase')) {
