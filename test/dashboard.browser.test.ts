@@ -145,6 +145,28 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
   });
 
+  it('hides from a read-only portal link what its token may not do', async () => {
+    // An application of its own, so the other tests' counts stay as they are.
+    const appId = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Read-only viewer' }), 201, 'app').body.id as string;
+    const endpoint = await createEndpoint(tw, appId, { url: `${receiver.url}/read-only-view`, description: 'Seen, not changed' });
+    const url = expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, { readOnly: true }), 200, 'read-only access').body.url as string;
+    const page = await newPage();
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await page.getByRole('link', { name: `${receiver.url}/read-only-view` }).waitFor();
+    expect(await page.getByRole('link', { name: 'Add endpoint' }).count()).toBe(0);
+    await page.getByRole('link', { name: `${receiver.url}/read-only-view` }).click();
+    await page.getByRole('heading', { name: `${receiver.url}/read-only-view`, level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'Recent messages' }).waitFor();
+    for (const name of ['Disable endpoint', 'Send test event', 'Resend']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Custom headers' }).waitFor();
+    expect(await page.getByRole('heading', { name: 'Signing secret' }).count()).toBe(0);
+    for (const name of ['Save settings', 'Delete endpoint', 'Add header', 'Rotate secret']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    expect(await page.getByLabel('Endpoint URL').isDisabled()).toBe(true);
+    expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${endpoint.id}`), 200, 'endpoint').body.description).toBe('Seen, not changed');
+  });
+
   it('shows a failed attempt with its response as text, and resends it from the page until it succeeds', async () => {
     receiver.respond(() => ({ status: 500, body: 'boom <b>bold</b>' }));
     const endpoint = await createEndpoint(tw, appA, { url: `${receiver.url}/flaky`, filterTypes: ['user.created'] });

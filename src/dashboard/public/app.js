@@ -14,7 +14,7 @@ import { renderAppHome, renderEndpointDetail, renderEndpointNew, renderMessageDe
 const REFRESH_MS = 2500;
 
 /**
- * @typedef {{ kind: 'admin' } | { kind: 'app', app: { id: string, name: string, uid?: string } }} Session
+ * @typedef {{ kind: 'admin' } | { kind: 'app', app: { id: string, name: string, uid?: string }, capabilities: string[] }} Session
  * @typedef {{
  *   main: HTMLElement,
  *   session: Session,
@@ -206,7 +206,7 @@ function renderLogin(message) {
 /** Ask the server who the stored token is, then show the page the address asks for. */
 async function start() {
   const me = await api('GET', '/auth/whoami');
-  session = me.kind === 'admin' ? { kind: 'admin' } : { kind: 'app', app: me.app };
+  session = me.kind === 'admin' ? { kind: 'admin' } : { kind: 'app', app: me.app, capabilities: me.capabilities ?? ['ViewBase'] };
   await route(false);
 }
 

@@ -28,6 +28,17 @@ import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIf
 /** Rows per list page. */
 const PAGE_SIZE = 25;
 
+/**
+ * Whether this session may do something that needs any one of `needs` (a portal token's capability).
+ * The admin may do everything. The server refuses the rest anyway (403); this keeps the portal from
+ * offering what the token cannot do.
+ * @param {PageContext} ctx
+ * @param {...string} needs
+ */
+function can(ctx, ...needs) {
+  return ctx.session.kind === 'admin' || needs.some((need) => ctx.session.kind === 'app' && ctx.session.capabilities.includes(need));
+}
+
 /** @param {PageContext} ctx */
 function appPath(ctx) {
   return `/app/${enc(ctx.params.app ?? '')}`;
@@ -86,7 +97,7 @@ export async function renderAppHome(ctx) {
       'div',
       { class: 'page-head' },
       h('h1', { tabindex: -1 }, ctx.session.kind === 'admin' ? app.name : 'Endpoints'),
-      h('a', { href: `#/apps/${enc(app.id)}/endpoints/new`, class: 'btn btn-primary' }, 'Add endpoint'),
+      can(ctx, 'ManageEndpoint') ? h('a', { href: `#/apps/${enc(app.id)}/endpoints/new`, class: 'btn btn-primary' }, 'Add endpoint') : null,
     ),
     ctx.session.kind === 'admin' ? h('p', { class: 'lead' }, h('code', {}, app.id), app.uid ? ` · uid ${app.uid}` : '') : null,
     h('section', { class: 'card' }, ctx.session.kind === 'admin' ? h('h2', {}, 'Endpoints') : null, list),
@@ -276,9 +287,11 @@ export async function renderEndpointDetail(ctx) {
     replace(
       state,
       current.disabled ? badge('disabled', 'failed') : badge('enabled', 'success'),
-      current.disabled
-        ? button('Enable endpoint', () => setDisabled(false), { kind: 'primary' })
-        : button('Disable endpoint', () => setDisabled(true)),
+      !can(ctx, 'ManageEndpoint')
+        ? null
+        : current.disabled
+          ? button('Enable endpoint', () => setDisabled(false), { kind: 'primary' })
+          : button('Disable endpoint', () => setDisabled(true)),
     );
   const setDisabled = async (/** @type {boolean} */ disabled) => {
     try {
@@ -302,7 +315,7 @@ export async function renderEndpointDetail(ctx) {
       'nav',
       { class: 'tabs', 'aria-label': 'Endpoint sections' },
       h('a', { href: `#${route}`, 'aria-current': tab === 'activity' ? 'page' : null }, 'Activity'),
-      h('a', { href: `#${route}?tab=settings`, 'aria-current': tab === 'settings' ? 'page' : null }, 'Settings and secret'),
+      h('a', { href: `#${route}?tab=settings`, 'aria-current': tab === 'settings' ? 'page' : null }, can(ctx, 'ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint') ? 'Settings and secret' : 'Settings'),
     ),
   );
   if (tab === 'settings') {
@@ -372,7 +385,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
           link(`/apps/${enc(app.id)}/messages/${enc(m.id)}`, h('code', {}, m.eventId ?? m.id)),
           statusBadge(m.status),
           m.nextAttempt ? timeElement(m.nextAttempt) : '—',
-          button('Resend', () => resend(m.id), { label: `Resend ${m.eventId ?? m.id}` }),
+          can(ctx, 'CreateAttempts') ? button('Resend', () => resend(m.id), { label: `Resend ${m.eventId ?? m.id}` }) : '',
         ]),
         { empty: 'No messages sent to this endpoint yet.', captionHidden: true, rowAttrs: (i) => ({ 'data-msg': messages.data[i].id, 'data-status': messages.data[i].statusText }) },
       ),
@@ -412,10 +425,10 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
 
   add(
     ctx.main,
-    h('section', { class: 'card', 'aria-labelledby': 'test-title' }, h('h2', { id: 'test-title' }, 'Send a test event'), testForm),
+    can(ctx, 'CreateAttempts') ? h('section', { class: 'card', 'aria-labelledby': 'test-title' }, h('h2', { id: 'test-title' }, 'Send a test event'), testForm) : null,
     h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', {}, 'Deliveries'), windowPicker(route, windowKey)), statsBox, chart),
     h('section', { class: 'card', 'aria-labelledby': 'attempts-title' }, h('h2', { id: 'attempts-title' }, 'Recent attempts'), h('p', { class: 'hint' }, 'Updates live.'), attemptsBox, moreAttempts),
-    h('section', { class: 'card', 'aria-labelledby': 'messages-title' }, h('h2', { id: 'messages-title' }, 'Recent messages'), messagesBox, moreMessages, recoverForm(ctx, epPath, load)),
+    h('section', { class: 'card', 'aria-labelledby': 'messages-title' }, h('h2', { id: 'messages-title' }, 'Recent messages'), messagesBox, moreMessages, can(ctx, 'CreateAttempts') ? recoverForm(ctx, epPath, load) : null),
   );
   return { refresh: load };
 }
@@ -427,6 +440,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
  * @param {{ app: any, endpoint: any, types: any[], epPath: string, appRoute: string, title: HTMLElement, setCurrent: (endpoint: any) => void }} input
  */
 async function renderEndpointSettings(ctx, { endpoint, types, epPath, appRoute, title, setCurrent }) {
+  const manage = can(ctx, 'ManageEndpoint');
   const fields = endpointFields(types, endpoint);
   const settings = h(
     'form',
@@ -444,17 +458,18 @@ async function renderEndpointSettings(ctx, { endpoint, types, epPath, appRoute, 
         }
       },
     },
-    fields.elements,
+    h('fieldset', { class: 'plain', disabled: !manage }, fields.elements),
     endpoint.channels ? h('p', { class: 'hint' }, `Channels: ${endpoint.channels.join(', ')}`) : null,
-    h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save settings'),
+    manage ? h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save settings') : h('p', { class: 'hint' }, 'This portal link can only look at the settings.'),
   );
-  const [secret, headers] = await Promise.all([secretPanel(ctx, epPath), headersPanel(ctx, epPath)]);
+  const showSecret = can(ctx, 'ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint');
+  const [secret, headers] = await Promise.all([showSecret ? secretPanel(ctx, epPath) : null, headersPanel(ctx, epPath)]);
   add(
     ctx.main,
-    h('section', { class: 'card', 'aria-labelledby': 'secret-title' }, h('h2', { id: 'secret-title' }, 'Signing secret'), secret),
+    secret ? h('section', { class: 'card', 'aria-labelledby': 'secret-title' }, h('h2', { id: 'secret-title' }, 'Signing secret'), secret) : null,
     h('section', { class: 'card', 'aria-labelledby': 'settings-title' }, h('h2', { id: 'settings-title' }, 'Settings'), settings),
     h('section', { class: 'card', 'aria-labelledby': 'headers-title' }, h('h2', { id: 'headers-title' }, 'Custom headers'), headers),
-    h(
+    !manage ? null : h(
       'section',
       { class: 'card danger', 'aria-labelledby': 'delete-title' },
       h('h2', { id: 'delete-title' }, 'Delete endpoint'),
@@ -531,7 +546,7 @@ async function secretPanel(ctx, epPath) {
     panel,
     h('p', { class: 'hint' }, 'Receivers verify each webhook’s signature with this secret (Standard Webhooks).'),
     h('div', { class: 'inline-form' }, field('Secret', input), h('div', { class: 'actions' }, toggle, button('Copy', () => copyText(input, ctx)))),
-    rotate,
+    can(ctx, 'ManageEndpointSecret', 'ManageEndpoint') ? rotate : null,
   );
   return panel;
 }
@@ -555,7 +570,7 @@ async function headersPanel(ctx, epPath) {
         names.map((name) => [
           h('code', {}, name),
           name in headers ? h('code', {}, headers[name]) : h('span', { class: 'hint' }, 'hidden (sensitive)'),
-          button('Remove', async () => {
+          !can(ctx, 'ManageEndpoint') ? '' : button('Remove', async () => {
             try {
               await api('PATCH', `${epPath}/headers`, { body: { headers: {}, deleteHeaders: [name] } });
               await draw();
@@ -593,7 +608,7 @@ async function headersPanel(ctx, epPath) {
     field('Value', value),
     h('button', { type: 'submit', class: 'btn btn-secondary' }, 'Add header'),
   );
-  replace(panel, list, form);
+  replace(panel, list, can(ctx, 'ManageEndpoint') ? form : null);
   return panel;
 }
 
@@ -756,7 +771,7 @@ export async function renderMessageDetail(ctx) {
           link(`/apps/${enc(app.id)}/endpoints/${enc(d.id)}`, h('span', { class: 'url' }, d.url)),
           statusBadge(d.status),
           d.nextAttempt ? timeElement(d.nextAttempt) : '—',
-          button('Resend', () => resend(d.id), { label: `Resend to ${d.url}` }),
+          can(ctx, 'CreateAttempts') ? button('Resend', () => resend(d.id), { label: `Resend to ${d.url}` }) : '',
         ]),
         { empty: 'No endpoint was subscribed to this message.', captionHidden: true, rowAttrs: (i) => ({ 'data-endpoint': destinations.data[i].id, 'data-status': destinations.data[i].statusText }) },
       ),
