@@ -165,7 +165,7 @@ async function logout() {
   await api('POST', '/auth/logout').catch(() => undefined);
   saveToken(null);
   session = null;
-  renderLogin(isPortal ? 'You are logged out. Open your portal link again to come back.' : null);
+  renderLogin(isPortal ? 'You are logged out, and this portal link no longer works. Ask for a new one to come back.' : null);
 }
 
 /** @param {string | null} message */
