@@ -328,6 +328,17 @@ describe('egress proxy option', () => {
   });
 });
 
+describe('fair use limits', () => {
+  it('allows 100 endpoints per application by default, and reads TAPWIRE_MAX_ENDPOINTS_PER_APP', () => {
+    expect(loadConfig({ env: {} }).maxEndpointsPerApp).toBe(100);
+    expect(loadConfig({ env: { TAPWIRE_MAX_ENDPOINTS_PER_APP: '5' } }).maxEndpointsPerApp).toBe(5);
+  });
+
+  it.each(['0', '-1', 'lots', '100001'])('refuses TAPWIRE_MAX_ENDPOINTS_PER_APP=%j, naming the variable', (value) => {
+    expect(configErrorOf({ env: { TAPWIRE_MAX_ENDPOINTS_PER_APP: value } }).message.startsWith('TAPWIRE_MAX_ENDPOINTS_PER_APP: ')).toBe(true);
+  });
+});
+
 describe('delivery isolation options', () => {
   it('limits each endpoint to 4 attempts in flight and reserves a quarter of the worker for first attempts by default', () => {
     const config = loadConfig({ env: {} });

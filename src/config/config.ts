@@ -68,6 +68,8 @@ export interface TapwireConfig {
    * Default 4 (TAPWIRE_ENDPOINT_CONCURRENCY).
    */
   endpointConcurrency: number;
+  /** Endpoints one application may have. Default 100 (TAPWIRE_MAX_ENDPOINTS_PER_APP). */
+  maxEndpointsPerApp: number;
   /**
    * Share of this process's worker slots that only first attempts may use, so a storm of retries
    * cannot hold up fresh messages. A fraction in [0, 0.9]; default 0.25 (TAPWIRE_FIRST_ATTEMPT_RESERVE,
@@ -148,6 +150,7 @@ export const ENV = {
   logLevel: 'TAPWIRE_LOG_LEVEL',
   workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
   endpointConcurrency: 'TAPWIRE_ENDPOINT_CONCURRENCY',
+  maxEndpointsPerApp: 'TAPWIRE_MAX_ENDPOINTS_PER_APP',
   firstAttemptReserve: 'TAPWIRE_FIRST_ATTEMPT_RESERVE',
   publicUrl: 'TAPWIRE_PUBLIC_URL',
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
@@ -196,6 +199,7 @@ export function defaultConfig(): TapwireConfig {
     role: 'all',
     workerConcurrency: 64,
     endpointConcurrency: 4,
+    maxEndpointsPerApp: 100,
     firstAttemptReserve: 0.25,
     maxResponseBytes: 20_000,
     publicUrl: '',
@@ -265,6 +269,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
+  config.maxEndpointsPerApp = parse('maxEndpointsPerApp', (v) => parseInteger(v, 1, 100_000)) ?? config.maxEndpointsPerApp;
   config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;
   config.appTokenTtlMs =
     parse('appTokenTtlMs', (v) => {

@@ -26,11 +26,15 @@ export interface EndpointInput {
   secret?: string | null;
   headers?: Record<string, string>;
   /**
-   * Not a field: the feature flags of the portal token making the change. An event type behind
-   * another flag is refused as if it did not exist. Absent: no restriction (the admin token).
+   * Not a field: set when an application's (portal) token makes the change, with its feature flags.
+   * An event type behind another flag is refused as if it did not exist, and concurrencyLimit may not
+   * exceed the worker's slots. Absent: the admin token, not restricted.
    */
-  featureFlags?: readonly string[];
+  portal?: { featureFlags: readonly string[] };
 }
+
+/** The most an endpoint's metadata may hold, as JSON: it is stored and sent back with every read. */
+export const MAX_METADATA_BYTES = 4096;
 
 /** Default grace period for the previous secret after a rotation: 24 h. */
 export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
@@ -89,6 +93,7 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
+  await checkRoomForEndpoint(ctx, app);
   return saveWithEvents(ctx, operationalEvents(ctx, app, null, endpoint, now), (messages) => ctx.store.createEndpoint(endpoint, { messages }));
 }
 
@@ -317,6 +322,15 @@ async function saveWithEvents<T>(ctx: ServiceContext, messages: Message[], save:
 /** Apply url / eventTypes / channels / headers from input after checking them. */
 async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: EndpointInput, replace: boolean): Promise<void> {
   checkUid(endpoint.uid, 'ep');
+  if (Buffer.byteLength(JSON.stringify(endpoint.metadata), 'utf8') > MAX_METADATA_BYTES) {
+    throw validationError(['body', 'metadata'], `metadata may hold at most ${MAX_METADATA_BYTES} bytes (as JSON)`, 'value_error.metadata');
+  }
+  // One endpoint can never hold more than the worker's slots; beyond that only the admin may go
+  // (a deployment of several workers on PostgreSQL).
+  const ceiling = ctx.config.workerConcurrency;
+  if (input.portal && input.concurrencyLimit != null && input.concurrencyLimit > ceiling) {
+    throw validationError(['body', 'concurrencyLimit'], `concurrencyLimit may be at most ${ceiling} (TAPWIRE_WORKER_CONCURRENCY)`, 'value_error.number.not_le');
+  }
   if (input.url !== undefined || replace) {
     if (input.url === undefined) throw validationError(['body', 'url'], 'field required', 'value_error.missing');
     const problem = checkEndpointUrl(input.url, { httpsOnly: ctx.config.httpsOnly, policy: ctx.policy });
@@ -324,7 +338,7 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
     endpoint.url = input.url;
   }
   if (input.eventTypes !== undefined) {
-    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes, input.featureFlags ?? null);
+    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes, input.portal?.featureFlags ?? null);
   }
   if (input.channels !== undefined) {
     endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
@@ -374,6 +388,18 @@ function checkHeaders(headers: Record<string, string>): Record<string, string> {
 }
 
 /** Give the endpoint its own concurrency limit, or (null) let it follow the server default. */
+/**
+ * An application may have at most TAPWIRE_MAX_ENDPOINTS_PER_APP endpoints (each is fanned out to on
+ * every message). Two creates at the same moment may both pass: the cap is about abuse, not exact.
+ */
+async function checkRoomForEndpoint(ctx: ServiceContext, app: Application): Promise<void> {
+  const max = ctx.config.maxEndpointsPerApp;
+  const page = await ctx.store.listEndpoints(app.id, { limit: max });
+  if (page.data.length >= max) {
+    throw new TapwireError('limit_reached', { detail: `This application has ${max} endpoints, the most allowed (TAPWIRE_MAX_ENDPOINTS_PER_APP); delete one first` });
+  }
+}
+
 function setConcurrencyLimit(endpoint: Endpoint, limit: number | null): void {
   if (limit === null) delete endpoint.concurrencyLimit;
   else endpoint.concurrencyLimit = limit;

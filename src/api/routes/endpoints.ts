@@ -163,7 +163,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>, principal: Principa
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),
     ...(body.headers !== undefined ? { headers: body.headers } : {}),
-    ...(principal.kind === 'app' ? { featureFlags: principal.scope.featureFlags } : {}),
+    ...(principal.kind === 'app' ? { portal: { featureFlags: principal.scope.featureFlags } } : {}),
   };
 }
 
