@@ -2,7 +2,8 @@
 // document with random and adversarial path parameters, query strings, headers and bodies: huge
 // strings, deep nesting, unicode, NUL bytes, numbers at the limits, duplicate keys, wrong content
 // types. Invariants: never a 5xx, the process stays up, every error is JSON of the documented shape
-// (docs/errors.md), and a rejected request changes nothing that was stored. Fixed seed by default
+// (docs/errors.md), and a rejected request changes nothing that was stored. Unauthenticated garbage
+// to every route that needs a token answers 401, whatever the body (it is never read). Fixed seed by default
 // (TAPWIRE_CHAOS_SEED replays another); short run 250 cases per backend, full run 4000.
 import fc from 'fast-check';
 import { Agent } from 'undici';
@@ -217,6 +218,10 @@ describe.each(await backends())('%s', (backend) => {
         const before = mutating ? await snapshot() : null;
         const bodyText = c.body.text === HUGE ? hugeText : c.body.text;
         const answer = await rawRequest(dispatcher, tw.url, c.method, c.path + c.query, headers, sendsBody ? bodyText : undefined);
+        // Logout and expire-all may end the application token the other cases use: mint another.
+        if (['authentication.logout', 'authentication.expire_all'].includes(c.route.operationId) && answer.status < 300) {
+          appToken = expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${ids.app_id![0]}`, {}), 200, 'app token').body.token as string;
+        }
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
         kinds[c.body.kind] = (kinds[c.body.kind] ?? 0) + 1;
         const where = `${c.method} ${c.path}${c.query} [${headers.map((h) => h.slice(0, 60)).join(' ')}] body(${c.body.kind}) ${String(c.body.text).slice(0, 200)}`;
@@ -253,4 +258,44 @@ describe.each(await backends())('%s', (backend) => {
       bodyKinds: kinds,
     });
   }, chaosSize(120_000, 1_200_000));
+
+  it('answers unauthenticated garbage on every route that needs a token with 401, whatever the body', async () => {
+    const seed = chaosSeed(`fuzz-unauthenticated/${backend}`, backend === 'sqlite' ? 8303 : 8304);
+    const guarded = routes.filter((r) => r.access !== 'public' && r.template !== '/metrics');
+    const garbage = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 200 }),
+      fc.constantFrom('{', '{"name":', `${'['.repeat(20_000)}${']'.repeat(20_000)}`, `{"a":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_001)}`, '\u0000\u0001', 'x'.repeat(50_000), 'null', '[]'),
+    );
+    const badAuth = fc.constantFrom<string[]>(
+      [],
+      ['authorization', 'Bearer'],
+      ['authorization', 'Bearer tw_admin_guess_0123456789abcdef'],
+      ['authorization', `Bearer ${ADMIN_TOKEN}x`],
+      ['authorization', `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`],
+      ['authorization', `Token ${ADMIN_TOKEN}`],
+      ['authorization', `Bearer ${'t'.repeat(5_000)}`],
+    );
+    const caseArb = fc.record({
+      route: fc.constantFrom(...guarded),
+      body: garbage,
+      contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', ''),
+      auth: badAuth,
+    });
+    let cases = 0;
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        cases++;
+        const path = fillPath(c.route.template, Object.fromEntries(c.route.params.map((p) => [p, encodeSegment(ids[p]?.[0] ?? 'x')])));
+        const sendsBody = c.route.method !== 'GET';
+        const headers = [...(sendsBody && c.contentType ? ['content-type', c.contentType] : []), ...c.auth];
+        const answer = await rawRequest(dispatcher, tw.url, c.route.method, path, headers, sendsBody ? c.body : undefined);
+        const where = `${c.route.method} ${path} [${headers.map((h) => h.slice(0, 40)).join(' ')}] body ${JSON.stringify(c.body.slice(0, 80))}`;
+        const violation = contractViolation(c.route, answer, c.route.method);
+        if (violation) throw new Error(`${violation}\n  request: ${where}`);
+        if (answer.status !== 401) throw new Error(`answered ${answer.status}, not 401: ${answer.text.slice(0, 200)}\n  request: ${where}`);
+      }),
+      { seed, numRuns: Math.max(50, Math.floor(NUM_RUNS / 2)), endOnFailure: true },
+    );
+    reportFigures('fuzz (unauthenticated)', backend, { seed, routes: guarded.length, cases });
+  }, chaosSize(60_000, 600_000));
 });
