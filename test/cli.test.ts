@@ -53,6 +53,10 @@ describe('tapwire usage', () => {
     const run = await runCli(['serve', '--help'], { cwd: dir });
     expect(run.code).toBe(0);
     for (const text of ['--port', '--host', '--role', '--database-url', 'TAPWIRE_PORT', 'TAPWIRE_DATABASE_URL']) expect(run.stdout).toContain(text);
+    // Every variable is listed, the security ones included.
+    for (const text of ['TAPWIRE_ADMIN_TOKEN', 'TAPWIRE_APP_TOKEN_TTL', 'TAPWIRE_METRICS_TOKEN', 'TAPWIRE_MAX_ENDPOINTS_PER_APP', 'TAPWIRE_API_REQUEST_TIMEOUT']) {
+      expect(run.stdout).toContain(text);
+    }
   });
 
   it('prints help on stderr and exits 2 when no command is given', async () => {

@@ -8,7 +8,7 @@
 // TAPWIRE_* value, no command at all), 3 unavailable (the database cannot be opened or
 // migrated, or the server cannot listen).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfig, type TapwireConfig } from '../config/config.js';
+import { ConfigError, ENV, loadConfig, type TapwireConfig } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
 import { isCapability, MAX_APP_TOKEN_TTL_MS, PORTAL_CAPABILITIES, type PortalCapability } from '../domain/token-scopes.js';
 import { TapwireError } from '../errors/tapwire-error.js';
@@ -284,6 +284,22 @@ async function rotateAdminToken(flags: CommonFlags): Promise<void> {
   );
 }
 
+/** Every TAPWIRE_* variable serve reads, for `serve --help` (the README describes each). */
+function environmentHelp(): string {
+  const names = Object.values(ENV);
+  const lines: string[] = [];
+  let line = ' ';
+  for (const name of names) {
+    if (line.length + name.length + 1 > 78) {
+      lines.push(line);
+      line = ' ';
+    }
+    line += ` ${name}`;
+  }
+  lines.push(line);
+  return `\nEnvironment (each described in the README; flags win over them):\n${lines.join('\n')}\n`;
+}
+
 function buildProgram(): Command {
   const program = new Command('tapwire')
     .description('Self-hosted webhook sending: durable, signed, retried deliveries with a Svix-compatible API')
@@ -302,6 +318,7 @@ function buildProgram(): Command {
     .option('-p, --port <port>', 'listen port; 0 picks a free one (default 8071, env TAPWIRE_PORT)', parsePort)
     .addOption(new Option('-r, --role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
     .addOption(databaseOption())
+    .addHelpText('after', environmentHelp)
     .action(serve);
 
   program.command('migrate').description('apply database migrations and exit').addOption(databaseOption()).action(migrate);
