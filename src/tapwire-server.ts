@@ -114,6 +114,7 @@ export class TapwireServer {
         poolSize: config.databasePoolSize,
         thread: config.sqliteThread,
         logger: logger.child({ component: 'store' }),
+        encryptionKeys: config.encryptionKeys,
       }));
     try {
       const { applied } = await store.migrate();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin. The only place that reads process.env;
+// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin, key generate. The only place that reads process.env;
 // everything below it takes typed options. The server, store and HTTP modules are imported only
 // by the command that needs them, so `--help`, `--version` and usage errors answer at once.
 //
@@ -156,7 +156,7 @@ async function migrate(flags: CommonFlags): Promise<void> {
   const { describeDatabaseUrl, openStore } = await import('../storage/open-store.js');
   const where = describeDatabaseUrl(config.databaseUrl);
   try {
-    const store = await openStore(config.databaseUrl, { poolSize: 2 });
+    const store = await openStore(config.databaseUrl, { poolSize: 2, encryptionKeys: config.encryptionKeys });
     try {
       const { applied } = await store.migrate();
       process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')} to ${where}\n` : `Database ${where} is up to date\n`);
@@ -188,7 +188,7 @@ async function withTokenServices(
   ]);
   const where = describeDatabaseUrl(resolved.databaseUrl);
   try {
-    const store = await openStore(resolved.databaseUrl, { poolSize: 2 });
+    const store = await openStore(resolved.databaseUrl, { poolSize: 2, encryptionKeys: resolved.encryptionKeys });
     try {
       await store.migrate();
       await work({
@@ -352,6 +352,14 @@ function buildProgram(): Command {
     .description('revoke the stored admin tokens and print a new one (not with TAPWIRE_ADMIN_TOKEN set)')
     .addOption(databaseOption())
     .action(rotateAdminToken);
+  const key = program.command('key').description('encryption keys for secrets at rest (TAPWIRE_ENCRYPTION_KEY)');
+  key
+    .command('generate')
+    .description('print a new random key (base64 of 32 bytes) for TAPWIRE_ENCRYPTION_KEY')
+    .action(async () => {
+      const { generateEncryptionKey } = await import('../storage/shared/secret-box.js');
+      process.stdout.write(`${generateEncryptionKey()}\n`);
+    });
   return program;
 }
 

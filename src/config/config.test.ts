@@ -328,6 +328,24 @@ describe('egress proxy option', () => {
   });
 });
 
+describe('secrets at rest', () => {
+  it('stores secrets as given by default, and reads TAPWIRE_ENCRYPTION_KEY (one key, several, or none)', () => {
+    expect(loadConfig({ env: {} }).encryptionKeys).toBeNull();
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const other = Buffer.alloc(32, 9).toString('base64');
+    expect(loadConfig({ env: { TAPWIRE_ENCRYPTION_KEY: key } }).encryptionKeys?.map((k) => k.toString('base64'))).toEqual([key]);
+    expect(loadConfig({ env: { TAPWIRE_ENCRYPTION_KEY: `${other},${key}` } }).encryptionKeys?.length).toBe(2);
+    expect(loadConfig({ env: { TAPWIRE_ENCRYPTION_KEY: 'none' } }).encryptionKeys).toBeNull();
+  });
+
+  it('refuses a key that is not base64 of 32 bytes, naming the variable but not the value', () => {
+    const bad = Buffer.alloc(16, 1).toString('base64');
+    const message = configErrorOf({ env: { TAPWIRE_ENCRYPTION_KEY: bad } }).message;
+    expect(message.startsWith('TAPWIRE_ENCRYPTION_KEY: ')).toBe(true);
+    expect(message).not.toContain(bad);
+  });
+});
+
 describe('fair use limits', () => {
   it('allows 100 endpoints per application by default, and reads TAPWIRE_MAX_ENDPOINTS_PER_APP', () => {
     expect(loadConfig({ env: {} }).maxEndpointsPerApp).toBe(100);

@@ -4,6 +4,7 @@ import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
 import { MAX_APP_TOKEN_TTL_MS } from '../domain/token-scopes.js';
+import { parseEncryptionKeys } from '../storage/shared/secret-box.js';
 import { isValidSecret } from '../signing/standard-webhooks.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
@@ -68,6 +69,12 @@ export interface TapwireConfig {
    * Default 4 (TAPWIRE_ENDPOINT_CONCURRENCY).
    */
   endpointConcurrency: number;
+  /**
+   * Keys that seal endpoint signing secrets and custom header values at rest (AES-256-GCM; the first
+   * seals, every one opens, so a list rotates keys). null: stored as given. TAPWIRE_ENCRYPTION_KEY:
+   * base64 of 32 bytes, comma-separated for several, or `none`. Default: none.
+   */
+  encryptionKeys: Buffer[] | null;
   /** Endpoints one application may have. Default 100 (TAPWIRE_MAX_ENDPOINTS_PER_APP). */
   maxEndpointsPerApp: number;
   /**
@@ -151,6 +158,7 @@ export const ENV = {
   workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
   endpointConcurrency: 'TAPWIRE_ENDPOINT_CONCURRENCY',
   maxEndpointsPerApp: 'TAPWIRE_MAX_ENDPOINTS_PER_APP',
+  encryptionKeys: 'TAPWIRE_ENCRYPTION_KEY',
   firstAttemptReserve: 'TAPWIRE_FIRST_ATTEMPT_RESERVE',
   publicUrl: 'TAPWIRE_PUBLIC_URL',
   appTokenTtlMs: 'TAPWIRE_APP_TOKEN_TTL',
@@ -200,6 +208,7 @@ export function defaultConfig(): TapwireConfig {
     workerConcurrency: 64,
     endpointConcurrency: 4,
     maxEndpointsPerApp: 100,
+    encryptionKeys: null,
     firstAttemptReserve: 0.25,
     maxResponseBytes: 20_000,
     publicUrl: '',
@@ -270,6 +279,8 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
   config.maxEndpointsPerApp = parse('maxEndpointsPerApp', (v) => parseInteger(v, 1, 100_000)) ?? config.maxEndpointsPerApp;
+  config.encryptionKeys = parse('encryptionKeys', (v) => (v.trim().toLowerCase() === 'none' ? [] : parseEncryptionKeys(v)))?.filter(Boolean) ?? null;
+  if (config.encryptionKeys?.length === 0) config.encryptionKeys = null;
   config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;
   config.appTokenTtlMs =
     parse('appTokenTtlMs', (v) => {

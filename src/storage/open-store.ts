@@ -20,6 +20,8 @@ export interface OpenStoreOptions {
    * it on (TAPWIRE_SQLITE_THREAD).
    */
   thread?: boolean;
+  /** Keys that seal endpoint secrets and header values at rest (TAPWIRE_ENCRYPTION_KEY); none: stored as given. */
+  encryptionKeys?: Buffer[] | null;
 }
 
 /**
@@ -45,11 +47,12 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
       url,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+      encryptionKeys: options.encryptionKeys ?? null,
     });
   } else if (options.thread) {
-    store = await openThreadedSqliteStore({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}) });
+    store = await openThreadedSqliteStore({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}), encryptionKeys: options.encryptionKeys ?? null });
   } else {
-    store = SqliteStore.open({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}) });
+    store = SqliteStore.open({ path: sqlitePathOf(url), ...(options.logger ? { logger: options.logger } : {}), encryptionKeys: options.encryptionKeys ?? null });
   }
   if (options.migrate ?? false) {
     try {

@@ -11,7 +11,6 @@ import { postgresValues as values } from '../shared/values.js';
 import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
 import { postgres as SQL } from './sql.js';
 
-const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
 
 /** These endpoints by id, deleted ones included (a queued delivery must learn that its endpoint is gone). */
 export function readEndpointRows(db: PostgresDatabase, ids: string[], on?: Queryable): Promise<Map<string, EndpointRow>> {
@@ -29,27 +28,31 @@ export class PostgresEndpoints {
     private readonly messages: PostgresMessageQueue,
   ) {}
 
+  private toRecord(r: EndpointRow): Endpoint {
+    return toEndpoint(r, values, this.db.secrets);
+  }
+
   async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.db.guard(
       () =>
         this.messages.withMessages(options.messages, async (client) =>
-          toRecord((await this.db.one<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values), client))!),
+          this.toRecord((await this.db.one<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values, this.db.secrets), client))!),
         ),
       { conflicts: conflictsOf.endpoint(endpoint), missingParent: 'Application not found' },
     );
   }
 
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
-    return this.db.guard(async () => mapOrNull(await this.db.one<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), toRecord));
+    return this.db.guard(async () => mapOrNull(await this.db.one<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), (r) => this.toRecord(r)));
   }
 
   async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.db.guard(
       () =>
         this.messages.withMessages(options.messages, async (client) => {
-          const row = await this.db.one<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values), client);
+          const row = await this.db.one<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values, this.db.secrets), client);
           if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
-          return toRecord(row);
+          return this.toRecord(row);
         }),
       { conflicts: conflictsOf.endpoint(endpoint) },
     );
@@ -66,6 +69,6 @@ export class PostgresEndpoints {
   }
 
   async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
-    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, toRecord));
+    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, (r) => this.toRecord(r)));
   }
 }

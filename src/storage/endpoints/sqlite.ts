@@ -9,7 +9,6 @@ import type { SqliteDatabase } from '../sqlite/database.js';
 import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
 import { sqlite as SQL } from './sql.js';
 
-const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
 
 /** The endpoint with this id, deleted ones included (a queued delivery must learn that its endpoint is gone). */
 export function readEndpointRow(db: SqliteDatabase, id: string): EndpointRow | undefined {
@@ -19,7 +18,7 @@ export function readEndpointRow(db: SqliteDatabase, id: string): EndpointRow | u
 /** The live endpoint with this id, as a record, or null when it was deleted (inside the caller's transaction). */
 export function readLiveEndpoint(db: SqliteDatabase, id: string): Endpoint | null {
   const row = readEndpointRow(db, id);
-  return row && row.deleted_at === null ? toRecord(row) : null;
+  return row && row.deleted_at === null ? toEndpoint(row, values, db.secrets) : null;
 }
 
 /** What endpoint changes need of the messages subject (SqliteMessages): queueing messages in the caller's transaction. */
@@ -33,30 +32,34 @@ export class SqliteEndpoints {
     private readonly messages: SqliteMessageQueue,
   ) {}
 
+  private toRecord(r: EndpointRow): Endpoint {
+    return toEndpoint(r, values, this.db.secrets);
+  }
+
   async createEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.db.guard(
       () =>
         this.db.write(() => {
-          const row = this.db.get<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values))!;
+          const row = this.db.get<EndpointRow>(SQL.insertEndpoint, endpointParams(endpoint, values, this.db.secrets))!;
           this.messages.queueMessages(options.messages);
-          return toRecord(row);
+          return this.toRecord(row);
         }),
       { conflicts: conflictsOf.endpoint(endpoint), missingParent: 'Application not found' },
     );
   }
 
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
-    return this.db.guard(() => mapOrNull(this.db.get<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), toRecord));
+    return this.db.guard(() => mapOrNull(this.db.get<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), (r) => this.toRecord(r)));
   }
 
   async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.db.guard(
       () =>
         this.db.write(() => {
-          const row = this.db.get<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values));
+          const row = this.db.get<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values, this.db.secrets));
           if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
           this.messages.queueMessages(options.messages);
-          return toRecord(row);
+          return this.toRecord(row);
         }),
       { conflicts: conflictsOf.endpoint(endpoint) },
     );
@@ -76,6 +79,6 @@ export class SqliteEndpoints {
   }
 
   async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
-    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, toRecord));
+    return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, (r) => this.toRecord(r)));
   }
 }

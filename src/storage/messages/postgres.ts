@@ -74,7 +74,7 @@ export class PostgresMessages {
         // An endpoint can only vanish with its application (deleted between the two reads).
         data: page.data.flatMap((r) => {
           const endpoint = endpoints.get(r.endpoint_id);
-          return endpoint ? [{ endpoint: toEndpoint(endpoint, values), delivery: toDelivery(r) }] : [];
+          return endpoint ? [{ endpoint: toEndpoint(endpoint, values, this.db.secrets), delivery: toDelivery(r) }] : [];
         }),
       };
     });

@@ -44,7 +44,7 @@ export class SqliteMessages {
     return this.db.guard(() =>
       this.db.read(() =>
         this.db.page<DeliveryRow, MessageDestination>(SQL.listMessageDestinations, query, 'ascending', { appId, msgId }, (r) => r.endpoint_id, (r) => ({
-          endpoint: toEndpoint(readEndpointRow(this.db, r.endpoint_id)!, values),
+          endpoint: toEndpoint(readEndpointRow(this.db, r.endpoint_id)!, values, this.db.secrets),
           delivery: toDelivery(r),
         })),
       ),

@@ -6,6 +6,7 @@ import type { ClientConfig, CustomTypesConfig, PoolClient, PoolConfig, QueryResu
 
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
+import { sealerFor, type SecretSealer } from '../shared/secret-box.js';
 import { planPage, toPage, withScan, type PageArgs, type Scan } from '../shared/paging.js';
 import type { Page, StoreLogger } from '../store.js';
 import { reasonOf, translateError } from './errors.js';
@@ -40,6 +41,8 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   /** `application_name` shown in pg_stat_activity (the LISTEN connection adds `-listener`). Default `tapwire`. */
   applicationName?: string;
+  /** Keys that seal endpoint secrets and header values at rest (the first seals, all open); none: stored as given. */
+  encryptionKeys?: Buffer[] | null;
 }
 
 /** Defaults of {@link PostgresStoreOptions}. */
@@ -143,6 +146,8 @@ export class PostgresDatabase {
     /** The schema from the URL's `schema` parameter, or null for the connection's default search_path. */
     readonly schema: string | null,
     readonly logger: StoreLogger | undefined,
+    /** Seals endpoint secrets and header values at rest (PLAINTEXT without TAPWIRE_ENCRYPTION_KEY). */
+    readonly secrets: SecretSealer,
   ) {}
 
   /**
@@ -183,7 +188,7 @@ export class PostgresDatabase {
         cause: error,
       });
     }
-    return new PostgresDatabase(pool, poolConfig, clientConfig, schema, options.logger);
+    return new PostgresDatabase(pool, poolConfig, clientConfig, schema, options.logger, sealerFor(options.encryptionKeys));
   }
 
   get closed(): boolean {

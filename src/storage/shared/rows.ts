@@ -17,6 +17,7 @@ import type {
   StoredToken,
   TokenRevocation,
 } from '../store.js';
+import { PLAINTEXT, type SecretSealer } from './secret-box.js';
 import { jsonText, type ColumnValues } from './values.js';
 
 /** A column whose representation depends on the database (see ColumnValues). */
@@ -174,7 +175,8 @@ export function applicationParams(app: Application): Record<string, unknown> {
 
 // Endpoints -------------------------------------------------------------------------------------
 
-export function toEndpoint(r: EndpointRow, values: ColumnValues): Endpoint {
+/** An endpoint as stored; `secrets` opens its sealed secrets and header values (see secret-box.ts). */
+export function toEndpoint(r: EndpointRow, values: ColumnValues, secrets: SecretSealer = PLAINTEXT): Endpoint {
   const oldSecrets = values.readJson<{ secret: string; expiresAt: number }[]>(r.old_secrets);
   return {
     id: r.id,
@@ -189,16 +191,17 @@ export function toEndpoint(r: EndpointRow, values: ColumnValues): Endpoint {
     ...(r.concurrency_limit !== null ? { concurrencyLimit: r.concurrency_limit } : {}),
     version: r.version,
     metadata: values.readJson<Record<string, string>>(r.metadata),
-    secret: r.secret,
-    oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: s.secret, expiresAt: new Date(s.expiresAt) })),
-    headers: values.readJson<Record<string, string>>(r.headers),
+    secret: secrets.open(r.secret),
+    oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: secrets.open(s.secret), expiresAt: new Date(s.expiresAt) })),
+    headers: openHeaders(values.readJson<Record<string, string>>(r.headers), secrets),
     ...(r.failing_since !== null ? { failingSince: new Date(r.failing_since) } : {}),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
 }
 
-export function endpointParams(e: Endpoint, values: ColumnValues): Record<string, unknown> {
+/** An endpoint's columns; `secrets` seals its secrets and header values. */
+export function endpointParams(e: Endpoint, values: ColumnValues, secrets: SecretSealer = PLAINTEXT): Record<string, unknown> {
   return {
     id: e.id,
     appId: e.appId,
@@ -212,13 +215,18 @@ export function endpointParams(e: Endpoint, values: ColumnValues): Record<string
     concurrencyLimit: e.concurrencyLimit ?? null,
     version: e.version,
     metadata: jsonText(e.metadata),
-    secret: e.secret,
+    secret: secrets.seal(e.secret),
     // Old secrets keep their expiry as epoch ms, like every other time in the database.
-    oldSecrets: jsonText(e.oldSecrets.map((s) => ({ secret: s.secret, expiresAt: s.expiresAt.getTime() }))),
-    headers: jsonText(e.headers),
+    oldSecrets: jsonText(e.oldSecrets.map((s) => ({ secret: secrets.seal(s.secret), expiresAt: s.expiresAt.getTime() }))),
+    headers: jsonText(Object.fromEntries(Object.entries(e.headers).map(([name, value]) => [name, secrets.seal(value)]))),
     createdAt: e.createdAt.getTime(),
     updatedAt: e.updatedAt.getTime(),
   };
+}
+
+function openHeaders(headers: Record<string, string>, secrets: SecretSealer): Record<string, string> {
+  if (secrets === PLAINTEXT) return headers;
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, secrets.open(value)]));
 }
 
 // Event types -----------------------------------------------------------------------------------

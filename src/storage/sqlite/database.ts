@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
+import { PLAINTEXT, type SecretSealer } from '../shared/secret-box.js';
 import { planPage, toPage, withScan, type PageArgs, type Scan } from '../shared/paging.js';
 import type { Page } from '../store.js';
 import { translateError } from './errors.js';
@@ -19,7 +20,11 @@ export class SqliteDatabase {
   private readonly prepared = new Map<string, Statement>();
   private readonly preparedScans = new Map<string, { up?: Statement; down?: Statement }>();
 
-  constructor(readonly connection: Database.Database) {
+  constructor(
+    readonly connection: Database.Database,
+    /** Seals endpoint secrets and header values at rest (PLAINTEXT without TAPWIRE_ENCRYPTION_KEY). */
+    readonly secrets: SecretSealer = PLAINTEXT,
+  ) {
     this.groupCommit = new GroupCommit(connection);
   }
 

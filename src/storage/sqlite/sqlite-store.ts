@@ -14,6 +14,7 @@ import { SqliteEndpoints } from '../endpoints/sqlite.js';
 import { SqliteEventTypes } from '../event-types/sqlite.js';
 import { SqliteMessages } from '../messages/sqlite.js';
 import { SqliteRetention } from '../retention/sqlite.js';
+import { sealerFor } from '../shared/secret-box.js';
 import { StoreOfParts, type StoreParts } from '../shared/store-of-parts.js';
 import { SqliteStats } from '../stats/sqlite.js';
 import type { StoreHealth, StoreLogger } from '../store.js';
@@ -28,6 +29,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Receives one line per applied migration and open-time warnings. Default: silent. */
   logger?: StoreLogger;
+  /** Keys that seal endpoint secrets and header values at rest (the first seals, all open); none: stored as given. */
+  encryptionKeys?: Buffer[] | null;
 }
 
 /** Each subject's SQLite part, sharing one connection. */
@@ -64,8 +67,9 @@ export class SqliteStore extends StoreOfParts {
     /** The resolved database file, or `:memory:`. */
     readonly path: string,
     private readonly logger: StoreLogger | undefined,
+    encryptionKeys: Buffer[] | null = null,
   ) {
-    const database = new SqliteDatabase(db);
+    const database = new SqliteDatabase(db, sealerFor(encryptionKeys));
     super(sqliteParts(database));
     this.database = database;
   }
@@ -77,7 +81,7 @@ export class SqliteStore extends StoreOfParts {
    */
   static open(options: SqliteStoreOptions): SqliteStore {
     const { db, path } = openDatabaseFile(options.path, options.logger);
-    return new SqliteStore(db, path, options.logger);
+    return new SqliteStore(db, path, options.logger, options.encryptionKeys ?? null);
   }
 
   async migrate(): Promise<{ applied: number[] }> {

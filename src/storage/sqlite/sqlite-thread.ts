@@ -30,6 +30,8 @@ export type ThreadReply = { id: number; ok: true; value: unknown } | { id: numbe
 
 export interface ThreadData {
   path: string;
+  /** Base64 of each key (see SqliteStoreOptions.encryptionKeys). */
+  encryptionKeys: string[] | null;
 }
 
 export function serializeError(error: unknown): SerializedError {
@@ -43,14 +45,14 @@ export function serializeError(error: unknown): SerializedError {
 function main(): void {
   const port = parentPort;
   if (!port) throw new Error('sqlite-thread.js runs only as a worker thread (see ThreadedSqliteStore)');
-  const { path } = workerData as ThreadData;
+  const { path, encryptionKeys } = workerData as ThreadData;
   const logger = {
     info: (obj: object, msg: string) => port.postMessage({ log: 'info', obj, msg }),
     warn: (obj: object, msg: string) => port.postMessage({ log: 'warn', obj, msg }),
   };
   let store: SqliteStore;
   try {
-    store = SqliteStore.open({ path, logger });
+    store = SqliteStore.open({ path, logger, encryptionKeys: encryptionKeys?.map((key) => Buffer.from(key, 'base64')) ?? null });
   } catch (error) {
     port.postMessage({ ready: false, error: serializeError(error) });
     return;

@@ -17,6 +17,8 @@ export interface ThreadedSqliteStoreOptions {
   path: string;
   /** Receives the store's log lines (migrations, open-time warnings). */
   logger?: StoreLogger;
+  /** As SqliteStoreOptions.encryptionKeys (sent to the thread as base64). */
+  encryptionKeys?: Buffer[] | null;
 }
 
 type ThreadMessage =
@@ -48,7 +50,8 @@ function toError(error: SerializedError): TapwireError {
  * Throws TapwireError('store_unavailable') when the file cannot be opened, as SqliteStore.open does.
  */
 export async function openThreadedSqliteStore(options: ThreadedSqliteStoreOptions): Promise<Store> {
-  const worker = new Worker(threadScript(), { workerData: { tapwireSqliteThread: true, path: options.path } });
+  const encryptionKeys = options.encryptionKeys?.map((key) => key.toString('base64')) ?? null;
+  const worker = new Worker(threadScript(), { workerData: { tapwireSqliteThread: true, path: options.path, encryptionKeys } });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
   let nextId = 1;
   let outbox: ThreadCall[] = [];

@@ -6,7 +6,6 @@ import { postgresValues as values } from '../shared/values.js';
 import type { AttemptBucket, AttemptCountsInput, EndpointLatency, EndpointStats } from '../store.js';
 import { attemptsOverTimeFor, postgres as SQL } from './sql.js';
 
-const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
 
 export class PostgresStats {
   constructor(private readonly db: PostgresDatabase) {}
@@ -31,7 +30,7 @@ export class PostgresStats {
         this.db.run<EndpointRow>(SQL.selectFailingEndpoints, { limit }),
         this.db.run<EndpointRow>(SQL.selectDisabledEndpoints, { limit }),
       ]);
-      return { failing: failing.rows.map(toRecord), disabled: disabled.rows.map(toRecord) };
+      return { failing: failing.rows.map((r) => toEndpoint(r, values, this.db.secrets)), disabled: disabled.rows.map((r) => toEndpoint(r, values, this.db.secrets)) };
     });
   }
 

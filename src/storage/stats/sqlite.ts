@@ -6,7 +6,6 @@ import type { SqliteDatabase } from '../sqlite/database.js';
 import type { AttemptBucket, AttemptCountsInput, EndpointLatency, EndpointStats } from '../store.js';
 import { attemptsOverTimeFor, sqlite as SQL } from './sql.js';
 
-const toRecord = (r: EndpointRow): Endpoint => toEndpoint(r, values);
 
 export class SqliteStats {
   constructor(private readonly db: SqliteDatabase) {}
@@ -30,8 +29,8 @@ export class SqliteStats {
   async listUnhealthyEndpoints(limit: number): Promise<{ failing: Endpoint[]; disabled: Endpoint[] }> {
     return this.db.guard(() =>
       this.db.read(() => ({
-        failing: this.db.all<EndpointRow>(SQL.selectFailingEndpoints, { limit }).map(toRecord),
-        disabled: this.db.all<EndpointRow>(SQL.selectDisabledEndpoints, { limit }).map(toRecord),
+        failing: this.db.all<EndpointRow>(SQL.selectFailingEndpoints, { limit }).map((r) => toEndpoint(r, values, this.db.secrets)),
+        disabled: this.db.all<EndpointRow>(SQL.selectDisabledEndpoints, { limit }).map((r) => toEndpoint(r, values, this.db.secrets)),
       })),
     );
   }

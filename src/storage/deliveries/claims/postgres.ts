@@ -41,7 +41,7 @@ export class PostgresClaims {
       // Each endpoint converted once; the jobs of a batch share it (nothing downstream changes it).
       const endpointOf = onceById((id): Endpoint | null => {
         const row = endpoints.get(id);
-        return row && row.deleted_at === null ? toEndpoint(row, values) : null;
+        return row && row.deleted_at === null ? toEndpoint(row, values, this.db.secrets) : null;
       });
       return rows.flatMap((row) => {
         const message = messages.get(row.msg_id);

@@ -1,0 +1,103 @@
+// With TAPWIRE_ENCRYPTION_KEY, endpoint signing secrets (current and previous) and custom header
+// values are sealed in the database (AES-256-GCM), and everything reads and signs as before; a ring of
+// keys opens values sealed under any of them, and values stored before the key was set still read.
+import Database from 'better-sqlite3';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { generateEncryptionKey } from '../src/storage/shared/secret-box.js';
+import { expectNo5xx, guardApi, type ApiFn } from './helpers/api-guard.js';
+import { backends, withClient } from './helpers/postgres.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const BEARER = 'Bearer customer-credential-0123456789';
+
+describe.each(await backends())('%s', (backend) => {
+  useBackend(backend);
+
+  const [oldKey, newKey] = [generateEncryptionKey(), generateEncryptionKey()];
+  let sealed: TestTapwire;
+  let receiver: Receiver;
+  let api: ApiFn;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    sealed = await startTapwire({ TAPWIRE_ENCRYPTION_KEY: oldKey, TAPWIRE_ALLOWED_NETWORKS: '127.0.0.0/8', TAPWIRE_HTTPS_ONLY: 'false' });
+    api = guardApi(sealed);
+  });
+  afterAll(async () => {
+    await sealed?.close();
+    await receiver?.close();
+  });
+  afterEach(() => expectNo5xx());
+
+  /** The endpoints table as stored: secret, old secrets and headers columns as text. */
+  async function storedEndpoints(tw: TestTapwire): Promise<string> {
+    if (tw.backend === 'sqlite') {
+      const db = new Database(tw.config.databaseUrl, { readonly: true });
+      try {
+        return JSON.stringify(db.prepare('SELECT secret, old_secrets, headers FROM endpoints').all());
+      } finally {
+        db.close();
+      }
+    }
+    return withClient(tw.config.databaseUrl, async (client) => JSON.stringify((await client.query('SELECT secret, old_secrets, headers FROM endpoints')).rows));
+  }
+
+  it('keeps secrets and header values sealed in the database, and reads and signs with them as before', async () => {
+    const app = (await api('POST', '/api/v1/app', { name: 'Sealed' })).body;
+    const endpoint = (await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/sealed`, secret: SECRET })).body;
+    expect((await api('PUT', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/headers`, { headers: { Authorization: BEARER, 'X-Plain': 'visible-value' } })).status).toBe(204);
+    expect((await api('POST', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret/rotate`, { key: 'whsec_QjOyIDhXu7yJB4B6sDfyZMZb8G1AyVJO' })).status).toBe(204);
+
+    const stored = await storedEndpoints(sealed);
+    for (const clear of ['MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'QjOyIDhXu7yJB4B6sDfyZMZb8G1AyVJO', 'customer-credential', 'visible-value']) expect(stored).not.toContain(clear);
+    expect(stored).toContain('tw1:');
+
+    expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret`)).body.key).toBe('whsec_QjOyIDhXu7yJB4B6sDfyZMZb8G1AyVJO');
+    expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/headers`)).body.headers).toEqual({ 'X-Plain': 'visible-value' });
+
+    // A delivery carries the header and a signature by both the new and (for 24 h) the previous secret.
+    const message = (await api('POST', `/api/v1/app/${app.id}/msg`, { eventType: 'sealed.test', payload: { ok: true } })).body;
+    const [request] = await receiver.waitFor((requests) => requests.some((r) => r.path === '/sealed'));
+    expect(request!.headers.authorization).toBe(BEARER);
+    const headers = request!.headers as Record<string, string>;
+    for (const secret of [SECRET, 'whsec_QjOyIDhXu7yJB4B6sDfyZMZb8G1AyVJO']) {
+      expect(new Webhook(secret).verify(request!.body.toString(), headers)).toEqual({ ok: true });
+    }
+    expect(headers['webhook-id']).toBe(message.id);
+  });
+
+  it('opens with a ring of keys after a rotation, and reads what was stored before a key was set', async () => {
+    const app = (await api('POST', '/api/v1/app', { name: 'Ring' })).body;
+    const endpoint = (await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/ring`, secret: SECRET })).body;
+    // The same database through a server whose first key is new: it opens the old key's values.
+    const rotated = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: `${newKey},${oldKey}` });
+    try {
+      const apiRotated = guardApi(rotated);
+      expect((await apiRotated('GET', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret`)).body.key).toBe(SECRET);
+      // Without the old key the value cannot be opened: refused as unavailable, never shown sealed.
+      const wrong = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: newKey });
+      try {
+        const res = await wrong.api('GET', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret`);
+        expect(res.status).toBe(503);
+        expect(res.text).not.toContain('tw1:');
+      } finally {
+        await wrong.close();
+      }
+    } finally {
+      await rotated.close();
+    }
+    // Written without a key: stored as given, and still read once a key is set.
+    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl });
+    try {
+      const other = (await plain.api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/plain`, secret: 'whsec_bWVhc3VyZS1zdG9yZS1wbGFpbi0wMTIzNDU2Nzg=' })).body;
+      expect(await storedEndpoints(sealed)).toContain('whsec_bWVhc3VyZS1zdG9yZS1wbGFpbi0wMTIzNDU2Nzg=');
+      expect((await api('GET', `/api/v1/app/${app.id}/endpoint/${other.id}/secret`)).body.key).toBe('whsec_bWVhc3VyZS1zdG9yZS1wbGFpbi0wMTIzNDU2Nzg=');
+    } finally {
+      await plain.close();
+    }
+  });
+});
