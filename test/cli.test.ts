@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertCliBuilt, callApi, killAllProcesses, runCli, startServe } from './helpers/tapwire-process.js';
 import { eventually } from './helpers/delivery.js';
@@ -344,5 +345,40 @@ describe('tapwire token list, revoke and rotate-admin', () => {
     const refused = await runCli(['token', 'rotate-admin'], { cwd: dir, env: { ...env, TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN } });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/TAPWIRE_ADMIN_TOKEN is set/);
+  });
+});
+
+describe('tapwire key generate and rotate', () => {
+  it('generates a key for TAPWIRE_ENCRYPTION_KEY, and rotate seals the stored secrets under it (exit 2 without a key)', async () => {
+    const generated = await runCli(['key', 'generate'], { cwd: dir });
+    expect(generated.code).toBe(0);
+    const key = generated.stdout.trim();
+    expect(Buffer.from(key, 'base64')).toHaveLength(32);
+    expect((await runCli(['key', 'generate'], { cwd: dir })).stdout.trim()).not.toBe(key);
+
+    const dbPath = join(dir, 'sealed.db');
+    const env = { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_DATABASE_URL: dbPath };
+    const server = await startServe({ cwd: dir, env });
+    const app = await callApi(server.url, 'POST', '/api/v1/app', { token: ADMIN_TOKEN, body: { name: 'Sealed' } });
+    const endpoint = await callApi(server.url, 'POST', `/api/v1/app/${app.body.id}/endpoint`, { token: ADMIN_TOKEN, body: { url: 'https://receiver.example/x', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' } });
+    expect(endpoint.status).toBe(201);
+    expect(await server.stop()).toEqual({ code: 0, signal: null });
+    const storedSecret = (): string => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return (db.prepare('SELECT secret FROM endpoints').get() as { secret: string }).secret;
+      } finally {
+        db.close();
+      }
+    };
+    expect(storedSecret()).toBe('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+
+    const refused = await runCli(['key', 'rotate'], { cwd: dir, env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/TAPWIRE_ENCRYPTION_KEY/);
+    const rotated = await runCli(['key', 'rotate'], { cwd: dir, env: { ...env, TAPWIRE_ENCRYPTION_KEY: key } });
+    expect(rotated.code).toBe(0);
+    expect(rotated.stderr).toMatch(/Sealed 1 endpoint/);
+    expect(storedSecret()).toMatch(/^tw1:/);
   });
 });

@@ -100,4 +100,47 @@ describe.each(await backends())('%s', (backend) => {
       await plain.close();
     }
   });
+  it('reseals every endpoint under the first key in batches, the ones stored in clear included, and only those that need it', async () => {
+    const app = (await api('POST', '/api/v1/app', { name: 'Reseal' })).body;
+    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl });
+    let clearId: string;
+    try {
+      clearId = (await plain.api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/clear`, secret: SECRET })).body.id;
+      expect((await plain.api('PUT', `/api/v1/app/${app.id}/endpoint/${clearId}/headers`, { headers: { Authorization: BEARER } })).status).toBe(204);
+    } finally {
+      await plain.close();
+    }
+    expect(await storedEndpoints(sealed)).toContain('customer-credential');
+    const rotated = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: `${newKey},${oldKey}` });
+    try {
+      let total = 0;
+      let afterId: string | null = null;
+      do {
+        const batch: { resealed: number; lastId: string | null } = await rotated.server.store.resealEndpoints({ afterId, limit: 2 });
+        total += batch.resealed;
+        afterId = batch.lastId;
+      } while (afterId !== null);
+      expect(total).toBeGreaterThan(0);
+      // Nothing left to do the second time.
+      expect((await rotated.server.store.resealEndpoints({ afterId: null, limit: 1_000 })).resealed).toBe(0);
+      const stored = await storedEndpoints(sealed);
+      expect(stored).not.toContain('customer-credential');
+      expect(stored).not.toContain('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+      // Everything now opens with the new key alone.
+      const onlyNew = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: newKey });
+      try {
+        expect((await onlyNew.api('GET', `/api/v1/app/${app.id}/endpoint/${clearId}/secret`)).body.key).toBe(SECRET);
+        const everyone = (await onlyNew.api('GET', '/api/v1/app?limit=250')).body.data as { id: string }[];
+        for (const a of everyone) {
+          for (const e of (await onlyNew.api('GET', `/api/v1/app/${a.id}/endpoint?limit=250`)).body.data as { id: string }[]) {
+            expect((await onlyNew.api('GET', `/api/v1/app/${a.id}/endpoint/${e.id}/secret`)).status).toBe(200);
+          }
+        }
+      } finally {
+        await onlyNew.close();
+      }
+    } finally {
+      await rotated.close();
+    }
+  });
 });

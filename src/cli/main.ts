@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin, key generate. The only place that reads process.env;
+// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin, key generate/rotate. The only place that reads process.env;
 // everything below it takes typed options. The server, store and HTTP modules are imported only
 // by the command that needs them, so `--help`, `--version` and usage errors answer at once.
 //
@@ -300,6 +300,33 @@ function environmentHelp(): string {
   return `\nEnvironment (each described in the README; flags win over them):\n${lines.join('\n')}\n`;
 }
 
+/** Rows resealed per transaction by `key rotate`. */
+const RESEAL_BATCH = 500;
+
+async function rotateKey(flags: CommonFlags): Promise<void> {
+  let config: TapwireConfig;
+  try {
+    config = configFrom({ databaseUrl: flags.databaseUrl });
+  } catch (error) {
+    exitOnError(error);
+  }
+  if (!config.encryptionKeys) fail('set TAPWIRE_ENCRYPTION_KEY first (new key first, then the old ones: NEW,OLD); make a key with tapwire key generate', EXIT_USAGE);
+  await withTokenServices(
+    flags,
+    async (ctx) => {
+      let resealed = 0;
+      let afterId: string | null = null;
+      do {
+        const batch: { resealed: number; lastId: string | null } = await ctx.store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
+        resealed += batch.resealed;
+        afterId = batch.lastId;
+      } while (afterId !== null);
+      process.stderr.write(`Sealed ${resealed} endpoint(s) under the first key; the other keys may now be dropped from TAPWIRE_ENCRYPTION_KEY.\n`);
+    },
+    { config },
+  );
+}
+
 function buildProgram(): Command {
   const program = new Command('tapwire')
     .description('Self-hosted webhook sending: durable, signed, retried deliveries with a Svix-compatible API')
@@ -360,6 +387,11 @@ function buildProgram(): Command {
       const { generateEncryptionKey } = await import('../storage/shared/secret-box.js');
       process.stdout.write(`${generateEncryptionKey()}\n`);
     });
+  key
+    .command('rotate')
+    .description('seal every endpoint secret and header value under the first key of TAPWIRE_ENCRYPTION_KEY (also seals values stored before a key was set)')
+    .addOption(databaseOption())
+    .action(rotateKey);
   return program;
 }
 

@@ -262,6 +262,13 @@ export interface Store {
    */
   deleteEndpoint(appId: string, endpointId: string, now: Date, options?: QueueMessagesOptions): Promise<boolean>;
   listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>>;
+  /**
+   * Seal the secrets and header values of the next `limit` endpoints after `afterId` (by id, deleted
+   * ones included) under the store's first encryption key, rewriting only those not sealed with it
+   * already; each row in the same transaction as its read, so a concurrent change is never undone.
+   * `lastId` is the cursor for the next batch, null when there is none.
+   */
+  resealEndpoints(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
 
   // Event types -----------------------------------------------------------------------------
   /** Insert; `conflict` when the name exists (archived or not). */

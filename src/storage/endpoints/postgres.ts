@@ -6,7 +6,7 @@ import type { Endpoint, Message } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { PostgresDatabase, Queryable } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
+import { endpointParams, mapOrNull, resealedSecrets, toEndpoint, type EndpointRow, type EndpointSecretsRow } from '../shared/rows.js';
 import { postgresValues as values } from '../shared/values.js';
 import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
 import { postgres as SQL } from './sql.js';
@@ -65,6 +65,22 @@ export class PostgresEndpoints {
         async (client) => (await this.db.one<{ deleted: number }>(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }, client))!.deleted > 0,
         (deleted) => deleted,
       ),
+    );
+  }
+
+  async resealEndpoints(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }> {
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const { rows } = await this.db.run<EndpointSecretsRow>(SQL.selectEndpointSecrets, { afterId: input.afterId ?? '', limit: input.limit }, client);
+        let resealed = 0;
+        for (const row of rows) {
+          const params = resealedSecrets(row, values, this.db.secrets);
+          if (!params) continue;
+          await this.db.run(SQL.updateEndpointSecrets, params, client);
+          resealed++;
+        }
+        return { resealed, lastId: rows.length < input.limit ? null : rows.at(-1)!.id };
+      }),
     );
   }
 

@@ -1,6 +1,7 @@
 // Endpoints (a URL with its filters, secret and limits): the statements of both databases, side by
 // side. A statement that reads the same on both is written once, in `both`.
 import { columns, ENDPOINT_COLUMNS } from '../shared/columns.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const ENDPOINT = columns(ENDPOINT_COLUMNS);
 
@@ -14,6 +15,16 @@ const both = {
     WHERE app_id = @appId AND deleted_at IS NULL AND id {cmp} @cursor
     ORDER BY id {dir} LIMIT @limit`,
 };
+
+/** Resealing (see Store.resealEndpoints): the sealed columns of a batch, and rewriting them. */
+const reseal = (f: SqlFragments, lockRows: string) => ({
+  selectEndpointSecrets: `
+    SELECT id, secret, old_secrets, headers FROM endpoints
+    WHERE id > @afterId ORDER BY id LIMIT @limit${lockRows}`,
+  updateEndpointSecrets: `
+    UPDATE endpoints SET secret = @secret, old_secrets = @oldSecrets${f.cast('json')}, headers = @headers${f.cast('json')}
+    WHERE id = @id`,
+});
 
 export const postgres = {
   insertEndpoint: `
@@ -47,6 +58,8 @@ export const postgres = {
     )
     SELECT count(*) AS deleted FROM deleted`,
   listEndpoints: both.listEndpoints,
+  // The batch's rows are held until the rewrite commits, so a change made meanwhile waits and wins.
+  ...reseal(pg, '\n    FOR UPDATE'),
 };
 
 /** JSON and lists are text, booleans 0/1. */
@@ -76,4 +89,6 @@ export const sqlite = {
     UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
     WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
   listEndpoints: both.listEndpoints,
+  /** The batch runs in one IMMEDIATE transaction, which keeps every other writer out. */
+  ...reseal(lite, ''),
 };

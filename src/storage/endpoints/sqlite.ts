@@ -3,7 +3,7 @@
 import type { Endpoint, Message } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { endpointParams, mapOrNull, toEndpoint, type EndpointRow } from '../shared/rows.js';
+import { endpointParams, mapOrNull, resealedSecrets, toEndpoint, type EndpointRow, type EndpointSecretsRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import type { ListQuery, Page, QueueMessagesOptions } from '../store.js';
@@ -74,6 +74,22 @@ export class SqliteEndpoints {
           this.messages.queueMessages(options.messages);
         }
         return deleted;
+      }),
+    );
+  }
+
+  async resealEndpoints(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }> {
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const rows = this.db.all<EndpointSecretsRow>(SQL.selectEndpointSecrets, { afterId: input.afterId ?? '', limit: input.limit });
+        let resealed = 0;
+        for (const row of rows) {
+          const params = resealedSecrets(row, values, this.db.secrets);
+          if (!params) continue;
+          this.db.run(SQL.updateEndpointSecrets, params);
+          resealed++;
+        }
+        return { resealed, lastId: rows.length < input.limit ? null : rows.at(-1)!.id };
       }),
     );
   }

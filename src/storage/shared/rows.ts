@@ -224,6 +224,32 @@ export function endpointParams(e: Endpoint, values: ColumnValues, secrets: Secre
   };
 }
 
+/** The stored columns that hold sealed values (see resealEndpoints). */
+export interface EndpointSecretsRow {
+  id: string;
+  secret: string;
+  old_secrets: Stored;
+  headers: Stored;
+}
+
+/**
+ * The sealed columns of an endpoint row rewritten under the sealer's current key, or null when every
+ * value is sealed with it already.
+ */
+export function resealedSecrets(r: EndpointSecretsRow, values: ColumnValues, secrets: SecretSealer): Record<string, unknown> | null {
+  const oldSecrets = values.readJson<{ secret: string; expiresAt: number }[]>(r.old_secrets);
+  const headers = values.readJson<Record<string, string>>(r.headers);
+  const stored = [r.secret, ...oldSecrets.map((s) => s.secret), ...Object.values(headers)];
+  if (stored.every((value) => secrets.isCurrent(value))) return null;
+  const reseal = (value: string): string => secrets.seal(secrets.open(value));
+  return {
+    id: r.id,
+    secret: reseal(r.secret),
+    oldSecrets: jsonText(oldSecrets.map((s) => ({ secret: reseal(s.secret), expiresAt: s.expiresAt }))),
+    headers: jsonText(Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, reseal(value)]))),
+  };
+}
+
 function openHeaders(headers: Record<string, string>, secrets: SecretSealer): Record<string, string> {
   if (secrets === PLAINTEXT) return headers;
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, secrets.open(value)]));

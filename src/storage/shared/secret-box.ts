@@ -9,10 +9,12 @@ import { TapwireError } from '../../errors/tapwire-error.js';
 export interface SecretSealer {
   seal(plain: string): string;
   open(stored: string): string;
+  /** Whether `stored` is sealed with the key that seals now (nothing to redo). */
+  isCurrent(stored: string): boolean;
 }
 
 /** No sealing: values are stored as given (no key configured). */
-export const PLAINTEXT: SecretSealer = { seal: (value) => value, open: (value) => value };
+export const PLAINTEXT: SecretSealer = { seal: (value) => value, open: (value) => value, isCurrent: () => true };
 
 /** Marks a sealed value: `tw1:<key id>:<base64url of iv, tag and ciphertext>`. */
 const PREFIX = 'tw1:';
@@ -41,6 +43,10 @@ export class SecretBox implements SecretSealer {
     const cipher = createCipheriv('aes-256-gcm', this.sealing.key, iv);
     const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return `${PREFIX}${this.sealing.id}:${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
+  }
+
+  isCurrent(stored: string): boolean {
+    return stored.startsWith(`${PREFIX}${this.sealing.id}:`);
   }
 
   open(stored: string): string {

@@ -6,7 +6,7 @@ import type { Store } from '../store.js';
 /** Which subject owns which Store operation: the map from the interface to the folders. */
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
-  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints'],
+  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
   messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
