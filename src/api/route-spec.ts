@@ -96,8 +96,9 @@ export interface RouteGuards {
   /**
    * Runs once the path is matched and before any byte of the body is read or parsed: a bad or
    * missing token is refused here (throws), so anonymous clients cannot make the server parse.
+   * `reply` takes the rate limit headers of an authenticated caller.
    */
-  authenticate(request: FastifyRequest): Promise<void>;
+  authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   /** Runs after the body is parsed (a replayed idempotent response); true when it has answered itself. */
   guard(request: FastifyRequest, reply: FastifyReply): Promise<boolean>;
 }
@@ -115,8 +116,8 @@ export function registerRoute(app: FastifyInstance, spec: RouteSpec, guards: Rou
     url: spec.url,
     ...(spec.body ? { schema: { body: spec.body } } : {}),
     // onRequest runs after routing (params are known) and before the content-type parser.
-    onRequest: async (request) => {
-      await authenticate(request);
+    onRequest: async (request, reply) => {
+      await authenticate(request, reply);
     },
     preValidation: async (request, reply) => {
       if (await guard(request, reply)) return reply;

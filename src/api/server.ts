@@ -23,6 +23,7 @@ import { messageRoutes } from './routes/messages.js';
 import { statsRoutes } from './routes/stats.js';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
+import { registerTokenRateLimits, type TokenRateLimiter } from './token-rate-limit.js';
 import { VERSION } from '../version.js';
 
 declare module 'fastify' {
@@ -159,15 +160,16 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   const inFlightKeys = new Map<string, Promise<void>>();
   const docs: RouteDoc[] = [];
+  const limitRate = await registerTokenRateLimits(app, { app: ctx.config.appRateLimit, admin: ctx.config.adminRateLimit }, ctx.clock);
 
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
     registerRoute(app, spec, {
       // Before the body is read: an anonymous client gets its 401 (a token without the capability its
       // 403) without the server parsing a byte.
-      authenticate: async (request) => {
+      authenticate: async (request, reply) => {
         if (spec.access !== 'public') {
-          await authorize(ctx, spec.access, request);
+          await authorize(ctx, spec.access, request, reply, limitRate);
           requireCapability(spec, request);
         }
       },
@@ -224,14 +226,25 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
   ];
 }
 
-/** Check the bearer token and, for app-scoped tokens, that the path's application is theirs. */
-async function authorize(ctx: ServiceContext, access: Exclude<Access, 'public'>, request: FastifyRequest): Promise<void> {
+/**
+ * Check the bearer token, count the request against the token's rate limit, and for app-scoped
+ * tokens check that the path's application is theirs. Every authenticated request counts, refused
+ * ones too (403, another tenant's 404): a flood of them is a flood all the same.
+ */
+async function authorize(
+  ctx: ServiceContext,
+  access: Exclude<Access, 'public'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  limitRate: TokenRateLimiter,
+): Promise<void> {
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new TapwireError('authentication_failed', { detail: 'Missing or malformed Authorization header; expected "Bearer <token>"' });
   const principal = await authenticate(ctx, match[1]!);
   if (!principal) throw new TapwireError('authentication_failed');
   request.principal = principal;
+  await limitRate(request, reply, principal, match[1]!);
   if (principal.kind === 'admin') return;
   if (access === 'admin') throw new TapwireError('insufficient access');
   const appIdOrUid = (request.params as { app_id?: string }).app_id;

@@ -480,3 +480,52 @@ describe('API connection limits', () => {
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
   });
 });
+
+describe('API rate limits', () => {
+  it('limits each app token to 3000 requests a minute and leaves admin tokens unlimited by default', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.appRateLimit).toEqual({ max: 3000, windowMs: MINUTE });
+    expect(config.adminRateLimit).toBeNull();
+  });
+
+  it.each([
+    ['3000/1m', { max: 3000, windowMs: MINUTE }],
+    ['50/s', { max: 50, windowMs: SECOND }],
+    ['50 / 1s', { max: 50, windowMs: SECOND }],
+    ['5/500ms', { max: 5, windowMs: 500 }],
+    ['100000/h', { max: 100_000, windowMs: HOUR }],
+    ['1/1d', { max: 1, windowMs: 24 * HOUR }],
+    ['off', null],
+    ['OFF', null],
+    ['0', null],
+  ])('reads TAPWIRE_APP_RATE_LIMIT and TAPWIRE_ADMIN_RATE_LIMIT=%j', (value, expected) => {
+    const config = loadConfig({ env: { TAPWIRE_APP_RATE_LIMIT: value, TAPWIRE_ADMIN_RATE_LIMIT: value } });
+    expect(config.appRateLimit).toEqual(expected);
+    expect(config.adminRateLimit).toEqual(expected);
+  });
+
+  it('keeps the default for an empty variable', () => {
+    expect(loadConfig({ env: { TAPWIRE_APP_RATE_LIMIT: '' } }).appRateLimit).toEqual({ max: 3000, windowMs: MINUTE });
+  });
+
+  it.each([
+    ['TAPWIRE_APP_RATE_LIMIT', '3000'],
+    ['TAPWIRE_APP_RATE_LIMIT', 'lots'],
+    ['TAPWIRE_APP_RATE_LIMIT', '0/1m'],
+    ['TAPWIRE_APP_RATE_LIMIT', '-5/1m'],
+    ['TAPWIRE_APP_RATE_LIMIT', '5.5/1m'],
+    ['TAPWIRE_APP_RATE_LIMIT', '50/second'],
+    ['TAPWIRE_APP_RATE_LIMIT', '50/0s'],
+    ['TAPWIRE_APP_RATE_LIMIT', '50/10ms'],
+    ['TAPWIRE_APP_RATE_LIMIT', '50/2d'],
+    ['TAPWIRE_APP_RATE_LIMIT', '50/1m/1m'],
+    ['TAPWIRE_APP_RATE_LIMIT', 'none'],
+    ['TAPWIRE_ADMIN_RATE_LIMIT', 'on'],
+    ['TAPWIRE_ADMIN_RATE_LIMIT', '10/'],
+    ['TAPWIRE_ADMIN_RATE_LIMIT', '/1m'],
+  ])('refuses %s=%j, naming the variable', (variable, value) => {
+    const error = configErrorOf({ env: { [variable]: value } });
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+    expect(error.message).toContain(value);
+  });
+});

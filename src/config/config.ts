@@ -8,6 +8,12 @@ import { parseEncryptionKeys } from '../storage/shared/secret-box.js';
 import { isValidSecret } from '../signing/standard-webhooks.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
+
+/** A request budget: at most `max` requests per window of `windowMs`, counted per token in each API process. */
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
 export type ServerRole = 'api' | 'worker' | 'all';
 
 /** Every option of a Tapwire server, resolved and typed. */
@@ -134,6 +140,15 @@ export interface TapwireConfig {
    * (TAPWIRE_METRICS_TOKEN).
    */
   metricsToken: string | null;
+  /**
+   * API requests each application-scoped (portal) token may make per window, in each API process;
+   * the next ones get 429 with Retry-After until the window ends. Default 3000 per minute (50 per
+   * second on average, any burst within that); null (`off` or `0`) is unlimited
+   * (TAPWIRE_APP_RATE_LIMIT, written `3000/1m`, `50/s`).
+   */
+  appRateLimit: RateLimit | null;
+  /** The same for admin tokens. Default null: unlimited (TAPWIRE_ADMIN_RATE_LIMIT). */
+  adminRateLimit: RateLimit | null;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -174,6 +189,8 @@ export const ENV = {
   brandLogoUrl: 'TAPWIRE_BRAND_LOGO_URL',
   portalFrameAncestors: 'TAPWIRE_PORTAL_FRAME_ANCESTORS',
   metricsToken: 'TAPWIRE_METRICS_TOKEN',
+  appRateLimit: 'TAPWIRE_APP_RATE_LIMIT',
+  adminRateLimit: 'TAPWIRE_ADMIN_RATE_LIMIT',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -225,6 +242,8 @@ export function defaultConfig(): TapwireConfig {
     brandLogoUrl: null,
     portalFrameAncestors: ["'self'"],
     metricsToken: null,
+    appRateLimit: { max: 3000, windowMs: 60_000 },
+    adminRateLimit: null,
   };
 }
 
@@ -302,6 +321,10 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.brandLogoUrl = parse('brandLogoUrl', parseLogoUrl) ?? null;
   config.portalFrameAncestors = parse('portalFrameAncestors', parseFrameAncestors) ?? config.portalFrameAncestors;
   config.metricsToken = parse('metricsToken', parseMetricsToken) ?? null;
+  const appRateLimit = parse('appRateLimit', parseRateLimit);
+  if (appRateLimit !== undefined) config.appRateLimit = appRateLimit;
+  const adminRateLimit = parse('adminRateLimit', parseRateLimit);
+  if (adminRateLimit !== undefined) config.adminRateLimit = adminRateLimit;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
@@ -340,6 +363,27 @@ function parseBoolean(value: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   throw new Error(`expected true or false, got '${value}'`);
+}
+
+/**
+ * `COUNT/WINDOW` such as `3000/1m`, `50/s` or `5/500ms` (a bare unit means one of it); `off` or `0`
+ * is no limit (null). The window is at least 100 ms (Retry-After counts in seconds) and at most a day.
+ */
+function parseRateLimit(value: string): RateLimit | null {
+  if (value === '0' || value.toLowerCase() === 'off') return null;
+  const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value);
+  if (!match) throw new Error(`expected COUNT/WINDOW such as 3000/1m or 50/s, or off, got '${value}'`);
+  const max = Number(match[1]);
+  if (max < 1 || max > 1_000_000_000) throw new Error(`expected a count from 1 to 1000000000 (or off), got '${value}'`);
+  const window = /^(ms|s|m|h|d)$/.test(match[2]!) ? `1${match[2]}` : match[2]!;
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(window);
+  } catch {
+    throw new Error(`expected COUNT/WINDOW such as 3000/1m or 50/s, or off, got '${value}'`);
+  }
+  if (windowMs < 100 || windowMs > 24 * 3600_000) throw new Error(`expected a window from 100ms to 1d, got '${value}'`);
+  return { max, windowMs };
 }
 
 /** `0` (off) or a duration of at most a minute. */

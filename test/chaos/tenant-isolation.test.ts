@@ -81,7 +81,9 @@ describe.each(await backends())('%s', (backend) => {
   useBackend(backend);
 
   it('holds read-only, capability-limited, revoked and expired tokens to what they may do, on every route', async () => {
-    const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none' });
+    // Thousands of probes per token within seconds: the per-token rate limit (test/api-rate-limit.test.ts)
+    // would answer 429 before the rules under test are reached.
+    const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none', TAPWIRE_APP_RATE_LIMIT: 'off' });
     const dispatcher = new Agent({ connections: 4 });
     try {
       expectStatus(await tw.api('POST', '/api/v1/event-type', { name: 'tenant.event', description: 'shared catalogue' }), 201, 'event type');
@@ -149,7 +151,9 @@ describe.each(await backends())('%s', (backend) => {
   }, chaosSize(60_000, 120_000));
 
   it('never lets one application token see or change another application', async () => {
-    const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none' });
+    // Thousands of probes per token within seconds: the per-token rate limit (test/api-rate-limit.test.ts)
+    // would answer 429 before the rules under test are reached.
+    const tw: TestTapwire = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: 'none', TAPWIRE_APP_RATE_LIMIT: 'off' });
     const receiver = await startCountingReceiver();
     const dispatcher = new Agent({ connections: 4 });
     try {
