@@ -19,6 +19,8 @@ export type Role = 'api' | 'worker' | 'all';
 export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 /** The admin token every bench server is started with. */
 export const ADMIN_TOKEN = 'tw_admin_bench_token_not_secret_0001';
+/** Seals endpoint secrets in benchmark databases on PostgreSQL (base64 of 32 bytes; not a secret). */
+const BENCH_ENCRYPTION_KEY = Buffer.alloc(32, 0xbe).toString('base64');
 
 /** A fresh, empty database of one backend. */
 export interface Database {
@@ -127,6 +129,8 @@ export class TapwireProcess {
       TAPWIRE_ALLOWED_NETWORKS: '127.0.0.0/8',
       TAPWIRE_HTTPS_ONLY: 'false',
       TAPWIRE_LOG_LEVEL: options.logLevel,
+      // PostgreSQL refuses to start without a key; a fixed one keeps runs comparable (SQLite makes its own).
+      ...(/^postgres/i.test(options.database.url) ? { TAPWIRE_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY } : {}),
       ...options.env,
     });
     const logFd = options.logFile ? openSync(options.logFile, 'a') : 'ignore';

@@ -13,7 +13,7 @@ import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './servic
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
 import { TapwireMetrics } from './metrics/metrics.js';
 import { LookupCache } from './services/lookup-cache.js';
-import { openStore } from './storage/open-store.js';
+import { openStore, resolveEncryptionKeys } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
 
 export interface TapwireServerOptions {
@@ -110,11 +110,12 @@ export class TapwireServer {
         // exits (pino flushes on exit); only a SIGKILL can lose the last lines.
         pino.destination({ dest: 1, sync: false }),
       );
+    const storeLogger = logger.child({ component: 'store' });
     const store = options.store ?? (await openStore(config.databaseUrl, {
         poolSize: config.databasePoolSize,
         thread: config.sqliteThread,
-        logger: logger.child({ component: 'store' }),
-        encryptionKeys: config.encryptionKeys,
+        logger: storeLogger,
+        encryptionKeys: await resolveEncryptionKeys(config.databaseUrl, config.encryptionKeys, storeLogger),
       }));
     try {
       const { applied } = await store.migrate();

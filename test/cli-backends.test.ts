@@ -1,8 +1,8 @@
 // `tapwire migrate` and `tapwire serve` against each backend: migrations apply once and are
 // reported, and a database migrated by a newer Tapwire is refused with a clear message.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { backends, dropSchema, freshSchemaUrl, withClient, type Backend } from './helpers/postgres.js';
@@ -40,6 +40,25 @@ async function pretendNewerRelease(backend: Backend, url: string): Promise<void>
 }
 
 describe.each(await backends())('%s', (backend) => {
+  it('seals secrets without TAPWIRE_ENCRYPTION_KEY only where a key can be kept: a key file beside SQLite, a refusal (exit 2) on PostgreSQL', async () => {
+    const url = freshDatabase(backend);
+    const cwd = tmpdir();
+    const unset = await runCli(['migrate', '--database-url', url], { cwd, env: { TAPWIRE_ENCRYPTION_KEY: '' } });
+    if (backend === 'postgres') {
+      expect(unset.code).toBe(2);
+      expect(unset.stderr).toMatch(/TAPWIRE_ENCRYPTION_KEY is required with PostgreSQL.*tapwire key generate/);
+      const served = await runCli(['serve', '--port', '0'], { cwd, env: { TAPWIRE_ENCRYPTION_KEY: '', TAPWIRE_DATABASE_URL: url } });
+      expect(served.code).toBe(2);
+      // On purpose, in clear.
+      expect((await runCli(['migrate', '--database-url', url], { cwd, env: { TAPWIRE_ENCRYPTION_KEY: 'none' } })).code).toBe(0);
+    } else {
+      expect(unset.code).toBe(0);
+      const keyFile = join(dirname(url), 'tapwire.key');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64')).toHaveLength(32);
+    }
+  });
+
   it('tapwire migrate applies the migrations once, then reports the database up to date', async () => {
     const url = freshDatabase(backend);
     const cwd = tmpdir();

@@ -1,7 +1,7 @@
 // The `tapwire` binary as users run it: real processes of dist/cli/main.js in a temp working
 // directory with no TAPWIRE_* variables inherited. Exit statuses: 0 ok, 1 failed (e.g. unknown
 // application), 2 usage (bad flag, bad env value, no command), 3 unavailable (database, listen).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -349,15 +349,15 @@ describe('tapwire token list, revoke and rotate-admin', () => {
 });
 
 describe('tapwire key generate and rotate', () => {
-  it('generates a key for TAPWIRE_ENCRYPTION_KEY, and rotate seals the stored secrets under it (exit 2 without a key)', async () => {
+  it('generates keys; serve seals with a key file beside SQLite by default; rotate reseals under a new first key', async () => {
     const generated = await runCli(['key', 'generate'], { cwd: dir });
     expect(generated.code).toBe(0);
     const key = generated.stdout.trim();
     expect(Buffer.from(key, 'base64')).toHaveLength(32);
     expect((await runCli(['key', 'generate'], { cwd: dir })).stdout.trim()).not.toBe(key);
 
-    const dbPath = join(dir, 'sealed.db');
-    const env = { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_DATABASE_URL: dbPath };
+    const dbPath = join(dir, 'sealed', 'tapwire.db');
+    const env = { TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_DATABASE_URL: dbPath, TAPWIRE_ENCRYPTION_KEY: '' };
     const server = await startServe({ cwd: dir, env });
     const app = await callApi(server.url, 'POST', '/api/v1/app', { token: ADMIN_TOKEN, body: { name: 'Sealed' } });
     const endpoint = await callApi(server.url, 'POST', `/api/v1/app/${app.body.id}/endpoint`, { token: ADMIN_TOKEN, body: { url: 'https://receiver.example/x', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' } });
@@ -371,14 +371,20 @@ describe('tapwire key generate and rotate', () => {
         db.close();
       }
     };
-    expect(storedSecret()).toBe('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    const keyFile = join(dir, 'sealed', 'tapwire.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const fileKey = readFileSync(keyFile, 'utf8').trim();
+    const before = storedSecret();
+    expect(before).toMatch(/^tw1:/);
 
-    const refused = await runCli(['key', 'rotate'], { cwd: dir, env });
+    const refused = await runCli(['key', 'rotate'], { cwd: dir, env: { ...env, TAPWIRE_ENCRYPTION_KEY: 'none' } });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/TAPWIRE_ENCRYPTION_KEY/);
-    const rotated = await runCli(['key', 'rotate'], { cwd: dir, env: { ...env, TAPWIRE_ENCRYPTION_KEY: key } });
+    expect(refused.stderr).toMatch(/TAPWIRE_ENCRYPTION_KEY=none/);
+    const rotated = await runCli(['key', 'rotate'], { cwd: dir, env: { ...env, TAPWIRE_ENCRYPTION_KEY: `${key},${fileKey}` } });
     expect(rotated.code).toBe(0);
     expect(rotated.stderr).toMatch(/Sealed 1 endpoint/);
-    expect(storedSecret()).toMatch(/^tw1:/);
+    const after = storedSecret();
+    expect(after).toMatch(/^tw1:/);
+    expect(after.split(':')[1]).not.toBe(before.split(':')[1]);
   });
 });

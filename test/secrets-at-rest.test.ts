@@ -1,7 +1,10 @@
 // With TAPWIRE_ENCRYPTION_KEY, endpoint signing secrets (current and previous) and custom header
 // values are sealed in the database (AES-256-GCM), and everything reads and signs as before; a ring of
 // keys opens values sealed under any of them, and values stored before the key was set still read.
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -91,7 +94,7 @@ describe.each(await backends())('%s', (backend) => {
       await rotated.close();
     }
     // Written without a key: stored as given, and still read once a key is set.
-    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl });
+    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: 'none' });
     try {
       const other = (await plain.api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/plain`, secret: 'whsec_bWVhc3VyZS1zdG9yZS1wbGFpbi0wMTIzNDU2Nzg=' })).body;
       expect(await storedEndpoints(sealed)).toContain('whsec_bWVhc3VyZS1zdG9yZS1wbGFpbi0wMTIzNDU2Nzg=');
@@ -102,7 +105,7 @@ describe.each(await backends())('%s', (backend) => {
   });
   it('reseals every endpoint under the first key in batches, the ones stored in clear included, and only those that need it', async () => {
     const app = (await api('POST', '/api/v1/app', { name: 'Reseal' })).body;
-    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl });
+    const plain = await startTapwire({ TAPWIRE_DATABASE_URL: sealed.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: 'none' });
     let clearId: string;
     try {
       clearId = (await plain.api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/clear`, secret: SECRET })).body.id;
@@ -142,5 +145,35 @@ describe.each(await backends())('%s', (backend) => {
     } finally {
       await rotated.close();
     }
+  });
+
+  // PostgreSQL without a key refuses to start instead (test/cli-backends.test.ts).
+  it.skipIf(backend !== 'sqlite')('without TAPWIRE_ENCRYPTION_KEY, seals with a key file beside a SQLite database (created once, owner-only), and warns at every start with none', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const byDefault = await startTapwire({}, { logger });
+    try {
+      const keyFile = join(dirname(byDefault.config.databaseUrl), 'tapwire.key');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      const app = (await byDefault.api('POST', '/api/v1/app', { name: 'Default' })).body;
+      await byDefault.api('POST', `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/default`, secret: SECRET });
+      expect(await storedEndpoints(byDefault)).not.toContain('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+      // The same key on the next start.
+      const again = await startTapwire({ TAPWIRE_DATABASE_URL: byDefault.config.databaseUrl });
+      try {
+        expect((await again.api('GET', `/api/v1/app/${app.id}/endpoint?limit=1`)).status).toBe(200);
+        const [endpoint] = (await again.api('GET', `/api/v1/app/${app.id}/endpoint`)).body.data;
+        expect((await again.api('GET', `/api/v1/app/${app.id}/endpoint/${endpoint.id}/secret`)).body.key).toBe(SECRET);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await byDefault.close();
+    }
+    expect(lines.join('')).toMatch(/encryption key created beside the database/);
+    const warned: string[] = [];
+    const plain = await startTapwire({ TAPWIRE_ENCRYPTION_KEY: 'none' }, { logger: pino({ level: 'warn' }, { write: (line: string) => void warned.push(line) }) });
+    await plain.close();
+    expect(warned.join('')).toMatch(/TAPWIRE_ENCRYPTION_KEY=none: endpoint signing secrets and header values are stored in clear/);
   });
 });

@@ -153,10 +153,11 @@ async function migrate(flags: CommonFlags): Promise<void> {
   } catch (error) {
     exitOnError(error);
   }
-  const { describeDatabaseUrl, openStore } = await import('../storage/open-store.js');
+  const { describeDatabaseUrl, openStore, resolveEncryptionKeys } = await import('../storage/open-store.js');
   const where = describeDatabaseUrl(config.databaseUrl);
   try {
-    const store = await openStore(config.databaseUrl, { poolSize: 2, encryptionKeys: config.encryptionKeys });
+    const encryptionKeys = await resolveEncryptionKeys(config.databaseUrl, config.encryptionKeys);
+    const store = await openStore(config.databaseUrl, { poolSize: 2, encryptionKeys });
     try {
       const { applied } = await store.migrate();
       process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')} to ${where}\n` : `Database ${where} is up to date\n`);
@@ -180,7 +181,7 @@ async function withTokenServices(
   } catch (error) {
     exitOnError(error);
   }
-  const [{ describeDatabaseUrl, openStore }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
+  const [{ describeDatabaseUrl, openStore, resolveEncryptionKeys }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
     import('../storage/open-store.js'),
     import('../services/context.js'),
     import('../delivery/ssrf-guard.js'),
@@ -188,7 +189,8 @@ async function withTokenServices(
   ]);
   const where = describeDatabaseUrl(resolved.databaseUrl);
   try {
-    const store = await openStore(resolved.databaseUrl, { poolSize: 2, encryptionKeys: resolved.encryptionKeys });
+    const encryptionKeys = await resolveEncryptionKeys(resolved.databaseUrl, resolved.encryptionKeys);
+    const store = await openStore(resolved.databaseUrl, { poolSize: 2, encryptionKeys });
     try {
       await store.migrate();
       await work({
@@ -310,7 +312,7 @@ async function rotateKey(flags: CommonFlags): Promise<void> {
   } catch (error) {
     exitOnError(error);
   }
-  if (!config.encryptionKeys) fail('set TAPWIRE_ENCRYPTION_KEY first (new key first, then the old ones: NEW,OLD); make a key with tapwire key generate', EXIT_USAGE);
+  if (config.encryptionKeys === 'none') fail('TAPWIRE_ENCRYPTION_KEY=none: there is no key to seal with (new key first, then the old ones: NEW,OLD; make one with tapwire key generate)', EXIT_USAGE);
   await withTokenServices(
     flags,
     async (ctx) => {

@@ -77,10 +77,11 @@ export interface TapwireConfig {
   endpointConcurrency: number;
   /**
    * Keys that seal endpoint signing secrets and custom header values at rest (AES-256-GCM; the first
-   * seals, every one opens, so a list rotates keys). null: stored as given. TAPWIRE_ENCRYPTION_KEY:
-   * base64 of 32 bytes, comma-separated for several, or `none`. Default: none.
+   * seals, every one opens, so a list rotates keys). TAPWIRE_ENCRYPTION_KEY: base64 of 32 bytes,
+   * comma-separated for several, or `none` (stored in clear, on purpose). null (unset): a key file
+   * beside a SQLite database, and PostgreSQL refuses to start (see resolveEncryptionKeys).
    */
-  encryptionKeys: Buffer[] | null;
+  encryptionKeys: Buffer[] | 'none' | null;
   /** Endpoints one application may have. Default 100 (TAPWIRE_MAX_ENDPOINTS_PER_APP). */
   maxEndpointsPerApp: number;
   /**
@@ -298,8 +299,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
   config.maxEndpointsPerApp = parse('maxEndpointsPerApp', (v) => parseInteger(v, 1, 100_000)) ?? config.maxEndpointsPerApp;
-  config.encryptionKeys = parse('encryptionKeys', (v) => (v.trim().toLowerCase() === 'none' ? [] : parseEncryptionKeys(v)))?.filter(Boolean) ?? null;
-  if (config.encryptionKeys?.length === 0) config.encryptionKeys = null;
+  config.encryptionKeys = parse('encryptionKeys', (v): Buffer[] | 'none' => (v.trim().toLowerCase() === 'none' ? 'none' : parseEncryptionKeys(v))) ?? null;
   config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;
   config.appTokenTtlMs =
     parse('appTokenTtlMs', (v) => {

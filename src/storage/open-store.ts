@@ -65,6 +65,37 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   return store;
 }
 
+/**
+ * The keys that seal secrets at rest (see shared/secret-box.ts), from TAPWIRE_ENCRYPTION_KEY when it
+ * is set; `none` stores them in clear, with a warning at every start. Unset, a SQLite database file
+ * gets a key file beside it (created at first start; an in-memory database keeps nothing to seal),
+ * and PostgreSQL refuses: its many processes must share a key the operator chose.
+ * Throws TapwireError('generic_error') for PostgreSQL without a key.
+ */
+export async function resolveEncryptionKeys(
+  databaseUrl: string,
+  configured: Buffer[] | 'none' | null,
+  logger?: StoreLogger,
+): Promise<Buffer[] | null> {
+  if (Array.isArray(configured)) return configured;
+  if (configured === 'none') {
+    logger?.warn({}, 'TAPWIRE_ENCRYPTION_KEY=none: endpoint signing secrets and header values are stored in clear');
+    return null;
+  }
+  const url = databaseUrl.trim();
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    throw new TapwireError('generic_error', {
+      detail:
+        'TAPWIRE_ENCRYPTION_KEY is required with PostgreSQL (every process must seal secrets with the same key): ' +
+        'make one with `tapwire key generate`, or set TAPWIRE_ENCRYPTION_KEY=none to store them in clear on purpose',
+    });
+  }
+  const path = sqlitePathOf(url);
+  if (path === ':memory:') return null;
+  const { readOrCreateKeyFile } = await import('./sqlite/key-file.js');
+  return readOrCreateKeyFile(path, logger);
+}
+
 /** The file path (or `:memory:`) a SQLite URL names. */
 function sqlitePathOf(url: string): string {
   if (url === ':memory:' || url === 'sqlite::memory:' || url === 'sqlite://:memory:') return ':memory:';

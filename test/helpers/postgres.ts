@@ -6,6 +6,9 @@ import pg from 'pg';
 /** The store backends a test file loops over. */
 export type Backend = 'sqlite' | 'postgres';
 
+/** The key test servers on PostgreSQL seal secrets with (base64 of 32 bytes; not a secret), as PostgreSQL needs one. */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 0x5e).toString('base64');
+
 /** The default of design.md §3. */
 const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 

@@ -5,17 +5,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TEST_ENCRYPTION_KEY } from './postgres.js';
 
 /** The built CLI; `npm test` builds before running vitest. */
 export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 const live = new Set<ChildProcess>();
 
-/** process.env without any TAPWIRE_* variable (so the developer's shell cannot leak in), plus `extra`. */
+/**
+ * process.env without any TAPWIRE_* variable (so the developer's shell cannot leak in), plus the
+ * test encryption key (PostgreSQL refuses to start without one) and `extra`. A test of what happens
+ * without a key gives `TAPWIRE_ENCRYPTION_KEY: ''` (unset).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('TAPWIRE_')) env[key] = value;
-  return { ...env, ...extra };
+  return { ...env, TAPWIRE_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, ...extra };
 }
 
 export function assertCliBuilt(): void {

@@ -10,9 +10,10 @@ import { loadConfig, type TapwireConfig } from '../../src/config/config.js';
 import type { BackgroundTaskRunnerOptions } from '../../src/services/background-tasks.js';
 import type { Clock } from '../../src/services/context.js';
 import { TapwireServer, type TapwireServerOptions } from '../../src/tapwire-server.js';
-import { dropSchema, freshSchemaUrl, type Backend } from './postgres.js';
+import { dropSchema, freshSchemaUrl, TEST_ENCRYPTION_KEY, type Backend } from './postgres.js';
 
 export const ADMIN_TOKEN = 'tw_admin_test_token_0123456789';
+
 
 export interface TestTapwire {
   server: TapwireServer;
@@ -86,6 +87,8 @@ export async function startTapwire(env: Record<string, string> = {}, options: St
       // In-process servers keep SQLite on the test's own thread, so a test run from the sources
       // tests the sources; the threaded store has its own tests and every spawned server uses it.
       TAPWIRE_SQLITE_THREAD: 'false',
+      // PostgreSQL needs a key chosen by the operator; SQLite makes its own key file beside the database.
+      ...(backend === 'postgres' ? { TAPWIRE_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY } : {}),
       ...env,
     },
   });

@@ -37,7 +37,8 @@ export function openDatabaseFile(path: string, logger: StoreLogger | undefined):
   }
 }
 
-function ensureWritableDirectory(path: string): void {
+/** Create the directory of `path` (mkdir -p) and check it can be written; store_unavailable naming it when not. */
+export function ensureWritableDirectory(path: string): void {
   const dir = dirname(path);
   try {
     createDirectory(dir);
