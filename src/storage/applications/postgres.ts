@@ -35,7 +35,8 @@ export class PostgresApplications {
   }
 
   async deleteApplication(id: string): Promise<boolean> {
-    return this.db.guard(async () => ((await this.db.run(SQL.deleteApplication, { id })).rowCount ?? 0) > 0);
+    // The cascade meets attempts being recorded as a delete of an endpoint does (see retryingConflicts).
+    return this.db.guard(() => this.db.retryingConflicts(async () => ((await this.db.run(SQL.deleteApplication, { id })).rowCount ?? 0) > 0));
   }
 
   async listApplications(query: ListQuery): Promise<Page<Application>> {

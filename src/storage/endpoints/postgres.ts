@@ -60,10 +60,12 @@ export class PostgresEndpoints {
 
   async deleteEndpoint(appId: string, endpointId: string, now: Date, options: QueueMessagesOptions = {}): Promise<boolean> {
     return this.db.guard(() =>
-      this.messages.withMessages(
-        options.messages,
-        async (client) => (await this.db.one<{ deleted: number }>(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }, client))!.deleted > 0,
-        (deleted) => deleted,
+      this.db.retryingConflicts(() =>
+        this.messages.withMessages(
+          options.messages,
+          async (client) => (await this.db.one<{ deleted: number }>(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }, client))!.deleted > 0,
+          (deleted) => deleted,
+        ),
       ),
     );
   }

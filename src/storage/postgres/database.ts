@@ -63,6 +63,9 @@ export const POSTGRES_DEFAULTS = {
   keepAliveInitialDelayMs: 10_000,
 } as const;
 
+/** Runs of one statement or transaction PostgreSQL ended to break a deadlock (see retryingConflicts). */
+const CONFLICT_RETRIES = 3;
+
 /** How long a health probe waits for PostgreSQL before reporting it unavailable. */
 const PING_TIMEOUT_MS = 2_000;
 const PING = 'SELECT 1 AS one';
@@ -126,6 +129,18 @@ function compileScan(sql: string, scan: Scan): CompiledStatement {
     compiledScans.set(sql, byScan);
   }
   return (byScan[scan] ??= compile(withScan(sql, scan)));
+}
+
+/** See PostgresDatabase.retryingConflicts. */
+export async function retryingConflicts<T>(work: () => Promise<T>, runs = CONFLICT_RETRIES): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      if (attempt >= runs || (code !== '40P01' && code !== '40001')) throw error;
+    }
+  }
 }
 
 /**
@@ -239,6 +254,17 @@ export class PostgresDatabase {
     } catch (error) {
       throw translateError(error, context);
     }
+  }
+
+  /**
+   * Run `work` again, up to CONFLICT_RETRIES times, when PostgreSQL ended it to break a deadlock
+   * (40P01) or a serialization conflict (40001). Only for work that is one statement or one
+   * transaction: its failure rolled everything back, so running it again is running it once. A
+   * delete that fails open deliveries locks the endpoint, then its deliveries; an attempt being
+   * recorded locks a delivery, then its endpoint: the two can meet, and the loser should not answer 503.
+   */
+  retryingConflicts<T>(work: () => Promise<T>): Promise<T> {
+    return retryingConflicts(work);
   }
 
   /**
