@@ -37,6 +37,9 @@ export interface TapwireServerOptions {
   onBlocked?: DeliveryWorkerOptions['onBlocked'];
 }
 
+/** Endpoints sealed per transaction by the pass that seals secrets stored in clear. */
+const RESEAL_BATCH = 500;
+
 /** Rows one cleanup transaction may touch, so cleanup never holds the database for long. */
 const MAINTENANCE_BATCH = 500;
 /** Batches of each kind per maintenance round. */
@@ -111,11 +114,12 @@ export class TapwireServer {
         pino.destination({ dest: 1, sync: false }),
       );
     const storeLogger = logger.child({ component: 'store' });
+    const encryptionKeys = options.store ? null : await resolveEncryptionKeys(config.databaseUrl, config.encryptionKeys, storeLogger);
     const store = options.store ?? (await openStore(config.databaseUrl, {
         poolSize: config.databasePoolSize,
         thread: config.sqliteThread,
         logger: storeLogger,
-        encryptionKeys: await resolveEncryptionKeys(config.databaseUrl, config.encryptionKeys, storeLogger),
+        encryptionKeys,
       }));
     try {
       const { applied } = await store.migrate();
@@ -165,6 +169,7 @@ export class TapwireServer {
           : null;
       const server = new TapwireServer({ config, logger, store, context, api, worker, backgroundTasks, generatedAdminToken, ownsStore: !options.store });
       server.maintenanceInterval = options.maintenanceIntervalMs ?? 60_000;
+      server.sealsSecrets = encryptionKeys !== null;
       return server;
     } catch (error) {
       if (!options.store) await store.close().catch(() => undefined);
@@ -173,6 +178,11 @@ export class TapwireServer {
   }
 
   private maintenanceInterval = 60_000;
+  /** This server seals endpoint secrets at rest (it has a key), so start() seals what an older version stored in clear. */
+  private sealsSecrets = false;
+  /** The pass of start() that seals stored secrets; close() waits for its batch to end. */
+  private resealing: Promise<void> | null = null;
+  private stopped = false;
 
   /** Start the worker and listen on config.host:config.port (port 0 picks a free one). Returns the URL. */
   async start(): Promise<string | null> {
@@ -186,6 +196,7 @@ export class TapwireServer {
     this.maintenanceTimer.unref();
     // Tasks a stopped process left running (this one before a restart included) go on at once.
     await this.backgroundTasks.resumeUnfinished();
+    if (this.sealsSecrets) this.resealing = this.resealStoredSecrets();
     if (!this.api) return null;
     const address = await this.api.listen({ host: this.config.host, port: this.config.port });
     // With port 0 the public URL derived from the config (http://HOST:0) names no real port.
@@ -221,12 +232,36 @@ export class TapwireServer {
   }
 
   /**
+   * Seal, in the background and in batches, endpoint secrets and header values stored in clear (by a
+   * version before sealing, or with TAPWIRE_ENCRYPTION_KEY=none) or under a key no longer first in the
+   * ring: the upgrade's migration of existing rows. Each batch is one transaction holding its rows, so
+   * it never undoes a change made meanwhile, and every process may run it at once.
+   */
+  private async resealStoredSecrets(): Promise<void> {
+    let resealed = 0;
+    let afterId: string | null = null;
+    try {
+      do {
+        if (this.stopped) return;
+        const batch: { resealed: number; lastId: string | null } = await this.store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
+        resealed += batch.resealed;
+        afterId = batch.lastId;
+      } while (afterId !== null);
+      if (resealed > 0) this.logger.info({ resealed }, 'stored endpoint secrets sealed under the current key');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'sealing stored endpoint secrets failed; the next start, or tapwire key rotate, tries again');
+    }
+  }
+
+  /**
    * Graceful stop: refuse new requests, finish in-flight requests and attempts (recording their
    * outcome), then close the store. Safe to call twice.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopped = true;
       if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+      await this.resealing;
       await this.stopListening?.();
       await this.api?.close();
       // No request can start a task now; each running one ends its batch and gives its lease up.
