@@ -96,7 +96,10 @@ describe('tapwire usage', () => {
       ['TAPWIRE_RETRY_SCHEDULE', '5s,,5m'],
       ['TAPWIRE_ALLOWED_NETWORKS', '10.0.0.0/33'],
       ['TAPWIRE_ADMIN_TOKEN', 'tw_admin_with.dot.inside'],
+      // Shorter than 24 characters.
+      ['TAPWIRE_ADMIN_TOKEN', 'tw_admin_0123456789abc'],
       ['TAPWIRE_SIGNATURE_HEADERS', 'stripe'],
+      ['TAPWIRE_ENCRYPTION_KEY', 'not-a-key'],
     ];
     for (const [variable, value] of cases) {
       const run = await runCli(['serve'], { cwd: dir, env: { [variable]: value } });
