@@ -12,6 +12,7 @@ import { ensureAdminToken } from './services/auth.js';
 import { BackgroundTaskRunner, type BackgroundTaskRunnerOptions } from './services/background-tasks.js';
 import { systemClock, type Clock, type ServiceContext } from './services/context.js';
 import { TapwireMetrics } from './metrics/metrics.js';
+import { resealEndpointSecrets } from './services/endpoints.js';
 import { LookupCache } from './services/lookup-cache.js';
 import { openStore, resolveEncryptionKeys } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
@@ -36,9 +37,6 @@ export interface TapwireServerOptions {
   /** Called once per attempt the SSRF guard refused (see DeliveryWorkerOptions.onBlocked). */
   onBlocked?: DeliveryWorkerOptions['onBlocked'];
 }
-
-/** Endpoints sealed per transaction by the pass that seals secrets stored in clear. */
-const RESEAL_BATCH = 500;
 
 /** Rows one cleanup transaction may touch, so cleanup never holds the database for long. */
 const MAINTENANCE_BATCH = 500;
@@ -238,15 +236,8 @@ export class TapwireServer {
    * it never undoes a change made meanwhile, and every process may run it at once.
    */
   private async resealStoredSecrets(): Promise<void> {
-    let resealed = 0;
-    let afterId: string | null = null;
     try {
-      do {
-        if (this.stopped) return;
-        const batch: { resealed: number; lastId: string | null } = await this.store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
-        resealed += batch.resealed;
-        afterId = batch.lastId;
-      } while (afterId !== null);
+      const resealed = await resealEndpointSecrets(this.store, () => this.stopped);
       if (resealed > 0) this.logger.info({ resealed }, 'stored endpoint secrets sealed under the current key');
     } catch (error) {
       this.logger.warn({ err: error }, 'sealing stored endpoint secrets failed; the next start, or tapwire key rotate, tries again');

@@ -27,8 +27,13 @@ interface CommonFlags {
   databaseUrl?: string;
 }
 
+/** The configuration from flags and the environment; a bad value exits 2 naming it (exitOnError). */
 function configFrom(flags: Record<string, string | undefined>): TapwireConfig {
-  return loadConfig({ env: process.env, flags });
+  try {
+    return loadConfig({ env: process.env, flags });
+  } catch (error) {
+    exitOnError(error);
+  }
 }
 
 function fail(message: string, code: number): never {
@@ -72,12 +77,7 @@ const parsePort = (value: string): string => {
 };
 
 async function serve(flags: CommonFlags & { host?: string; port?: string; role?: string }): Promise<void> {
-  let config: TapwireConfig;
-  try {
-    config = configFrom({ databaseUrl: flags.databaseUrl, host: flags.host, port: flags.port, role: flags.role });
-  } catch (error) {
-    exitOnError(error);
-  }
+  const config = configFrom({ databaseUrl: flags.databaseUrl, host: flags.host, port: flags.port, role: flags.role });
   const [{ TapwireServer }, { describeDatabaseUrl }] = await Promise.all([import('../tapwire-server.js'), import('../storage/open-store.js')]);
   const where = describeDatabaseUrl(config.databaseUrl);
 
@@ -147,12 +147,7 @@ async function serve(flags: CommonFlags & { host?: string; port?: string; role?:
 }
 
 async function migrate(flags: CommonFlags): Promise<void> {
-  let config: TapwireConfig;
-  try {
-    config = configFrom({ databaseUrl: flags.databaseUrl });
-  } catch (error) {
-    exitOnError(error);
-  }
+  const config = configFrom({ databaseUrl: flags.databaseUrl });
   const { describeDatabaseUrl, openStore, resolveEncryptionKeys } = await import('../storage/open-store.js');
   const where = describeDatabaseUrl(config.databaseUrl);
   try {
@@ -175,12 +170,7 @@ async function withTokenServices(
   work: (ctx: ServiceContext) => Promise<void>,
   options: { config?: TapwireConfig; notFound?: string } = {},
 ): Promise<void> {
-  let resolved: TapwireConfig;
-  try {
-    resolved = options.config ?? configFrom({ databaseUrl: flags.databaseUrl });
-  } catch (error) {
-    exitOnError(error);
-  }
+  const resolved = options.config ?? configFrom({ databaseUrl: flags.databaseUrl });
   const [{ describeDatabaseUrl, openStore, resolveEncryptionKeys }, { systemClock }, { AddressPolicy }, { default: pino }] = await Promise.all([
     import('../storage/open-store.js'),
     import('../services/context.js'),
@@ -267,12 +257,7 @@ async function revokeToken(id: string, flags: CommonFlags): Promise<void> {
 }
 
 async function rotateAdminToken(flags: CommonFlags): Promise<void> {
-  let config: TapwireConfig;
-  try {
-    config = configFrom({ databaseUrl: flags.databaseUrl });
-  } catch (error) {
-    exitOnError(error);
-  }
+  const config = configFrom({ databaseUrl: flags.databaseUrl });
   if (config.adminToken) fail('TAPWIRE_ADMIN_TOKEN is set, so stored admin tokens are not used: change that variable instead', EXIT_USAGE);
   const { rotateAdminToken: rotate } = await import('../services/auth.js');
   await withTokenServices(
@@ -302,27 +287,14 @@ function environmentHelp(): string {
   return `\nEnvironment (each described in the README; flags win over them):\n${lines.join('\n')}\n`;
 }
 
-/** Rows resealed per transaction by `key rotate`. */
-const RESEAL_BATCH = 500;
-
 async function rotateKey(flags: CommonFlags): Promise<void> {
-  let config: TapwireConfig;
-  try {
-    config = configFrom({ databaseUrl: flags.databaseUrl });
-  } catch (error) {
-    exitOnError(error);
-  }
+  const config = configFrom({ databaseUrl: flags.databaseUrl });
   if (config.encryptionKeys === 'none') fail('TAPWIRE_ENCRYPTION_KEY=none: there is no key to seal with (new key first, then the old ones: NEW,OLD; make one with tapwire key generate)', EXIT_USAGE);
+  const { resealEndpointSecrets } = await import('../services/endpoints.js');
   await withTokenServices(
     flags,
     async (ctx) => {
-      let resealed = 0;
-      let afterId: string | null = null;
-      do {
-        const batch: { resealed: number; lastId: string | null } = await ctx.store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
-        resealed += batch.resealed;
-        afterId = batch.lastId;
-      } while (afterId !== null);
+      const resealed = await resealEndpointSecrets(ctx.store);
       process.stderr.write(`Sealed ${resealed} endpoint(s) under the first key; the other keys may now be dropped from TAPWIRE_ENCRYPTION_KEY.\n`);
     },
     { config },

@@ -5,7 +5,7 @@ import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
-import type { EndpointStats, ListQuery, Page } from '../storage/store.js';
+import type { EndpointStats, ListQuery, Page, Store } from '../storage/store.js';
 import { checkUid, getApplication, isConflict } from './applications.js';
 import { seesFeature } from '../domain/token-scopes.js';
 import type { ServiceContext } from './context.js';
@@ -35,6 +35,27 @@ export interface EndpointInput {
 
 /** The most an endpoint's metadata may hold, as JSON: it is stored and sent back with every read. */
 export const MAX_METADATA_BYTES = 4096;
+
+/** Endpoints resealed per transaction (see resealEndpointSecrets). */
+const RESEAL_BATCH = 500;
+
+/**
+ * Seal every endpoint's secrets and header values under the store's current key, in batches of
+ * RESEAL_BATCH (one transaction each, holding its rows), until none is left or `stop()` says so
+ * between batches. Returns how many endpoints were rewritten. `tapwire key rotate` and the pass of
+ * every server at start run this.
+ */
+export async function resealEndpointSecrets(store: Store, stop: () => boolean = () => false): Promise<number> {
+  let resealed = 0;
+  let afterId: string | null = null;
+  do {
+    if (stop()) break;
+    const batch: { resealed: number; lastId: string | null } = await store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
+    resealed += batch.resealed;
+    afterId = batch.lastId;
+  } while (afterId !== null);
+  return resealed;
+}
 
 /** Default grace period for the previous secret after a rotation: 24 h. */
 export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;

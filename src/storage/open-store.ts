@@ -40,7 +40,7 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   const url = databaseUrl.trim();
   if (url === '') throw new TapwireError('generic_error', { detail: 'The database URL is empty' });
   let store: Store;
-  if (/^postgres(ql)?:\/\//i.test(url)) {
+  if (isPostgresUrl(url)) {
     // Loaded on demand: a SQLite installation never loads pg.
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     store = await PostgresStore.open({
@@ -83,7 +83,7 @@ export async function resolveEncryptionKeys(
     return null;
   }
   const url = databaseUrl.trim();
-  if (/^postgres(ql)?:\/\//i.test(url)) {
+  if (isPostgresUrl(url)) {
     throw new TapwireError('generic_error', {
       detail:
         'TAPWIRE_ENCRYPTION_KEY is required with PostgreSQL (every process must seal secrets with the same key): ' +
@@ -94,6 +94,11 @@ export async function resolveEncryptionKeys(
   if (path === ':memory:') return null;
   const { readOrCreateKeyFile } = await import('./sqlite/key-file.js');
   return readOrCreateKeyFile(path, logger);
+}
+
+/** A `postgres://` or `postgresql://` URL (anything else names SQLite). */
+function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
 }
 
 /** The file path (or `:memory:`) a SQLite URL names. */
