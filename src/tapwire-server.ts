@@ -135,7 +135,11 @@ export class TapwireServer {
       };
       // Queue gauges come from the store, so any API process reports the whole queue; attempt
       // counters and in-flight gauges are this process's own worker's.
-      const metrics = new TapwireMetrics({ now: () => clock.now(), readQueue: () => store.queueSnapshot(clock.now()) });
+      const metrics = new TapwireMetrics({
+        now: () => clock.now(),
+        readQueue: () => store.queueSnapshot(clock.now()),
+        ...(config.role !== 'api' ? { readConcurrency: () => worker?.concurrencySnapshot() ?? { endpoints: [], apps: [] } } : {}),
+      });
       // Before the API and the worker exist: both raise operational events through it.
       context.operational = await setUpOperationalWebhooks(context);
       if (config.role !== 'api') {
@@ -154,6 +158,8 @@ export class TapwireServer {
             options.onBlocked?.(event);
           },
         });
+        const running = worker;
+        context.deliveryConcurrency = (endpointId) => running.endpointConcurrency(endpointId);
       }
       const backgroundTasks = new BackgroundTaskRunner(context, options.backgroundTasks);
       const generatedAdminToken = await ensureAdminToken(context);

@@ -149,9 +149,11 @@ describe.each(await backends())('%s', (backend) => {
   });
 
   it('keeps the first-attempt reserve for fresh messages while retries wait on a hanging endpoint', async () => {
-    // 8 slots, 2 of them for first attempts only; the failing endpoint may take all it can get.
+    // 8 slots, 2 of them for first attempts only; the failing endpoint (of the one application, so
+    // its share is every slot) may take all it can get.
     const { tw, appId } = await setup({
       TAPWIRE_WORKER_CONCURRENCY: '8',
+      TAPWIRE_APP_CONCURRENCY_MAX: '8',
       TAPWIRE_FIRST_ATTEMPT_RESERVE: '25%',
       TAPWIRE_ENDPOINT_CONCURRENCY: '100',
       TAPWIRE_RETRY_SCHEDULE: '10ms,10ms,10ms',

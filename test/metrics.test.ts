@@ -1,7 +1,7 @@
 // GET /metrics against a real server: attempts by outcome and their latency, the in-flight gauge of
 // a hanging endpoint, SSRF refusals, and queue gauges read from the store, on both backends.
 import { describe, expect, it } from 'vitest';
-import { createEndpoint, createEventTypes, eventually, sendMessage, useDeliveryFixtures, waitForDestinationStatus } from './helpers/delivery.js';
+import { createEndpoint, createEventTypes, eventually, expectStatus, sendMessage, useDeliveryFixtures, waitForDestinationStatus } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
 import { ADMIN_TOKEN, useBackend } from './helpers/tapwire.js';
 
@@ -55,8 +55,19 @@ describe.each(await backends())('%s', (backend) => {
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       return res.text();
     };
-    // The hanging endpoint holds its one slot; its other three deliveries wait (parked or due).
-    const text = await eventually(scrape, (t) => sample(t, 'tapwire_queue_due') === 3, { what: 'three hanging deliveries due' });
+    // The hanging endpoint holds its one slot; its other three deliveries wait, due (parked) or
+    // leased into the worker's buffer behind that slot (the endpoint stats say how many).
+    const buffered = async (): Promise<number> =>
+      expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${hangEp.id}/stats`), 200, 'stats').body.concurrency.buffered as number;
+    let text = '';
+    await eventually(
+      async () => {
+        text = await scrape();
+        return (sample(text, 'tapwire_queue_due') ?? 0) + (await buffered());
+      },
+      (waiting) => waiting === 3,
+      { what: 'three hanging deliveries waiting' },
+    );
     expect(sample(text, 'tapwire_delivery_attempts_total{outcome="success"}')).toBe(2);
     expect(sample(text, 'tapwire_delivery_attempts_total{outcome="retry"}')).toBe(4);
     expect(sample(text, 'tapwire_delivery_attempts_total{outcome="fail"}')).toBe(2);
@@ -65,7 +76,10 @@ describe.each(await backends())('%s', (backend) => {
     expect(sample(text, 'tapwire_ssrf_blocked_total')).toBe(3);
     expect(sample(text, `tapwire_endpoint_in_flight{endpoint_id="${hangEp.id}"}`)).toBe(1);
     expect(sample(text, `tapwire_endpoint_in_flight{endpoint_id="${okEp.id}"}`)).toBeUndefined();
-    expect(sample(text, 'tapwire_queue_depth')).toBe(3);
+    expect(sample(text, 'tapwire_queue_depth')).toBe(sample(text, 'tapwire_queue_due'));
+    expect(sample(text, `tapwire_endpoint_concurrency_limit{endpoint_id="${hangEp.id}"}`)).toBe(1);
+    expect(sample(text, `tapwire_endpoint_concurrency_limit{endpoint_id="${okEp.id}"}`)).toBeGreaterThanOrEqual(1);
+    expect(sample(text, `tapwire_app_in_flight{app_id="${appId}"}`)).toBe(1);
     expect(sample(text, 'tapwire_queue_oldest_due_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'tapwire_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(hanging.requests).toHaveLength(1);

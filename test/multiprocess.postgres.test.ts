@@ -49,9 +49,11 @@ async function startCluster(prefix: string, endpointUrl: string, extraEnv: Recor
     TAPWIRE_HTTPS_ONLY: 'false',
     // 5 processes × (5 + 1 LISTEN) connections leaves room on a shared server for the files running beside this one.
     TAPWIRE_DATABASE_POOL_SIZE: '5',
-    // These tests fill every worker slot from one receiver endpoint, which its default concurrency
-    // limit (4 attempts at once across all workers) would not allow; the last test checks that limit.
+    // These tests fill every worker slot from one receiver endpoint of one application, which a
+    // limit per endpoint (fixed here, so the last test can check it across workers) or the share of
+    // one application (half a worker's slots by default) would not allow.
     TAPWIRE_ENDPOINT_CONCURRENCY: '1000',
+    TAPWIRE_APP_CONCURRENCY_MAX: '1000',
     ...extraEnv,
   };
   // All five start at once, so the migration advisory lock is exercised on the way.

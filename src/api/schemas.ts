@@ -147,8 +147,29 @@ export const EndpointHeadersOut = Type.Object(
   },
   { title: 'EndpointHeadersOut' },
 );
+export const EndpointConcurrencyOut = Type.Object(
+  {
+    limit: Type.Integer({ description: 'Requests the endpoint may have in flight now' }),
+    ceiling: Type.Integer({ description: 'The most its limit may become: its concurrencyLimit, else TAPWIRE_ENDPOINT_CONCURRENCY_MAX' }),
+    adaptive: Type.Boolean({ description: 'Whether the limit adapts to its answers (false under a fixed TAPWIRE_ENDPOINT_CONCURRENCY)' }),
+    inFlight: Type.Integer({ description: 'Requests to it in flight now' }),
+    buffered: Type.Integer({ description: 'Deliveries leased and waiting for one of its slots' }),
+    pausedUntil: Nullable(Type.String({ format: 'date-time', description: 'While it asked to be left alone (429 or 503 with Retry-After): until when' })),
+  },
+  {
+    title: 'EndpointConcurrencyOut',
+    description: "Tapwire addition: the endpoint's concurrency as this server's delivery worker sees it; null when this process runs no worker",
+  },
+);
 export const EndpointStats = Type.Object(
-  { success: Type.Integer(), pending: Type.Integer(), sending: Type.Integer(), fail: Type.Integer(), canceled: Type.Integer() },
+  {
+    success: Type.Integer(),
+    pending: Type.Integer(),
+    sending: Type.Integer(),
+    fail: Type.Integer(),
+    canceled: Type.Integer(),
+    concurrency: Type.Optional(Nullable(EndpointConcurrencyOut)),
+  },
   { title: 'EndpointStats' },
 );
 export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) }, { title: 'RecoverIn' });

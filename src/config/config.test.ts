@@ -358,14 +358,18 @@ describe('fair use limits', () => {
 });
 
 describe('delivery isolation options', () => {
-  it('limits each endpoint to 4 attempts in flight and reserves a quarter of the worker for first attempts by default', () => {
+  it('adapts each endpoint\'s limit up to 64, shares half the worker per application and reserves a quarter for first attempts by default', () => {
     const config = loadConfig({ env: {} });
-    expect(config.endpointConcurrency).toBe(4);
+    expect(config.endpointConcurrency).toBeNull();
+    expect(config.endpointConcurrencyMax).toBe(64);
+    expect(config.appConcurrencyMax).toBeNull();
     expect(config.firstAttemptReserve).toBe(0.25);
   });
 
-  it('reads TAPWIRE_ENDPOINT_CONCURRENCY and TAPWIRE_FIRST_ATTEMPT_RESERVE as a percentage or a fraction', () => {
+  it('reads TAPWIRE_ENDPOINT_CONCURRENCY(_MAX), TAPWIRE_APP_CONCURRENCY_MAX and TAPWIRE_FIRST_ATTEMPT_RESERVE as a percentage or a fraction', () => {
     expect(loadConfig({ env: { TAPWIRE_ENDPOINT_CONCURRENCY: '16' } }).endpointConcurrency).toBe(16);
+    expect(loadConfig({ env: { TAPWIRE_ENDPOINT_CONCURRENCY_MAX: '200' } }).endpointConcurrencyMax).toBe(200);
+    expect(loadConfig({ env: { TAPWIRE_APP_CONCURRENCY_MAX: '10' } }).appConcurrencyMax).toBe(10);
     expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '10%' } }).firstAttemptReserve).toBe(0.1);
     expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '0.5' } }).firstAttemptReserve).toBe(0.5);
     expect(loadConfig({ env: { TAPWIRE_FIRST_ATTEMPT_RESERVE: '0' } }).firstAttemptReserve).toBe(0);
@@ -374,6 +378,8 @@ describe('delivery isolation options', () => {
   it.each([
     ['TAPWIRE_ENDPOINT_CONCURRENCY', '0'],
     ['TAPWIRE_ENDPOINT_CONCURRENCY', 'many'],
+    ['TAPWIRE_ENDPOINT_CONCURRENCY_MAX', '0'],
+    ['TAPWIRE_APP_CONCURRENCY_MAX', 'half'],
     ['TAPWIRE_FIRST_ATTEMPT_RESERVE', '95%'],
     ['TAPWIRE_FIRST_ATTEMPT_RESERVE', '1'],
     ['TAPWIRE_FIRST_ATTEMPT_RESERVE', 'a quarter'],

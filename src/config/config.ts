@@ -70,11 +70,22 @@ export interface TapwireConfig {
   /** Attempts in flight at once in this process. Default 64 (TAPWIRE_WORKER_CONCURRENCY). */
   workerConcurrency: number;
   /**
-   * Attempts in flight at once to one endpoint, across every worker process, for endpoints that set
-   * no concurrencyLimit of their own. A hanging endpoint holds at most this many worker slots.
-   * Default 4 (TAPWIRE_ENDPOINT_CONCURRENCY).
+   * A fixed number of attempts in flight to one endpoint, across every worker process, for endpoints
+   * that set no concurrencyLimit of their own; it turns the adaptive limits off (an endpoint's own
+   * concurrencyLimit is then a fixed limit too). Default null: each endpoint's limit adapts to its
+   * answers between 1 and its ceiling (TAPWIRE_ENDPOINT_CONCURRENCY).
    */
-  endpointConcurrency: number;
+  endpointConcurrency: number | null;
+  /**
+   * The ceiling of an endpoint's adaptive limit when it sets no concurrencyLimit of its own.
+   * Default 64 (TAPWIRE_ENDPOINT_CONCURRENCY_MAX).
+   */
+  endpointConcurrencyMax: number;
+  /**
+   * Attempts in flight at once for one application in this process, so one tenant's backlog cannot
+   * take every worker slot. Default null: half the worker's slots, at least 1 (TAPWIRE_APP_CONCURRENCY_MAX).
+   */
+  appConcurrencyMax: number | null;
   /**
    * Keys that seal endpoint signing secrets and custom header values at rest (AES-256-GCM; the first
    * seals, every one opens, so a list rotates keys). TAPWIRE_ENCRYPTION_KEY: base64 of 32 bytes,
@@ -173,6 +184,8 @@ export const ENV = {
   logLevel: 'TAPWIRE_LOG_LEVEL',
   workerConcurrency: 'TAPWIRE_WORKER_CONCURRENCY',
   endpointConcurrency: 'TAPWIRE_ENDPOINT_CONCURRENCY',
+  endpointConcurrencyMax: 'TAPWIRE_ENDPOINT_CONCURRENCY_MAX',
+  appConcurrencyMax: 'TAPWIRE_APP_CONCURRENCY_MAX',
   maxEndpointsPerApp: 'TAPWIRE_MAX_ENDPOINTS_PER_APP',
   encryptionKeys: 'TAPWIRE_ENCRYPTION_KEY',
   firstAttemptReserve: 'TAPWIRE_FIRST_ATTEMPT_RESERVE',
@@ -224,7 +237,9 @@ export function defaultConfig(): TapwireConfig {
     logLevel: 'info',
     role: 'all',
     workerConcurrency: 64,
-    endpointConcurrency: 4,
+    endpointConcurrency: null,
+    endpointConcurrencyMax: 64,
+    appConcurrencyMax: null,
     maxEndpointsPerApp: 100,
     encryptionKeys: null,
     firstAttemptReserve: 0.25,
@@ -298,6 +313,8 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.logLevel = parse('logLevel', parseLogLevel) ?? config.logLevel;
   config.workerConcurrency = parse('workerConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.workerConcurrency;
   config.endpointConcurrency = parse('endpointConcurrency', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrency;
+  config.endpointConcurrencyMax = parse('endpointConcurrencyMax', (v) => parseInteger(v, 1, 10_000)) ?? config.endpointConcurrencyMax;
+  config.appConcurrencyMax = parse('appConcurrencyMax', (v) => parseInteger(v, 1, 10_000)) ?? config.appConcurrencyMax;
   config.maxEndpointsPerApp = parse('maxEndpointsPerApp', (v) => parseInteger(v, 1, 100_000)) ?? config.maxEndpointsPerApp;
   config.encryptionKeys = parse('encryptionKeys', (v): Buffer[] | 'none' => (v.trim().toLowerCase() === 'none' ? 'none' : parseEncryptionKeys(v))) ?? null;
   config.firstAttemptReserve = parse('firstAttemptReserve', parseReserve) ?? config.firstAttemptReserve;

@@ -11,7 +11,10 @@ import type { Attempt, Endpoint, Message } from '../domain/types.js';
 import type { Clock } from '../services/context.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
 import { FAILING_AFTER_ATTEMPTS, type AttemptEventType, type OperationalEvents } from '../operational/operational-events.js';
-import type { CompleteAttemptResult, DeliveryJob, DeliveryOutcome, Store } from '../storage/store.js';
+import type { ClaimDeliveriesInput, CompleteAttemptResult, DeliveryJob, DeliveryOutcome, HeldLease, Store } from '../storage/store.js';
+import type { LimitSignal } from './adaptive-limit.js';
+import { INITIAL_LIMIT } from './adaptive-limit.js';
+import { DeliveryLanes, leaseBudgetFor, type EndpointConcurrency, type HeldJob } from './delivery-lanes.js';
 import { createDeliveryAgent, sendWebhook, type SendWebhookResult } from './send-webhook.js';
 import { AddressPolicy, refusalForUrl } from './ssrf-guard.js';
 import { VERSION } from '../version.js';
@@ -75,10 +78,17 @@ export function leaseMsFor(requestTimeoutMs: number): number {
 }
 /** Deliveries leased per claim. */
 const CLAIM_BATCH = 100;
-/** A busy worker claims once this many slots are free (or a quarter of its slots, if fewer)… */
+/**
+ * The worker holds up to this many deliveries per slot, in flight and buffered: a slot freed by a
+ * finished request starts the next buffered delivery at once, while claims refill the buffers.
+ */
+const HOLD_PER_SLOT = 2;
+/** A busy worker claims once this much room is free (or a quarter of its slots, if fewer)… */
 const MIN_CLAIM_BATCH = 16;
-/** …or once this long has passed since a slot became free, whichever is first. */
+/** …or once this long has passed since room became free, whichever is first. */
 const CLAIM_COALESCE_MS = 2;
+/** A buffered delivery whose lease has less than this share left is renewed (checked 8 times a lease). */
+const RENEW_BELOW_SHARE = 0.75;
 /** Longest wait between claims while the store keeps failing. */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
 
@@ -95,9 +105,12 @@ export class DeliveryWorker {
   private readonly policy: AddressPolicy;
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
   private readonly metrics: DeliveryMetrics | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
-  /** Of the attempts in flight, how many are retries (they may not use the first-attempt reserve). */
-  private retriesInFlight = 0;
+  /** Attempts under way, from the start of the request to the end of its recording. */
+  private readonly work = new Set<Promise<void>>();
+  /** Deliveries held by this worker, buffered per endpoint and in flight, with each endpoint's and application's limits. */
+  private readonly lanes: DeliveryLanes;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
   /** Worker slots only first attempts may use (TAPWIRE_FIRST_ATTEMPT_RESERVE; at least one is left for retries). */
   private readonly firstAttemptReserve: number;
   private running = false;
@@ -116,6 +129,11 @@ export class DeliveryWorker {
     const slots = options.config.workerConcurrency;
     this.firstAttemptReserve = Math.max(0, Math.min(slots - 1, Math.floor(slots * options.config.firstAttemptReserve)));
     this.operational = options.operational ?? null;
+    this.lanes = new DeliveryLanes({
+      appConcurrency: options.config.appConcurrencyMax ?? Math.max(1, Math.floor(slots / 2)),
+      endpointCeiling: options.config.endpointConcurrencyMax,
+      fixedLimit: options.config.endpointConcurrency,
+    });
     const policy = new AddressPolicy(options.config.allowedNetworks);
     this.policy = policy;
     this.onBlocked = options.onBlocked;
@@ -140,6 +158,9 @@ export class DeliveryWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
+    this.renewTimer = setInterval(() => void this.renewBufferedLeases(), Math.max(100, Math.floor(leaseMs / 8)));
+    this.renewTimer.unref();
   }
 
   /** New deliveries were committed: claim now instead of at the next poll. */
@@ -148,17 +169,38 @@ export class DeliveryWorker {
     this.wakeUp?.();
   }
 
-  /** Attempts currently in flight. */
+  /** Attempts currently under way (requests in flight, and attempts being recorded). */
   get activeAttempts(): number {
-    return this.inFlight.size;
+    return this.work.size;
   }
 
-  /** Stop claiming, let in-flight attempts finish and record their outcome, then release the HTTP pool. */
+  /** What this worker knows of an endpoint's concurrency now; null when it has not delivered to it lately. */
+  endpointConcurrency(endpointId: string): EndpointConcurrency | null {
+    return this.lanes.endpointConcurrency(endpointId, this.clock.now().getTime());
+  }
+
+  /** Every endpoint's current limit and each application's requests in flight (for /metrics). */
+  concurrencySnapshot(): { endpoints: ReturnType<DeliveryLanes['limits']>; apps: ReturnType<DeliveryLanes['appsInFlight']> } {
+    return { endpoints: this.lanes.limits(), apps: this.lanes.appsInFlight() };
+  }
+
+  /**
+   * Stop claiming, give buffered deliveries back to the store (claimable at once), let in-flight
+   * attempts finish and record their outcome, then release the HTTP pool.
+   */
   async close(): Promise<void> {
     this.running = false;
+    if (this.renewTimer) clearInterval(this.renewTimer);
     this.wakeUp?.();
     await this.loopDone;
-    await Promise.allSettled([...this.inFlight]);
+    await this.renewing;
+    const buffered = this.lanes.dropAll();
+    if (buffered.length > 0) {
+      await this.store
+        .renewLeases({ leases: buffered.map(leaseOf), lockedUntil: null })
+        .catch((error: unknown) => this.logger.warn({ err: error, deliveries: buffered.length }, 'giving back buffered deliveries failed; they are claimed again when their leases end'));
+    }
+    await Promise.allSettled([...this.work]);
     await this.agent.close().catch(() => undefined);
   }
 
@@ -166,21 +208,24 @@ export class DeliveryWorker {
     let claimFailures = 0;
     // Claims in a row that took nothing although something read as due (see sleepUntilDue).
     let stalledClaims = 0;
-    // While waiting for enough free slots to claim a batch: until when (performance.now()).
+    // While waiting for enough room to claim a batch: until when (performance.now()).
     let coalesceUntil: number | null = null;
+    const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
     while (this.running) {
+      this.pump();
       const slots = this.config.workerConcurrency;
-      const free = slots - this.inFlight.size;
-      if (free <= 0) {
-        await Promise.race(this.inFlight);
+      const room = HOLD_PER_SLOT * slots - (this.lanes.inFlight + this.lanes.buffered);
+      if (room <= 0) {
+        // Full: a request that ends wakes us (and a paused endpoint's pause ending lets it start one).
+        this.wakePending = false;
+        await this.sleep(this.resumeDelayMs() ?? this.maxIdleMs);
         continue;
       }
-      // A busy worker frees its slots one finished attempt at a time; claiming for each one alone
-      // would spend a transaction per delivery. Wait briefly for a batch's worth of free slots (a
-      // few attempts finish within the same milliseconds under load), but never longer than
-      // CLAIM_COALESCE_MS, so slots beside slow or hanging attempts are still used.
+      // A busy worker frees room one finished request at a time; claiming for each one alone would
+      // spend a transaction per delivery. Wait briefly for a batch's worth (a few requests end
+      // within the same milliseconds under load), but never longer than CLAIM_COALESCE_MS.
       const minBatch = Math.max(1, Math.min(MIN_CLAIM_BATCH, Math.floor(slots / 4)));
-      if (free < minBatch && this.inFlight.size > 0) {
+      if (room < minBatch && this.lanes.inFlight > 0) {
         const now = performance.now();
         coalesceUntil ??= now + CLAIM_COALESCE_MS;
         if (now < coalesceUntil) {
@@ -189,19 +234,21 @@ export class DeliveryWorker {
         }
       }
       coalesceUntil = null;
-      const limit = Math.min(free, CLAIM_BATCH);
+      const limit = Math.min(room, CLAIM_BATCH);
       let jobs: DeliveryJob[];
       this.wakePending = false;
+      const now = this.clock.now();
       try {
-        // The store holds each endpoint to its concurrency limit and throttle across every worker
-        // process; this worker only keeps retries out of its first-attempt reserve, so a storm of
-        // retries (each waiting on a slow or failing endpoint) cannot hold up fresh messages.
+        // The store holds each endpoint to its lease budget and throttle across every worker
+        // process and parks what must wait; this worker keeps retries out of its first-attempt
+        // reserve, so a storm of retries (each waiting on a slow or failing endpoint) cannot hold
+        // up fresh messages, and steps over the work of applications that hold their share.
         jobs = await this.store.claimDueDeliveries({
-          now: this.clock.now(),
+          now,
           limit,
-          leaseMs: leaseMsFor(this.config.requestTimeoutMs),
-          maxRetries: Math.max(0, Math.min(limit, slots - this.firstAttemptReserve - this.retriesInFlight)),
-          endpointConcurrency: this.config.endpointConcurrency,
+          leaseMs,
+          maxRetries: Math.max(0, Math.min(limit, slots - this.firstAttemptReserve - this.lanes.retriesHeld)),
+          ...this.claimLimits(now),
         });
       } catch (error) {
         // Back off while the store stays unavailable (1 s, 2 s, 4 s, then every 5 s), logging the
@@ -218,7 +265,11 @@ export class DeliveryWorker {
         this.logger.info({ failures: claimFailures }, 'claiming deliveries works again');
         claimFailures = 0;
       }
-      for (const job of jobs) this.track(job, this.attempt(job));
+      const nowMs = this.clock.now().getTime();
+      for (const job of jobs) {
+        this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil ?? new Date(now.getTime() + leaseMs), retry: job.delivery.attemptCount > 0 }, nowMs);
+      }
+      this.pump();
       if (jobs.length === limit) {
         stalledClaims = 0;
         continue;
@@ -227,19 +278,87 @@ export class DeliveryWorker {
     }
   }
 
-  private track(job: DeliveryJob, attempt: Promise<void>): void {
-    const retry = job.delivery.attemptCount > 0;
-    if (retry) this.retriesInFlight++;
-    // attempt() never rejects by design; should it anyway, the loop (which races these) must survive.
-    const work = attempt.catch((error: unknown) => this.logger.error({ err: error }, 'attempt crashed; the delivery will be retried after its lease'));
-    this.inFlight.add(work);
+  /** The limits a claim (and the due time it waits for) works within: lease budgets and full applications. */
+  private claimLimits(now: Date): Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'> {
+    const nowMs = now.getTime();
+    return {
+      // Endpoints this worker has not seen lately: a fixed limit's leases, or an adaptive limit's first budget.
+      endpointConcurrency: this.config.endpointConcurrency ?? leaseBudgetFor(Math.min(INITIAL_LIMIT, this.config.endpointConcurrencyMax)),
+      endpointBudgets: this.lanes.budgets(nowMs),
+      fullApplications: this.lanes.fullApplications(),
+    };
+  }
+
+  /** Start buffered deliveries while the worker has free slots (each one's endpoint and application permitting). */
+  private pump(): void {
+    if (!this.running) return;
+    const slots = this.config.workerConcurrency;
+    const nowMs = this.clock.now().getTime();
+    while (this.lanes.inFlight < slots) {
+      const held = this.lanes.take(nowMs);
+      if (!held) break;
+      this.startAttempt(held, nowMs);
+    }
+  }
+
+  /** How long until a paused endpoint with buffered deliveries may go again; null if none waits. */
+  private resumeDelayMs(): number | null {
+    const nowMs = this.clock.now().getTime();
+    const next = this.lanes.nextResumeMs(nowMs);
+    return next === null ? null : Math.max(1, Math.min(this.maxIdleMs, next - nowMs));
+  }
+
+  private startAttempt(held: HeldJob, nowMs: number): void {
+    // A delivery that waited so long its lease could run out mid-request goes back to the store
+    // instead (the renewal keeps this rare): another claim would not know it is in flight.
+    if (held.lockedUntil.getTime() - nowMs < this.config.requestTimeoutMs + 1_000) {
+      this.lanes.finished(held, { signal: null, rttMs: 0, nowMs });
+      void this.store.renewLeases({ leases: [leaseOf(held)], lockedUntil: null }).catch(() => undefined);
+      this.wake();
+      return;
+    }
+    // attempt() never rejects by design; should it anyway, the loop must survive.
+    const work = this.attempt(held).catch((error: unknown) => this.logger.error({ err: error }, 'attempt crashed; the delivery will be retried after its lease'));
+    this.work.add(work);
     void work.finally(() => {
-      this.inFlight.delete(work);
-      if (retry) this.retriesInFlight--;
-      // A finished attempt frees a worker slot and a slot of its endpoint, whose parked deliveries
-      // (if any) may run now: claim again rather than sleep until the next due time.
+      this.work.delete(work);
+      // A recorded attempt frees a lease of its endpoint, whose parked deliveries (if any) may run
+      // now: claim again rather than sleep until the next due time.
       this.wake();
     });
+  }
+
+  /**
+   * Keep the leases of buffered deliveries: renew those with less than RENEW_BELOW_SHARE of a lease
+   * left, and drop from the buffer any whose lease was lost (it ran out and another claim took it).
+   */
+  private renewBufferedLeases(): Promise<void> {
+    if (this.renewing || !this.running) return this.renewing ?? Promise.resolve();
+    const run = async (): Promise<void> => {
+      const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
+      const now = this.clock.now().getTime();
+      const expiring = this.lanes.expiring(now + leaseMs * RENEW_BELOW_SHARE);
+      if (expiring.length === 0) return;
+      const lockedUntil = new Date(now + leaseMs);
+      try {
+        const renewed = new Set(await this.store.renewLeases({ leases: expiring.map(leaseOf), lockedUntil }));
+        const lost = new Set<string>();
+        for (const held of expiring) {
+          if (renewed.has(held.job.delivery.id)) held.lockedUntil = lockedUntil;
+          else lost.add(held.job.delivery.id);
+        }
+        if (lost.size > 0) {
+          this.lanes.drop(lost);
+          this.logger.warn({ deliveries: lost.size }, 'buffered deliveries lost their leases; dropped from the buffer');
+        }
+      } catch (error) {
+        this.logger.warn({ err: error, deliveries: expiring.length }, 'renewing buffered leases failed; retrying');
+      }
+    };
+    this.renewing = run().finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
   }
 
   /**
@@ -256,8 +375,10 @@ export class DeliveryWorker {
     let stalled = 0;
     try {
       const now = this.clock.now();
-      const next = await this.store.nextDueAt({ now, endpointConcurrency: this.config.endpointConcurrency });
+      const next = await this.store.nextDueAt({ now, ...this.claimLimits(now) });
       if (next) delay = Math.max(0, Math.min(delay, next.getTime() - now.getTime()));
+      const resume = this.resumeDelayMs();
+      if (resume !== null) delay = Math.min(delay, resume);
       if (next && delay === 0 && stalledClaims >= 0) {
         stalled = stalledClaims + 1;
         delay = Math.min(this.maxIdleMs, 2 ** stalled);
@@ -287,7 +408,8 @@ export class DeliveryWorker {
   }
 
   /** One attempt of one delivery, start to finish. Never throws. */
-  private async attempt(job: DeliveryJob): Promise<void> {
+  private async attempt(held: HeldJob): Promise<void> {
+    const { job } = held;
     const { delivery, message, endpoint } = job;
     const log = this.logger.child({ appId: delivery.appId, endpointId: delivery.endpointId, msgId: delivery.msgId, deliveryId: delivery.id, attempt: delivery.attemptCount + 1 });
     const started = this.clock.now();
@@ -315,6 +437,16 @@ export class DeliveryWorker {
       }
     }
     const now = this.clock.now();
+    // The HTTP exchange is over: its slots go to the next buffered delivery before this one is
+    // recorded, and the endpoint's limit learns from the answer.
+    this.lanes.finished(held, {
+      signal: requested ? limitSignalOf(result) : null,
+      rttMs: result.durationMs,
+      retryAfterMs: !result.ok && (result.statusCode === 429 || result.statusCode === 503) ? (result.retryAfterMs ?? null) : null,
+      nowMs: now.getTime(),
+    });
+    this.pump();
+    this.wake();
     const attemptsMade = delivery.attemptCount + 1;
     const gone = result.ok === false && result.statusCode === 410;
     // A receiver that answers a failure with `webhook-delivery: abort-message` refuses this message
@@ -471,6 +603,27 @@ export class DeliveryWorker {
     }
     return result;
   }
+}
+
+/** What an attempt's result says about its endpoint's capacity (see adaptive-limit.ts). */
+function limitSignalOf(result: SendWebhookResult): LimitSignal | null {
+  if (result.ok) return 'success';
+  switch (result.reason) {
+    case 'timeout':
+    case 'connection':
+      return 'overload';
+    case 'status':
+      return result.statusCode === 429 || result.statusCode === 503 ? 'overload' : 'answered';
+    case 'redirect':
+      return 'answered';
+    default:
+      // Refused by the SSRF guard, an unusable URL, or shutdown: the endpoint was not asked.
+      return null;
+  }
+}
+
+function leaseOf(held: HeldJob): HeldLease {
+  return { id: held.job.delivery.id, lockedUntil: held.lockedUntil };
 }
 
 /** `webhook-delivery: abort-message` (Svix's convention, value case-insensitive) on a response. */

@@ -24,6 +24,14 @@ export interface TapwireMetricsOptions {
   now: () => Date;
   /** Also export Node.js process metrics (CPU, memory, event loop lag). Default true. */
   processMetrics?: boolean;
+  /** The delivery worker's limits at scrape time; omitted where no worker runs. */
+  readConcurrency?: () => ConcurrencySnapshot;
+}
+
+/** Each endpoint's current limit and each application's requests in flight, in this process's worker. */
+export interface ConcurrencySnapshot {
+  endpoints: Array<{ endpointId: string; limit: number }>;
+  apps: Array<{ appId: string; inFlight: number }>;
 }
 
 let sharedProcessRegistry: Registry | null = null;
@@ -85,6 +93,29 @@ export class TapwireMetrics {
         for (const [endpointId, count] of inFlight) this.set({ endpoint_id: endpointId }, count);
       },
     });
+    const { readConcurrency } = options;
+    if (readConcurrency) {
+      new Gauge({
+        name: 'tapwire_endpoint_concurrency_limit',
+        help: 'Requests an endpoint may have in flight now (its adaptive limit), per endpoint this process delivered to lately',
+        labelNames: ['endpoint_id'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { endpointId, limit } of readConcurrency().endpoints) this.set({ endpoint_id: endpointId }, limit);
+        },
+      });
+      new Gauge({
+        name: 'tapwire_app_in_flight',
+        help: 'Attempts in flight in this process, per application',
+        labelNames: ['app_id'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { appId, inFlight } of readConcurrency().apps) this.set({ app_id: appId }, inFlight);
+        },
+      });
+    }
     const { readQueue, now } = options;
     if (readQueue) {
       // One store read per scrape feeds all three gauges: render() starts it, collect() awaits it.

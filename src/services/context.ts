@@ -2,6 +2,7 @@
 // the delivery worker that new deliveries are due. The API and the CLI build one of these.
 import type { Logger } from 'pino';
 import type { TapwireConfig } from '../config/config.js';
+import type { EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import type { AddressPolicy } from '../delivery/ssrf-guard.js';
 import type { OperationalEvents } from '../operational/operational-events.js';
 import type { Store } from '../storage/store.js';
@@ -26,4 +27,6 @@ export interface ServiceContext {
   operational?: OperationalEvents | null;
   /** Recent token and application lookups of this process (TAPWIRE_LOOKUP_CACHE_TTL); absent: every lookup reads the store. */
   lookups?: LookupCache;
+  /** What this process's delivery worker knows of an endpoint's concurrency; absent when the process runs no worker. */
+  deliveryConcurrency?: (endpointId: string) => EndpointConcurrency | null;
 }

@@ -1,5 +1,6 @@
 // Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover. Sending an
 // example to one endpoint is a message (messages.ts), which reads endpoints through this module.
+import { restingConcurrency, type EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import { newId } from '../domain/ids.js';
 import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
@@ -278,7 +279,7 @@ export async function getEndpointStats(
   appIdOrUid: string,
   endpointIdOrUid: string,
   window: { since?: Date | null; until?: Date | null },
-): Promise<EndpointStats & { canceled: number }> {
+): Promise<EndpointStats & { canceled: number; concurrency: EndpointConcurrency | null }> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const until = window.until ?? new Date(ctx.clock.now().getTime() + 60_000);
   const since = window.since ?? new Date(until.getTime() - 28 * 86_400_000);
@@ -287,7 +288,12 @@ export async function getEndpointStats(
     throw validationError(['query', 'since'], 'the window between since and until may be at most 28 days');
   }
   const stats = await ctx.store.getEndpointStats(endpoint.appId, endpoint.id, since, until);
-  return { ...stats, canceled: 0 };
+  // This process's worker's view (with several worker processes, each has its own limit and requests).
+  const concurrency = ctx.deliveryConcurrency
+    ? (ctx.deliveryConcurrency(endpoint.id) ??
+      restingConcurrency({ endpointCeiling: ctx.config.endpointConcurrencyMax, fixedLimit: ctx.config.endpointConcurrency }, endpoint.concurrencyLimit ?? null))
+    : null;
+  return { ...stats, canceled: 0, concurrency };
 }
 
 /** Furthest back a recover may reach: 14 days. */

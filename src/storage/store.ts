@@ -93,12 +93,32 @@ export interface ClaimDeliveriesInput {
    * (only endpoints with their own concurrencyLimit are limited).
    */
   endpointConcurrency?: number | null;
+  /**
+   * Leases an endpoint may hold, by endpoint id, in place of its own concurrencyLimit and
+   * `endpointConcurrency`: the delivery worker's adaptive limits, each with room for a small buffer.
+   */
+  endpointBudgets?: Record<string, number> | null;
+  /**
+   * Applications whose deliveries are not to be leased now (the worker holds its share of each):
+   * their due deliveries are parked like those of an endpoint at its limit, so a claim steps over
+   * their backlog to other applications' work.
+   */
+  fullApplications?: readonly string[] | null;
 }
 
-export interface NextDueInput {
-  now: Date;
-  /** As in {@link ClaimDeliveriesInput.endpointConcurrency}. */
-  endpointConcurrency?: number | null;
+/** The limits of a claim that decide when it can next take something. */
+export type NextDueInput = { now: Date } & Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'>;
+
+/** A delivery a worker holds leased, and the lease it was given (its lockedUntil). */
+export interface HeldLease {
+  id: string;
+  lockedUntil: Date;
+}
+
+export interface RenewLeasesInput {
+  leases: readonly HeldLease[];
+  /** The new end of each lease; null gives the deliveries back to be claimed at once. */
+  lockedUntil: Date | null;
 }
 
 /** What becomes of a delivery after an attempt. */
@@ -344,6 +364,13 @@ export interface Store {
    * scheduled retries of that message pointless.
    */
   completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult>;
+  /**
+   * Extend (or give back, with `lockedUntil: null`) leases a worker still holds: each delivery whose
+   * lease is still exactly the one given, and which still waits for an attempt. Returns the ids
+   * renewed; a lease that ran out and was claimed again, or a delivery finished meanwhile, is not
+   * (the worker must then drop it).
+   */
+  renewLeases(input: RenewLeasesInput): Promise<string[]>;
   /**
    * When the next delivery becomes claimable: the earliest max(nextAttemptAt, lockedUntil) among
    * deliveries waiting to run (a leased one is claimable again when its lease ends); null when none.

@@ -9,7 +9,7 @@ import type { PostgresDatabase } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import { manualDeliveryParams, mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
 import type { NextDueInput } from '../store.js';
-import { THROTTLE_BURST_MS } from './claims/rules.js';
+import { budgetParams, THROTTLE_BURST_MS } from './claims/rules.js';
 import { postgres as SQL } from './sql.js';
 
 /** Insert one pending delivery per target in one statement, notifying listeners on commit. */
@@ -74,6 +74,7 @@ export class PostgresDeliveries {
       const due = (await this.db.one<{ due: number | null }>(SQL.selectNextDueAt, {
         now: input?.now.getTime() ?? null,
         defaultConcurrency: input?.endpointConcurrency ?? null,
+        ...budgetParams(input),
         burstMs: THROTTLE_BURST_MS,
       }))!.due;
       return due === null ? null : new Date(due);

@@ -97,14 +97,15 @@ export const postgres = {
       parked AS (
         SELECT min(GREATEST(
           ${pgNext.headDue},
-          CASE WHEN @now::bigint IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency::integer) IS NULL THEN NULL
-               WHEN ${pgNext.leasedCount}
-                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN NULL
+          CASE WHEN @now::bigint IS NULL OR ${pg.leaseBudget} IS NULL THEN NULL
+               WHEN ${pgNext.leasedCount} < ${pg.leaseBudget} THEN NULL
                ELSE ${pgNext.firstLeaseEnd} END,
           CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN NULL
                ELSE ceil(e.throttle_tat - (GREATEST(1, floor(e.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
                                           * 1000.0::float8 / e.throttle_rate)::bigint END)) AS due
-        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id
+        -- A full application's deliveries wait for the worker, which claims again as its attempts end.
+        WHERE NOT ${pg.appIsFull})
     SELECT LEAST(
       (SELECT due FROM free),
       (SELECT min(locked_until) FROM deliveries
@@ -143,14 +144,14 @@ export const sqlite = {
       parked AS (
         SELECT MIN(MAX(
           ${liteNext.headDue},
-          CASE WHEN @now IS NULL OR COALESCE(e.concurrency_limit, @defaultConcurrency) IS NULL THEN 0
-               WHEN ${liteNext.leasedCount}
-                    < COALESCE(e.concurrency_limit, @defaultConcurrency) THEN 0
+          CASE WHEN @now IS NULL OR ${lite.leaseBudget} IS NULL THEN 0
+               WHEN ${liteNext.leasedCount} < ${lite.leaseBudget} THEN 0
                ELSE ${liteNext.firstLeaseEnd} END,
           CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN 0
                ELSE CAST(ceil(e.throttle_tat - (MAX(1, floor(e.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / e.throttle_rate) AS INTEGER)
           END)) AS due
-        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id)
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id
+        WHERE NOT ${lite.appIsFull})
     SELECT NULLIF(MIN(COALESCE((SELECT due FROM free), 9223372036854775807),
                       COALESCE((SELECT due FROM leased), 9223372036854775807),
                       COALESCE((SELECT due FROM parked), 9223372036854775807)), 9223372036854775807) AS due`,

@@ -7,7 +7,7 @@ import { conflictsOf } from '../shared/conflicts.js';
 import { manualDeliveryParams, mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import type { NextDueInput } from '../store.js';
-import { THROTTLE_BURST_MS } from './claims/rules.js';
+import { budgetParams, THROTTLE_BURST_MS } from './claims/rules.js';
 import { sqlite as SQL } from './sql.js';
 
 /** Queue one pending delivery, due `now` (inside the caller's write transaction). */
@@ -54,6 +54,7 @@ export class SqliteDeliveries {
       const due = this.db.get<{ due: number | null }>(SQL.selectNextDueAt, {
         now: input?.now.getTime() ?? null,
         defaultConcurrency: input?.endpointConcurrency ?? null,
+        ...budgetParams(input),
         burstMs: THROTTLE_BURST_MS,
       })!.due;
       return due === null ? null : new Date(due);

@@ -24,6 +24,15 @@ export interface SqlFragments {
   parkedEndpoints: string;
   /** A cast that types a parameter PostgreSQL cannot infer (a NULL one, say); SQLite needs none. */
   cast: (type: string) => string;
+  /**
+   * Endpoint `e`'s lease budget in a claim: 0 while its application is in @fullApps (a JSON array of
+   * ids: the worker holds that application's share already), else its entry in @budgets (a JSON
+   * object of endpoint id → leases, the worker's adaptive limits), else its own concurrency_limit,
+   * else @defaultConcurrency. NULL = not limited.
+   */
+  leaseBudget: string;
+  /** Endpoint `e`'s application is in @fullApps (a JSON array of ids, or NULL for none). */
+  appIsFull: string;
 }
 
 export const postgres: SqlFragments = {
@@ -48,6 +57,9 @@ export const postgres: SqlFragments = {
   /** A recursive CTE (inside WITH RECURSIVE); PostgreSQL takes the first probe as a parenthesised query. */
   parkedEndpoints: parkedEndpoints(`(SELECT endpoint_id ${FIRST_PARKED})`),
   cast: (type) => `::${type}`,
+  leaseBudget: `CASE WHEN COALESCE(jsonb_exists(@fullApps::jsonb, e.app_id), false) THEN 0
+                     ELSE COALESCE((@budgets::jsonb ->> e.id)::integer, e.concurrency_limit, @defaultConcurrency::integer) END`,
+  appIsFull: `COALESCE(jsonb_exists(@fullApps::jsonb, e.app_id), false)`,
 };
 
 export const sqlite: SqlFragments = {
@@ -70,4 +82,8 @@ export const sqlite: SqlFragments = {
   /** SQLite wants the first probe as a scalar subquery in a SELECT. */
   parkedEndpoints: parkedEndpoints(`SELECT (SELECT endpoint_id ${FIRST_PARKED})`),
   cast: () => '',
+  /** As on PostgreSQL; ids are letters, digits and underscores, so they need no quoting in a JSON path. */
+  leaseBudget: `CASE WHEN EXISTS (SELECT 1 FROM json_each(@fullApps) WHERE value = e.app_id) THEN 0
+                     ELSE COALESCE(json_extract(@budgets, '$.' || e.id), e.concurrency_limit, @defaultConcurrency) END`,
+  appIsFull: `EXISTS (SELECT 1 FROM json_each(@fullApps) WHERE value = e.app_id)`,
 };

@@ -32,8 +32,8 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   deliveries: { sql: deliveries, postgresOnly: ['insertDeliveries', 'lockEndpointForRecover', 'notifyDeliveriesQueued'], sqliteOnly: ['insertDelivery'] },
   'deliveries/claims': {
     sql: claims,
-    postgresOnly: ['claimDueDeliveries'],
-    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat'],
+    postgresOnly: ['claimDueDeliveries', 'renewLeases'],
+    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat', 'renewLease'],
   },
   'deliveries/completion': {
     sql: completion,

@@ -10,7 +10,7 @@ export const OPERATIONS = {
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
   messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
-  claims: ['claimDueDeliveries'],
+  claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],

@@ -6,7 +6,7 @@ import { readMessageRows } from '../../messages/postgres.js';
 import type { PostgresDatabase } from '../../postgres/database.js';
 import { onceById, toDelivery, toEndpoint, toMessage, type DeliveryRow } from '../../shared/rows.js';
 import { postgresValues as values } from '../../shared/values.js';
-import type { ClaimDeliveriesInput, DeliveryJob } from '../../store.js';
+import type { ClaimDeliveriesInput, DeliveryJob, RenewLeasesInput } from '../../store.js';
 import { claimRoundParams, MAX_CLAIM_ROUNDS, retryBudgetOf } from './rules.js';
 import { postgres as SQL } from './sql.js';
 
@@ -49,6 +49,19 @@ export class PostgresClaims {
         if (!message) return [];
         return [{ delivery: toDelivery(row), message: toMessage(message, values), endpoint: endpointOf(row.endpoint_id) }];
       });
+    });
+  }
+
+  async renewLeases(input: RenewLeasesInput): Promise<string[]> {
+    if (input.leases.length === 0) return [];
+    return this.db.guard(async () => {
+      const leases = input.leases.map((l) => ({ id: l.id, locked_until: l.lockedUntil.getTime() }));
+      const result = await this.db.run<{ id: string }>(
+        SQL.renewLeases,
+        { leases: JSON.stringify(leases), lockedUntil: input.lockedUntil?.getTime() ?? null },
+        this.db.deliveryPool,
+      );
+      return result.rows.map((r) => r.id);
     });
   }
 }

@@ -43,6 +43,10 @@ export interface ClaimRoundParams {
   maxRetries: number;
   /** null = endpoints without a limit of their own are not limited. */
   defaultConcurrency: number | null;
+  /** ClaimDeliveriesInput.endpointBudgets as a JSON object, or null. */
+  budgets: string | null;
+  /** ClaimDeliveriesInput.fullApplications as a JSON array, or null. */
+  fullApps: string | null;
   burstMs: number;
 }
 
@@ -57,7 +61,18 @@ export function claimRoundParams(input: ClaimDeliveriesInput, round: number, lim
     firstWindow: maxRetries < limit ? limit : 0,
     maxRetries,
     defaultConcurrency: input.endpointConcurrency ?? null,
+    ...budgetParams(input),
     burstMs: THROTTLE_BURST_MS,
+  };
+}
+
+/** The worker's lease budgets and full applications as statement parameters (see SqlFragments.leaseBudget). */
+export function budgetParams(input: Pick<ClaimDeliveriesInput, 'endpointBudgets' | 'fullApplications'> | undefined): { budgets: string | null; fullApps: string | null } {
+  const budgets = input?.endpointBudgets;
+  const full = input?.fullApplications;
+  return {
+    budgets: budgets && Object.keys(budgets).length > 0 ? JSON.stringify(budgets) : null,
+    fullApps: full && full.length > 0 ? JSON.stringify(full) : null,
   };
 }
 

@@ -45,9 +45,9 @@ export const postgres = {
         ORDER BY next_attempt_at, id LIMIT @firstWindow
         FOR UPDATE SKIP LOCKED),
       seen_endpoints AS MATERIALIZED (
-        SELECT id, claim_seq, throttle_rate, throttle_tat, COALESCE(concurrency_limit, @defaultConcurrency::integer) AS concurrency
-        FROM endpoints
-        WHERE id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
+        SELECT e.id, e.claim_seq, e.throttle_rate, e.throttle_tat, ${pg.leaseBudget} AS concurrency
+        FROM endpoints e
+        WHERE e.id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
                      UNION SELECT endpoint_id FROM parked_endpoints)),
       -- An endpoint without limits needs no lock (nor a claim_seq bump): any claimer may take its deliveries.
       locked_endpoints AS MATERIALIZED (
@@ -113,9 +113,16 @@ export const postgres = {
         WHERE id IN (SELECT id FROM chosen)
         RETURNING ${DELIVERY})
     SELECT leased.*, p.n AS parked_count FROM (SELECT count(*) AS n FROM parked) p LEFT JOIN leased ON true`,
+  // A worker's buffered deliveries keep their leases, or give them back, only while each lease is
+  // still the one it was given: one that ran out and was claimed again is someone else's now.
+  renewLeases: `
+    UPDATE deliveries d SET locked_until = @lockedUntil::bigint
+    FROM jsonb_to_recordset(@leases::jsonb) AS l(id text, locked_until bigint)
+    WHERE d.id = l.id AND d.locked_until = l.locked_until AND d.status IN ('pending', 'sending')
+    RETURNING d.id`,
 };
 
-/** Every key is SQLite's only: the steps of PostgreSQL's one claimDueDeliveries statement. */
+/** Every key is SQLite's only: the steps of PostgreSQL's one claimDueDeliveries statement, and renewLease (PostgreSQL's renewLeases, one lease a statement). */
 export const sqlite = {
   // A claim round: these small indexed statements gather the candidates and what limits their
   // endpoints, planClaimRound (rules.ts) decides, and the updates below apply it, all in one
@@ -139,8 +146,8 @@ export const sqlite = {
     WITH RECURSIVE ${lite.parkedEndpoints}
     SELECT endpoint_id FROM parked_endpoints WHERE endpoint_id IS NOT NULL`,
   selectEndpointSchedules: `
-    SELECT e.id, COALESCE(e.concurrency_limit, @defaultConcurrency) AS concurrency, e.throttle_rate, e.throttle_tat,
-           CASE WHEN COALESCE(e.concurrency_limit, @defaultConcurrency) IS NULL THEN 0
+    SELECT e.id, ${lite.leaseBudget} AS concurrency, e.throttle_rate, e.throttle_tat,
+           CASE WHEN ${lite.leaseBudget} IS NULL THEN 0
                 ELSE (SELECT COUNT(*) FROM deliveries x
                       WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
                         AND x.locked_until IS NOT NULL AND x.locked_until > @now) END AS leased
@@ -159,4 +166,9 @@ export const sqlite = {
     UPDATE deliveries SET parked_due_at = next_attempt_at, next_attempt_at = NULL
     WHERE id IN (SELECT value FROM json_each(@ids)) AND next_attempt_at IS NOT NULL`,
   setThrottleTat: `UPDATE endpoints SET throttle_tat = @tat WHERE id = @id`,
+  /** As on PostgreSQL, one lease a statement (in process, cheaper than unpacking a JSON list). */
+  renewLease: `
+    UPDATE deliveries SET locked_until = @lockedUntil
+    WHERE id = @id AND locked_until = @previous AND status IN ('pending', 'sending')
+    RETURNING id`,
 };

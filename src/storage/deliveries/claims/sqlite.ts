@@ -6,7 +6,7 @@ import { readLiveEndpoint } from '../../endpoints/sqlite.js';
 import { readMessage } from '../../messages/sqlite.js';
 import { onceById, toDelivery, type DeliveryRow } from '../../shared/rows.js';
 import type { SqliteDatabase } from '../../sqlite/database.js';
-import type { ClaimDeliveriesInput, DeliveryJob } from '../../store.js';
+import type { ClaimDeliveriesInput, DeliveryJob, RenewLeasesInput } from '../../store.js';
 import {
   advancedThrottleTat,
   claimRoundParams,
@@ -71,6 +71,18 @@ export class SqliteClaims {
     );
   }
 
+  async renewLeases(input: RenewLeasesInput): Promise<string[]> {
+    if (input.leases.length === 0) return [];
+    return this.db.guard(() =>
+      this.db.writeUnsynced(() => {
+        const lockedUntil = input.lockedUntil?.getTime() ?? null;
+        return input.leases.flatMap(
+          (l) => this.db.all<{ id: string }>(SQL.renewLease, { id: l.id, previous: l.lockedUntil.getTime(), lockedUntil }).map((r) => r.id),
+        );
+      }),
+    );
+  }
+
   /** Gather one claim round's candidates and their endpoints' limits, and plan it (inside the claim's transaction). */
   private planRound(params: ClaimRoundParams): ReturnType<typeof planClaimRound> & { schedules: Map<string, EndpointSchedule> } {
     const candidate =
@@ -88,6 +100,8 @@ export class SqliteClaims {
       ids: JSON.stringify([...endpointIds]),
       now: params.now,
       defaultConcurrency: params.defaultConcurrency,
+      budgets: params.budgets,
+      fullApps: params.fullApps,
     });
     const rooms = new Map<string, number>();
     for (const r of scheduleRows) {
