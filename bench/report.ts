@@ -166,7 +166,8 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     `Tapwire bench, ${results.mode} mode, ${results.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
       `PostgreSQL ${machine.postgres ?? 'n/a'}, commit ${results.git.commit?.slice(0, 12) ?? 'n/a'}${results.git.dirtyFiles.length > 0 ? ' (with uncommitted changes)' : ''}, ` +
-      `load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. ${s.concurrency} requests in flight; ${s.clients} API clients.`,
+      `load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. Raw and relay: ${s.concurrency} requests in flight; ` +
+      `Tapwire: the server's defaults (no concurrency settings); ${s.clients} API clients.`,
   );
   out.push('');
   const relayLatency = ok(baselines.relay.latency ?? undefined);

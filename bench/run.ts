@@ -95,7 +95,9 @@ const HELP = `Usage: npm run bench -- [options]
                           (latency also runs e2e for its maximum rate; backlog also runs drain)
   --out FILE              JSON output (default bench/results/latest.json for a full run,
                           bench/results/latest-quick.json / latest-smoke.json otherwise)
-  --concurrency N         requests in flight for raw, relay and Tapwire's worker (default 64)
+  --concurrency N         requests in flight of the raw sender and the relay (default 64); Tapwire
+                          always runs with the server's defaults (no concurrency setting or
+                          endpoint concurrencyLimit), as users get it
   --clients N             API clients in flight (default: the concurrency)
   --postgres-url URL      default TAPWIRE_BENCH_POSTGRES_URL, TAPWIRE_TEST_POSTGRES_URL or
                           postgres://postgres@127.0.0.1:5432/test (a schema per scenario, dropped after)
@@ -220,7 +222,7 @@ async function main(): Promise<number> {
       tapwireLogLevel: settings.logLevel,
       noisyRequestTimeout: settings.noisyRequestTimeout,
       serverEnv,
-      sameConcurrency: `raw and relay keep ${concurrency} requests in flight over ${concurrency} keep-alive connections; Tapwire runs with TAPWIRE_WORKER_CONCURRENCY=${concurrency} and each endpoint's concurrencyLimit=${concurrency} (noisy neighbour: server defaults)`,
+      sameConcurrency: `raw and relay keep ${concurrency} requests in flight over ${concurrency} keep-alive connections; Tapwire runs with the server's defaults everywhere (no TAPWIRE_WORKER_CONCURRENCY or TAPWIRE_ENDPOINT_CONCURRENCY, no endpoint concurrencyLimit)`,
     },
     clock: { offsetMs: 0, roundTripMs: 0 },
     baselines: { raw: { runs: [], medianPerSecond: null }, relay: { runs: [], medianDeliveriesPerSecond: null, medianAcceptPerSecond: null, latency: null } },

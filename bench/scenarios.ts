@@ -32,7 +32,7 @@ export interface Sizes {
 
 export interface BenchSettings {
   sizes: Sizes;
-  /** Requests in flight: raw sender, relay, Tapwire's TAPWIRE_WORKER_CONCURRENCY and endpoint limit. */
+  /** Requests in flight of the raw sender and the relay (Tapwire runs with its own defaults). */
   concurrency: number;
   /** API clients in flight in the closed-loop scenarios. */
   clients: number;
@@ -107,11 +107,6 @@ export class Bench {
     return tapwire.stop();
   }
 
-  /** Worker settings for the single-endpoint comparisons with raw: as many slots as raw has requests in flight. */
-  sameConcurrencyEnv(): Record<string, string> {
-    return { TAPWIRE_WORKER_CONCURRENCY: String(this.settings.concurrency) };
-  }
-
   /** Wait until `count` distinct arrivals under `prefix`; fails if a Tapwire process dies or time runs out. */
   async waitForArrivals(prefix: string, count: number, processes: TapwireProcess[]): Promise<ReceiverStats> {
     const timeoutMs = 120_000 + count * 10;
@@ -141,12 +136,12 @@ export class Bench {
   }
 }
 
-/** Create an application with one endpoint per URL; `limit` null = the server default. */
-async function setUpApps(client: ApiClient, urls: string[][], limit: number | null): Promise<string[]> {
+/** Create an application per list, with one endpoint per URL, every setting at the server's default. */
+async function setUpApps(client: ApiClient, urls: string[][]): Promise<string[]> {
   const paths: string[] = [];
   for (const [i, endpointUrls] of urls.entries()) {
     const appId = await client.createApp(`bench-${i}`);
-    for (const url of endpointUrls) await client.createEndpoint(appId, url, SECRET, limit);
+    for (const url of endpointUrls) await client.createEndpoint(appId, url, SECRET, null);
     paths.push(`/api/v1/app/${appId}/msg`);
   }
   return paths;
@@ -163,13 +158,12 @@ async function preload(
   bench: Bench,
   database: Database,
   apps: string[][],
-  limit: number | null,
   count: number,
 ): Promise<{ acceptPerSecond: number }> {
   const api = await bench.start(database, 'api');
   const client = new ApiClient(api.url!, bench.settings.clients);
   try {
-    const paths = await setUpApps(client, apps, limit);
+    const paths = await setUpApps(client, apps);
     const posted = await postClosedLoop(client, { paths, clients: bench.settings.clients, count });
     assertAccepted('pre-loading', posted, count);
     return { acceptPerSecond: posted.perSecond };
@@ -218,14 +212,14 @@ export interface DrainResult {
 }
 
 export async function runDrain(bench: Bench, backend: Backend): Promise<DrainResult> {
-  const { sizes, concurrency } = bench.settings;
+  const { sizes } = bench.settings;
   const messages = sizes.drainMessages;
   return withDatabase(bench, backend, async (database) => {
-    const { acceptPerSecond } = await preload(bench, database, [[`${bench.origin(0)}/ok/drain`]], concurrency, messages);
+    const { acceptPerSecond } = await preload(bench, database, [[`${bench.origin(0)}/ok/drain`]], messages);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const spawnedAt = wallClockMs();
-    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const worker = await bench.start(database, 'worker');
     const stats = await bench.waitForArrivals('/ok/', messages, [worker]);
     const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
     const { peakRssMb } = await bench.stop(worker);
@@ -301,12 +295,12 @@ async function measureEndToEnd(
 }
 
 export async function runEndToEnd(bench: Bench, backend: Backend): Promise<EndToEndResult> {
-  const { sizes, concurrency, clients } = bench.settings;
+  const { sizes, clients } = bench.settings;
   return withDatabase(bench, backend, async (database) => {
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
-      const paths = await setUpApps(client, [[`${bench.origin(0)}/ok/e2e`]], concurrency);
+      const paths = await setUpApps(client, [[`${bench.origin(0)}/ok/e2e`]]);
       const result = await measureEndToEnd(bench, client, paths, sizes.e2eMs, { tapwirePids: [tapwire.pid] }, [tapwire]);
       return { ...result, peakRssMb: tapwire.peakRssMb() };
     } finally {
@@ -394,12 +388,12 @@ async function measureLatency(
 }
 
 export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: number): Promise<LatencyResult> {
-  const { concurrency, clients } = bench.settings;
+  const { clients } = bench.settings;
   return withDatabase(bench, backend, async (database) => {
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
-      const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]], concurrency);
+      const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]]);
       const result = await measureLatency(bench, client, path!, Math.max(1, 0.2 * maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
       return { ...result, peakRssMb: tapwire.peakRssMb() };
     } finally {
@@ -440,13 +434,13 @@ export interface BacklogResult {
 }
 
 export async function runBacklog(bench: Bench, backend: Backend): Promise<BacklogResult> {
-  const { sizes, concurrency, clients } = bench.settings;
+  const { sizes, clients } = bench.settings;
   const pending = sizes.backlogDeliveries;
   return withDatabase(bench, backend, async (database) => {
     // One message through the API (nobody delivering), then copies of it up to `pending`.
     const api = await bench.start(database, 'api');
     const setupClient = new ApiClient(api.url!, 1);
-    const paths = await setUpApps(setupClient, [[`${bench.origin(0)}/ok/backlog`]], concurrency);
+    const paths = await setUpApps(setupClient, [[`${bench.origin(0)}/ok/backlog`]]);
     assertAccepted('the template message', await postClosedLoop(setupClient, { paths, clients: 1, count: 1 }), 1);
     await setupClient.close();
     await bench.stop(api);
@@ -457,7 +451,7 @@ export async function runBacklog(bench: Bench, backend: Backend): Promise<Backlo
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const spawnedAt = wallClockMs();
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
       const first = await bench.waitForArrivals('/ok/', 1, [tapwire]);
@@ -518,7 +512,7 @@ async function noisyRun(bench: Bench, backend: Backend, hanging: boolean): Promi
   if (hanging) apps.push([`${bench.origin(1 + healthy)}/hang/neighbour`]);
   const perEndpoint = sizes.noisyMessagesPerEndpoint;
   return withDatabase(bench, backend, async (database) => {
-    await preload(bench, database, apps, null, perEndpoint * apps.length);
+    await preload(bench, database, apps, perEndpoint * apps.length);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const worker = await bench.start(database, 'worker', { TAPWIRE_REQUEST_TIMEOUT: noisyRequestTimeout });
@@ -563,10 +557,10 @@ export interface FanOutRun {
 async function fanOutRun(bench: Bench, backend: Backend, endpoints: number, messages: number): Promise<FanOutRun> {
   const urls = Array.from({ length: endpoints }, (_, i) => `${bench.origin(i)}/ok/fan-${i}`);
   return withDatabase(bench, backend, async (database) => {
-    const { acceptPerSecond } = await preload(bench, database, [urls], bench.settings.concurrency, messages);
+    const { acceptPerSecond } = await preload(bench, database, [urls], messages);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
-    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const worker = await bench.start(database, 'worker');
     const stats = await bench.waitForArrivals('/ok/fan-', endpoints * messages, [worker]);
     const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
     const arrived = arrivalsUnder(stats, '/ok/fan-');
