@@ -90,8 +90,9 @@ export class Bench {
     return origins[index % origins.length]!;
   }
 
-  resetReceiver(track = false): Promise<ReceiverStats> {
-    return this.receiver.call<ReceiverStats>('reset', { track });
+  /** Forget the receiver's counts; see the receiver's `reset` for `more`. */
+  resetReceiver(track = false, more: { trackPrefix?: string; limitedWindowMs?: number } = {}): Promise<ReceiverStats> {
+    return this.receiver.call<ReceiverStats>('reset', { track, ...more });
   }
 
   async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
