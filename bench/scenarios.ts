@@ -9,7 +9,7 @@ import { wallClockMs } from './clock.js';
 import { CpuMeter, type CpuShare } from './cpu.js';
 import type { HelperProcess } from './ipc.js';
 import { postClosedLoop, postOpenLoop, sendRaw, type RawResult } from './load.js';
-import type { ReceiverReady, ReceiverStats } from './receiver.js';
+import type { LimitedPath, ReceiverReady, ReceiverStats } from './receiver.js';
 import type { RelayReady, RelayStats } from './relay.js';
 import { percentiles, type Percentiles } from './stats.js';
 import { ApiClient, freshDatabase, TapwireProcess, type Backend, type Database, type Role } from './tapwire.js';
@@ -28,6 +28,19 @@ export interface Sizes {
   noisyMessagesPerEndpoint: number;
   fanOut10Messages: number;
   fanOut100Messages: number;
+  /** Slow endpoint: how long the open loop posts at SLOW_RATE_PER_SECOND. */
+  slowMs: number;
+  /** Noisy tenant: tenant A's messages (each fanned out to its 50 endpoints). */
+  tenantAMessages: number;
+  /** Noisy tenant: how long tenant B posts at TENANT_B_RATE_PER_SECOND. */
+  tenantBMs: number;
+  /** Noisy tenant: how long to wait for B's last deliveries after its last post. */
+  tenantBWaitMs: number;
+  /** Retry-After: messages queued for the limited endpoint, and how long it answers 429. */
+  retryAfterMessages: number;
+  limitedWindowMs: number;
+  /** Retry-After: how long to wait for every delivery after the limited window ends. */
+  retryAfterWaitMs: number;
 }
 
 export interface BenchSettings {
@@ -95,7 +108,7 @@ export class Bench {
     return this.receiver.call<ReceiverStats>('reset', { track, ...more });
   }
 
-  async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
+  async start(database: Database, role: Role, env: Record<string, string> = {}, name: string = role): Promise<TapwireProcess> {
     const logFile = this.settings.logDir ? `${this.settings.logDir}/${database.backend}-${name}-${Date.now()}.log` : null;
     const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.settings.profileDir] : [];
     const tapwire = await TapwireProcess.start({ database, role, env: { ...this.settings.serverEnv, ...env }, logLevel: this.settings.logLevel, logFile, nodeArgs });
@@ -103,9 +116,10 @@ export class Bench {
     return tapwire;
   }
 
-  async stop(tapwire: TapwireProcess): Promise<{ peakRssMb: number | null }> {
+  /** SIGTERM, then SIGKILL after `graceMs` (TapwireProcess.stop's default when not given). */
+  async stop(tapwire: TapwireProcess, graceMs?: number): Promise<{ peakRssMb: number | null }> {
     this.live.delete(tapwire);
-    return tapwire.stop();
+    return tapwire.stop(graceMs);
   }
 
   /** Wait until `count` distinct arrivals under `prefix`; fails if a Tapwire process dies or time runs out. */
@@ -114,6 +128,16 @@ export class Bench {
     const stats = await Promise.race([this.receiver.call<ReceiverStats & { reached: boolean }>('waitFor', { prefix, count, timeoutMs }), ...processes.map((p) => p.failed)]);
     if (!stats.reached) throw new Error(`only ${arrivalsUnder(stats, prefix).unique} of ${count} deliveries under ${prefix} arrived within ${timeoutMs / 1000} s`);
     return stats;
+  }
+
+  /** Like waitForArrivals, but a timeout is an answer (`reached` false), not a failure. */
+  waitForArrivalsUpTo(prefix: string, count: number, processes: TapwireProcess[], timeoutMs: number): Promise<ReceiverStats & { reached: boolean }> {
+    return Promise.race([this.receiver.call<ReceiverStats & { reached: boolean }>('waitFor', { prefix, count, timeoutMs: Math.max(0, timeoutMs) }), ...processes.map((p) => p.failed)]);
+  }
+
+  /** Tracked arrivals (see resetReceiver), on the harness's clock. */
+  async trackedArrivals(): Promise<Map<string, number>> {
+    return new Map((await this.receiver.call<[string, number][]>('arrivals')).map(([id, at]) => [id, at - this.clockOffsetMs]));
   }
 
   /** Measure the offset between the receiver's clock and ours: the exchange with the shortest round trip wins. */
@@ -581,4 +605,287 @@ async function fanOutRun(bench: Bench, backend: Backend, endpoints: number, mess
 export async function runFanOut(bench: Bench, backend: Backend): Promise<{ to10: FanOutRun; to100: FanOutRun }> {
   const { fanOut10Messages, fanOut100Messages } = bench.settings.sizes;
   return { to10: await fanOutRun(bench, backend, 10, fanOut10Messages), to100: await fanOutRun(bench, backend, 100, fanOut100Messages) };
+}
+
+// 8. Slow endpoint (issue 16) -------------------------------------------------------------------
+
+/** The slow endpoint's answer time and the rate offered to it. */
+export const SLOW_ANSWER_MS = 50;
+export const SLOW_RATE_PER_SECOND = 300;
+
+export interface SlowEndpointResult {
+  /** The endpoint answers 200 this long after the body arrived. */
+  answerMs: number;
+  targetPerSecond: number;
+  postingSeconds: number;
+  /** Messages sent (accepted or not) per second of the posting window. */
+  offeredPerSecond: number;
+  accepted: number;
+  refused: number;
+  /**
+   * Distinct deliveries arriving per second while the client posted, from the end of the warm-up to
+   * the end of the posting window.
+   */
+  sustainedPerSecond: number | null;
+  /** sustainedPerSecond ÷ offeredPerSecond (target ≥ 0.95). */
+  sustainedVsOffered: number | null;
+  /** From the last message accepted (its 202 received) to the last delivery's arrival; null when some never arrived. */
+  lastPostToLastDeliveryMs: number | null;
+  delivered: number;
+  /** Accepted but not delivered when the wait ended (120 s plus 10 ms a message after the last post). */
+  missing: number;
+  repeats: number;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+/**
+ * One application, one endpoint answering in 50 ms, fed by an open-loop client at 300 messages/s
+ * through the API of one `serve --role all` process: does the delivery keep up, and how far behind
+ * is the last delivery when posting stops?
+ */
+export async function runSlowEndpoint(bench: Bench, backend: Backend): Promise<SlowEndpointResult> {
+  const { sizes, clients } = bench.settings;
+  const prefix = `/slow/${SLOW_ANSWER_MS}/`;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all');
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const [path] = await setUpApps(client, [[`${bench.origin(0)}${prefix}slow`]]);
+      const before = await bench.resetReceiver(true, { trackPrefix: prefix });
+      const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, tapwirePids: [tapwire.pid] });
+      const startedAt = wallClockMs();
+      const sent = await postOpenLoop(client, { path: path!, ratePerSecond: SLOW_RATE_PER_SECOND, durationMs: sizes.slowMs });
+      const accepted = sent.messages.length;
+      if (accepted === 0) throw new Error(`no message accepted; first refusal: ${sent.firstError}`);
+      const stats = await bench.waitForArrivalsUpTo(prefix, accepted, [tapwire], 120_000 + accepted * 10);
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const arrivals = await bench.trackedArrivals();
+      const from = startedAt + sizes.warmupMs;
+      const to = startedAt + sizes.slowMs;
+      let inWindow = 0;
+      let lastArrival = -Infinity;
+      let delivered = 0;
+      for (const m of sent.messages) {
+        const at = arrivals.get(m.id);
+        if (at === undefined) continue;
+        delivered++;
+        lastArrival = Math.max(lastArrival, at);
+      }
+      for (const at of arrivals.values()) if (at >= from && at < to) inWindow++;
+      const offeredPerSecond = ((accepted + sent.errors) * 1000) / sizes.slowMs;
+      const sustainedPerSecond = to > from ? (inWindow * 1000) / (to - from) : null;
+      const lastAccepted = Math.max(...sent.messages.map((m) => m.acceptedAt));
+      return {
+        answerMs: SLOW_ANSWER_MS,
+        targetPerSecond: SLOW_RATE_PER_SECOND,
+        postingSeconds: sizes.slowMs / 1000,
+        offeredPerSecond,
+        accepted,
+        refused: sent.errors,
+        sustainedPerSecond,
+        sustainedVsOffered: sustainedPerSecond === null ? null : sustainedPerSecond / offeredPerSecond,
+        lastPostToLastDeliveryMs: delivered === accepted ? lastArrival - lastAccepted : null,
+        delivered,
+        missing: accepted - delivered,
+        repeats: arrivalsUnder(stats, prefix).repeats,
+        peakRssMb: tapwire.peakRssMb(),
+        cpu,
+      };
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+// 9. Noisy tenant (issue 16) --------------------------------------------------------------------
+
+export const TENANT_A_ENDPOINTS = 50;
+export const TENANT_A_ANSWER_MS = 2_000;
+export const TENANT_B_RATE_PER_SECOND = 20;
+
+export interface TenantRun {
+  /** Tenant A: one application whose every message goes to its 50 endpoints (0 in the baseline). */
+  aMessages: number;
+  aEndpoints: number;
+  aDeliveriesQueued: number;
+  /** A's messages accepted per second, posted as fast as the API takes them. */
+  aAcceptMessagesPerSecond: number | null;
+  /** A's deliveries that had arrived when B started, and A's arrivals per second while B was measured. */
+  aDeliveredBeforeB: number;
+  aDeliveriesPerSecondDuringB: number | null;
+  /** Tenant B: one application, one fast endpoint, an open loop at 20 messages/s. */
+  bRatePerSecond: number;
+  /** B's messages accepted, and those measured: the ones called after the warm-up, as in the latency scenario. */
+  bMessages: number;
+  bMeasured: number;
+  /** B's measured messages not delivered within the wait after B's last post. */
+  bMissing: number;
+  bWaitSeconds: number;
+  /** B: API call → arrival at the receiver, over the messages that arrived. */
+  bCallToArrivalMs: Percentiles | null;
+  bCallToAcceptedMs: Percentiles | null;
+  /** How long stopping the Tapwire process took (SIGTERM, SIGKILL after 2 s). */
+  stopSeconds: number;
+  cpu: CpuShare;
+}
+
+export interface TenantResult {
+  aAnswerMs: number;
+  withA: TenantRun;
+  withoutA: TenantRun;
+}
+
+/**
+ * Tenant A (50 endpoints on their own loopback origins, each answering in 2 s) posts its messages
+ * through the API of one `serve --role all` process as fast as it takes them; then, while A's
+ * backlog drains, tenant B posts 20 messages/s to one fast endpoint and each of B's messages is timed
+ * from its API call to its arrival. The baseline (`withA` false) is B alone on a fresh database.
+ */
+async function tenantRun(bench: Bench, backend: Backend, withA: boolean): Promise<TenantRun> {
+  const { sizes, clients } = bench.settings;
+  const aMessages = withA ? sizes.tenantAMessages : 0;
+  const aEndpoints = withA ? TENANT_A_ENDPOINTS : 0;
+  const bPrefix = '/ok/tenant-b';
+  const aPrefix = `/slow/${TENANT_A_ANSWER_MS}/`;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all', {}, withA ? 'tenant-ab' : 'tenant-b');
+    const client = new ApiClient(tapwire.url!, clients);
+    let stopSeconds = 0;
+    try {
+      const aUrls = Array.from({ length: aEndpoints }, (_, i) => `${bench.origin(1 + i)}${aPrefix}a-${i}`);
+      const apps = withA ? [aUrls, [`${bench.origin(0)}${bPrefix}`]] : [[`${bench.origin(0)}${bPrefix}`]];
+      const paths = await setUpApps(client, apps);
+      const bPath = paths[paths.length - 1]!;
+      await bench.resetReceiver(true, { trackPrefix: bPrefix });
+      let aAcceptMessagesPerSecond: number | null = null;
+      if (withA) {
+        const posted = await postClosedLoop(client, { paths: [paths[0]!], clients, count: aMessages });
+        assertAccepted('tenant A', posted, aMessages);
+        aAcceptMessagesPerSecond = posted.perSecond;
+      }
+      const atB = await bench.receiver.call<ReceiverStats>('stats');
+      const meter = new CpuMeter({ receiverCpuMs: atB.cpuMs, tapwirePids: [tapwire.pid] });
+      const sent = await postOpenLoop(client, { path: bPath, ratePerSecond: TENANT_B_RATE_PER_SECOND, durationMs: sizes.tenantBMs });
+      assertAccepted('tenant B', { accepted: sent.messages.length, errors: sent.errors, firstError: sent.firstError });
+      const stats = await bench.waitForArrivalsUpTo(bPrefix, sent.messages.length, [tapwire], sizes.tenantBWaitMs);
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const arrivals = await bench.trackedArrivals();
+      const callToArrival: number[] = [];
+      const firstCall = Math.min(...sent.messages.map((m) => m.calledAt));
+      const measured = sent.messages.filter((m) => m.calledAt >= firstCall + sizes.warmupMs);
+      for (const m of measured) {
+        const at = arrivals.get(m.id);
+        if (at !== undefined) callToArrival.push(at - m.calledAt);
+      }
+      const aBefore = arrivalsUnder(atB, aPrefix).unique;
+      const aAfter = arrivalsUnder(stats, aPrefix).unique;
+      // A's backlog would take minutes to drain: drop its requests in flight, then stop the process.
+      await bench.resetReceiver();
+      const stopStart = performance.now();
+      await bench.stop(tapwire, 2_000);
+      stopSeconds = (performance.now() - stopStart) / 1000;
+      return {
+        aMessages,
+        aEndpoints,
+        aDeliveriesQueued: aMessages * aEndpoints,
+        aAcceptMessagesPerSecond,
+        aDeliveredBeforeB: aBefore,
+        aDeliveriesPerSecondDuringB: withA && stats.at > atB.at ? ((aAfter - aBefore) * 1000) / (stats.at - atB.at) : null,
+        bRatePerSecond: TENANT_B_RATE_PER_SECOND,
+        bMessages: sent.messages.length,
+        bMeasured: measured.length,
+        bMissing: measured.length - callToArrival.length,
+        bWaitSeconds: sizes.tenantBWaitMs / 1000,
+        bCallToArrivalMs: percentiles(callToArrival),
+        bCallToAcceptedMs: percentiles(measured.map((m) => m.acceptedAt - m.calledAt)),
+        stopSeconds,
+        cpu,
+      };
+    } finally {
+      await client.close();
+      await bench.resetReceiver();
+    }
+  });
+}
+
+export async function runTenant(bench: Bench, backend: Backend): Promise<TenantResult> {
+  const withoutA = await tenantRun(bench, backend, false);
+  const withA = await tenantRun(bench, backend, true);
+  return { aAnswerMs: TENANT_A_ANSWER_MS, withA, withoutA };
+}
+
+// 10. Retry-After (issue 16) --------------------------------------------------------------------
+
+export interface RetryAfterResult {
+  messages: number;
+  /** The endpoint answered 429 with `Retry-After: 1` for this long from its first request. */
+  windowSeconds: number;
+  /** Requests it got while it answered 429 (the whole window). */
+  requestsInWindow: number;
+  /** Requests per second it got during the window, the first second left out (target about 1). */
+  requestsPerSecondWhileLimited: number | null;
+  /** Requests in each second from its first request on (the window, then the recovery). */
+  requestsBySecond: number[];
+  /** Distinct messages answered 200. */
+  delivered: number;
+  /** From the end of the window to the last of the messages' first 200; null when some never got one. */
+  recoveryToAllDeliveredMs: number | null;
+  /** How long the harness waited after the window for every delivery. */
+  waitAfterWindowSeconds: number;
+  cpu: CpuShare;
+}
+
+/**
+ * One endpoint that answers 429 with `Retry-After: 1` for a window from its first request, then 200;
+ * the messages are posted at once through the API of one `serve --role all` process. Counts what
+ * reaches the endpoint while it refuses, and how soon after its recovery everything is delivered.
+ */
+export async function runRetryAfter(bench: Bench, backend: Backend): Promise<RetryAfterResult> {
+  const { sizes, clients } = bench.settings;
+  const prefix = '/limited/';
+  const path = `${prefix}retry-after`;
+  const messages = sizes.retryAfterMessages;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all');
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const paths = await setUpApps(client, [[`${bench.origin(0)}${path}`]]);
+      const before = await bench.resetReceiver(true, { trackPrefix: prefix, limitedWindowMs: sizes.limitedWindowMs });
+      const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, tapwirePids: [tapwire.pid] });
+      const postedAt = wallClockMs();
+      assertAccepted('queuing', await postClosedLoop(client, { paths, clients, count: messages }), messages);
+      // The window opens at the endpoint's first request, soon after the first post.
+      const stats = await bench.waitForArrivalsUpTo(prefix, messages, [tapwire], postedAt + sizes.limitedWindowMs + sizes.retryAfterWaitMs - wallClockMs());
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const limited = (await bench.receiver.call<Record<string, LimitedPath>>('limited'))[path];
+      if (!limited) throw new Error('the limited endpoint got no request');
+      const arrivals = [...(await bench.trackedArrivals()).values()];
+      const { firstAt, windowEndsAt, requests } = limited;
+      const inWindow = requests.filter(([at]) => at < windowEndsAt);
+      const afterFirstSecond = inWindow.filter(([at]) => at >= firstAt + 1_000);
+      const limitedSeconds = (windowEndsAt - firstAt - 1_000) / 1000;
+      const requestsBySecond: number[] = [];
+      for (const [at] of requests) {
+        const second = Math.floor((at - firstAt) / 1000);
+        while (requestsBySecond.length <= second) requestsBySecond.push(0);
+        requestsBySecond[second]!++;
+      }
+      const lastDelivery = Math.max(...arrivals);
+      return {
+        messages,
+        windowSeconds: sizes.limitedWindowMs / 1000,
+        requestsInWindow: inWindow.length,
+        requestsPerSecondWhileLimited: limitedSeconds > 0 ? afterFirstSecond.length / limitedSeconds : null,
+        requestsBySecond,
+        delivered: arrivals.length,
+        // Arrivals are on the harness's clock, the window on the receiver's.
+        recoveryToAllDeliveredMs: arrivals.length >= messages ? lastDelivery + bench.clockOffsetMs - windowEndsAt : null,
+        waitAfterWindowSeconds: sizes.retryAfterWaitMs / 1000,
+        cpu,
+      };
+    } finally {
+      await client.close();
+    }
+  });
 }
