@@ -103,13 +103,13 @@ const SIZES: Record<Mode, Sizes> = {
     noisyMessagesPerEndpoint: 30,
     fanOut10Messages: 30,
     fanOut100Messages: 3,
-    slowMs: 600,
+    slowMs: 400,
     tenantAMessages: 20,
     tenantBMs: 1_000,
-    tenantBWaitMs: 5_000,
+    tenantBWaitMs: 3_000,
     retryAfterMessages: 20,
     limitedWindowMs: 2_000,
-    retryAfterWaitMs: 8_000,
+    retryAfterWaitMs: 6_000,
   },
 };
 
