@@ -3,7 +3,7 @@
 // writes the results as JSON.
 //
 //   npm run bench                         full run, both backends (long: a million-row backlog)
-//   npm run bench -- --quick              everyday check, both backends, under 2 minutes
+//   npm run bench -- --quick              everyday check, both backends, about 4 minutes
 //   npm run bench -- --smoke              tiny sizes, for the test suite
 //   npm run bench -- --backend sqlite --only drain,e2e
 //
@@ -115,7 +115,7 @@ const SIZES: Record<Mode, Sizes> = {
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick                 everyday sizes, under 2 minutes for both backends
+  --quick                 everyday sizes, about 4 minutes for both backends
   --smoke                 tiny sizes (the test suite's smoke run)
   --backend B             sqlite, postgres or both (default both)
   --only LIST             comma-separated: ${SCENARIOS.join(',')}
