@@ -347,7 +347,7 @@ export async function runRelayEndToEnd(bench: Bench): Promise<Omit<EndToEndResul
 // 4. Latency ------------------------------------------------------------------------------------
 
 export interface LatencyResult {
-  /** 20 % of the maximum end-to-end rate measured in this run. */
+  /** 20 % of the maximum end-to-end rate measured in this run (at least about 10 messages in the measured window). */
   targetPerSecond: number;
   achievedPerSecond: number;
   messages: number;
@@ -412,6 +412,15 @@ async function measureLatency(
   };
 }
 
+/**
+ * 20 % of `maxPerSecond`, but never fewer than about 10 messages in the measured window: at the server's
+ * defaults a short (smoke) end-to-end run can measure a rate so low that 20 % of it would send
+ * nothing after the warm-up.
+ */
+function latencyRate(bench: Bench, maxPerSecond: number): number {
+  return Math.max(0.2 * maxPerSecond, 10_000 / bench.settings.sizes.latencyMs);
+}
+
 export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: number): Promise<LatencyResult> {
   const { clients } = bench.settings;
   return withDatabase(bench, backend, async (database) => {
@@ -419,7 +428,7 @@ export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: n
     const client = new ApiClient(tapwire.url!, clients);
     try {
       const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]]);
-      const result = await measureLatency(bench, client, path!, Math.max(1, 0.2 * maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
+      const result = await measureLatency(bench, client, path!, latencyRate(bench, maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
       return { ...result, peakRssMb: tapwire.peakRssMb() };
     } finally {
       await client.close();
@@ -430,7 +439,7 @@ export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: n
 export async function runRelayLatency(bench: Bench, maxPerSecond: number): Promise<Omit<LatencyResult, 'peakRssMb'>> {
   const client = new ApiClient(bench.relay!.ready.url, bench.settings.clients);
   try {
-    return await measureLatency(bench, client, '/api/v1/app/app_relay/msg', Math.max(1, 0.2 * maxPerSecond), { relay: true }, []);
+    return await measureLatency(bench, client, '/api/v1/app/app_relay/msg', latencyRate(bench, maxPerSecond), { relay: true }, []);
   } finally {
     await client.close();
   }
