@@ -4,9 +4,13 @@
 // scenarios, and counts each (path, webhook-id) once. It does not verify signatures: it is the
 // same cheap receiver for every sender, so the ratios compare the senders.
 //
-// Paths: /ok/<name> answers 200 "ok" once the body has arrived; /hang/<name> never answers (the
-// sender must time out); /clock answers this process's clock (see clock.ts) for offset measurement.
-// Arrival time is taken when the whole request body has arrived.
+// Paths: /ok/<name> answers 200 "ok" once the body has arrived; /slow/<ms>/<name> answers 200 <ms>
+// milliseconds after the body has arrived (a slow endpoint); /hang/<name> never answers (the sender
+// must time out); /limited/<name> answers 429 with `Retry-After: 1` from its first request until
+// the limited window (10 s unless reset() says otherwise) has passed, then 200, and keeps the
+// arrival time and answer of every request it gets (see `limited`); /clock answers this process's
+// clock (see clock.ts) for offset measurement. Arrival time is taken when the whole request body
+// has arrived; a /limited/ request answered 429 is not an arrival (it was refused), only a request.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { wallClockMs } from './clock.js';
@@ -41,10 +45,26 @@ interface PathState extends PathStats {
   ids: Set<string>;
 }
 
+/** Every request one /limited/ path got. */
+export interface LimitedPath {
+  /** Arrival of its first request (wallClockMs), which opened the window. */
+  firstAt: number;
+  /** From then on it answers 200 (wallClockMs). */
+  windowEndsAt: number;
+  /** [arrival wallClockMs, status answered], in arrival order. */
+  requests: [number, number][];
+}
+
 const addressCount = Number(process.argv[2] ?? '1');
 let paths = new Map<string, PathState>();
-/** webhook-id → first arrival, while tracking (latency scenario). */
+/** webhook-id → first arrival, while tracking (latency scenarios). */
 let tracked: Map<string, number> | null = null;
+/** Only arrivals under this prefix are tracked. */
+let trackPrefix = '/';
+/** How long a /limited/ path answers 429 after its first request. */
+let limitedWindowMs = 10_000;
+let limited = new Map<string, LimitedPath>();
+/** Requests not answered yet (/hang/, /slow/): reset() drops them. */
 const hanging = new Set<ServerResponse>();
 const waiters = new Set<() => void>();
 
@@ -62,7 +82,7 @@ function record(path: string, id: string | undefined): void {
   } else {
     state.ids.add(key);
     state.unique++;
-    if (tracked && id && !tracked.has(id)) tracked.set(id, at);
+    if (tracked && id && !tracked.has(id) && path.startsWith(trackPrefix)) tracked.set(id, at);
   }
   for (const wake of waiters) wake();
 }
@@ -96,6 +116,41 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
     req.once('end', () => record(path, id));
     return;
   }
+  const slow = /^\/slow\/(\d+)\//.exec(path);
+  if (slow) {
+    const delayMs = Number(slow[1]);
+    hanging.add(res);
+    res.once('close', () => hanging.delete(res));
+    req.resume();
+    req.once('end', () => {
+      record(path, id);
+      setTimeout(() => {
+        hanging.delete(res);
+        if (!res.destroyed) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      }, delayMs);
+    });
+    return;
+  }
+  if (path.startsWith('/limited/')) {
+    req.resume();
+    req.once('end', () => {
+      const at = wallClockMs();
+      let state = limited.get(path);
+      if (!state) {
+        state = { firstAt: at, windowEndsAt: at + limitedWindowMs, requests: [] };
+        limited.set(path, state);
+      }
+      const status = at < state.windowEndsAt ? 429 : 200;
+      state.requests.push([at, status]);
+      if (status === 429) {
+        res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end('slow down');
+        return;
+      }
+      record(path, id);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+    return;
+  }
   req.resume();
   req.once('end', () => {
     record(path, id);
@@ -115,10 +170,17 @@ for (let i = 0; i < addressCount; i++) {
 }
 
 serveCalls({ origins } satisfies ReceiverReady, {
-  /** Forget every count (and drop hanging requests); `track` records each webhook-id's arrival time. */
-  reset: (params: { track?: boolean }) => {
+  /**
+   * Forget every count (and drop the requests not answered yet); `track` records each webhook-id's
+   * first arrival under `trackPrefix` (default every path); `limitedWindowMs` sets how long each
+   * /limited/ path answers 429 from its first request (default 10 s).
+   */
+  reset: (params: { track?: boolean; trackPrefix?: string; limitedWindowMs?: number }) => {
     paths = new Map();
     tracked = params.track ? new Map() : null;
+    trackPrefix = params.trackPrefix ?? '/';
+    limitedWindowMs = params.limitedWindowMs ?? 10_000;
+    limited = new Map();
     for (const res of hanging) res.destroy();
     hanging.clear();
     return stats();
@@ -141,4 +203,6 @@ serveCalls({ origins } satisfies ReceiverReady, {
     }),
   /** The tracked arrivals as [webhook-id, wallClockMs] pairs. */
   arrivals: () => [...(tracked ?? new Map<string, number>())],
+  /** Every request of each /limited/ path since the last reset, by path. */
+  limited: (): Record<string, LimitedPath> => Object.fromEntries(limited),
 });

@@ -2,7 +2,7 @@
 // and pasted as-is into docs/performance.md).
 import type { CpuShare } from './cpu.js';
 import type { RawResult } from './load.js';
-import type { BacklogResult, DrainResult, EndToEndResult, FanOutRun, LatencyResult, NoisyResult } from './scenarios.js';
+import type { BacklogResult, DrainResult, EndToEndResult, FanOutRun, LatencyResult, NoisyResult, RetryAfterResult, SlowEndpointResult, TenantResult, TenantRun } from './scenarios.js';
 import { median, ratio } from './stats.js';
 import type { Backend } from './tapwire.js';
 
@@ -18,6 +18,10 @@ export interface BackendResults {
   backlog?: BacklogResult | Failed;
   noisyNeighbour?: NoisyResult | Failed;
   fanOut?: { to10: FanOutRun; to100: FanOutRun } | Failed;
+  /** Issue 16's scenarios. */
+  slowEndpoint?: SlowEndpointResult | Failed;
+  noisyTenant?: TenantResult | Failed;
+  retryAfter?: RetryAfterResult | Failed;
   /** Filled in by addRatios(). */
   ratios?: Record<string, number | null>;
 }
@@ -53,7 +57,10 @@ export interface BenchResults {
     };
   };
   backends: Partial<Record<Backend, BackendResults>>;
+  /** design.md §7's targets. */
   targets: TargetVerdict[];
+  /** Issue 16's targets (server defaults everywhere). */
+  issue16Targets: Issue16Verdict[];
   errors: string[];
 }
 
@@ -61,6 +68,13 @@ export interface TargetVerdict {
   metric: string;
   target: string;
   byBackend: Partial<Record<Backend, { measured: string; met: boolean | null }>>;
+}
+
+export interface Issue16Verdict extends TargetVerdict {
+  /** The scenario (bench --only name) the number comes from. */
+  scenario: string;
+  /** Reported against a goal, not a target of the issue: `met` says whether the goal is reached. */
+  reportOnly: boolean;
 }
 
 export function ok<T extends object>(value: T | Failed | undefined): T | undefined {
@@ -94,6 +108,7 @@ export function addRatios(results: BenchResults): void {
       noisyHealthyWithVsWithout: ratio(noisy?.withHanging.healthyPerSecond, noisy?.withoutHanging.healthyPerSecond),
       fanOut10VsRaw: ratio(fanOut?.to10.deliveriesPerSecond, raw),
       fanOut100VsRaw: ratio(fanOut?.to100.deliveriesPerSecond, raw),
+      slowSustainedVsOffered: ok(backendResults.slowEndpoint)?.sustainedVsOffered ?? null,
     };
   }
 }
@@ -135,6 +150,65 @@ export function judgeTargets(results: BenchResults): TargetVerdict[] {
   return verdicts;
 }
 
+/** Issue 16's targets, one verdict per backend; a measurement that did not run is null (not measured). */
+export function judgeIssue16Targets(results: BenchResults): Issue16Verdict[] {
+  const backends = Object.keys(results.backends) as Backend[];
+  const verdicts: Issue16Verdict[] = [];
+  const judge = (
+    scenario: string,
+    metric: string,
+    target: string,
+    each: (backend: Backend, r: BackendResults) => { measured: string; met: boolean | null },
+    reportOnly = false,
+  ): void => {
+    const byBackend: TargetVerdict['byBackend'] = {};
+    for (const backend of backends) byBackend[backend] = each(backend, results.backends[backend]!);
+    verdicts.push({ scenario, metric, target, byBackend, reportOnly });
+  };
+  const notMeasured = { measured: 'n/a', met: null };
+  const atLeast = (value: number | null | undefined, min: number): { measured: string; met: boolean | null } =>
+    value === null || value === undefined ? notMeasured : { measured: times(value), met: value >= min };
+  const tenantP99 = (run: TenantRun | undefined, max: number): { measured: string; met: boolean | null } => {
+    if (!run) return notMeasured;
+    const p99 = run.bCallToArrivalMs?.p99;
+    const missing = run.bMissing > 0 ? ` (${run.bMissing} of ${run.bMeasured} not delivered within ${fixed(run.bWaitSeconds, 0)} s)` : '';
+    return { measured: `${p99 === undefined ? 'n/a' : `${fixed(p99, 1)} ms`}${missing}`, met: p99 !== undefined && run.bMissing === 0 && p99 <= max };
+  };
+
+  judge('slow', 'slow endpoint (50 ms answers, 300 messages/s offered): sustained deliveries ÷ offered', '≥ 0.95', (_, r) => {
+    const e = ok(r.slowEndpoint);
+    if (!e || e.sustainedVsOffered === null) return notMeasured;
+    return { measured: `${times(e.sustainedVsOffered)} (${count(e.sustainedPerSecond)}/s of ${count(e.offeredPerSecond)}/s)`, met: e.sustainedVsOffered >= 0.95 };
+  });
+  judge('slow', 'slow endpoint: last post → last delivery', '≤ 1,000 ms', (_, r) => {
+    const e = ok(r.slowEndpoint);
+    if (!e) return notMeasured;
+    if (e.lastPostToLastDeliveryMs === null) return { measured: `${count(e.missing)} of ${count(e.accepted)} never delivered`, met: false };
+    return { measured: `${count(e.lastPostToLastDeliveryMs)} ms`, met: e.lastPostToLastDeliveryMs <= 1_000 };
+  });
+  judge('e2e', 'one fast endpoint, end to end vs. the no-storage relay', '≥ 0.5 (SQLite), ≥ 0.4 (PostgreSQL); goal 0.8 / 0.6', (b, r) =>
+    atLeast(r.ratios?.endToEndVsRelay, b === 'sqlite' ? 0.5 : 0.4),
+  );
+  judge('tenant', "noisy tenant: tenant B's API call → arrival p99 while A's backlog drains", '≤ 250 ms', (_, r) => tenantP99(ok(r.noisyTenant)?.withA, 250));
+  judge('tenant', "noisy tenant: tenant B's API call → arrival p99 without A", '≤ 15 ms', (_, r) => tenantP99(ok(r.noisyTenant)?.withoutA, 15));
+  judge('noisy', 'one endpoint hanging beside 9 healthy: healthy throughput with ÷ without it', '≥ 0.9', (_, r) => atLeast(r.ratios?.noisyHealthyWithVsWithout, 0.9));
+  const windowSeconds = fixed(((results.settings.limitedWindowMs as number | undefined) ?? 10_000) / 1000, 0);
+  judge('retryafter', `endpoint answering 429 + Retry-After: 1 for ${windowSeconds} s: requests/s reaching it while it does (first second left out)`, 'about 1 (≤ 2)', (_, r) => {
+    const a = ok(r.retryAfter);
+    const rate = a?.requestsPerSecondWhileLimited;
+    if (!a || rate === null || rate === undefined) return notMeasured;
+    return { measured: `${fixed(rate, 1)}/s (${count(a.requestsInWindow)} requests in the window)`, met: rate <= 2 };
+  });
+  judge('retryafter', `the same: recovery → all ${count((results.settings.retryAfterMessages as number | undefined) ?? 200)} delivered`, '≤ 5,000 ms', (_, r) => {
+    const a = ok(r.retryAfter);
+    if (!a) return notMeasured;
+    if (a.recoveryToAllDeliveredMs === null) return { measured: `${count(a.delivered)} of ${count(a.messages)} delivered ${fixed(a.waitAfterWindowSeconds, 0)} s after recovery`, met: false };
+    return { measured: `${count(a.recoveryToAllDeliveredMs)} ms`, met: a.recoveryToAllDeliveredMs <= 5_000 };
+  });
+  judge('drain', 'drain of a pre-loaded queue vs. raw signed POSTs', 'report; goal ≥ 0.8 (SQLite), ≥ 0.6 (PostgreSQL)', (b, r) => atLeast(r.ratios?.drainVsRaw, b === 'sqlite' ? 0.8 : 0.6), true);
+  return verdicts;
+}
+
 const BACKEND_NAMES: Record<Backend, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 function table(header: string[], rows: string[][]): string {
@@ -162,11 +236,21 @@ function cpuCells(cpu: CpuShare | undefined): string[] {
 export function renderMarkdown(results: BenchResults): string {
   const out: string[] = [];
   const { machine, baselines } = results;
-  const s = results.settings as { concurrency: number; clients: number; drainMessages: number; backlogDeliveries: number };
+  const s = results.settings as {
+    concurrency: number;
+    clients: number;
+    drainMessages: number;
+    backlogDeliveries: number;
+    slowMs: number;
+    tenantAMessages: number;
+    retryAfterMessages: number;
+    limitedWindowMs: number;
+  };
   out.push(
     `Tapwire bench, ${results.mode} mode, ${results.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
       `PostgreSQL ${machine.postgres ?? 'n/a'}, commit ${results.git.commit?.slice(0, 12) ?? 'n/a'}${results.git.dirtyFiles.length > 0 ? ' (with uncommitted changes)' : ''}, ` +
-      `load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. ${s.concurrency} requests in flight; ${s.clients} API clients.`,
+      `load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}. Raw and relay: ${s.concurrency} requests in flight; ` +
+      `Tapwire: the server's defaults (no concurrency settings); ${s.clients} API clients.`,
   );
   out.push('');
   const relayLatency = ok(baselines.relay.latency ?? undefined);
@@ -214,6 +298,26 @@ export function renderMarkdown(results: BenchResults): string {
     row('Fan-out to 100 endpoints: deliveries/s (× raw); accepts: messages/s', (r) =>
       failedOr(r.fanOut, (f) => `${count(f.to100.deliveriesPerSecond)} (${times(r.ratios?.fanOut100VsRaw)}); ${count(f.to100.acceptMessagesPerSecond)}`),
     );
+    row(`Slow endpoint (${fixed(s.slowMs / 1000, 0)} s at 300/s offered, 50 ms answers): deliveries/s while posting of offered/s (ratio)`, (r) =>
+      failedOr(r.slowEndpoint, (e) => `${count(e.sustainedPerSecond)} of ${count(e.offeredPerSecond)} (${times(e.sustainedVsOffered)})`),
+    );
+    row('… accepted (refused); last post → last delivery (ms)', (r) =>
+      failedOr(r.slowEndpoint, (e) => `${count(e.accepted)} (${count(e.refused)}); ${e.lastPostToLastDeliveryMs === null ? `${count(e.missing)} never delivered` : count(e.lastPostToLastDeliveryMs)}`),
+    );
+    const tenantCell = (run: TenantRun): string =>
+      `${latencyCell(run.bCallToArrivalMs)}${run.bMissing > 0 ? ` (${count(run.bMissing)} of ${count(run.bMeasured)} missing)` : ''}`;
+    row(`Noisy tenant, A: ${count(s.tenantAMessages)} messages × 50 endpoints answering in 2 s; accepts messages/s; A deliveries/s while B posts`, (r) =>
+      failedOr(r.noisyTenant, (t) => `${count(t.withA.aAcceptMessagesPerSecond)}; ${count(t.withA.aDeliveriesPerSecondDuringB)}`),
+    );
+    row("… tenant B's API call → arrival p50 / p90 / p99 / max (ms), while A's backlog drains", (r) => failedOr(r.noisyTenant, (t) => tenantCell(t.withA)));
+    row('… the same, B alone', (r) => failedOr(r.noisyTenant, (t) => tenantCell(t.withoutA)));
+    row('… stopping the process with A’s backlog (s)', (r) => failedOr(r.noisyTenant, (t) => fixed(t.withA.stopSeconds, 1)));
+    row(`Retry-After (${count(s.retryAfterMessages)} queued, 429 for ${fixed(s.limitedWindowMs / 1000, 0)} s): requests/s while 429ing, first second left out (requests in the window)`, (r) =>
+      failedOr(r.retryAfter, (a) => `${fixed(a.requestsPerSecondWhileLimited, 1)} (${count(a.requestsInWindow)})`),
+    );
+    row('… delivered; recovery → all delivered (ms)', (r) =>
+      failedOr(r.retryAfter, (a) => `${count(a.delivered)} of ${count(a.messages)}; ${a.recoveryToAllDeliveredMs === null ? 'n/a' : count(a.recoveryToAllDeliveredMs)}`),
+    );
     out.push(table(['scenario', ...backends.map((b) => BACKEND_NAMES[b])], rows));
     out.push('');
     out.push(
@@ -230,6 +334,28 @@ export function renderMarkdown(results: BenchResults): string {
       ),
     );
     out.push('');
+    if ((results.issue16Targets ?? []).length > 0) {
+      out.push('Issue 16 targets (server defaults everywhere):');
+      out.push('');
+      out.push(
+        table(
+          ['scenario', 'measure', 'target', ...backends.map((b) => BACKEND_NAMES[b])],
+          results.issue16Targets.map((t) => [
+            t.scenario,
+            t.metric,
+            t.target,
+            ...backends.map((b) => {
+              const v = t.byBackend[b];
+              if (!v) return '–';
+              if (v.met === null) return `${v.measured} (not measured)`;
+              if (t.reportOnly) return `${v.measured} (report only; goal ${v.met ? 'reached' : 'not reached'})`;
+              return `${v.measured} ${v.met ? 'met' : '**not met**'}`;
+            }),
+          ]),
+        ),
+      );
+      out.push('');
+    }
   }
   out.push(renderCpuTable(results));
   return out.join('\n');
@@ -257,6 +383,10 @@ function renderCpuTable(results: BenchResults): string {
     push('noisy: with hanging', ok(r.noisyNeighbour)?.withHanging.cpu);
     push('fan-out 10 (worker)', ok(r.fanOut)?.to10.cpu);
     push('fan-out 100 (worker)', ok(r.fanOut)?.to100.cpu);
+    push('slow endpoint (posting and delivering)', ok(r.slowEndpoint)?.cpu);
+    push('noisy tenant: B alone', ok(r.noisyTenant)?.withoutA.cpu);
+    push("noisy tenant: B while A's backlog drains", ok(r.noisyTenant)?.withA.cpu);
+    push('Retry-After (window and recovery)', ok(r.retryAfter)?.cpu);
   }
   return table(
     ['backend', 'measured phase', 'wall s', 'Tapwire CPU s', 'of which main threads', 'receiver', 'harness', 'relay', 'PostgreSQL', 'other', 'machine busy'],

@@ -3,7 +3,7 @@
 // writes the results as JSON.
 //
 //   npm run bench                         full run, both backends (long: a million-row backlog)
-//   npm run bench -- --quick              everyday check, both backends, under 2 minutes
+//   npm run bench -- --quick              everyday check, both backends, about 4 minutes
 //   npm run bench -- --smoke              tiny sizes, for the test suite
 //   npm run bench -- --backend sqlite --only drain,e2e
 //
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { HelperProcess } from './ipc.js';
 import type { ReceiverReady } from './receiver.js';
 import type { RelayReady } from './relay.js';
-import { addRatios, judgeTargets, ok, relayMedians, renderMarkdown, type BackendResults, type BenchResults, type Failed } from './report.js';
+import { addRatios, judgeIssue16Targets, judgeTargets, ok, relayMedians, renderMarkdown, type BackendResults, type BenchResults, type Failed } from './report.js';
 import {
   Bench,
   runBacklog,
@@ -30,14 +30,20 @@ import {
   runRaw,
   runRelayEndToEnd,
   runRelayLatency,
+  runRetryAfter,
+  runSlowEndpoint,
+  runTenant,
   SECRET,
+  SLOW_ANSWER_MS,
+  SLOW_RATE_PER_SECOND,
+  TENANT_A_ENDPOINTS,
   type BenchSettings,
   type Sizes,
 } from './scenarios.js';
 import { median } from './stats.js';
 import { postgresVersion, type Backend } from './tapwire.js';
 
-const SCENARIOS = ['raw', 'drain', 'e2e', 'latency', 'backlog', 'noisy', 'fanout'] as const;
+const SCENARIOS = ['raw', 'drain', 'e2e', 'latency', 'backlog', 'noisy', 'fanout', 'slow', 'tenant', 'retryafter'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 type Mode = 'full' | 'quick' | 'smoke';
 
@@ -55,6 +61,13 @@ const SIZES: Record<Mode, Sizes> = {
     noisyMessagesPerEndpoint: 3_000,
     fanOut10Messages: 5_000,
     fanOut100Messages: 500,
+    slowMs: 10_000,
+    tenantAMessages: 5_000,
+    tenantBMs: 10_000,
+    tenantBWaitMs: 30_000,
+    retryAfterMessages: 200,
+    limitedWindowMs: 10_000,
+    retryAfterWaitMs: 30_000,
   },
   quick: {
     rawMs: 1_500,
@@ -69,6 +82,13 @@ const SIZES: Record<Mode, Sizes> = {
     noisyMessagesPerEndpoint: 200,
     fanOut10Messages: 300,
     fanOut100Messages: 30,
+    slowMs: 4_000,
+    tenantAMessages: 500,
+    tenantBMs: 5_000,
+    tenantBWaitMs: 15_000,
+    retryAfterMessages: 200,
+    limitedWindowMs: 10_000,
+    retryAfterWaitMs: 15_000,
   },
   smoke: {
     rawMs: 500,
@@ -83,19 +103,32 @@ const SIZES: Record<Mode, Sizes> = {
     noisyMessagesPerEndpoint: 30,
     fanOut10Messages: 30,
     fanOut100Messages: 3,
+    slowMs: 400,
+    tenantAMessages: 20,
+    tenantBMs: 1_000,
+    tenantBWaitMs: 3_000,
+    retryAfterMessages: 20,
+    limitedWindowMs: 2_000,
+    retryAfterWaitMs: 6_000,
   },
 };
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick                 everyday sizes, under 2 minutes for both backends
+  --quick                 everyday sizes, about 4 minutes for both backends
   --smoke                 tiny sizes (the test suite's smoke run)
   --backend B             sqlite, postgres or both (default both)
   --only LIST             comma-separated: ${SCENARIOS.join(',')}
                           (latency also runs e2e for its maximum rate; backlog also runs drain)
+                          slow: one endpoint answering in 50 ms, 300 messages/s offered (open loop);
+                          tenant: tenant B's latency while tenant A's 50 slow endpoints have a
+                          backlog, and B alone; retryafter: an endpoint answering 429 with
+                          Retry-After: 1 for 10 s, 200 messages queued
   --out FILE              JSON output (default bench/results/latest.json for a full run,
                           bench/results/latest-quick.json / latest-smoke.json otherwise)
-  --concurrency N         requests in flight for raw, relay and Tapwire's worker (default 64)
+  --concurrency N         requests in flight of the raw sender and the relay (default 64); Tapwire
+                          always runs with the server's defaults (no concurrency setting or
+                          endpoint concurrencyLimit), as users get it
   --clients N             API clients in flight (default: the concurrency)
   --postgres-url URL      default TAPWIRE_BENCH_POSTGRES_URL, TAPWIRE_TEST_POSTGRES_URL or
                           postgres://postgres@127.0.0.1:5432/test (a schema per scenario, dropped after)
@@ -220,12 +253,13 @@ async function main(): Promise<number> {
       tapwireLogLevel: settings.logLevel,
       noisyRequestTimeout: settings.noisyRequestTimeout,
       serverEnv,
-      sameConcurrency: `raw and relay keep ${concurrency} requests in flight over ${concurrency} keep-alive connections; Tapwire runs with TAPWIRE_WORKER_CONCURRENCY=${concurrency} and each endpoint's concurrencyLimit=${concurrency} (noisy neighbour: server defaults)`,
+      sameConcurrency: `raw and relay keep ${concurrency} requests in flight over ${concurrency} keep-alive connections; Tapwire runs with the server's defaults everywhere (no TAPWIRE_WORKER_CONCURRENCY or TAPWIRE_ENDPOINT_CONCURRENCY, no endpoint concurrencyLimit)`,
     },
     clock: { offsetMs: 0, roundTripMs: 0 },
     baselines: { raw: { runs: [], medianPerSecond: null }, relay: { runs: [], medianDeliveriesPerSecond: null, medianAcceptPerSecond: null, latency: null } },
     backends: {},
     targets: [],
+    issue16Targets: [],
     errors: [],
   };
 
@@ -304,6 +338,22 @@ async function main(): Promise<number> {
         const f = ok(r.fanOut);
         if (f) progress(`  ${Math.round(f.to10.deliveriesPerSecond ?? 0)}/s to 10, ${Math.round(f.to100.deliveriesPerSecond ?? 0)}/s to 100`);
       }
+      if (only.has('slow')) {
+        r.slowEndpoint = await attempt(`${tag} slow endpoint: ${SLOW_ANSWER_MS} ms answers, ${SLOW_RATE_PER_SECOND} messages/s offered`, () => runSlowEndpoint(bench, backend));
+        const e = ok(r.slowEndpoint);
+        if (e) progress(`  ${Math.round(e.sustainedPerSecond ?? 0)} deliveries/s of ${Math.round(e.offeredPerSecond)}/s offered; last delivery ${e.lastPostToLastDeliveryMs === null ? `n/a (${e.missing} missing)` : `${Math.round(e.lastPostToLastDeliveryMs)} ms`} after the last post`);
+      }
+      if (only.has('tenant')) {
+        r.noisyTenant = await attempt(`${tag} noisy tenant: ${sizes.tenantAMessages} messages to ${TENANT_A_ENDPOINTS} slow endpoints, then tenant B`, () => runTenant(bench, backend));
+        const t = ok(r.noisyTenant);
+        const p99 = (run: { bCallToArrivalMs: { p99: number } | null; bMissing: number }): string => `p99 ${run.bCallToArrivalMs?.p99.toFixed(1) ?? 'n/a'} ms (${run.bMissing} missing)`;
+        if (t) progress(`  tenant B call → arrival: ${p99(t.withA)} with A, ${p99(t.withoutA)} alone`);
+      }
+      if (only.has('retryafter')) {
+        r.retryAfter = await attempt(`${tag} Retry-After: ${sizes.retryAfterMessages} messages to an endpoint answering 429 for ${sizes.limitedWindowMs / 1000} s`, () => runRetryAfter(bench, backend));
+        const a = ok(r.retryAfter);
+        if (a) progress(`  ${a.requestsPerSecondWhileLimited?.toFixed(1) ?? 'n/a'} requests/s while 429ing; ${a.delivered} of ${a.messages} delivered, the last ${a.recoveryToAllDeliveredMs === null ? 'n/a' : `${Math.round(a.recoveryToAllDeliveredMs)} ms`} after recovery`);
+      }
       await baselines();
     }
   } finally {
@@ -316,6 +366,7 @@ async function main(): Promise<number> {
   results.baselines.relay.medianAcceptPerSecond = relayMedian.accepts;
   addRatios(results);
   results.targets = judgeTargets(results);
+  results.issue16Targets = judgeIssue16Targets(results);
   results.machine.loadAverageAtEnd = loadavg();
   results.durationSeconds = Math.round((performance.now() - started) / 100) / 10;
   mkdirSync(dirname(out), { recursive: true });

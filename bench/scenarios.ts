@@ -9,7 +9,7 @@ import { wallClockMs } from './clock.js';
 import { CpuMeter, type CpuShare } from './cpu.js';
 import type { HelperProcess } from './ipc.js';
 import { postClosedLoop, postOpenLoop, sendRaw, type RawResult } from './load.js';
-import type { ReceiverReady, ReceiverStats } from './receiver.js';
+import type { LimitedPath, ReceiverReady, ReceiverStats } from './receiver.js';
 import type { RelayReady, RelayStats } from './relay.js';
 import { percentiles, type Percentiles } from './stats.js';
 import { ApiClient, freshDatabase, TapwireProcess, type Backend, type Database, type Role } from './tapwire.js';
@@ -28,11 +28,24 @@ export interface Sizes {
   noisyMessagesPerEndpoint: number;
   fanOut10Messages: number;
   fanOut100Messages: number;
+  /** Slow endpoint: how long the open loop posts at SLOW_RATE_PER_SECOND. */
+  slowMs: number;
+  /** Noisy tenant: tenant A's messages (each fanned out to its 50 endpoints). */
+  tenantAMessages: number;
+  /** Noisy tenant: how long tenant B posts at TENANT_B_RATE_PER_SECOND. */
+  tenantBMs: number;
+  /** Noisy tenant: how long to wait for B's last deliveries after its last post. */
+  tenantBWaitMs: number;
+  /** Retry-After: messages queued for the limited endpoint, and how long it answers 429. */
+  retryAfterMessages: number;
+  limitedWindowMs: number;
+  /** Retry-After: how long to wait for every delivery after the limited window ends. */
+  retryAfterWaitMs: number;
 }
 
 export interface BenchSettings {
   sizes: Sizes;
-  /** Requests in flight: raw sender, relay, Tapwire's TAPWIRE_WORKER_CONCURRENCY and endpoint limit. */
+  /** Requests in flight of the raw sender and the relay (Tapwire runs with its own defaults). */
   concurrency: number;
   /** API clients in flight in the closed-loop scenarios. */
   clients: number;
@@ -90,11 +103,12 @@ export class Bench {
     return origins[index % origins.length]!;
   }
 
-  resetReceiver(track = false): Promise<ReceiverStats> {
-    return this.receiver.call<ReceiverStats>('reset', { track });
+  /** Forget the receiver's counts; see the receiver's `reset` for `more`. */
+  resetReceiver(track = false, more: { trackPrefix?: string; limitedWindowMs?: number } = {}): Promise<ReceiverStats> {
+    return this.receiver.call<ReceiverStats>('reset', { track, ...more });
   }
 
-  async start(database: Database, role: Role, env: Record<string, string> = {}, name = role): Promise<TapwireProcess> {
+  async start(database: Database, role: Role, env: Record<string, string> = {}, name: string = role): Promise<TapwireProcess> {
     const logFile = this.settings.logDir ? `${this.settings.logDir}/${database.backend}-${name}-${Date.now()}.log` : null;
     const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.settings.profileDir] : [];
     const tapwire = await TapwireProcess.start({ database, role, env: { ...this.settings.serverEnv, ...env }, logLevel: this.settings.logLevel, logFile, nodeArgs });
@@ -102,14 +116,10 @@ export class Bench {
     return tapwire;
   }
 
-  async stop(tapwire: TapwireProcess): Promise<{ peakRssMb: number | null }> {
+  /** SIGTERM, then SIGKILL after `graceMs` (TapwireProcess.stop's default when not given). */
+  async stop(tapwire: TapwireProcess, graceMs?: number): Promise<{ peakRssMb: number | null }> {
     this.live.delete(tapwire);
-    return tapwire.stop();
-  }
-
-  /** Worker settings for the single-endpoint comparisons with raw: as many slots as raw has requests in flight. */
-  sameConcurrencyEnv(): Record<string, string> {
-    return { TAPWIRE_WORKER_CONCURRENCY: String(this.settings.concurrency) };
+    return tapwire.stop(graceMs);
   }
 
   /** Wait until `count` distinct arrivals under `prefix`; fails if a Tapwire process dies or time runs out. */
@@ -118,6 +128,16 @@ export class Bench {
     const stats = await Promise.race([this.receiver.call<ReceiverStats & { reached: boolean }>('waitFor', { prefix, count, timeoutMs }), ...processes.map((p) => p.failed)]);
     if (!stats.reached) throw new Error(`only ${arrivalsUnder(stats, prefix).unique} of ${count} deliveries under ${prefix} arrived within ${timeoutMs / 1000} s`);
     return stats;
+  }
+
+  /** Like waitForArrivals, but a timeout is an answer (`reached` false), not a failure. */
+  waitForArrivalsUpTo(prefix: string, count: number, processes: TapwireProcess[], timeoutMs: number): Promise<ReceiverStats & { reached: boolean }> {
+    return Promise.race([this.receiver.call<ReceiverStats & { reached: boolean }>('waitFor', { prefix, count, timeoutMs: Math.max(0, timeoutMs) }), ...processes.map((p) => p.failed)]);
+  }
+
+  /** Tracked arrivals (see resetReceiver), on the harness's clock. */
+  async trackedArrivals(): Promise<Map<string, number>> {
+    return new Map((await this.receiver.call<[string, number][]>('arrivals')).map(([id, at]) => [id, at - this.clockOffsetMs]));
   }
 
   /** Measure the offset between the receiver's clock and ours: the exchange with the shortest round trip wins. */
@@ -141,12 +161,12 @@ export class Bench {
   }
 }
 
-/** Create an application with one endpoint per URL; `limit` null = the server default. */
-async function setUpApps(client: ApiClient, urls: string[][], limit: number | null): Promise<string[]> {
+/** Create an application per list, with one endpoint per URL, every setting at the server's default. */
+async function setUpApps(client: ApiClient, urls: string[][]): Promise<string[]> {
   const paths: string[] = [];
   for (const [i, endpointUrls] of urls.entries()) {
     const appId = await client.createApp(`bench-${i}`);
-    for (const url of endpointUrls) await client.createEndpoint(appId, url, SECRET, limit);
+    for (const url of endpointUrls) await client.createEndpoint(appId, url, SECRET, null);
     paths.push(`/api/v1/app/${appId}/msg`);
   }
   return paths;
@@ -163,13 +183,12 @@ async function preload(
   bench: Bench,
   database: Database,
   apps: string[][],
-  limit: number | null,
   count: number,
 ): Promise<{ acceptPerSecond: number }> {
   const api = await bench.start(database, 'api');
   const client = new ApiClient(api.url!, bench.settings.clients);
   try {
-    const paths = await setUpApps(client, apps, limit);
+    const paths = await setUpApps(client, apps);
     const posted = await postClosedLoop(client, { paths, clients: bench.settings.clients, count });
     assertAccepted('pre-loading', posted, count);
     return { acceptPerSecond: posted.perSecond };
@@ -218,14 +237,14 @@ export interface DrainResult {
 }
 
 export async function runDrain(bench: Bench, backend: Backend): Promise<DrainResult> {
-  const { sizes, concurrency } = bench.settings;
+  const { sizes } = bench.settings;
   const messages = sizes.drainMessages;
   return withDatabase(bench, backend, async (database) => {
-    const { acceptPerSecond } = await preload(bench, database, [[`${bench.origin(0)}/ok/drain`]], concurrency, messages);
+    const { acceptPerSecond } = await preload(bench, database, [[`${bench.origin(0)}/ok/drain`]], messages);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const spawnedAt = wallClockMs();
-    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const worker = await bench.start(database, 'worker');
     const stats = await bench.waitForArrivals('/ok/', messages, [worker]);
     const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
     const { peakRssMb } = await bench.stop(worker);
@@ -301,12 +320,12 @@ async function measureEndToEnd(
 }
 
 export async function runEndToEnd(bench: Bench, backend: Backend): Promise<EndToEndResult> {
-  const { sizes, concurrency, clients } = bench.settings;
+  const { sizes, clients } = bench.settings;
   return withDatabase(bench, backend, async (database) => {
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
-      const paths = await setUpApps(client, [[`${bench.origin(0)}/ok/e2e`]], concurrency);
+      const paths = await setUpApps(client, [[`${bench.origin(0)}/ok/e2e`]]);
       const result = await measureEndToEnd(bench, client, paths, sizes.e2eMs, { tapwirePids: [tapwire.pid] }, [tapwire]);
       return { ...result, peakRssMb: tapwire.peakRssMb() };
     } finally {
@@ -328,7 +347,7 @@ export async function runRelayEndToEnd(bench: Bench): Promise<Omit<EndToEndResul
 // 4. Latency ------------------------------------------------------------------------------------
 
 export interface LatencyResult {
-  /** 20 % of the maximum end-to-end rate measured in this run. */
+  /** 20 % of the maximum end-to-end rate measured in this run (at least about 10 messages in the measured window). */
   targetPerSecond: number;
   achievedPerSecond: number;
   messages: number;
@@ -393,14 +412,23 @@ async function measureLatency(
   };
 }
 
+/**
+ * 20 % of `maxPerSecond`, but never fewer than about 10 messages in the measured window: at the server's
+ * defaults a short (smoke) end-to-end run can measure a rate so low that 20 % of it would send
+ * nothing after the warm-up.
+ */
+function latencyRate(bench: Bench, maxPerSecond: number): number {
+  return Math.max(0.2 * maxPerSecond, 10_000 / bench.settings.sizes.latencyMs);
+}
+
 export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: number): Promise<LatencyResult> {
-  const { concurrency, clients } = bench.settings;
+  const { clients } = bench.settings;
   return withDatabase(bench, backend, async (database) => {
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
-      const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]], concurrency);
-      const result = await measureLatency(bench, client, path!, Math.max(1, 0.2 * maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
+      const [path] = await setUpApps(client, [[`${bench.origin(0)}/ok/latency`]]);
+      const result = await measureLatency(bench, client, path!, latencyRate(bench, maxPerSecond), { tapwirePids: [tapwire.pid] }, [tapwire]);
       return { ...result, peakRssMb: tapwire.peakRssMb() };
     } finally {
       await client.close();
@@ -411,7 +439,7 @@ export async function runLatency(bench: Bench, backend: Backend, maxPerSecond: n
 export async function runRelayLatency(bench: Bench, maxPerSecond: number): Promise<Omit<LatencyResult, 'peakRssMb'>> {
   const client = new ApiClient(bench.relay!.ready.url, bench.settings.clients);
   try {
-    return await measureLatency(bench, client, '/api/v1/app/app_relay/msg', Math.max(1, 0.2 * maxPerSecond), { relay: true }, []);
+    return await measureLatency(bench, client, '/api/v1/app/app_relay/msg', latencyRate(bench, maxPerSecond), { relay: true }, []);
   } finally {
     await client.close();
   }
@@ -440,13 +468,13 @@ export interface BacklogResult {
 }
 
 export async function runBacklog(bench: Bench, backend: Backend): Promise<BacklogResult> {
-  const { sizes, concurrency, clients } = bench.settings;
+  const { sizes, clients } = bench.settings;
   const pending = sizes.backlogDeliveries;
   return withDatabase(bench, backend, async (database) => {
     // One message through the API (nobody delivering), then copies of it up to `pending`.
     const api = await bench.start(database, 'api');
     const setupClient = new ApiClient(api.url!, 1);
-    const paths = await setUpApps(setupClient, [[`${bench.origin(0)}/ok/backlog`]], concurrency);
+    const paths = await setUpApps(setupClient, [[`${bench.origin(0)}/ok/backlog`]]);
     assertAccepted('the template message', await postClosedLoop(setupClient, { paths, clients: 1, count: 1 }), 1);
     await setupClient.close();
     await bench.stop(api);
@@ -457,7 +485,7 @@ export async function runBacklog(bench: Bench, backend: Backend): Promise<Backlo
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const spawnedAt = wallClockMs();
-    const tapwire = await bench.start(database, 'all', bench.sameConcurrencyEnv());
+    const tapwire = await bench.start(database, 'all');
     const client = new ApiClient(tapwire.url!, clients);
     try {
       const first = await bench.waitForArrivals('/ok/', 1, [tapwire]);
@@ -518,7 +546,7 @@ async function noisyRun(bench: Bench, backend: Backend, hanging: boolean): Promi
   if (hanging) apps.push([`${bench.origin(1 + healthy)}/hang/neighbour`]);
   const perEndpoint = sizes.noisyMessagesPerEndpoint;
   return withDatabase(bench, backend, async (database) => {
-    await preload(bench, database, apps, null, perEndpoint * apps.length);
+    await preload(bench, database, apps, perEndpoint * apps.length);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
     const worker = await bench.start(database, 'worker', { TAPWIRE_REQUEST_TIMEOUT: noisyRequestTimeout });
@@ -563,10 +591,10 @@ export interface FanOutRun {
 async function fanOutRun(bench: Bench, backend: Backend, endpoints: number, messages: number): Promise<FanOutRun> {
   const urls = Array.from({ length: endpoints }, (_, i) => `${bench.origin(i)}/ok/fan-${i}`);
   return withDatabase(bench, backend, async (database) => {
-    const { acceptPerSecond } = await preload(bench, database, [urls], bench.settings.concurrency, messages);
+    const { acceptPerSecond } = await preload(bench, database, [urls], messages);
     const before = await bench.resetReceiver();
     const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
-    const worker = await bench.start(database, 'worker', bench.sameConcurrencyEnv());
+    const worker = await bench.start(database, 'worker');
     const stats = await bench.waitForArrivals('/ok/fan-', endpoints * messages, [worker]);
     const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
     const arrived = arrivalsUnder(stats, '/ok/fan-');
@@ -586,4 +614,287 @@ async function fanOutRun(bench: Bench, backend: Backend, endpoints: number, mess
 export async function runFanOut(bench: Bench, backend: Backend): Promise<{ to10: FanOutRun; to100: FanOutRun }> {
   const { fanOut10Messages, fanOut100Messages } = bench.settings.sizes;
   return { to10: await fanOutRun(bench, backend, 10, fanOut10Messages), to100: await fanOutRun(bench, backend, 100, fanOut100Messages) };
+}
+
+// 8. Slow endpoint (issue 16) -------------------------------------------------------------------
+
+/** The slow endpoint's answer time and the rate offered to it. */
+export const SLOW_ANSWER_MS = 50;
+export const SLOW_RATE_PER_SECOND = 300;
+
+export interface SlowEndpointResult {
+  /** The endpoint answers 200 this long after the body arrived. */
+  answerMs: number;
+  targetPerSecond: number;
+  postingSeconds: number;
+  /** Messages sent (accepted or not) per second of the posting window. */
+  offeredPerSecond: number;
+  accepted: number;
+  refused: number;
+  /**
+   * Distinct deliveries arriving per second while the client posted, from the end of the warm-up to
+   * the end of the posting window.
+   */
+  sustainedPerSecond: number | null;
+  /** sustainedPerSecond ÷ offeredPerSecond (target ≥ 0.95). */
+  sustainedVsOffered: number | null;
+  /** From the last message accepted (its 202 received) to the last delivery's arrival; null when some never arrived. */
+  lastPostToLastDeliveryMs: number | null;
+  delivered: number;
+  /** Accepted but not delivered when the wait ended (120 s plus 10 ms a message after the last post). */
+  missing: number;
+  repeats: number;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+/**
+ * One application, one endpoint answering in 50 ms, fed by an open-loop client at 300 messages/s
+ * through the API of one `serve --role all` process: does the delivery keep up, and how far behind
+ * is the last delivery when posting stops?
+ */
+export async function runSlowEndpoint(bench: Bench, backend: Backend): Promise<SlowEndpointResult> {
+  const { sizes, clients } = bench.settings;
+  const prefix = `/slow/${SLOW_ANSWER_MS}/`;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all');
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const [path] = await setUpApps(client, [[`${bench.origin(0)}${prefix}slow`]]);
+      const before = await bench.resetReceiver(true, { trackPrefix: prefix });
+      const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, tapwirePids: [tapwire.pid] });
+      const startedAt = wallClockMs();
+      const sent = await postOpenLoop(client, { path: path!, ratePerSecond: SLOW_RATE_PER_SECOND, durationMs: sizes.slowMs });
+      const accepted = sent.messages.length;
+      if (accepted === 0) throw new Error(`no message accepted; first refusal: ${sent.firstError}`);
+      const stats = await bench.waitForArrivalsUpTo(prefix, accepted, [tapwire], 120_000 + accepted * 10);
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const arrivals = await bench.trackedArrivals();
+      const from = startedAt + sizes.warmupMs;
+      const to = startedAt + sizes.slowMs;
+      let inWindow = 0;
+      let lastArrival = -Infinity;
+      let delivered = 0;
+      for (const m of sent.messages) {
+        const at = arrivals.get(m.id);
+        if (at === undefined) continue;
+        delivered++;
+        lastArrival = Math.max(lastArrival, at);
+      }
+      for (const at of arrivals.values()) if (at >= from && at < to) inWindow++;
+      const offeredPerSecond = ((accepted + sent.errors) * 1000) / sizes.slowMs;
+      const sustainedPerSecond = to > from ? (inWindow * 1000) / (to - from) : null;
+      const lastAccepted = Math.max(...sent.messages.map((m) => m.acceptedAt));
+      return {
+        answerMs: SLOW_ANSWER_MS,
+        targetPerSecond: SLOW_RATE_PER_SECOND,
+        postingSeconds: sizes.slowMs / 1000,
+        offeredPerSecond,
+        accepted,
+        refused: sent.errors,
+        sustainedPerSecond,
+        sustainedVsOffered: sustainedPerSecond === null ? null : sustainedPerSecond / offeredPerSecond,
+        lastPostToLastDeliveryMs: delivered === accepted ? lastArrival - lastAccepted : null,
+        delivered,
+        missing: accepted - delivered,
+        repeats: arrivalsUnder(stats, prefix).repeats,
+        peakRssMb: tapwire.peakRssMb(),
+        cpu,
+      };
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+// 9. Noisy tenant (issue 16) --------------------------------------------------------------------
+
+export const TENANT_A_ENDPOINTS = 50;
+export const TENANT_A_ANSWER_MS = 2_000;
+export const TENANT_B_RATE_PER_SECOND = 20;
+
+export interface TenantRun {
+  /** Tenant A: one application whose every message goes to its 50 endpoints (0 in the baseline). */
+  aMessages: number;
+  aEndpoints: number;
+  aDeliveriesQueued: number;
+  /** A's messages accepted per second, posted as fast as the API takes them. */
+  aAcceptMessagesPerSecond: number | null;
+  /** A's deliveries that had arrived when B started, and A's arrivals per second while B was measured. */
+  aDeliveredBeforeB: number;
+  aDeliveriesPerSecondDuringB: number | null;
+  /** Tenant B: one application, one fast endpoint, an open loop at 20 messages/s. */
+  bRatePerSecond: number;
+  /** B's messages accepted, and those measured: the ones called after the warm-up, as in the latency scenario. */
+  bMessages: number;
+  bMeasured: number;
+  /** B's measured messages not delivered within the wait after B's last post. */
+  bMissing: number;
+  bWaitSeconds: number;
+  /** B: API call → arrival at the receiver, over the messages that arrived. */
+  bCallToArrivalMs: Percentiles | null;
+  bCallToAcceptedMs: Percentiles | null;
+  /** How long stopping the Tapwire process took (SIGTERM, SIGKILL after 2 s). */
+  stopSeconds: number;
+  cpu: CpuShare;
+}
+
+export interface TenantResult {
+  aAnswerMs: number;
+  withA: TenantRun;
+  withoutA: TenantRun;
+}
+
+/**
+ * Tenant A (50 endpoints on their own loopback origins, each answering in 2 s) posts its messages
+ * through the API of one `serve --role all` process as fast as it takes them; then, while A's
+ * backlog drains, tenant B posts 20 messages/s to one fast endpoint and each of B's messages is timed
+ * from its API call to its arrival. The baseline (`withA` false) is B alone on a fresh database.
+ */
+async function tenantRun(bench: Bench, backend: Backend, withA: boolean): Promise<TenantRun> {
+  const { sizes, clients } = bench.settings;
+  const aMessages = withA ? sizes.tenantAMessages : 0;
+  const aEndpoints = withA ? TENANT_A_ENDPOINTS : 0;
+  const bPrefix = '/ok/tenant-b';
+  const aPrefix = `/slow/${TENANT_A_ANSWER_MS}/`;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all', {}, withA ? 'tenant-ab' : 'tenant-b');
+    const client = new ApiClient(tapwire.url!, clients);
+    let stopSeconds = 0;
+    try {
+      const aUrls = Array.from({ length: aEndpoints }, (_, i) => `${bench.origin(1 + i)}${aPrefix}a-${i}`);
+      const apps = withA ? [aUrls, [`${bench.origin(0)}${bPrefix}`]] : [[`${bench.origin(0)}${bPrefix}`]];
+      const paths = await setUpApps(client, apps);
+      const bPath = paths[paths.length - 1]!;
+      await bench.resetReceiver(true, { trackPrefix: bPrefix });
+      let aAcceptMessagesPerSecond: number | null = null;
+      if (withA) {
+        const posted = await postClosedLoop(client, { paths: [paths[0]!], clients, count: aMessages });
+        assertAccepted('tenant A', posted, aMessages);
+        aAcceptMessagesPerSecond = posted.perSecond;
+      }
+      const atB = await bench.receiver.call<ReceiverStats>('stats');
+      const meter = new CpuMeter({ receiverCpuMs: atB.cpuMs, tapwirePids: [tapwire.pid] });
+      const sent = await postOpenLoop(client, { path: bPath, ratePerSecond: TENANT_B_RATE_PER_SECOND, durationMs: sizes.tenantBMs });
+      assertAccepted('tenant B', { accepted: sent.messages.length, errors: sent.errors, firstError: sent.firstError });
+      const stats = await bench.waitForArrivalsUpTo(bPrefix, sent.messages.length, [tapwire], sizes.tenantBWaitMs);
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const arrivals = await bench.trackedArrivals();
+      const callToArrival: number[] = [];
+      const firstCall = Math.min(...sent.messages.map((m) => m.calledAt));
+      const measured = sent.messages.filter((m) => m.calledAt >= firstCall + sizes.warmupMs);
+      for (const m of measured) {
+        const at = arrivals.get(m.id);
+        if (at !== undefined) callToArrival.push(at - m.calledAt);
+      }
+      const aBefore = arrivalsUnder(atB, aPrefix).unique;
+      const aAfter = arrivalsUnder(stats, aPrefix).unique;
+      // A's backlog would take minutes to drain: drop its requests in flight, then stop the process.
+      await bench.resetReceiver();
+      const stopStart = performance.now();
+      await bench.stop(tapwire, 2_000);
+      stopSeconds = (performance.now() - stopStart) / 1000;
+      return {
+        aMessages,
+        aEndpoints,
+        aDeliveriesQueued: aMessages * aEndpoints,
+        aAcceptMessagesPerSecond,
+        aDeliveredBeforeB: aBefore,
+        aDeliveriesPerSecondDuringB: withA && stats.at > atB.at ? ((aAfter - aBefore) * 1000) / (stats.at - atB.at) : null,
+        bRatePerSecond: TENANT_B_RATE_PER_SECOND,
+        bMessages: sent.messages.length,
+        bMeasured: measured.length,
+        bMissing: measured.length - callToArrival.length,
+        bWaitSeconds: sizes.tenantBWaitMs / 1000,
+        bCallToArrivalMs: percentiles(callToArrival),
+        bCallToAcceptedMs: percentiles(measured.map((m) => m.acceptedAt - m.calledAt)),
+        stopSeconds,
+        cpu,
+      };
+    } finally {
+      await client.close();
+      await bench.resetReceiver();
+    }
+  });
+}
+
+export async function runTenant(bench: Bench, backend: Backend): Promise<TenantResult> {
+  const withoutA = await tenantRun(bench, backend, false);
+  const withA = await tenantRun(bench, backend, true);
+  return { aAnswerMs: TENANT_A_ANSWER_MS, withA, withoutA };
+}
+
+// 10. Retry-After (issue 16) --------------------------------------------------------------------
+
+export interface RetryAfterResult {
+  messages: number;
+  /** The endpoint answered 429 with `Retry-After: 1` for this long from its first request. */
+  windowSeconds: number;
+  /** Requests it got while it answered 429 (the whole window). */
+  requestsInWindow: number;
+  /** Requests per second it got during the window, the first second left out (target about 1). */
+  requestsPerSecondWhileLimited: number | null;
+  /** Requests in each second from its first request on (the window, then the recovery). */
+  requestsBySecond: number[];
+  /** Distinct messages answered 200. */
+  delivered: number;
+  /** From the end of the window to the last of the messages' first 200; null when some never got one. */
+  recoveryToAllDeliveredMs: number | null;
+  /** How long the harness waited after the window for every delivery. */
+  waitAfterWindowSeconds: number;
+  cpu: CpuShare;
+}
+
+/**
+ * One endpoint that answers 429 with `Retry-After: 1` for a window from its first request, then 200;
+ * the messages are posted at once through the API of one `serve --role all` process. Counts what
+ * reaches the endpoint while it refuses, and how soon after its recovery everything is delivered.
+ */
+export async function runRetryAfter(bench: Bench, backend: Backend): Promise<RetryAfterResult> {
+  const { sizes, clients } = bench.settings;
+  const prefix = '/limited/';
+  const path = `${prefix}retry-after`;
+  const messages = sizes.retryAfterMessages;
+  return withDatabase(bench, backend, async (database) => {
+    const tapwire = await bench.start(database, 'all');
+    const client = new ApiClient(tapwire.url!, clients);
+    try {
+      const paths = await setUpApps(client, [[`${bench.origin(0)}${path}`]]);
+      const before = await bench.resetReceiver(true, { trackPrefix: prefix, limitedWindowMs: sizes.limitedWindowMs });
+      const meter = new CpuMeter({ receiverCpuMs: before.cpuMs, tapwirePids: [tapwire.pid] });
+      const postedAt = wallClockMs();
+      assertAccepted('queuing', await postClosedLoop(client, { paths, clients, count: messages }), messages);
+      // The window opens at the endpoint's first request, soon after the first post.
+      const stats = await bench.waitForArrivalsUpTo(prefix, messages, [tapwire], postedAt + sizes.limitedWindowMs + sizes.retryAfterWaitMs - wallClockMs());
+      const cpu = meter.end({ tapwirePids: [tapwire.pid], receiverCpuMs: stats.cpuMs });
+      const limited = (await bench.receiver.call<Record<string, LimitedPath>>('limited'))[path];
+      if (!limited) throw new Error('the limited endpoint got no request');
+      const arrivals = [...(await bench.trackedArrivals()).values()];
+      const { firstAt, windowEndsAt, requests } = limited;
+      const inWindow = requests.filter(([at]) => at < windowEndsAt);
+      const afterFirstSecond = inWindow.filter(([at]) => at >= firstAt + 1_000);
+      const limitedSeconds = (windowEndsAt - firstAt - 1_000) / 1000;
+      const requestsBySecond: number[] = [];
+      for (const [at] of requests) {
+        const second = Math.floor((at - firstAt) / 1000);
+        while (requestsBySecond.length <= second) requestsBySecond.push(0);
+        requestsBySecond[second]!++;
+      }
+      const lastDelivery = Math.max(...arrivals);
+      return {
+        messages,
+        windowSeconds: sizes.limitedWindowMs / 1000,
+        requestsInWindow: inWindow.length,
+        requestsPerSecondWhileLimited: limitedSeconds > 0 ? afterFirstSecond.length / limitedSeconds : null,
+        requestsBySecond,
+        delivered: arrivals.length,
+        // Arrivals are on the harness's clock, the window on the receiver's.
+        recoveryToAllDeliveredMs: arrivals.length >= messages ? lastDelivery + bench.clockOffsetMs - windowEndsAt : null,
+        waitAfterWindowSeconds: sizes.retryAfterWaitMs / 1000,
+        cpu,
+      };
+    } finally {
+      await client.close();
+    }
+  });
 }

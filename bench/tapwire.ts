@@ -118,8 +118,22 @@ export class TapwireProcess {
     this.failed.catch(() => undefined);
   }
 
-  /** Start `tapwire serve`; resolves once its API answers (api, all) or at once (worker). */
+  /**
+   * Start `tapwire serve`; resolves once its API answers (api, all) or at once (worker). The port is
+   * picked free just before, so another program on the machine can take it meanwhile: then the
+   * process exits saying the address is in use and it starts again on another port.
+   */
   static async start(options: TapwireStartOptions): Promise<TapwireProcess> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TapwireProcess.startOnce(options);
+      } catch (error) {
+        if (attempt >= 5 || !(error instanceof Error) || !error.message.includes('already in use')) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: TapwireStartOptions): Promise<TapwireProcess> {
     const port = options.role === 'worker' ? 0 : await freePort();
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('TAPWIRE_')) env[key] = value;
@@ -144,11 +158,12 @@ export class TapwireProcess {
     return tapwire;
   }
 
+  /** Until the API answers an admin request: a health check alone could be another server that took the port. */
   private async waitUntilAnswering(url: string): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        const res = await fetch(`${url}/api/v1/health/ping`);
+        const res = await fetch(`${url}/api/v1/app?limit=1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
         await res.arrayBuffer();
         if (res.ok) return;
       } catch {
