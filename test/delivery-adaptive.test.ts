@@ -81,11 +81,14 @@ describe.each(await backends())('%s', (backend) => {
       { timeoutMs: 20_000, what: 'the limit at 1' },
     );
     expect(collapsed.inFlight).toBeLessThanOrEqual(4);
-    // From now on one request at a time: let a few more time out and look at the receiver.
+    // From now on one request at a time: each starts when the one before timed out (300 ms).
     const seen = probe.arrivals.length;
-    await probe.waitFor(() => probe.arrivals.length >= seen + 3, 'three more attempts', 20_000);
-    expect(probe.active).toBeLessThanOrEqual(1);
-    expect((await concurrencyOf(tw, appId, id)).limit).toBe(1);
+    await probe.waitFor(() => probe.arrivals.length >= seen + 4, 'four more attempts', 20_000);
+    const at = probe.arrivals.slice(seen).map((a) => a.at);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(250);
+    const now = await concurrencyOf(tw, appId, id);
+    expect(now.limit).toBe(1);
+    expect(now.inFlight).toBeLessThanOrEqual(1);
   });
 
   it('serves another application at once while one holds its share of the worker with a backlog', async () => {

@@ -234,6 +234,17 @@ export class DeliveryLanes {
     return budgets;
   }
 
+  /**
+   * Deliveries held (in flight and buffered), each application counted up to its share: what one
+   * application holds beyond it (a claim may bring more than its share at once) does not keep the
+   * worker from claiming other applications' work.
+   */
+  heldWithinShares(): number {
+    let held = 0;
+    for (const app of this.apps.values()) held += Math.min(app.held, 2 * this.options.appConcurrency);
+    return held;
+  }
+
   /** Applications holding their share already (in flight and buffered): the next claim steps over their work. */
   fullApplications(): string[] {
     const full: string[] = [];

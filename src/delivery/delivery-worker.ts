@@ -214,7 +214,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.pump();
       const slots = this.config.workerConcurrency;
-      const room = HOLD_PER_SLOT * slots - (this.lanes.inFlight + this.lanes.buffered);
+      const room = HOLD_PER_SLOT * slots - this.lanes.heldWithinShares();
       if (room <= 0) {
         // Full: a request that ends wakes us (and a paused endpoint's pause ending lets it start one).
         this.wakePending = false;
@@ -337,6 +337,7 @@ export class DeliveryWorker {
     const run = async (): Promise<void> => {
       const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
       const now = this.clock.now().getTime();
+      this.lanes.forgetIdle(now);
       const expiring = this.lanes.expiring(now + leaseMs * RENEW_BELOW_SHARE);
       if (expiring.length === 0) return;
       const lockedUntil = new Date(now + leaseMs);
