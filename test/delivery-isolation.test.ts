@@ -142,8 +142,9 @@ describe.each(await backends())('%s', (backend) => {
     for (let i = 0; i < at.length; i++) {
       expect(at.filter((t) => t >= at[i]! && t < at[i]! + 1000 - jitterMs).length).toBeLessThanOrEqual(rate + burst);
     }
-    // After the burst, the rest take (n - burst) / rate seconds.
-    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst) / rate) * 1000 - jitterMs);
+    // After the burst, the rest take (n - burst) / rate seconds. The first arrival may lag its start
+    // more than the others (a new connection on a loaded machine), which only shortens the span.
+    expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst) / rate) * 1000 - 2.5 * jitterMs);
     // The worker slept between starts: a few claims per delivery, not a poll every millisecond.
     expect(claims).toBeLessThan(count * 2 * 6);
   });

@@ -2,7 +2,7 @@
 // recovery, when the next one is due, and the queue's size. Claims and completion have folders of
 // their own. The statements of both databases, side by side.
 import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { joinsParkedQueue, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
@@ -71,9 +71,11 @@ export const postgres = {
   insertDeliveries: `
     WITH inserted AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, locked_until, created_at, updated_at)
-      SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0, @now::bigint, NULL, @now, @now
+                              next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
+      SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0,
+             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
       FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+        CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
@@ -127,8 +129,10 @@ export const sqlite = {
   /** One delivery a statement: in process, cheaper than building lists, and nobody to notify. */
   insertDelivery: `
     INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                            next_attempt_at, locked_until, created_at, updated_at)
-    VALUES (@id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0, @now, NULL, @now, @now)
+                            next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
+    SELECT @id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0,
+           CASE WHEN q.parked THEN NULL ELSE @now END, CASE WHEN q.parked THEN @now END, NULL, @now, @now
+    FROM (SELECT ${joinsParkedQueue('@endpointId')} AS parked) q
     RETURNING ${DELIVERY}`,
   insertManualDelivery: insertManualDelivery(lite),
   /** Without PostgreSQL's lockEndpointForRecover, a join leaves a deleted endpoint out. */

@@ -2,7 +2,7 @@
 // lists that show a message's state per endpoint: the statements of both databases, side by side.
 // A list written once takes the database's fragments (shared/sql-fragments.ts).
 import { columns, DELIVERY_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { joinsParkedQueue, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
@@ -89,10 +89,10 @@ export const postgres = {
             END
     ), queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, locked_until, created_at, updated_at)
+                              next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
-             @now::bigint, NULL, @now, @now
-      FROM targets t, inserted
+             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
+      FROM targets t CROSS JOIN inserted CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,
@@ -122,9 +122,10 @@ export const postgres = {
             END
     ), queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, locked_until, created_at, updated_at)
-      SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0, m.now, NULL, m.now, m.now
-      FROM targets t JOIN input m ON m.id = t.msg_id
+                              next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
+      SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
+             CASE WHEN q.parked THEN NULL ELSE m.now END, CASE WHEN q.parked THEN m.now END, NULL, m.now, m.now
+      FROM targets t JOIN input m ON m.id = t.msg_id CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,

@@ -16,6 +16,18 @@ const FIRST_PARKED = `FROM deliveries
          WHERE status IN ('pending', 'sending') AND parked_due_at IS NOT NULL
          ORDER BY endpoint_id LIMIT 1`;
 
+/**
+ * Both databases: a delivery queued now for endpoint `endpoint` (an SQL expression) joins the back of
+ * that endpoint's parked queue when it has one (its deliveries wait for room), instead of the due
+ * order, where the next claim would only park it after reading through everything due before it.
+ * A tenant's backlog is then parked once, not re-read by claim after claim. One probe of
+ * deliveries_parked.
+ */
+export function joinsParkedQueue(endpoint: string): string {
+  return `EXISTS (SELECT 1 FROM deliveries p
+                   WHERE p.endpoint_id = ${endpoint} AND p.status IN ('pending', 'sending') AND p.parked_due_at IS NOT NULL)`;
+}
+
 /** What differs between the databases in a statement written once (see each subject's sql.ts). */
 export interface SqlFragments {
   isLatestDelivery: string;
