@@ -143,6 +143,10 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     expect(JSON.parse(receiver.requests.at(-1)!.body.toString())).toEqual({ invoice: 'inv_1', amount: 4200 });
     await page.locator('[data-attempt][data-status="success"]').first().waitFor();
     expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    // The endpoint's concurrency as the worker sees it: its adaptive limit and what is in flight.
+    const concurrency = page.locator('p.concurrency');
+    await concurrency.waitFor();
+    expect(await concurrency.textContent()).toMatch(/^Concurrency: \d+ in flight of a limit of \d+, adapting up to 64/);
   });
 
   it('hides from a read-only portal link what its token may not do', async () => {

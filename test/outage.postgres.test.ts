@@ -86,6 +86,9 @@ async function startBehindProxy(
     TAPWIRE_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`,
     // Should an attempt be recorded as failed, its retry comes quickly.
     TAPWIRE_RETRY_SCHEDULE: '200ms,500ms,1s,2s',
+    // The one application may fill every worker slot (by default it gets half), so the attempts
+    // held at the cut are as many as the slots.
+    TAPWIRE_APP_CONCURRENCY_MAX: '1000',
     ...extraEnv,
   };
   // Separate processes, so wake-ups travel through PostgreSQL's LISTEN/NOTIFY (no in-process shortcut).

@@ -143,6 +143,8 @@ export class DeliveryLanes {
   private readonly waitingApps: AppLane[] = [];
   private cursor = 0;
   private readonly maxPauseMs: number;
+  /** Ids of the buffered deliveries. */
+  private readonly bufferedIds = new Set<string>();
   /** Requests in flight. */
   inFlight = 0;
   /** Deliveries buffered (leased, not started). */
@@ -160,6 +162,11 @@ export class DeliveryLanes {
 
   /** Buffer a leased delivery behind the others of its endpoint. */
   add(held: HeldJob, nowMs: number): void {
+    const id = held.job.delivery.id;
+    // Claimed again after its lease ran out while it waited here (the store was out of reach, so
+    // the lease could not be renewed): the new lease replaces the old one.
+    if (this.bufferedIds.has(id)) this.drop(new Set([id]));
+    this.bufferedIds.add(id);
     const lane = this.laneOf(held.job, nowMs);
     if (lane.queue.length === 0) lane.app.waiting.push(lane);
     if (lane.app.held === 0 && !this.waitingApps.includes(lane.app)) this.waitingApps.push(lane.app);
@@ -184,6 +191,7 @@ export class DeliveryLanes {
       if (!lane) continue;
       this.cursor = index + 1;
       const held = lane.queue.shift()!;
+      this.bufferedIds.delete(held.job.delivery.id);
       if (lane.queue.length === 0) removeFrom(app.waiting, lane, app);
       lane.inFlight++;
       app.inFlight++;
@@ -268,6 +276,7 @@ export class DeliveryLanes {
         const held = lane.queue[i]!;
         if (!ids.has(held.job.delivery.id)) continue;
         lane.queue.splice(i, 1);
+        this.bufferedIds.delete(held.job.delivery.id);
         this.buffered--;
         dropped.push(held);
         this.release(lane.app, held);

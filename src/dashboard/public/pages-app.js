@@ -373,6 +373,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
         ].map(([label, value, tone]) => h('div', { class: `stat ${tone ? `stat-${tone}` : ''}` }, h('dt', {}, String(label)), h('dd', {}, String(value)))),
       ),
       h('p', { class: 'hint' }, 'Messages of the last 28 days, by their latest delivery to this endpoint.'),
+      concurrencyLine(stats.concurrency),
     ]);
     redrawIfChanged(chart, overTime.buckets, () => [attemptsChart(overTime, 'Attempts to this endpoint'), chartLegend()]);
     redrawIfChanged(messagesBox, messages.data.map((/** @type {any} */ m) => [m.id, m.status, m.nextAttempt]), () => [
@@ -431,6 +432,27 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
     h('section', { class: 'card', 'aria-labelledby': 'messages-title' }, h('h2', { id: 'messages-title' }, 'Recent messages'), messagesBox, moreMessages, can(ctx, 'CreateAttempts') ? recoverForm(ctx, epPath, load) : null),
   );
   return { refresh: load };
+}
+
+/**
+ * The endpoint's concurrency as the delivery worker sees it now (docs/delivery.md): its limit, what
+ * is in flight and waiting, and a pause it asked for. Nothing when no worker runs in this server.
+ * @param {{ limit: number, ceiling: number, adaptive: boolean, inFlight: number, buffered: number, pausedUntil: string | null } | null | undefined} c
+ */
+function concurrencyLine(c) {
+  if (!c) return null;
+  const parts = [
+    `${c.inFlight} in flight of a limit of ${c.limit}`,
+    c.adaptive ? `adapting up to ${c.ceiling}` : 'fixed',
+    ...(c.buffered ? [`${c.buffered} waiting for a slot`] : []),
+  ];
+  return h(
+    'p',
+    { class: 'concurrency', 'data-limit': String(c.limit), 'data-in-flight': String(c.inFlight) },
+    h('strong', {}, 'Concurrency: '),
+    parts.join(', '),
+    c.pausedUntil ? [' · paused until ', timeElement(c.pausedUntil), ' (it asked to be retried later)'] : null,
+  );
 }
 
 /**
