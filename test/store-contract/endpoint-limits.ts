@@ -76,6 +76,37 @@ export function describeEndpointLimits(): void {
       expect(claimedIds(await claim(at(12), 4))).toEqual([backlog[1]!.id]);
     });
 
+    it('takes per-endpoint lease budgets in place of the limits, and gives leases back or renews them only while they are unchanged', async () => {
+      const { app, endpoints } = await seedApp([{ concurrencyLimit: 1 }, {}]);
+      const [own, plain] = endpoints as [Endpoint, Endpoint];
+      await queueTo(app.id, [own.id, plain.id], range(0, 5));
+      const jobs = await claim(at(10), 20, { endpointConcurrency: 1, endpointBudgets: { [own.id]: 3, [plain.id]: 2 } });
+      expect(perEndpoint(jobs)).toEqual({ [own.id]: 3, [plain.id]: 2 });
+      const [a, b] = jobs as [DeliveryJob, DeliveryJob];
+      const lease = (job: DeliveryJob) => ({ id: job.delivery.id, lockedUntil: job.delivery.lockedUntil! });
+      // Renewed: the new lease holds; a lease given with a stale end is not touched.
+      expect(await store.renewLeases({ leases: [lease(a)], lockedUntil: at(200_000) })).toEqual([a.delivery.id]);
+      expect(await store.renewLeases({ leases: [lease(a)], lockedUntil: at(300_000) })).toEqual([]);
+      expect(await store.getDelivery(a.delivery.id)).toMatchObject({ lockedUntil: at(200_000) });
+      // Given back: claimable at once.
+      expect(await store.renewLeases({ leases: [lease(b)], lockedUntil: null })).toEqual([b.delivery.id]);
+      expect(claimedIds(await claim(at(11), 20, { endpointConcurrency: 1, endpointBudgets: { [own.id]: 3, [plain.id]: 2 } }))).toEqual([b.delivery.id]);
+    });
+
+    it('passes over the due work of a full application without parking it, and reaches another application behind it', async () => {
+      const busy = await seedApp([{}, {}]);
+      const other = await seedApp([{}]);
+      const backlog = await queueTo(busy.app.id, busy.endpoints.map((e) => e.id), range(0, 200));
+      const fresh = await queueTo(other.app.id, [other.endpoints[0]!.id], [5_000]);
+      const jobs = await claim(at(10_000), 10, { endpointConcurrency: 100, fullApplications: [busy.app.id] });
+      expect(claimedIds(jobs)).toEqual([fresh[0]!.id]);
+      // The busy application's deliveries are still due where they were, not parked.
+      expect(await store.getDelivery(backlog[0]!.id)).toMatchObject({ nextAttemptAt: backlog[0]!.nextAttemptAt, lockedUntil: null });
+      expect(await store.queueSnapshot(at(10_000))).toMatchObject({ due: 400 });
+      // Once it is not full, its oldest go first.
+      expect(claimedIds(await claim(at(10_001), 2, { endpointConcurrency: 100 }))).toEqual([backlog[0]!.id, backlog[1]!.id]);
+    });
+
     it('starts a throttled endpoint’s attempts no faster than its rate, after a burst of 100 ms worth', async () => {
       // 20 per second: one every 50 ms, two at once.
       const { app, endpoints } = await seedApp([{ throttleRate: 20 }]);

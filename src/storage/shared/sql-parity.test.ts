@@ -33,7 +33,7 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   'deliveries/claims': {
     sql: claims,
     postgresOnly: ['claimDueDeliveries', 'renewLeases'],
-    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat', 'renewLease'],
+    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectRecentWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat', 'renewLease'],
   },
   'deliveries/completion': {
     sql: completion,

@@ -25,6 +25,14 @@ export const MAX_CLAIM_ROUNDS = 8;
  */
 export const MAX_CLAIM_WINDOW = 1024;
 
+/**
+ * While some applications hold their share of the worker (ClaimDeliveriesInput.fullApplications),
+ * a claim also reads this many of the most recently due deliveries: their due work is passed over,
+ * not parked (parking a backlog of a million rows costs a write each), so another application's
+ * fresh delivery behind that backlog is found at the back of the due order instead.
+ */
+export const RECENT_WINDOW = 64;
+
 /** The room of an endpoint without limits: more than any claim takes. */
 export const UNLIMITED_ROOM = 2_147_483_647;
 
@@ -40,6 +48,8 @@ export interface ClaimRoundParams {
   window: number;
   /** First attempts read separately (0 when the retry budget cannot bind, see deliveries_first_due). */
   firstWindow: number;
+  /** The most recently due deliveries, read too while some applications are full (else 0; see RECENT_WINDOW). */
+  recentWindow: number;
   maxRetries: number;
   /** null = endpoints without a limit of their own are not limited. */
   defaultConcurrency: number | null;
@@ -59,6 +69,7 @@ export function claimRoundParams(input: ClaimDeliveriesInput, round: number, lim
     limit,
     window: Math.max(limit, Math.min(limit * 4 ** round, MAX_CLAIM_WINDOW)),
     firstWindow: maxRetries < limit ? limit : 0,
+    recentWindow: input.fullApplications?.length ? Math.max(limit, RECENT_WINDOW) : 0,
     maxRetries,
     defaultConcurrency: input.endpointConcurrency ?? null,
     ...budgetParams(input),

@@ -38,6 +38,12 @@ export const postgres = {
           AND (locked_until IS NULL OR locked_until <= @now)
         ORDER BY next_attempt_at, id LIMIT @window
         FOR UPDATE SKIP LOCKED),
+      ready_recent AS MATERIALIZED (
+        SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+        WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
+          AND (locked_until IS NULL OR locked_until <= @now)
+        ORDER BY next_attempt_at DESC, id DESC LIMIT @recentWindow
+        FOR UPDATE SKIP LOCKED),
       ready_first AS MATERIALIZED (
         SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
         WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
@@ -45,14 +51,16 @@ export const postgres = {
         ORDER BY next_attempt_at, id LIMIT @firstWindow
         FOR UPDATE SKIP LOCKED),
       seen_endpoints AS MATERIALIZED (
-        SELECT e.id, e.claim_seq, e.throttle_rate, e.throttle_tat, ${pg.leaseBudget} AS concurrency
+        SELECT e.id, e.claim_seq, e.throttle_rate, e.throttle_tat, ${pg.leaseBudget} AS concurrency, ${pg.appIsFull} AS app_full
         FROM endpoints e
         WHERE e.id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
-                     UNION SELECT endpoint_id FROM parked_endpoints)),
-      -- An endpoint without limits needs no lock (nor a claim_seq bump): any claimer may take its deliveries.
+                     UNION SELECT endpoint_id FROM ready_recent UNION SELECT endpoint_id FROM parked_endpoints)),
+      -- An endpoint without limits needs no lock (nor a claim_seq bump): any claimer may take its
+      -- deliveries. One of a full application is not locked either: it drops out of limits below,
+      -- so its deliveries are passed over, neither taken nor parked.
       locked_endpoints AS MATERIALIZED (
         SELECT id, claim_seq FROM endpoints
-        WHERE id IN (SELECT id FROM seen_endpoints WHERE concurrency IS NOT NULL OR throttle_rate IS NOT NULL)
+        WHERE id IN (SELECT id FROM seen_endpoints WHERE (concurrency IS NOT NULL OR throttle_rate IS NOT NULL) AND NOT app_full)
         FOR NO KEY UPDATE SKIP LOCKED),
       limits AS (
         SELECT id, throttle_rate, concurrency, GREATEST(COALESCE(throttle_tat, @now), @now) AS throttle_from,
@@ -83,6 +91,7 @@ export const postgres = {
       candidates AS (
         SELECT id, endpoint_id, due_at, attempt_count, false AS parked FROM ready
         UNION SELECT id, endpoint_id, due_at, attempt_count, false FROM ready_first
+        UNION SELECT id, endpoint_id, due_at, attempt_count, false FROM ready_recent
         UNION ALL SELECT id, endpoint_id, due_at, attempt_count, true FROM heads),
       budgeted AS (
         SELECT *, CASE WHEN attempt_count > 0
@@ -141,12 +150,17 @@ export const sqlite = {
     WHERE status IN ('pending', 'sending') AND attempt_count = 0 AND next_attempt_at <= @now
       AND (locked_until IS NULL OR locked_until <= @now)
     ORDER BY next_attempt_at, id LIMIT @window`,
+  selectRecentWindow: `
+    SELECT id, endpoint_id, next_attempt_at AS due_at, attempt_count FROM deliveries
+    WHERE status IN ('pending', 'sending') AND next_attempt_at <= @now
+      AND (locked_until IS NULL OR locked_until <= @now)
+    ORDER BY next_attempt_at DESC, id DESC LIMIT @window`,
   // A loose index scan: one probe per endpoint with parked deliveries.
   selectParkedEndpoints: `
     WITH RECURSIVE ${lite.parkedEndpoints}
     SELECT endpoint_id FROM parked_endpoints WHERE endpoint_id IS NOT NULL`,
   selectEndpointSchedules: `
-    SELECT e.id, ${lite.leaseBudget} AS concurrency, e.throttle_rate, e.throttle_tat,
+    SELECT e.id, ${lite.leaseBudget} AS concurrency, ${lite.appIsFull} AS app_full, e.throttle_rate, e.throttle_tat,
            CASE WHEN ${lite.leaseBudget} IS NULL THEN 0
                 ELSE (SELECT COUNT(*) FROM deliveries x
                       WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')

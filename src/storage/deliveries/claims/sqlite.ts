@@ -31,6 +31,7 @@ interface ClaimWindowRow {
 interface ScheduleRow {
   id: string;
   concurrency: number | null;
+  app_full: number;
   leased: number;
   throttle_rate: number | null;
   throttle_tat: number | null;
@@ -89,6 +90,9 @@ export class SqliteClaims {
       (parked: boolean) =>
       (r: ClaimWindowRow): ClaimCandidate => ({ id: r.id, endpointId: r.endpoint_id, dueAt: r.due_at, attemptCount: r.attempt_count, parked });
     const candidates = this.db.all<ClaimWindowRow>(SQL.selectReadyWindow, { now: params.now, window: params.window }).map(candidate(false));
+    if (params.recentWindow > 0) {
+      candidates.push(...this.db.all<ClaimWindowRow>(SQL.selectRecentWindow, { now: params.now, window: params.recentWindow }).map(candidate(false)));
+    }
     if (params.firstWindow > 0) {
       candidates.push(...this.db.all<ClaimWindowRow>(SQL.selectFirstAttemptWindow, { now: params.now, window: params.firstWindow }).map(candidate(false)));
     }
@@ -105,6 +109,8 @@ export class SqliteClaims {
     });
     const rooms = new Map<string, number>();
     for (const r of scheduleRows) {
+      // A full application's deliveries are passed over, neither taken nor parked (see RECENT_WINDOW).
+      if (r.app_full) continue;
       const schedule = { concurrency: r.concurrency, leased: r.leased, throttleRate: r.throttle_rate, throttleTat: r.throttle_tat };
       schedules.set(r.id, schedule);
       rooms.set(r.id, roomOf(schedule, params.now, params.burstMs));
