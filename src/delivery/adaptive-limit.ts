@@ -23,10 +23,11 @@ export const LATENCY_FACTOR = 0.9;
 /**
  * Latency counts as climbing when the smoothed round trip exceeds LATENCY_TOLERANCE × the recent
  * minimum plus LATENCY_SLACK_MS. The slack keeps a fast endpoint (1 ms on a LAN) from reading the
- * worker's own scheduling jitter as overload; for real endpoints (50–500 ms) the ratio dominates.
+ * worker's own queueing (a busy event loop adds tens of milliseconds to every round trip it times)
+ * as overload; for real endpoints (50–500 ms) the ratio dominates. docs/delivery.md has the measurements.
  */
 export const LATENCY_TOLERANCE = 2;
-export const LATENCY_SLACK_MS = 20;
+export const LATENCY_SLACK_MS = 60;
 /** Weight of the newest sample in the smoothed round trip (an exponentially weighted mean). */
 export const RTT_SMOOTHING = 0.25;
 /**
