@@ -110,6 +110,11 @@ export class DeliveryWorker {
   /** Deliveries held by this worker, buffered per endpoint and in flight, with each endpoint's and application's limits. */
   private readonly lanes: DeliveryLanes;
   private renewTimer: NodeJS.Timeout | null = null;
+  /**
+   * The store failed the last claim or attempt record: no new request starts until it answers
+   * again, since an attempt that cannot be recorded is sent again after its lease (a duplicate).
+   */
+  private storeTrouble = false;
   private renewing: Promise<void> | null = null;
   /** Worker slots only first attempts may use (TAPWIRE_FIRST_ATTEMPT_RESERVE; at least one is left for retries). */
   private readonly firstAttemptReserve: number;
@@ -216,6 +221,11 @@ export class DeliveryWorker {
       const slots = this.config.workerConcurrency;
       const room = HOLD_PER_SLOT * slots - this.lanes.heldWithinShares();
       if (room <= 0) {
+        // Holding all it may while the store failed: no claim will tell us it is back, so ask it.
+        if (this.storeTrouble) {
+          await this.probeStore();
+          continue;
+        }
         // Full: a request that ends wakes us (and a paused endpoint's pause ending lets it start one).
         this.wakePending = false;
         await this.sleep(this.resumeDelayMs() ?? this.maxIdleMs);
@@ -255,6 +265,7 @@ export class DeliveryWorker {
         // first failure in full and later ones briefly, so an outage neither floods the database
         // nor the logs; the first successful claim resets it.
         claimFailures++;
+        this.storeTrouble = true;
         const backoffMs = Math.min(this.errorBackoffMs * 2 ** (claimFailures - 1), MAX_CLAIM_BACKOFF_MS);
         if (claimFailures === 1) this.logger.error({ err: error }, 'claiming deliveries failed; retrying');
         else this.logger.warn({ failures: claimFailures, retryInMs: backoffMs, reason: (error as Error).message }, 'claiming deliveries still failing');
@@ -265,6 +276,7 @@ export class DeliveryWorker {
         this.logger.info({ failures: claimFailures }, 'claiming deliveries works again');
         claimFailures = 0;
       }
+      this.storeTrouble = false;
       const nowMs = this.clock.now().getTime();
       for (const job of jobs) {
         this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil ?? new Date(now.getTime() + leaseMs), retry: job.delivery.attemptCount > 0 }, nowMs);
@@ -275,6 +287,17 @@ export class DeliveryWorker {
         continue;
       }
       stalledClaims = await this.sleepUntilDue(jobs.length === 0 ? stalledClaims : -1);
+    }
+  }
+
+  /** After store trouble, with no claim to find out: one cheap read; requests start again once it answers. */
+  private async probeStore(): Promise<void> {
+    try {
+      await this.store.nextDueAt({ now: this.clock.now() });
+      this.storeTrouble = false;
+      this.pump();
+    } catch {
+      await this.sleep(this.errorBackoffMs);
     }
   }
 
@@ -291,7 +314,7 @@ export class DeliveryWorker {
 
   /** Start buffered deliveries while the worker has free slots (each one's endpoint and application permitting). */
   private pump(): void {
-    if (!this.running) return;
+    if (!this.running || this.storeTrouble) return;
     const slots = this.config.workerConcurrency;
     const nowMs = this.clock.now().getTime();
     while (this.lanes.inFlight < slots) {
@@ -513,8 +536,13 @@ export class DeliveryWorker {
       queued = events.messages.length > 0 || (completed.endpointDisabled && events.messagesIfEndpointDisabled.length > 0);
     } catch (error) {
       // The lease expires and the delivery is attempted again: at-least-once, never lost.
+      this.storeTrouble = true;
       log.error({ err: error }, 'recording attempt failed; delivery will be retried after its lease');
       return;
+    }
+    if (this.storeTrouble) {
+      this.storeTrouble = false;
+      this.pump();
     }
     this.metrics?.attemptRecorded(outcome.status === 'success' ? 'success' : outcome.status === 'sending' ? 'retry' : 'fail', result.durationMs);
     // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed;
