@@ -469,8 +469,10 @@ export class DeliveryWorker {
       retryAfterMs: !result.ok && (result.statusCode === 429 || result.statusCode === 503) ? (result.retryAfterMs ?? null) : null,
       nowMs: now.getTime(),
     });
+    // The buffer is refilled once the attempt is recorded (its lease is free then too, and that
+    // wake-up follows within a group commit): waking the claim loop here as well cost a second
+    // claim and due-time read per delivery at low rates.
     this.pump();
-    this.wake();
     const attemptsMade = delivery.attemptCount + 1;
     const gone = result.ok === false && result.statusCode === 410;
     // A receiver that answers a failure with `webhook-delivery: abort-message` refuses this message
