@@ -115,6 +115,8 @@ class EndpointLane {
 class AppLane {
   inFlight = 0;
   held = 0;
+  /** Its endpoints' lanes this worker keeps. */
+  lanes = 0;
   /** Endpoints with buffered deliveries, served in turn. */
   readonly waiting: EndpointLane[] = [];
   cursor = 0;
@@ -320,10 +322,9 @@ export class DeliveryLanes {
   /** Forget lanes idle for LANE_IDLE_MS. */
   forgetIdle(nowMs: number): void {
     for (const lane of this.endpoints.values()) {
-      if (lane.inFlight === 0 && lane.queue.length === 0 && nowMs - lane.lastActiveMs >= LANE_IDLE_MS) this.endpoints.delete(lane.id);
-    }
-    for (const app of this.apps.values()) {
-      if (app.held === 0 && ![...this.endpoints.values()].some((lane) => lane.app === app)) this.apps.delete(app.id);
+      if (lane.inFlight > 0 || lane.queue.length > 0 || nowMs - lane.lastActiveMs < LANE_IDLE_MS) continue;
+      this.endpoints.delete(lane.id);
+      if (--lane.app.lanes === 0 && lane.app.held === 0) this.apps.delete(lane.app.id);
     }
   }
 
@@ -342,6 +343,7 @@ export class DeliveryLanes {
     }
     lane = new EndpointLane(id, app, own, this.options, nowMs);
     this.endpoints.set(id, lane);
+    app.lanes++;
     return lane;
   }
 

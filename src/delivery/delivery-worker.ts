@@ -118,6 +118,8 @@ export class DeliveryWorker {
   private renewing: Promise<void> | null = null;
   /** Worker slots only first attempts may use (TAPWIRE_FIRST_ATTEMPT_RESERVE; at least one is left for retries). */
   private readonly firstAttemptReserve: number;
+  /** How long a claim leases (leaseMsFor the request timeout). */
+  private readonly leaseMs: number;
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -133,6 +135,7 @@ export class DeliveryWorker {
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
     const slots = options.config.workerConcurrency;
     this.firstAttemptReserve = Math.max(0, Math.min(slots - 1, Math.floor(slots * options.config.firstAttemptReserve)));
+    this.leaseMs = leaseMsFor(options.config.requestTimeoutMs);
     this.operational = options.operational ?? null;
     this.lanes = new DeliveryLanes({
       appConcurrency: options.config.appConcurrencyMax ?? Math.max(1, Math.floor(slots / 2)),
@@ -163,8 +166,7 @@ export class DeliveryWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
-    const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
-    this.renewTimer = setInterval(() => void this.renewBufferedLeases(), Math.max(100, Math.floor(leaseMs / 8)));
+    this.renewTimer = setInterval(() => void this.renewBufferedLeases(), Math.max(100, Math.floor(this.leaseMs / 8)));
     this.renewTimer.unref();
   }
 
@@ -215,7 +217,6 @@ export class DeliveryWorker {
     let stalledClaims = 0;
     // While waiting for enough room to claim a batch: until when (performance.now()).
     let coalesceUntil: number | null = null;
-    const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
     while (this.running) {
       this.pump();
       const slots = this.config.workerConcurrency;
@@ -256,7 +257,7 @@ export class DeliveryWorker {
         jobs = await this.store.claimDueDeliveries({
           now,
           limit,
-          leaseMs,
+          leaseMs: this.leaseMs,
           maxRetries: Math.max(0, Math.min(limit, slots - this.firstAttemptReserve - this.lanes.retriesHeld)),
           ...this.claimLimits(now),
         });
@@ -279,7 +280,7 @@ export class DeliveryWorker {
       this.storeTrouble = false;
       const nowMs = this.clock.now().getTime();
       for (const job of jobs) {
-        this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil ?? new Date(now.getTime() + leaseMs), retry: job.delivery.attemptCount > 0 }, nowMs);
+        this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil ?? new Date(now.getTime() + this.leaseMs), retry: job.delivery.attemptCount > 0 }, nowMs);
       }
       this.pump();
       if (jobs.length === limit) {
@@ -358,12 +359,11 @@ export class DeliveryWorker {
   private renewBufferedLeases(): Promise<void> {
     if (this.renewing || !this.running) return this.renewing ?? Promise.resolve();
     const run = async (): Promise<void> => {
-      const leaseMs = leaseMsFor(this.config.requestTimeoutMs);
       const now = this.clock.now().getTime();
       this.lanes.forgetIdle(now);
-      const expiring = this.lanes.expiring(now + leaseMs * RENEW_BELOW_SHARE);
+      const expiring = this.lanes.expiring(now + this.leaseMs * RENEW_BELOW_SHARE);
       if (expiring.length === 0) return;
-      const lockedUntil = new Date(now + leaseMs);
+      const lockedUntil = new Date(now + this.leaseMs);
       try {
         const renewed = new Set(await this.store.renewLeases({ leases: expiring.map(leaseOf), lockedUntil }));
         const lost = new Set<string>();
@@ -461,14 +461,11 @@ export class DeliveryWorker {
       }
     }
     const now = this.clock.now();
+    // sendWebhook reads Retry-After from a 429 or 503 only.
+    const retryAfterMs = result.ok ? null : (result.retryAfterMs ?? null);
     // The HTTP exchange is over: its slots go to the next buffered delivery before this one is
     // recorded, and the endpoint's limit learns from the answer.
-    this.lanes.finished(held, {
-      signal: requested ? limitSignalOf(result) : null,
-      rttMs: result.durationMs,
-      retryAfterMs: !result.ok && (result.statusCode === 429 || result.statusCode === 503) ? (result.retryAfterMs ?? null) : null,
-      nowMs: now.getTime(),
-    });
+    this.lanes.finished(held, { signal: requested ? limitSignalOf(result) : null, rttMs: result.durationMs, retryAfterMs, nowMs: now.getTime() });
     // The buffer is refilled once the attempt is recorded (its lease is free then too, and that
     // wake-up follows within a group commit): waking the claim loop here as well cost a second
     // claim and due-time read per delivery at low rates.
@@ -489,7 +486,7 @@ export class DeliveryWorker {
         scheduleMs: this.config.retryScheduleMs,
         attemptsMade,
         random: this.random,
-        retryAfterMs: result.statusCode === 429 || result.statusCode === 503 ? result.retryAfterMs ?? undefined : undefined,
+        retryAfterMs,
       });
       exhausted = delayMs === null;
       outcome = delayMs === null ? { status: 'fail' } : { status: 'sending', nextAttemptAt: new Date(now.getTime() + delayMs) };

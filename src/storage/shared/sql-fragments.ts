@@ -28,6 +28,15 @@ export function joinsParkedQueue(endpoint: string): string {
                    WHERE p.endpoint_id = ${endpoint} AND p.status IN ('pending', 'sending') AND p.parked_due_at IS NOT NULL)`;
 }
 
+/** SqlFragments.leaseBudget, from each database's spelling of its parts. */
+function leaseBudget(appIsFull: string, budgetOfEndpoint: string, defaultConcurrency: string): string {
+  return `CASE WHEN ${appIsFull} THEN 0
+                     ELSE COALESCE(${budgetOfEndpoint}, e.concurrency_limit, ${defaultConcurrency}) END`;
+}
+
+const PG_APP_IS_FULL = `COALESCE(jsonb_exists(@fullApps::jsonb, e.app_id), false)`;
+const LITE_APP_IS_FULL = `EXISTS (SELECT 1 FROM json_each(@fullApps) WHERE value = e.app_id)`;
+
 /** What differs between the databases in a statement written once (see each subject's sql.ts). */
 export interface SqlFragments {
   isLatestDelivery: string;
@@ -69,9 +78,8 @@ export const postgres: SqlFragments = {
   /** A recursive CTE (inside WITH RECURSIVE); PostgreSQL takes the first probe as a parenthesised query. */
   parkedEndpoints: parkedEndpoints(`(SELECT endpoint_id ${FIRST_PARKED})`),
   cast: (type) => `::${type}`,
-  leaseBudget: `CASE WHEN COALESCE(jsonb_exists(@fullApps::jsonb, e.app_id), false) THEN 0
-                     ELSE COALESCE((@budgets::jsonb ->> e.id)::integer, e.concurrency_limit, @defaultConcurrency::integer) END`,
-  appIsFull: `COALESCE(jsonb_exists(@fullApps::jsonb, e.app_id), false)`,
+  leaseBudget: leaseBudget(PG_APP_IS_FULL, `(@budgets::jsonb ->> e.id)::integer`, '@defaultConcurrency::integer'),
+  appIsFull: PG_APP_IS_FULL,
 };
 
 export const sqlite: SqlFragments = {
@@ -95,7 +103,6 @@ export const sqlite: SqlFragments = {
   parkedEndpoints: parkedEndpoints(`SELECT (SELECT endpoint_id ${FIRST_PARKED})`),
   cast: () => '',
   /** As on PostgreSQL; ids are letters, digits and underscores, so they need no quoting in a JSON path. */
-  leaseBudget: `CASE WHEN EXISTS (SELECT 1 FROM json_each(@fullApps) WHERE value = e.app_id) THEN 0
-                     ELSE COALESCE(json_extract(@budgets, '$.' || e.id), e.concurrency_limit, @defaultConcurrency) END`,
-  appIsFull: `EXISTS (SELECT 1 FROM json_each(@fullApps) WHERE value = e.app_id)`,
+  leaseBudget: leaseBudget(LITE_APP_IS_FULL, `json_extract(@budgets, '$.' || e.id)`, '@defaultConcurrency'),
+  appIsFull: LITE_APP_IS_FULL,
 };
