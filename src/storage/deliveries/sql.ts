@@ -2,7 +2,7 @@
 // recovery, when the next one is due, and the queue's size. Claims and completion have folders of
 // their own. The statements of both databases, side by side.
 import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
-import { joinsParkedQueue, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { joinsParkedQueue, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
@@ -69,13 +69,15 @@ export const postgres = {
    * once per statement (and PostgreSQL folds identical notifications of one transaction into one).
    */
   insertDeliveries: `
-    WITH inserted AS (
+    WITH input AS MATERIALIZED (
+      SELECT * FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+    ), queues AS MATERIALIZED (${parkedQueuesOf('input')}
+    ), inserted AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0,
              CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
-      FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
-        CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
+      FROM input t JOIN queues q ON q.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,

@@ -2,7 +2,7 @@
 // lists that show a message's state per endpoint: the statements of both databases, side by side.
 // A list written once takes the database's fragments (shared/sql-fragments.ts).
 import { columns, DELIVERY_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
-import { joinsParkedQueue, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
@@ -87,12 +87,13 @@ export const postgres = {
               THEN ${pg.endpointAccepts('inserted.event_type', 'inserted.channels')}
               ELSE e.id = ANY (@endpointIds)
             END
+    ), queues AS MATERIALIZED (${parkedQueuesOf('targets')}
     ), queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
              CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
-      FROM targets t CROSS JOIN inserted CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
+      FROM targets t CROSS JOIN inserted JOIN queues q ON q.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,
@@ -102,6 +103,8 @@ export const postgres = {
    * Several accepts in one statement and one commit (see createMessage): the same as
    * insertMessageWithFanOut, for each row of a JSON array. Any failure (an eventId taken, an
    * application gone, too few delivery ids) fails all of them; createMessage then runs each alone.
+   * `= ANY (ARRAY(…))` lets the endpoints of the batch's applications be read through their index
+   * whatever the planner guesses of the input (see completeAttempts).
    */
   insertMessagesWithFanOut: `
     WITH input AS (
@@ -115,17 +118,18 @@ export const postgres = {
     ), targets AS (
       SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n
       FROM input m JOIN endpoints e ON e.app_id = m.app_id
-      WHERE e.deleted_at IS NULL AND NOT e.disabled
+      WHERE e.app_id = ANY (ARRAY(SELECT app_id FROM input)) AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN m.endpoint_ids IS NULL
               THEN ${pg.endpointAccepts('m.event_type', 'm.channels')}
               ELSE e.id = ANY (m.endpoint_ids)
             END
+    ), queues AS MATERIALIZED (${parkedQueuesOf('targets')}
     ), queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
              CASE WHEN q.parked THEN NULL ELSE m.now END, CASE WHEN q.parked THEN m.now END, NULL, m.now, m.now
-      FROM targets t JOIN input m ON m.id = t.msg_id CROSS JOIN LATERAL (SELECT ${joinsParkedQueue('t.endpoint_id')} AS parked) q
+      FROM targets t JOIN input m ON m.id = t.msg_id JOIN queues q ON q.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,

@@ -28,6 +28,16 @@ export function joinsParkedQueue(endpoint: string): string {
                    WHERE p.endpoint_id = ${endpoint} AND p.status IN ('pending', 'sending') AND p.parked_due_at IS NOT NULL)`;
 }
 
+/**
+ * PostgreSQL: the body of a MATERIALIZED CTE saying, for each endpoint of `rows` (a CTE or table
+ * with an endpoint_id column), whether it has a parked queue (joinsParkedQueue). Probed once per
+ * endpoint, not once or twice per row: a probe walks the index entries that unparked deliveries
+ * leave behind until vacuum, which for a busy endpoint are many.
+ */
+export function parkedQueuesOf(rows: string): string {
+  return `SELECT t.endpoint_id, ${joinsParkedQueue('t.endpoint_id')} AS parked FROM (SELECT DISTINCT endpoint_id FROM ${rows}) t`;
+}
+
 /** SqlFragments.leaseBudget, from each database's spelling of its parts. */
 function leaseBudget(appIsFull: string, budgetOfEndpoint: string, defaultConcurrency: string): string {
   return `CASE WHEN ${appIsFull} THEN 0

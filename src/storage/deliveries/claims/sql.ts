@@ -124,10 +124,13 @@ export const postgres = {
     SELECT leased.*, p.n AS parked_count FROM (SELECT count(*) AS n FROM parked) p LEFT JOIN leased ON true`,
   // A worker's buffered deliveries keep their leases, or give them back, only while each lease is
   // still the one it was given: one that ran out and was claimed again is someone else's now.
+  // `= ANY (ARRAY(…))` makes it probe the primary key for each lease (see completeAttempts).
   renewLeases: `
+    WITH l AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(@leases::jsonb) AS l(id text, locked_until bigint))
     UPDATE deliveries d SET locked_until = @lockedUntil::bigint
-    FROM jsonb_to_recordset(@leases::jsonb) AS l(id text, locked_until bigint)
-    WHERE d.id = l.id AND d.locked_until = l.locked_until AND d.status IN ('pending', 'sending')
+    FROM l
+    WHERE d.id = ANY (ARRAY(SELECT id FROM l)) AND d.id = l.id AND d.locked_until = l.locked_until
+      AND d.status IN ('pending', 'sending')
     RETURNING d.id`,
 };
 

@@ -52,6 +52,10 @@ export const postgres = {
   // health update is one per endpoint: a success clears the streak, failures start it at the first.
   // Every part reads the snapshot from before the statement, when the attempted deliveries are all
   // still leased: supersede (which skips leased rows) never touches a row "finished" updates.
+  // The `= ANY (ARRAY(…))` conditions hand each table's index the keys to probe. Without them the
+  // planner, which guesses 100 input rows and sees a young table as small, may join by hashing a
+  // full scan of deliveries, and the prepared statement keeps that plan: a scan of every delivery
+  // ever made per batch, growing with the table.
   completeAttempts: `
     WITH input AS (
       SELECT * FROM json_to_recordset(@rows::json) AS x(
@@ -70,20 +74,21 @@ export const postgres = {
       SET attempt_count = d.attempt_count + 1, status = i.status, next_attempt_at = i.next_attempt_at,
           locked_until = NULL, updated_at = i.now
       FROM input i
-      WHERE d.id = i.delivery_id
+      WHERE d.id = ANY (ARRAY(SELECT delivery_id FROM input)) AND d.id = i.delivery_id
       RETURNING d.id
     ), superseded AS (
       UPDATE deliveries d
       SET status = 'success', next_attempt_at = NULL, updated_at = i.now
       FROM input i
-      WHERE i.status = 'success' AND d.msg_id = i.msg_id AND d.endpoint_id = i.endpoint_id AND d.id < i.delivery_id
+      WHERE d.msg_id = ANY (ARRAY(SELECT msg_id FROM input WHERE status = 'success'))
+        AND i.status = 'success' AND d.msg_id = i.msg_id AND d.endpoint_id = i.endpoint_id AND d.id < i.delivery_id
         AND d.status IN ('pending', 'sending') AND (d.locked_until IS NULL OR d.locked_until <= i.now)
     ), health AS (
       UPDATE endpoints e
       SET failing_since = CASE WHEN h.health = 'success' THEN NULL ELSE COALESCE(e.failing_since, h.first_at) END
       FROM (SELECT endpoint_id, min(health) AS health, min(now) AS first_at
             FROM input WHERE health <> 'none' GROUP BY endpoint_id) h
-      WHERE e.id = h.endpoint_id AND NOT e.disabled AND e.deleted_at IS NULL
+      WHERE e.id = ANY (ARRAY(SELECT endpoint_id FROM input WHERE health <> 'none')) AND e.id = h.endpoint_id AND NOT e.disabled AND e.deleted_at IS NULL
         AND CASE h.health WHEN 'success' THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END
     )
     SELECT id FROM finished`,
