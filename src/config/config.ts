@@ -67,7 +67,10 @@ export interface TapwireConfig {
   logLevel: string;
   /** What this process runs. Default `all` (--role). */
   role: ServerRole;
-  /** Attempts in flight at once in this process. Default 64 (TAPWIRE_WORKER_CONCURRENCY). */
+  /**
+   * Attempts in flight at once in this process. Default 128 (TAPWIRE_WORKER_CONCURRENCY): one application
+   * may then have 64 in flight, an endpoint's ceiling (see docs/delivery.md).
+   */
   workerConcurrency: number;
   /**
    * A fixed number of attempts in flight to one endpoint, across every worker process, for endpoints
@@ -236,7 +239,7 @@ export function defaultConfig(): TapwireConfig {
     signatureHeaders: 'webhook',
     logLevel: 'info',
     role: 'all',
-    workerConcurrency: 64,
+    workerConcurrency: 128,
     endpointConcurrency: null,
     endpointConcurrencyMax: 64,
     appConcurrencyMax: null,

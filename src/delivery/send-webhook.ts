@@ -1,6 +1,7 @@
 // One HTTP attempt of a webhook: POST the bytes, wait at most one deadline, keep at most a capped part
 // of the answer. Every network outcome comes back as a value, so the worker can record and schedule it
 // without try/catch; only caller bugs (bad arguments, a closed agent) throw.
+import { EventEmitter } from 'node:events';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, ProxyAgent, request, type Dispatcher } from 'undici';
 import { parseRetryAfter } from '../domain/retry-policy.js';
@@ -64,6 +65,23 @@ class DeadlineExceeded extends Error {
 }
 
 /**
+ * An attempt's abort signal in the EventEmitter form undici also accepts (`aborted`, `reason`, an
+ * `abort` event): an AbortController per request, an EventTarget, cost more than the rest of
+ * setting the request up.
+ */
+class AttemptSignal extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
+/**
  * undici errors that mean the caller misused the client rather than the network failing: they are
  * bugs to surface, not attempt outcomes to retry.
  */
@@ -117,11 +135,11 @@ export async function sendWebhook(
   if (refusal !== null) return failure('blocked', `${REFUSAL_PREFIX}${refusal}`);
   if (callerSignal?.aborted) return failure('aborted', 'Aborted before the request was sent');
 
-  // One controller carries both the deadline and the caller's abort, so undici sees a single signal
+  // One signal carries both the deadline and the caller's abort, so undici sees a single signal
   // that covers connect, headers and body alike.
-  const controller = new AbortController();
-  const deadline = setTimeout(() => controller.abort(new DeadlineExceeded()), timeoutMs);
-  const onCallerAbort = () => controller.abort(callerSignal?.reason);
+  const signal = new AttemptSignal();
+  const deadline = setTimeout(() => signal.abort(new DeadlineExceeded()), timeoutMs);
+  const onCallerAbort = () => signal.abort(callerSignal?.reason);
   callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   let phase: 'response headers' | 'response body' = 'response headers';
 
@@ -131,7 +149,7 @@ export async function sendWebhook(
       headers: input.headers,
       body: input.body,
       dispatcher: input.dispatcher,
-      signal: controller.signal,
+      signal,
     });
     statusCode = response.statusCode;
     headers = flattenHeaders(response.headers);
@@ -148,8 +166,8 @@ export async function sendWebhook(
     }
     return result;
   } catch (error) {
-    if (controller.signal.aborted) {
-      if (controller.signal.reason instanceof DeadlineExceeded) {
+    if (signal.aborted) {
+      if (signal.reason instanceof DeadlineExceeded) {
         return failure('timeout', `Timed out after ${timeoutMs} ms waiting for the ${phase}`);
       }
       return failure('aborted', `Aborted while waiting for the ${phase}`);

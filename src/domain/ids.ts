@@ -11,7 +11,10 @@ const ENCODED_LENGTH = 27;
 /** Every id prefix Tapwire issues. */
 export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'msgep' | 'qtask' | 'tok';
 
-let lastBytes: Buffer | null = null;
+/** The last id's bytes (time slot and random part), or all zero before the first. */
+const lastBytes = Buffer.alloc(20);
+/** The id being made; encodeBase62 reads it before the next call writes it again. */
+const nextBytes = Buffer.alloc(20);
 
 /** Random bytes are drawn from the OS in blocks: one call per id was a measurable cost per message. */
 const RANDOM_POOL = Buffer.alloc(15 * 256);
@@ -27,18 +30,25 @@ function fillRandom15(target: Buffer, offset: number): void {
   randomOffset += 15;
 }
 
+/** Whether the time slot (the first 5 bytes) of `a` is after that of `b`. */
+function laterSlot(a: Buffer, b: Buffer): boolean {
+  for (let i = 0; i < 5; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
+  return false;
+}
+
 /**
  * A new 27-character KSUID-ms: 4 bytes of seconds since the KSUID epoch, 1 byte of sub-second time
  * (4 ms steps), 15 random bytes. Ids made in the same 4 ms step by this process are made strictly
  * increasing by incrementing the previous one, so they sort in creation order.
  */
 export function newKsuid(nowMs: number = Date.now()): string {
-  const bytes = Buffer.alloc(20);
+  const bytes = nextBytes;
   const seconds = Math.floor(nowMs / 1000) - KSUID_EPOCH_SECONDS;
   bytes.writeUInt32BE(Math.max(0, seconds), 0);
   bytes[4] = Math.floor((nowMs % 1000) / 4);
-  fillRandom15(bytes, 5);
-  if (lastBytes && Buffer.compare(bytes.subarray(0, 5), lastBytes.subarray(0, 5)) <= 0) {
+  if (laterSlot(bytes, lastBytes)) {
+    fillRandom15(bytes, 5);
+  } else {
     // Same (or earlier, after a clock step back) time slot: continue after the last id.
     lastBytes.copy(bytes);
     for (let i = 19; i >= 0; i--) {
@@ -46,7 +56,7 @@ export function newKsuid(nowMs: number = Date.now()): string {
       if (bytes[i] !== 0) break;
     }
   }
-  lastBytes = bytes;
+  bytes.copy(lastBytes);
   return encodeBase62(bytes);
 }
 
@@ -85,19 +95,26 @@ export function encodeBase62(bytes: Buffer): string {
   // Long division of the 160-bit number by 62, one base-62 digit per pass, on five 32-bit words
   // held in plain numbers (each partial dividend stays below 2^38, exact in a double): about ten
   // times cheaper than BigInt arithmetic, and ids are made several times per message.
-  const words = [bytes.readUInt32BE(0), bytes.readUInt32BE(4), bytes.readUInt32BE(8), bytes.readUInt32BE(12), bytes.readUInt32BE(16)];
-  const out = new Array<string>(ENCODED_LENGTH);
-  for (let position = ENCODED_LENGTH - 1; position >= 0; position--) {
-    let remainder = 0;
-    for (let i = 0; i < 5; i++) {
-      const dividend = remainder * 0x1_0000_0000 + words[i]!;
-      const quotient = Math.floor(dividend / 62);
-      remainder = dividend - quotient * 62;
-      words[i] = quotient;
-    }
-    out[position] = ALPHABET[remainder]!;
+  let w0 = bytes.readUInt32BE(0);
+  let w1 = bytes.readUInt32BE(4);
+  let w2 = bytes.readUInt32BE(8);
+  let w3 = bytes.readUInt32BE(12);
+  let w4 = bytes.readUInt32BE(16);
+  let out = '';
+  for (let position = 0; position < ENCODED_LENGTH; position++) {
+    let dividend = w0;
+    w0 = Math.floor(dividend / 62);
+    dividend = (dividend - w0 * 62) * 0x1_0000_0000 + w1;
+    w1 = Math.floor(dividend / 62);
+    dividend = (dividend - w1 * 62) * 0x1_0000_0000 + w2;
+    w2 = Math.floor(dividend / 62);
+    dividend = (dividend - w2 * 62) * 0x1_0000_0000 + w3;
+    w3 = Math.floor(dividend / 62);
+    dividend = (dividend - w3 * 62) * 0x1_0000_0000 + w4;
+    w4 = Math.floor(dividend / 62);
+    out = ALPHABET[dividend - w4 * 62]! + out;
   }
-  return out.join('');
+  return out;
 }
 
 function decodeBase62(text: string): Buffer | null {

@@ -26,6 +26,14 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+/** TAPWIRE_ADMIN_TOKEN's hash, made once per value instead of on every request. */
+let adminHash: { token: string; hash: Buffer } | null = null;
+
+function configuredAdminHash(token: string): Buffer {
+  if (adminHash?.token !== token) adminHash = { token, hash: Buffer.from(hashToken(token), 'hex') };
+  return adminHash.hash;
+}
+
 /**
  * Make sure an admin token exists. With TAPWIRE_ADMIN_TOKEN set nothing is stored; otherwise the
  * first start creates one, stores its hash and returns the token so the caller can print it once.
@@ -61,8 +69,7 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
   if (!token) return null;
   const hash = hashToken(token);
   if (ctx.config.adminToken) {
-    const expected = Buffer.from(hashToken(ctx.config.adminToken), 'hex');
-    if (timingSafeEqual(Buffer.from(hash, 'hex'), expected)) return { kind: 'admin' };
+    if (timingSafeEqual(Buffer.from(hash, 'hex'), configuredAdminHash(ctx.config.adminToken))) return { kind: 'admin' };
   }
   const stored = await lookUpToken(ctx, hash, ctx.clock.now());
   if (!stored) return null;
