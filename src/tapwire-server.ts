@@ -160,6 +160,8 @@ export class TapwireServer {
         });
         const running = worker;
         context.deliveryConcurrency = (endpointId) => running.endpointConcurrency(endpointId);
+        context.deliveryHandoff = () => running.handoff();
+        context.adoptDeliveries = (jobs) => running.adopt(jobs);
       }
       const backgroundTasks = new BackgroundTaskRunner(context, options.backgroundTasks);
       const generatedAdminToken = await ensureAdminToken(context);

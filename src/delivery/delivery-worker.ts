@@ -11,7 +11,7 @@ import type { Attempt, Endpoint, Message } from '../domain/types.js';
 import type { Clock } from '../services/context.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
 import { FAILING_AFTER_ATTEMPTS, type AttemptEventType, type OperationalEvents } from '../operational/operational-events.js';
-import type { ClaimDeliveriesInput, CompleteAttemptResult, DeliveryJob, DeliveryOutcome, HeldLease, Store } from '../storage/store.js';
+import type { ClaimDeliveriesInput, CompleteAttemptResult, DeliveryHandoff, DeliveryJob, DeliveryOutcome, HeldLease, Store } from '../storage/store.js';
 import type { LimitSignal } from './adaptive-limit.js';
 import { INITIAL_LIMIT } from './adaptive-limit.js';
 import { DeliveryLanes, leaseBudgetFor, type EndpointConcurrency, type HeldJob } from './delivery-lanes.js';
@@ -174,6 +174,39 @@ export class DeliveryWorker {
   wake(): void {
     this.wakePending = true;
     this.wakeUp?.();
+  }
+
+  /**
+   * What this worker offers to take at once of an accept made in its process (see DeliveryHandoff):
+   * its free room and the limits a claim would have now. Null while it is not running, while the
+   * store fails (nothing new starts then), when it holds all it may, or with fixed endpoint limits,
+   * whose exact lease counts stay with claims alone. Accepts in flight at once may each be offered
+   * the same room; each endpoint's lease budget, counted in the store, still bounds what they take.
+   */
+  handoff(): DeliveryHandoff | null {
+    if (!this.running || this.storeTrouble || this.config.endpointConcurrency !== null) return null;
+    const room = HOLD_PER_SLOT * this.config.workerConcurrency - this.lanes.heldWithinShares();
+    if (room <= 0) return null;
+    const now = this.clock.now();
+    return { lockedUntil: new Date(now.getTime() + this.leaseMs), limit: Math.min(room, CLAIM_BATCH), ...this.claimLimits(now) };
+  }
+
+  /**
+   * Take the deliveries an accept handed off (leased to this worker already): they join the
+   * buffers as claimed ones do and start as slots allow. After close, they are given back.
+   */
+  adopt(jobs: DeliveryJob[]): void {
+    if (jobs.length === 0) return;
+    if (!this.running) {
+      const leases = jobs.map((job) => ({ id: job.delivery.id, lockedUntil: job.delivery.lockedUntil! }));
+      void this.store
+        .renewLeases({ leases, lockedUntil: null })
+        .catch((error: unknown) => this.logger.warn({ err: error, deliveries: leases.length }, 'giving back handed-off deliveries failed; they are claimed again when their leases end'));
+      return;
+    }
+    const nowMs = this.clock.now().getTime();
+    for (const job of jobs) this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil!, retry: false }, nowMs);
+    this.pump();
   }
 
   /** Attempts currently under way (requests in flight, and attempts being recorded). */

@@ -5,7 +5,7 @@ import type { TapwireConfig } from '../config/config.js';
 import type { EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import type { AddressPolicy } from '../delivery/ssrf-guard.js';
 import type { OperationalEvents } from '../operational/operational-events.js';
-import type { Store } from '../storage/store.js';
+import type { DeliveryHandoff, DeliveryJob, Store } from '../storage/store.js';
 import type { LookupCache } from './lookup-cache.js';
 
 /** Injected time, so retry tests take milliseconds instead of hours. */
@@ -27,6 +27,13 @@ export interface ServiceContext {
   operational?: OperationalEvents | null;
   /** Recent token and application lookups of this process (TAPWIRE_LOOKUP_CACHE_TTL); absent: every lookup reads the store. */
   lookups?: LookupCache;
+  /**
+   * What this process's delivery worker offers to take of an accept's deliveries at once (see
+   * DeliveryHandoff); absent, or null, when it runs no worker or has no room.
+   */
+  deliveryHandoff?: () => DeliveryHandoff | null;
+  /** Gives this process's worker the deliveries an accept handed off to it (leased to it already). */
+  adoptDeliveries?: (jobs: DeliveryJob[]) => void;
   /** What this process's delivery worker knows of an endpoint's concurrency; absent when the process runs no worker. */
   deliveryConcurrency?: (endpointId: string) => EndpointConcurrency | null;
 }

@@ -57,8 +57,12 @@ export async function createMessage(
     createdAt: now,
     payloadExpiresAt: new Date(now.getTime() + retentionMs),
   };
-  const created = await ctx.store.createMessage(message, now, options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : undefined);
-  if (created.deliveries.length > 0) ctx.notifyDeliveriesQueued();
+  const created = await ctx.store.createMessage(message, now, {
+    ...(options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : {}),
+    handoff: ctx.deliveryHandoff?.() ?? null,
+  });
+  if (created.handedOff.length > 0) ctx.adoptDeliveries?.(created.handedOff);
+  if (created.deliveries.length > created.handedOff.length) ctx.notifyDeliveriesQueued();
   return created.message;
 }
 

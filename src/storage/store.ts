@@ -106,6 +106,29 @@ export interface ClaimDeliveriesInput {
   fullApplications?: readonly string[] | null;
 }
 
+/**
+ * A worker in the accepting process offers to take an accept's new deliveries at once: those it may
+ * have start leased to it, as if claimed in the same statement, and come back as jobs
+ * (CreateMessageResult.handedOff). It saves the worker a claim per delivery and the accept's
+ * deliveries the trip through the due order. The rules are a claim's: only endpoints with no parked
+ * deliveries and no throttleRate, of applications not in `fullApplications`, each up to its lease
+ * budget counted across every process (see ClaimDeliveriesInput), and at most `limit` in all.
+ */
+export interface DeliveryHandoff extends Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'> {
+  /** When the leases of handed-off deliveries end. */
+  lockedUntil: Date;
+  /** Deliveries handed off at most (the worker's free room). */
+  limit: number;
+}
+
+export interface CreateMessageResult {
+  message: Message;
+  /** Every delivery queued, handed off or not. */
+  deliveries: Delivery[];
+  /** The deliveries handed off (leased until DeliveryHandoff.lockedUntil), with what sending them needs. */
+  handedOff: DeliveryJob[];
+}
+
 /** The limits of a claim that decide when it can next take something. */
 export type NextDueInput = { now: Date } & Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'>;
 
@@ -311,9 +334,10 @@ export interface Store {
    * eventTypes is null or contains the type, and its channels is null or overlaps the message's
    * channels. `conflict` when the eventId is taken in the application.
    * With `options.endpointIds`, only those endpoints get a delivery (filters still apply to the
-   * disabled/deleted state but not to event types or channels): used by send-example.
+   * disabled/deleted state but not to event types or channels): used by send-example. With
+   * `options.handoff`, deliveries the accepting process's worker may take start leased to it.
    */
-  createMessage(message: Message, now: Date, options?: { endpointIds?: string[] }): Promise<{ message: Message; deliveries: Delivery[] }>;
+  createMessage(message: Message, now: Date, options?: { endpointIds?: string[]; handoff?: DeliveryHandoff | null }): Promise<CreateMessageResult>;
   /** By id or eventId within the application. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
   /** Newest first by default. */

@@ -12,6 +12,7 @@ import { describeCompletion } from './completion.js';
 import { describeEndpointLimits } from './endpoint-limits.js';
 import { describeEndpoints } from './endpoints.js';
 import { describeEventTypes } from './event-types.js';
+import { describeHandoff } from './handoff.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
@@ -48,6 +49,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeCompletion();
     describeManualDeliveries();
     describeEndpointLimits();
+    describeHandoff();
     describeAttempts();
     describeAuth();
     describeBackgroundTasks();

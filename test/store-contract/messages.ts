@@ -114,7 +114,7 @@ export function describeMessages(): void {
       const payload = ' {"b": 1,\n  "a": "caf\u00e9 \\u00e9 \u{1F600}", "n": 1.50}  ';
       const message = makeMessage(app.id, { payload, eventId: 'evt-1', channels: ['eu'] });
       const created = await store.createMessage(message, at(0));
-      expect(created).toEqual({ message, deliveries: [] });
+      expect(created).toEqual({ message, deliveries: [], handedOff: [] });
       expect((await store.getMessage(app.id, message.id))?.payload).toBe(payload);
       expect(await store.getMessage(app.id, 'evt-1')).toEqual(message);
     });

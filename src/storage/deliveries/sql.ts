@@ -128,12 +128,12 @@ export const postgres = {
 };
 
 export const sqlite = {
-  /** One delivery a statement: in process, cheaper than building lists, and nobody to notify. */
+  /** One delivery a statement: in process, cheaper than building lists, and nobody to notify. @lockedUntil: handed off (see DeliveryHandoff), else NULL. */
   insertDelivery: `
     INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                             next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
     SELECT @id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0,
-           CASE WHEN q.parked THEN NULL ELSE @now END, CASE WHEN q.parked THEN @now END, NULL, @now, @now
+           CASE WHEN q.parked THEN NULL ELSE @now END, CASE WHEN q.parked THEN @now END, @lockedUntil, @now, @now
     FROM (SELECT ${joinsParkedQueue('@endpointId')} AS parked) q
     RETURNING ${DELIVERY}`,
   insertManualDelivery: insertManualDelivery(lite),

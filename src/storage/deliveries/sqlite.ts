@@ -13,9 +13,9 @@ import { sqlite as SQL } from './sql.js';
 /** Queue one pending delivery, due `now` (inside the caller's write transaction). */
 export function insertDelivery(
   db: SqliteDatabase,
-  input: { appId: string; msgId: string; endpointId: string; triggerType: TriggerTypeName; now: number },
+  input: { appId: string; msgId: string; endpointId: string; triggerType: TriggerTypeName; now: number; lockedUntil?: number | null },
 ): DeliveryRow {
-  return db.get<DeliveryRow>(SQL.insertDelivery, { id: newId('msgep', input.now), ...input })!;
+  return db.get<DeliveryRow>(SQL.insertDelivery, { id: newId('msgep', input.now), ...input, lockedUntil: input.lockedUntil ?? null })!;
 }
 
 export class SqliteDeliveries {

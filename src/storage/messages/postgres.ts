@@ -4,7 +4,7 @@
 import type { PoolClient } from 'pg';
 
 import { newId } from '../../domain/ids.js';
-import type { Delivery, Message } from '../../domain/types.js';
+import type { Endpoint, Message } from '../../domain/types.js';
 import { insertDeliveries } from '../deliveries/postgres.js';
 import { readEndpointRows } from '../endpoints/postgres.js';
 import type { PostgresDatabase, Queryable } from '../postgres/database.js';
@@ -13,7 +13,9 @@ import { TurnBatch } from '../postgres/turn-batch.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { jsonText, postgresValues as values } from '../shared/values.js';
-import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
+import type { AttemptedMessage, CreateMessageResult, DeliveryHandoff, DeliveryJob, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
+import { budgetParams } from '../deliveries/claims/rules.js';
+import type { EndpointRow } from '../shared/rows.js';
 import { postgres as SQL } from './sql.js';
 
 const toRecord = (r: MessageRow): Message => toMessage(r, values);
@@ -30,11 +32,23 @@ interface PendingAccept {
   message: Message;
   now: Date;
   endpointIds: string[] | undefined;
-  resolve: (result: { message: Message; deliveries: Delivery[] }) => void;
+  handoff: DeliveryHandoff | null;
+  resolve: (result: CreateMessageResult) => void;
   reject: (error: unknown) => void;
 }
 
-type AcceptedRow = MessageRow & { deliveries: DeliveryRow[] };
+type AcceptedRow = MessageRow & { deliveries: DeliveryRow[]; handed_endpoints?: EndpointRow[] | null };
+
+/** The handoff parameters of an accept statement (see HANDOFF_CTES); without a handoff, none is made. */
+function handoffParams(handoff: DeliveryHandoff | null, now: Date): Record<string, unknown> {
+  return {
+    now: now.getTime(),
+    lockedUntil: handoff ? handoff.lockedUntil.getTime() : null,
+    handoffLimit: handoff ? Math.max(0, handoff.limit) : 0,
+    defaultConcurrency: handoff?.endpointConcurrency ?? null,
+    ...budgetParams(handoff ?? undefined),
+  };
+}
 
 export class PostgresMessages {
   /** Applications whose last message fanned out to more than MIN_DELIVERY_IDS endpoints, and to how many. */
@@ -46,10 +60,12 @@ export class PostgresMessages {
     private readonly announcer: QueuedAnnouncer,
   ) {}
 
-  async createMessage(message: Message, now: Date, options: { endpointIds?: string[] } = {}): Promise<{ message: Message; deliveries: Delivery[] }> {
+  async createMessage(message: Message, now: Date, options: { endpointIds?: string[]; handoff?: DeliveryHandoff | null } = {}): Promise<CreateMessageResult> {
     // Accepts made in the same turn of the event loop share one statement and one commit: each
     // commit waits for the disk, and one per message kept PostgreSQL busy serialising WAL flushes.
-    return new Promise((resolve, reject) => this.accepts.add({ message, now, endpointIds: options.endpointIds, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.accepts.add({ message, now, endpointIds: options.endpointIds, handoff: options.handoff ?? null, resolve, reject }),
+    );
   }
 
   async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
@@ -132,7 +148,7 @@ export class PostgresMessages {
     // One by one and in the order they came, as they would have without the batch: of two
     // messages with the same eventId, the first gets it.
     const alone = async (items: PendingAccept[]): Promise<void> => {
-      for (const item of items) await this.acceptOne(item.message, item.now, item.endpointIds).then(item.resolve, item.reject);
+      for (const item of items) await this.acceptOne(item).then(item.resolve, item.reject);
     };
     if (batch.length === 1 || this.db.closed) return alone(batch);
     const rows = batch.map(({ message, now, endpointIds }) => ({
@@ -148,10 +164,14 @@ export class PostgresMessages {
       delivery_ids: this.guessDeliveryIds(message.appId, now),
       now: now.getTime(),
     }));
+    // The accepts of one turn were offered the same worker's room; the first offer stands for all.
+    const handoff = batch.find((item) => item.handoff)?.handoff ?? null;
     let accepted: Map<string, AcceptedRow>;
+    let endpoints: Map<string, Endpoint | null>;
     try {
-      const { rows: inserted } = await this.db.run<AcceptedRow>(SQL.insertMessagesWithFanOut, { rows: jsonText(rows) });
+      const { rows: inserted } = await this.db.run<AcceptedRow>(SQL.insertMessagesWithFanOut, { rows: jsonText(rows), ...handoffParams(handoff, batch[0]!.now) });
       accepted = new Map(inserted.map((row) => [row.id, row]));
+      endpoints = this.handedEndpoints(inserted);
     } catch {
       // Nothing of the batch was stored; each message gets its own answer.
       return alone(batch);
@@ -165,14 +185,15 @@ export class PostgresMessages {
         continue;
       }
       this.rememberFanOut(item.message.appId, row.deliveries.length);
-      queued ||= row.deliveries.length > 0;
-      item.resolve({ message: toRecord(row), deliveries: row.deliveries.map(toDelivery) });
+      const result = acceptedResult(row, endpoints);
+      queued ||= result.deliveries.length > result.handedOff.length;
+      item.resolve(result);
     }
     if (queued) this.announcer.announce();
     await alone(missing);
   }
 
-  private async acceptOne(message: Message, now: Date, endpointIds: string[] | undefined): Promise<{ message: Message; deliveries: Delivery[] }> {
+  private async acceptOne({ message, now, endpointIds, handoff }: PendingAccept): Promise<CreateMessageResult> {
     return this.db.guard(
       async () => {
         try {
@@ -180,11 +201,12 @@ export class PostgresMessages {
             ...messageParams(message, values),
             endpointIds: endpointIds ?? null,
             deliveryIds: this.guessDeliveryIds(message.appId, now),
-            now: now.getTime(),
+            ...handoffParams(handoff, now),
           }))!;
           this.rememberFanOut(message.appId, row.deliveries.length);
-          if (row.deliveries.length > 0) this.announcer.announce();
-          return { message: toRecord(row), deliveries: row.deliveries.map(toDelivery) };
+          const result = acceptedResult(row, this.handedEndpoints([row]));
+          if (result.deliveries.length > result.handedOff.length) this.announcer.announce();
+          return result;
         } catch (error) {
           if ((error as { code?: unknown }).code !== '23502' || (error as { column?: unknown }).column !== 'id') throw error;
         }
@@ -202,11 +224,20 @@ export class PostgresMessages {
             targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
           });
           this.rememberFanOut(message.appId, deliveries.length);
-          return { message: toRecord(row), deliveries };
+          return { message: toRecord(row), deliveries, handedOff: [] };
         });
       },
       { conflicts: conflictsOf.message(message), missingParent: 'Application not found' },
     );
+  }
+
+  /** The endpoints of an accept statement's handed-off deliveries (on its first row), by id. */
+  private handedEndpoints(rows: AcceptedRow[]): Map<string, Endpoint | null> {
+    const byId = new Map<string, Endpoint | null>();
+    for (const row of rows) {
+      for (const endpoint of row.handed_endpoints ?? []) byId.set(endpoint.id, toEndpoint(endpoint, values, this.db.secrets));
+    }
+    return byId;
   }
 
   /**
@@ -228,4 +259,16 @@ export class PostgresMessages {
     if (this.fanOutHint.size >= 10_000) this.fanOutHint.clear();
     this.fanOutHint.set(appId, count);
   }
+}
+
+/** An accepted message, its deliveries, and those of them handed off as jobs. */
+function acceptedResult(row: AcceptedRow, endpoints: Map<string, Endpoint | null>): CreateMessageResult {
+  const message = toRecord(row);
+  const deliveries = row.deliveries.map(toDelivery);
+  const handedOff: DeliveryJob[] = [];
+  for (const delivery of deliveries) {
+    if (delivery.lockedUntil === null) continue;
+    handedOff.push({ delivery, message, endpoint: endpoints.get(delivery.endpointId) ?? null });
+  }
+  return { message, deliveries, handedOff };
 }

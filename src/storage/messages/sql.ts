@@ -1,11 +1,46 @@
 // Messages and their fan-out (one delivery per matching endpoint, in the same transaction), and the
 // lists that show a message's state per endpoint: the statements of both databases, side by side.
 // A list written once takes the database's fragments (shared/sql-fragments.ts).
-import { columns, DELIVERY_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
-import { parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { columns, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
+import { joinsParkedQueue, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
+
+/**
+ * PostgreSQL: the CTEs of a handoff (see DeliveryHandoff), after `targets` (msg_id, endpoint_id) and
+ * `queues` (parkedQueuesOf): `handed` lists the targets that start leased. An endpoint qualifies
+ * without parked deliveries or a throttle; its room is its lease budget less its leases in any
+ * process, read in this statement's snapshot and trusted, as in a claim, only while its row is
+ * locked here (SKIP LOCKED: never waiting for a claimer) and its claim_seq is still the one in the
+ * snapshot; taking some bumps claim_seq, so a claim that read the count before cannot overfill it.
+ * @lockedUntil NULL: no handoff, and nothing of this runs.
+ */
+const HANDOFF_CTES = `
+    offered AS MATERIALIZED (
+      SELECT e.id, e.claim_seq,
+             ${pg.leaseBudget} - (SELECT count(*) FROM deliveries x
+                                  WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                                    AND x.locked_until IS NOT NULL AND x.locked_until > @now::bigint) AS room
+      FROM endpoints e JOIN queues q ON q.endpoint_id = e.id
+      WHERE @lockedUntil::bigint IS NOT NULL AND NOT q.parked AND e.throttle_rate IS NULL),
+    taken AS MATERIALIZED (
+      SELECT id, claim_seq FROM endpoints WHERE id IN (SELECT id FROM offered WHERE room > 0)
+      FOR NO KEY UPDATE SKIP LOCKED),
+    handed AS MATERIALIZED (
+      SELECT msg_id, endpoint_id FROM (
+        SELECT t.msg_id, t.endpoint_id, o.room, row_number() OVER (PARTITION BY t.endpoint_id ORDER BY t.msg_id) AS rank
+        FROM targets t JOIN offered o ON o.id = t.endpoint_id
+        WHERE EXISTS (SELECT 1 FROM taken k WHERE k.id = o.id AND k.claim_seq = o.claim_seq)) r
+      WHERE rank <= room
+      ORDER BY msg_id, endpoint_id LIMIT @handoffLimit::integer),
+    bumped AS (
+      UPDATE endpoints SET claim_seq = claim_seq + 1 WHERE id IN (SELECT endpoint_id FROM handed))`;
+
+/** PostgreSQL: the endpoints of the handed-off deliveries, as a JSON array, on the statement's first row only. */
+const HANDED_ENDPOINTS = (isFirstRow: string): string => `CASE WHEN ${isFirstRow} THEN (
+      SELECT json_agg(json_build_object(${ENDPOINT_COLUMNS.map((c) => `'${c}', e.${c}`).join(', ')}))
+      FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM handed)) END AS handed_endpoints`;
 
 const both = {
   selectMessageByIdOrEventId: `
@@ -80,7 +115,7 @@ export const postgres = {
       VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
       RETURNING ${MESSAGE}
     ), targets AS (
-      SELECT e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n
+      SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n
       FROM endpoints e, inserted
       WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN @endpointIds::text[] IS NULL
@@ -88,16 +123,20 @@ export const postgres = {
               ELSE e.id = ANY (@endpointIds)
             END
     ), queues AS MATERIALIZED (${parkedQueuesOf('targets')}
-    ), queued AS (
+    ),${HANDOFF_CTES},
+    queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
-             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
+             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END,
+             CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, @now, @now
       FROM targets t CROSS JOIN inserted JOIN queues q ON q.endpoint_id = t.endpoint_id
+        LEFT JOIN handed h ON h.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,
-      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q) AS deliveries,
+      ${HANDED_ENDPOINTS('true')}
     FROM inserted`,
   /**
    * Several accepts in one statement and one commit (see createMessage): the same as
@@ -124,16 +163,20 @@ export const postgres = {
               ELSE e.id = ANY (m.endpoint_ids)
             END
     ), queues AS MATERIALIZED (${parkedQueuesOf('targets')}
-    ), queued AS (
+    ),${HANDOFF_CTES},
+    queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
-             CASE WHEN q.parked THEN NULL ELSE m.now END, CASE WHEN q.parked THEN m.now END, NULL, m.now, m.now
+             CASE WHEN q.parked THEN NULL ELSE m.now END, CASE WHEN q.parked THEN m.now END,
+             CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, m.now, m.now
       FROM targets t JOIN input m ON m.id = t.msg_id JOIN queues q ON q.endpoint_id = t.endpoint_id
+        LEFT JOIN handed h ON h.msg_id = t.msg_id AND h.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*,
-      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q WHERE q.msg_id = inserted.id) AS deliveries
+      (SELECT coalesce(json_agg(q ORDER BY q.id), '[]'::json) FROM queued q WHERE q.msg_id = inserted.id) AS deliveries,
+      ${HANDED_ENDPOINTS('inserted.id = (SELECT min(id) FROM input)')}
     FROM inserted`,
   // Messages queued with a state change check their application first: a deleted one drops them
   // instead of failing the change. KEY SHARE keeps it from being deleted until we commit.
@@ -166,6 +209,17 @@ export const sqlite = {
     WHERE e.app_id = @appId AND e.deleted_at IS NULL AND e.disabled = 0
       AND e.id IN (SELECT value FROM json_each(@endpointIds))
     ORDER BY e.id`,
+  /**
+   * SQLite only (PostgreSQL's accept has it in HANDOFF_CTES): how many more deliveries endpoint
+   * @endpointId may take leased in a handoff, its lease budget less its leases; no row when it has
+   * parked deliveries or a throttle. Exact: the caller's IMMEDIATE transaction keeps claims out.
+   */
+  selectHandoffRoom: `
+    SELECT ${lite.leaseBudget} - (SELECT count(*) FROM deliveries x
+                                   WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
+                                     AND x.locked_until IS NOT NULL AND x.locked_until > @now) AS room
+    FROM endpoints e
+    WHERE e.id = @endpointId AND e.throttle_rate IS NULL AND NOT ${joinsParkedQueue('e.id')}`,
   /** A plain read: the caller's IMMEDIATE transaction already keeps every other writer out. */
   lockApplication: `SELECT 1 AS present FROM applications WHERE id = @id`,
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,

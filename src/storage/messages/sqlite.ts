@@ -7,7 +7,8 @@ import { conflictsOf } from '../shared/conflicts.js';
 import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
-import type { AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
+import { budgetParams } from '../deliveries/claims/rules.js';
+import type { AttemptedMessage, CreateMessageResult, DeliveryHandoff, DeliveryJob, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
 import { sqlite as SQL } from './sql.js';
 
 const toRecord = (r: MessageRow): Message => toMessage(r, values);
@@ -20,8 +21,8 @@ export function readMessage(db: SqliteDatabase, id: string): Message {
 export class SqliteMessages {
   constructor(private readonly db: SqliteDatabase) {}
 
-  async createMessage(message: Message, now: Date, options: { endpointIds?: string[] } = {}): Promise<{ message: Message; deliveries: Delivery[] }> {
-    return this.db.writeGrouped(() => this.insertMessageWithFanOut(message, now, options.endpointIds), {
+  async createMessage(message: Message, now: Date, options: { endpointIds?: string[]; handoff?: DeliveryHandoff | null } = {}): Promise<CreateMessageResult> {
+    return this.db.writeGrouped(() => this.insertMessageWithFanOut(message, now, options.endpointIds, options.handoff ?? null), {
       conflicts: conflictsOf.message(message),
       missingParent: 'Application not found',
     });
@@ -75,7 +76,7 @@ export class SqliteMessages {
    * Insert the message and one scheduled delivery (due `now`) per endpoint it fans out to (or, with
    * `endpointIds`, per named live endpoint). Call inside a write transaction.
    */
-  private insertMessageWithFanOut(message: Message, now: Date, endpointIds?: string[]): { message: Message; deliveries: Delivery[] } {
+  private insertMessageWithFanOut(message: Message, now: Date, endpointIds?: string[], handoff: DeliveryHandoff | null = null): CreateMessageResult {
     const row = this.db.get<MessageRow>(SQL.insertMessage, messageParams(message, values))!;
     const endpoints = endpointIds
       ? this.db.all<{ id: string }>(SQL.selectTargetedEndpoints, { appId: message.appId, endpointIds: JSON.stringify(endpointIds) })
@@ -84,9 +85,34 @@ export class SqliteMessages {
           eventType: message.eventType,
           channels: values.writeTextList(message.channels),
         });
-    const deliveries = endpoints.map(({ id: endpointId }) =>
-      toDelivery(insertDelivery(this.db, { msgId: message.id, appId: message.appId, endpointId, triggerType: 'scheduled', now: now.getTime() })),
-    );
-    return { message: toRecord(row), deliveries };
+    const accepted = toRecord(row);
+    let handoffLeft = handoff ? handoff.limit : 0;
+    const handoffParams = handoff
+      ? { now: now.getTime(), defaultConcurrency: handoff.endpointConcurrency ?? null, ...budgetParams(handoff) }
+      : null;
+    const deliveries: Delivery[] = [];
+    const handedOff: DeliveryJob[] = [];
+    for (const { id: endpointId } of endpoints) {
+      // Handed off when the worker has room and so does the endpoint (see DeliveryHandoff).
+      const handed =
+        handoffLeft > 0 && handoffParams !== null && (this.db.get<{ room: number | null }>(SQL.selectHandoffRoom, { ...handoffParams, endpointId })?.room ?? 0) > 0;
+      const delivery = toDelivery(
+        insertDelivery(this.db, {
+          msgId: message.id,
+          appId: message.appId,
+          endpointId,
+          triggerType: 'scheduled',
+          now: now.getTime(),
+          lockedUntil: handed ? handoff!.lockedUntil.getTime() : null,
+        }),
+      );
+      deliveries.push(delivery);
+      if (handed) {
+        handoffLeft--;
+        const endpoint = readEndpointRow(this.db, endpointId);
+        handedOff.push({ delivery, message: accepted, endpoint: endpoint ? toEndpoint(endpoint, values, this.db.secrets) : null });
+      }
+    }
+    return { message: accepted, deliveries, handedOff };
   }
 }
