@@ -1,6 +1,6 @@
 // Messages on SQLite: accepting one fans it out in the same transaction (through the group commit,
 // so accepts made together share one fsync); the lists that pair a message with its latest delivery.
-import type { Delivery, Message } from '../../domain/types.js';
+import type { Delivery, Endpoint, Message } from '../../domain/types.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { readEndpointRow } from '../endpoints/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
@@ -93,9 +93,19 @@ export class SqliteMessages {
     const deliveries: Delivery[] = [];
     const handedOff: DeliveryJob[] = [];
     for (const { id: endpointId } of endpoints) {
-      // Handed off when the worker has room and so does the endpoint (see DeliveryHandoff).
-      const handed =
-        handoffLeft > 0 && handoffParams !== null && (this.db.get<{ room: number | null }>(SQL.selectHandoffRoom, { ...handoffParams, endpointId })?.room ?? 0) > 0;
+      // Handed off when the worker has room and so does the endpoint (see DeliveryHandoff); each
+      // endpoint is read once per group commit, its room counted down by the accepts of the commit.
+      let offered: { room: number; endpoint: unknown } | undefined;
+      if (handoffLeft > 0 && handoffParams !== null) {
+        offered = this.db.handoffInCommit.get(endpointId);
+        if (!offered) {
+          const room = this.db.get<{ room: number | null }>(SQL.selectHandoffRoom, { ...handoffParams, endpointId })?.room ?? 0;
+          const endpointRow = room > 0 ? readEndpointRow(this.db, endpointId) : undefined;
+          offered = { room, endpoint: endpointRow ? toEndpoint(endpointRow, values, this.db.secrets) : null };
+          this.db.handoffInCommit.set(endpointId, offered);
+        }
+      }
+      const handed = offered !== undefined && offered.room > 0;
       const delivery = toDelivery(
         insertDelivery(this.db, {
           msgId: message.id,
@@ -109,8 +119,8 @@ export class SqliteMessages {
       deliveries.push(delivery);
       if (handed) {
         handoffLeft--;
-        const endpoint = readEndpointRow(this.db, endpointId);
-        handedOff.push({ delivery, message: accepted, endpoint: endpoint ? toEndpoint(endpoint, values, this.db.secrets) : null });
+        offered!.room--;
+        handedOff.push({ delivery, message: accepted, endpoint: offered!.endpoint as Endpoint | null });
       }
     }
     return { message: accepted, deliveries, handedOff };

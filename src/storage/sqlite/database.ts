@@ -37,6 +37,11 @@ export class SqliteDatabase {
     return this.groupCommit.healthyInCommit;
   }
 
+  /** See GroupCommit.handoffInCommit. */
+  get handoffInCommit(): Map<string, { room: number; endpoint: unknown }> {
+    return this.groupCommit.handoffInCommit;
+  }
+
   /** Run `work`, turning every driver error into a TapwireError (nothing from the driver leaks). */
   guard<T>(work: () => T, context: ErrorContext = {}): T {
     if (!this.connection.open) throw new TapwireError('store_unavailable', { detail: 'The store is closed' });

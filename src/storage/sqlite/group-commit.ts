@@ -34,6 +34,12 @@ export class GroupCommit {
    * completeAttempt). Emptied whenever work may be rolled back, so it never outlives what it saw.
    */
   readonly healthyInCommit = new Set<string>();
+  /**
+   * What accepts handing deliveries off (see DeliveryHandoff) have read within the group commit
+   * running now, by endpoint id: the room left under its lease budget, and its row. The accepts of one
+   * commit then read each endpoint once, not once per message. Emptied with healthyInCommit.
+   */
+  readonly handoffInCommit = new Map<string, { room: number; endpoint: unknown }>();
 
   constructor(private readonly db: Database.Database) {}
 
@@ -104,6 +110,7 @@ export class GroupCommit {
             }
             for (const item of batch) {
               this.healthyInCommit.clear();
+              this.handoffInCommit.clear();
               try {
                 outcomes.push({ ok: true, value: this.db.transaction(item.work)() });
               } catch (error) {
@@ -118,6 +125,7 @@ export class GroupCommit {
         continue;
       } finally {
         this.healthyInCommit.clear();
+        this.handoffInCommit.clear();
         if (!synced && this.db.open) this.db.pragma('synchronous = FULL');
       }
       batch.forEach((item, index) => {
