@@ -1,6 +1,6 @@
 // One slow or dead endpoint must not slow the others (design.md §5, issue 5): a hanging endpoint
 // holds at most its concurrency limit of worker slots while healthy ones get everything at once; no
-// endpoint ever sees more attempts in flight than its limit; a throttled endpoint receives at its
+// endpoint ever sees more attempts in flight than its limit; a throttled endpoint (or application) receives at its
 // rate without the worker spinning; and retries waiting on a slow endpoint leave the first-attempt
 // reserve to fresh messages. Every wait is on a condition seen at a real receiver.
 import { Svix } from 'svix';
@@ -147,6 +147,40 @@ describe.each(await backends())('%s', (backend) => {
     expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(((count - burst) / rate) * 1000 - 2.5 * jitterMs);
     // The worker slept between starts: a few claims per delivery, not a poll every millisecond.
     expect(claims).toBeLessThan(count * 2 * 6);
+  });
+
+  it('delivers to a throttled application at its rate across its endpoints, while another application is not held up', async () => {
+    const { tw, appId } = await setup();
+    const rate = 20;
+    const burst = 2; // 100 ms worth at 20/s
+    const count = 30; // each to both endpoints: 60 deliveries
+    const first = await startProbe();
+    const second = await startProbe();
+    const otherProbe = await startProbe();
+    await createEndpoint(tw, appId, { url: first.url });
+    await createEndpoint(tw, appId, { url: second.url });
+    const otherId = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'not throttled' }), 201, 'create app').body.id as string;
+    await createEndpoint(tw, otherId, { url: otherProbe.url });
+    // Warm the worker (as above), then throttle the application.
+    await sendMany(tw, appId, 1, 'warm-up');
+    await waitUntil(() => first.arrivals.length === 1 && second.arrivals.length === 1, 20_000, () => 'the warm-up message at both endpoints');
+    expectStatus(await tw.api('PATCH', `/api/v1/app/${appId}`, { throttleRate: rate }), 200, 'throttle the application');
+
+    await sendMany(tw, appId, count, 'tick');
+    await sendMany(tw, otherId, count, 'tick');
+    await otherProbe.waitFor(() => otherProbe.arrivals.length === count, 'every message of the other application');
+    // The other application was served while the throttled one was still early in its 3 s.
+    expect(first.arrivals.length + second.arrivals.length - 2).toBeLessThan(2 * count * 0.67);
+    await waitUntil(() => first.arrivals.length + second.arrivals.length === 2 * count + 2, 30_000, () => 'every delivery of the throttled application');
+
+    // As for an endpoint's throttle, over both endpoints together (see the test above).
+    const jitterMs = 100;
+    const starts = [...first.arrivals.slice(1), ...second.arrivals.slice(1)].map((a) => a.at).sort((a, b) => a - b);
+    expect(starts).toHaveLength(2 * count);
+    for (let i = 0; i < starts.length; i++) {
+      expect(starts.filter((t) => t >= starts[i]! && t < starts[i]! + 1000 - jitterMs).length).toBeLessThanOrEqual(rate + burst);
+    }
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(((2 * count - burst) / rate) * 1000 - 2.5 * jitterMs);
   });
 
   it('keeps the first-attempt reserve for fresh messages while retries wait on a hanging endpoint', async () => {

@@ -111,7 +111,8 @@ export interface ClaimDeliveriesInput {
  * have start leased to it, as if claimed in the same statement, and come back as jobs
  * (CreateMessageResult.handedOff). It saves the worker a claim per delivery and the accept's
  * deliveries the trip through the due order. The rules are a claim's: only endpoints with no parked
- * deliveries and no throttleRate, of applications not in `fullApplications`, each up to its lease
+ * deliveries and no throttleRate, of applications not in `fullApplications` and without a
+ * throttleRate, each up to its lease
  * budget counted across every process (see ClaimDeliveriesInput), and at most `limit` in all.
  */
 export interface DeliveryHandoff extends Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'> {

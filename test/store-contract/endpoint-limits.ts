@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Delivery, Endpoint } from '../../src/domain/types.js';
 import type { ClaimDeliveriesInput, DeliveryJob } from '../../src/storage/store.js';
-import { store, T0, at, makeMessage, seedApp, attempt } from './fixtures.js';
+import { store, T0, at, makeApp, makeEndpoint, makeMessage, seedApp, attempt } from './fixtures.js';
 
 /** The endpoint-limit cases, registered inside runStoreContract's describe (index.ts). */
 export function describeEndpointLimits(): void {
@@ -122,6 +122,35 @@ export function describeEndpointLimits(): void {
       // After a pause, a burst again (never more).
       expect(await claimAt(5000)).toBe(2);
       expect(await claimAt(5000)).toBe(0);
+    });
+
+    it('starts a throttled application’s attempts no faster than its rate, across its endpoints and across claimers', async () => {
+      // 20 per second for the application: one every 50 ms, two at once, whichever endpoint.
+      const app = await store.createApplication(makeApp({ throttleRate: 20 }));
+      const endpoints = [await store.createEndpoint(makeEndpoint(app.id)), await store.createEndpoint(makeEndpoint(app.id))];
+      const other = await seedApp([{}]);
+      await queueTo(app.id, endpoints.map((e) => e.id), range(0, 10));
+      await queueTo(other.app.id, [other.endpoints[0]!.id], range(0, 3));
+      const t = at(1).getTime();
+      const claimAt = async (ms: number, more: Partial<ClaimDeliveriesInput> = {}): Promise<Record<string, number>> => {
+        const counts: Record<string, number> = {};
+        for (const job of await claim(new Date(t + ms), 30, more)) counts[job.delivery.appId] = (counts[job.delivery.appId] ?? 0) + 1;
+        return counts;
+      };
+      // The other application is not held back by it.
+      expect(await claimAt(0)).toEqual({ [app.id]: 2, [other.app.id]: 3 });
+      expect(await claimAt(49)).toEqual({});
+      expect(await store.nextDueAt({ now: new Date(t + 49) })).toEqual(new Date(t + 50));
+      expect(await claimAt(50)).toEqual({ [app.id]: 1 });
+      // Two claimers at once share the one allowance.
+      const [a, b] = await Promise.all([claimAt(100), claimAt(100)]);
+      expect((a[app.id] ?? 0) + (b[app.id] ?? 0)).toBe(1);
+      // After a pause, a burst again (never more), and an accept offered to a worker is not handed off past it.
+      expect(await claimAt(5_000)).toEqual({ [app.id]: 2 });
+      const handed = await store.createMessage(makeMessage(app.id, { createdAt: at(6) }), at(6), {
+        handoff: { lockedUntil: at(100), limit: 10, endpointConcurrency: 10 },
+      });
+      expect(handed.handedOff).toEqual([]);
     });
 
     it('reports when an endpoint at its limit can take its next waiting delivery', async () => {

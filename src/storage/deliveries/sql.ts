@@ -16,8 +16,8 @@ const NOTIFY_DELIVERIES_QUEUED = `SELECT pg_notify('${DELIVERIES_CHANNEL}', curr
  * next_attempt_at, and the first such row in deliveries_due order is the earliest; a row leased
  * beyond its due time can only come earlier if it is due before that one, and those (leased rows) are
  * few and at the front of the index. Parked deliveries count per endpoint, from when it may start
- * another attempt: a free slot (else its first lease end) and its throttle's next start (throttle_tat
- * less the burst tolerance). Without @now, from their due time. The databases differ only in
+ * another attempt: a free slot (else its first lease end), its throttle's next start (throttle_tat
+ * less the burst tolerance) and its application's. Without @now, from their due time. The databases differ only in
  * spelling: SQLite's MIN/MAX of several arguments and no NULL-skipping LEAST/GREATEST.
  */
 const nextDueParts = (f: { parkedEndpoints: string }) => ({
@@ -70,7 +70,7 @@ export const postgres = {
    */
   insertDeliveries: `
     WITH input AS MATERIALIZED (
-      SELECT * FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
+      SELECT t.id, t.msg_id, t.endpoint_id FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
     ), queues AS MATERIALIZED (${parkedQueuesOf('input')}
     ), inserted AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
@@ -106,8 +106,11 @@ export const postgres = {
                ELSE ${pgNext.firstLeaseEnd} END,
           CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN NULL
                ELSE ceil(e.throttle_tat - (GREATEST(1, floor(e.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
-                                          * 1000.0::float8 / e.throttle_rate)::bigint END)) AS due
-        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id
+                                          * 1000.0::float8 / e.throttle_rate)::bigint END,
+          CASE WHEN @now IS NULL OR a.throttle_rate IS NULL OR a.throttle_tat IS NULL THEN NULL
+               ELSE ceil(a.throttle_tat - (GREATEST(1, floor(a.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
+                                          * 1000.0::float8 / a.throttle_rate)::bigint END)) AS due
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id JOIN applications a ON a.id = e.app_id
         -- A full application's deliveries wait for the worker, which claims again as its attempts end.
         WHERE NOT ${pg.appIsFull})
     SELECT LEAST(
@@ -155,8 +158,11 @@ export const sqlite = {
                ELSE ${liteNext.firstLeaseEnd} END,
           CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN 0
                ELSE CAST(ceil(e.throttle_tat - (MAX(1, floor(e.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / e.throttle_rate) AS INTEGER)
+          END,
+          CASE WHEN @now IS NULL OR a.throttle_rate IS NULL OR a.throttle_tat IS NULL THEN 0
+               ELSE CAST(ceil(a.throttle_tat - (MAX(1, floor(a.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / a.throttle_rate) AS INTEGER)
           END)) AS due
-        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id
+        FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id JOIN applications a ON a.id = e.app_id
         WHERE NOT ${lite.appIsFull})
     SELECT NULLIF(MIN(COALESCE((SELECT due FROM free), 9223372036854775807),
                       COALESCE((SELECT due FROM leased), 9223372036854775807),

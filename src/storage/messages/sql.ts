@@ -10,7 +10,7 @@ const DELIVERY = columns(DELIVERY_COLUMNS);
 /**
  * PostgreSQL: the CTEs of a handoff (see DeliveryHandoff), after `targets` (msg_id, endpoint_id) and
  * `queues` (parkedQueuesOf): `handed` lists the targets that start leased. An endpoint qualifies
- * without parked deliveries or a throttle; its room is its lease budget less its leases in any
+ * without parked deliveries or a throttle of its own or its application's; its room is its lease budget less its leases in any
  * process, read in this statement's snapshot and trusted, as in a claim, only while its row is
  * locked here (SKIP LOCKED: never waiting for a claimer) and its claim_seq is still the one in the
  * snapshot; taking some bumps claim_seq, so a claim that read the count before cannot overfill it.
@@ -23,7 +23,8 @@ const HANDOFF_CTES = `
                                   WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
                                     AND x.locked_until IS NOT NULL AND x.locked_until > @now::bigint) AS room
       FROM endpoints e JOIN queues q ON q.endpoint_id = e.id
-      WHERE @lockedUntil::bigint IS NOT NULL AND NOT q.parked AND e.throttle_rate IS NULL),
+      WHERE @lockedUntil::bigint IS NOT NULL AND NOT q.parked AND e.throttle_rate IS NULL
+        AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = e.app_id AND a.throttle_rate IS NOT NULL)),
     taken AS MATERIALIZED (
       SELECT id, claim_seq FROM endpoints WHERE id IN (SELECT id FROM offered WHERE room > 0)
       FOR NO KEY UPDATE SKIP LOCKED),
@@ -212,14 +213,15 @@ export const sqlite = {
   /**
    * SQLite only (PostgreSQL's accept has it in HANDOFF_CTES): how many more deliveries endpoint
    * @endpointId may take leased in a handoff, its lease budget less its leases; no row when it has
-   * parked deliveries or a throttle. Exact: the caller's IMMEDIATE transaction keeps claims out.
+   * parked deliveries or a throttle, or its application has one. Exact: the caller's IMMEDIATE transaction keeps claims out.
    */
   selectHandoffRoom: `
     SELECT ${lite.leaseBudget} - (SELECT count(*) FROM deliveries x
                                    WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
                                      AND x.locked_until IS NOT NULL AND x.locked_until > @now) AS room
     FROM endpoints e
-    WHERE e.id = @endpointId AND e.throttle_rate IS NULL AND NOT ${joinsParkedQueue('e.id')}`,
+    WHERE e.id = @endpointId AND e.throttle_rate IS NULL AND NOT ${joinsParkedQueue('e.id')}
+      AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = e.app_id AND a.throttle_rate IS NOT NULL)`,
   /** A plain read: the caller's IMMEDIATE transaction already keeps every other writer out. */
   lockApplication: `SELECT 1 AS present FROM applications WHERE id = @id`,
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,

@@ -27,13 +27,13 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   messages: {
     sql: messages,
     postgresOnly: ['insertMessageWithFanOut', 'insertMessagesWithFanOut', 'selectMessagesByIds'],
-    sqliteOnly: ['selectFanOutEndpoints', 'selectTargetedEndpoints', 'selectMessageById'],
+    sqliteOnly: ['selectFanOutEndpoints', 'selectTargetedEndpoints', 'selectHandoffRoom', 'selectMessageById'],
   },
   deliveries: { sql: deliveries, postgresOnly: ['insertDeliveries', 'lockEndpointForRecover', 'notifyDeliveriesQueued'], sqliteOnly: ['insertDelivery'] },
   'deliveries/claims': {
     sql: claims,
     postgresOnly: ['claimDueDeliveries', 'renewLeases'],
-    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectRecentWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat', 'renewLease'],
+    sqliteOnly: ['selectReadyWindow', 'selectFirstAttemptWindow', 'selectRecentWindow', 'selectParkedEndpoints', 'selectEndpointSchedules', 'selectParkedHeads', 'leaseDeliveries', 'parkDeliveries', 'setThrottleTat', 'setAppThrottleTat', 'renewLease'],
   },
   'deliveries/completion': {
     sql: completion,

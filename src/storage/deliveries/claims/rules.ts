@@ -96,6 +96,7 @@ export function retryBudgetOf(input: ClaimDeliveriesInput): number {
 export interface ClaimCandidate {
   id: string;
   endpointId: string;
+  appId: string;
   dueAt: number;
   attemptCount: number;
   /** Already parked (read from its endpoint's parked queue). */
@@ -136,19 +137,23 @@ export function advancedThrottleTat(throttleRate: number, throttleTat: number | 
 /**
  * One claim round: retries beyond `maxRetries` (oldest first) are left alone; of the rest, each
  * endpoint's oldest up to its room are eligible and the others are parked (unless they already are);
- * the oldest eligible, up to `limit`, are taken. Candidates of endpoints without a room (not known
- * this round) are left alone. Mirrors `budgeted`, `ranked` and `chosen` in PostgresStore's claim.
+ * of the eligible, a throttled application's oldest up to its room (`appRooms`, absent: not
+ * throttled) stay eligible and the others are parked too; the oldest eligible, up to `limit`, are
+ * taken. Candidates of endpoints without a room (not known this round) are left alone. Mirrors
+ * `budgeted`, `ranked` and `chosen` in PostgresStore's claim.
  */
 export function planClaimRound(
   candidates: ClaimCandidate[],
   rooms: Map<string, number>,
   limit: number,
   maxRetries: number,
+  appRooms: ReadonlyMap<string, number> = new Map(),
 ): { take: ClaimCandidate[]; park: ClaimCandidate[] } {
   const byDue = (a: ClaimCandidate, b: ClaimCandidate): number => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   const unique = [...new Map(candidates.map((c) => [c.id, c])).values()].sort(byDue);
   let retries = 0;
   const ranks = new Map<string, number>();
+  const appRanks = new Map<string, number>();
   const eligible: ClaimCandidate[] = [];
   const park: ClaimCandidate[] = [];
   for (const candidate of unique) {
@@ -157,7 +162,14 @@ export function planClaimRound(
     if (room === undefined) continue;
     const rank = (ranks.get(candidate.endpointId) ?? 0) + 1;
     ranks.set(candidate.endpointId, rank);
-    if (rank <= room) eligible.push(candidate);
+    let fits = rank <= room;
+    const appRoom = appRooms.get(candidate.appId);
+    if (fits && appRoom !== undefined) {
+      const appRank = (appRanks.get(candidate.appId) ?? 0) + 1;
+      appRanks.set(candidate.appId, appRank);
+      fits = appRank <= appRoom;
+    }
+    if (fits) eligible.push(candidate);
     else if (!candidate.parked) park.push(candidate);
   }
   return { take: eligible.slice(0, limit), park };

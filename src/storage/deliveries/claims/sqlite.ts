@@ -24,12 +24,16 @@ import { sqlite as SQL } from './sql.js';
 interface ClaimWindowRow {
   id: string;
   endpoint_id: string;
+  app_id: string;
   due_at: number;
   attempt_count: number;
 }
 
 interface ScheduleRow {
   id: string;
+  app_id: string;
+  app_throttle_rate: number | null;
+  app_throttle_tat: number | null;
   concurrency: number | null;
   app_full: number;
   leased: number;
@@ -47,15 +51,21 @@ export class SqliteClaims {
         let maxRetries = retryBudgetOf(input);
         for (let round = 0; round < MAX_CLAIM_ROUNDS && rows.length < input.limit; round++) {
           const params = claimRoundParams(input, round, input.limit - rows.length, maxRetries);
-          const { take, park, schedules } = this.planRound(params);
+          const { take, park, schedules, appThrottles } = this.planRound(params);
           if (park.length > 0) this.db.run(SQL.parkDeliveries, { ids: JSON.stringify(park.map((c) => c.id)) });
           if (take.length > 0) {
             const leased = this.db.all<DeliveryRow>(SQL.leaseDeliveries, { ids: JSON.stringify(take.map((c) => c.id)), lockedUntil: params.lockedUntil });
             const started = new Map<string, number>();
             for (const row of leased) started.set(row.endpoint_id, (started.get(row.endpoint_id) ?? 0) + 1);
+            const startedByApp = new Map<string, number>();
             for (const [id, n] of started) {
               const schedule = schedules.get(id);
               if (schedule?.throttleRate) this.db.run(SQL.setThrottleTat, { id, tat: advancedThrottleTat(schedule.throttleRate, schedule.throttleTat, params.now, n) });
+            }
+            for (const row of leased) startedByApp.set(row.app_id, (startedByApp.get(row.app_id) ?? 0) + 1);
+            for (const [id, n] of startedByApp) {
+              const throttle = appThrottles.get(id);
+              if (throttle) this.db.run(SQL.setAppThrottleTat, { id, tat: advancedThrottleTat(throttle.rate, throttle.tat, params.now, n) });
             }
             rows.push(...leased);
             maxRetries -= leased.filter((row) => row.attempt_count > 0).length;
@@ -85,10 +95,12 @@ export class SqliteClaims {
   }
 
   /** Gather one claim round's candidates and their endpoints' limits, and plan it (inside the claim's transaction). */
-  private planRound(params: ClaimRoundParams): ReturnType<typeof planClaimRound> & { schedules: Map<string, EndpointSchedule> } {
+  private planRound(
+    params: ClaimRoundParams,
+  ): ReturnType<typeof planClaimRound> & { schedules: Map<string, EndpointSchedule>; appThrottles: Map<string, { rate: number; tat: number | null }> } {
     const candidate =
       (parked: boolean) =>
-      (r: ClaimWindowRow): ClaimCandidate => ({ id: r.id, endpointId: r.endpoint_id, dueAt: r.due_at, attemptCount: r.attempt_count, parked });
+      (r: ClaimWindowRow): ClaimCandidate => ({ id: r.id, endpointId: r.endpoint_id, appId: r.app_id, dueAt: r.due_at, attemptCount: r.attempt_count, parked });
     const candidates = this.db.all<ClaimWindowRow>(SQL.selectReadyWindow, { now: params.now, window: params.window }).map(candidate(false));
     if (params.recentWindow > 0) {
       candidates.push(...this.db.all<ClaimWindowRow>(SQL.selectRecentWindow, { now: params.now, window: params.recentWindow }).map(candidate(false)));
@@ -99,7 +111,8 @@ export class SqliteClaims {
     const parkedEndpoints = this.db.all<{ endpoint_id: string }>(SQL.selectParkedEndpoints, {}).map((r) => r.endpoint_id);
     const endpointIds = new Set([...candidates.map((c) => c.endpointId), ...parkedEndpoints]);
     const schedules = new Map<string, EndpointSchedule>();
-    if (endpointIds.size === 0) return { take: [], park: [], schedules };
+    const appThrottles = new Map<string, { rate: number; tat: number | null }>();
+    if (endpointIds.size === 0) return { take: [], park: [], schedules, appThrottles };
     const scheduleRows = this.db.all<ScheduleRow>(SQL.selectEndpointSchedules, {
       ids: JSON.stringify([...endpointIds]),
       now: params.now,
@@ -114,12 +127,18 @@ export class SqliteClaims {
       const schedule = { concurrency: r.concurrency, leased: r.leased, throttleRate: r.throttle_rate, throttleTat: r.throttle_tat };
       schedules.set(r.id, schedule);
       rooms.set(r.id, roomOf(schedule, params.now, params.burstMs));
+      if (r.app_throttle_rate !== null) appThrottles.set(r.app_id, { rate: r.app_throttle_rate, tat: r.app_throttle_tat });
+    }
+    // A throttled application's room: its GCRA, as an endpoint's throttle (see migration 0007).
+    const appRooms = new Map<string, number>();
+    for (const [id, throttle] of appThrottles) {
+      appRooms.set(id, roomOf({ concurrency: null, leased: 0, throttleRate: throttle.rate, throttleTat: throttle.tat }, params.now, params.burstMs));
     }
     for (const endpointId of parkedEndpoints) {
       const room = rooms.get(endpointId) ?? 0;
       if (room === 0) continue;
       candidates.push(...this.db.all<ClaimWindowRow>(SQL.selectParkedHeads, { endpointId, limit: Math.min(room, params.limit) }).map(candidate(true)));
     }
-    return { ...planClaimRound(candidates, rooms, params.limit, params.maxRetries), schedules };
+    return { ...planClaimRound(candidates, rooms, params.limit, params.maxRetries, appRooms), schedules, appThrottles };
   }
 }
