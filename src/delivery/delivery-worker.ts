@@ -185,7 +185,7 @@ export class DeliveryWorker {
    */
   handoff(): DeliveryHandoff | null {
     if (!this.running || this.storeTrouble || this.config.endpointConcurrency !== null) return null;
-    const room = HOLD_PER_SLOT * this.config.workerConcurrency - this.lanes.heldWithinShares();
+    const room = this.holdRoom();
     if (room <= 0) return null;
     const now = this.clock.now();
     return { lockedUntil: new Date(now.getTime() + this.leaseMs), limit: Math.min(room, CLAIM_BATCH), ...this.claimLimits(now) };
@@ -197,15 +197,13 @@ export class DeliveryWorker {
    */
   adopt(jobs: DeliveryJob[]): void {
     if (jobs.length === 0) return;
+    const held = jobs.map((job): HeldJob => ({ job, lockedUntil: job.delivery.lockedUntil!, retry: false }));
     if (!this.running) {
-      const leases = jobs.map((job) => ({ id: job.delivery.id, lockedUntil: job.delivery.lockedUntil! }));
-      void this.store
-        .renewLeases({ leases, lockedUntil: null })
-        .catch((error: unknown) => this.logger.warn({ err: error, deliveries: leases.length }, 'giving back handed-off deliveries failed; they are claimed again when their leases end'));
+      void this.giveBack(held);
       return;
     }
     const nowMs = this.clock.now().getTime();
-    for (const job of jobs) this.lanes.add({ job, lockedUntil: job.delivery.lockedUntil!, retry: false }, nowMs);
+    for (const h of held) this.lanes.add(h, nowMs);
     this.pump();
   }
 
@@ -234,14 +232,22 @@ export class DeliveryWorker {
     this.wakeUp?.();
     await this.loopDone;
     await this.renewing;
-    const buffered = this.lanes.dropAll();
-    if (buffered.length > 0) {
-      await this.store
-        .renewLeases({ leases: buffered.map(leaseOf), lockedUntil: null })
-        .catch((error: unknown) => this.logger.warn({ err: error, deliveries: buffered.length }, 'giving back buffered deliveries failed; they are claimed again when their leases end'));
-    }
+    await this.giveBack(this.lanes.dropAll());
     await Promise.allSettled([...this.work]);
     await this.agent.close().catch(() => undefined);
+  }
+
+  /** Give deliveries this worker holds but will not send back to the store, claimable at once. */
+  private async giveBack(held: HeldJob[]): Promise<void> {
+    if (held.length === 0) return;
+    await this.store
+      .renewLeases({ leases: held.map(leaseOf), lockedUntil: null })
+      .catch((error: unknown) => this.logger.warn({ err: error, deliveries: held.length }, 'giving back buffered deliveries failed; they are claimed again when their leases end'));
+  }
+
+  /** Deliveries this worker may still take on: HOLD_PER_SLOT per slot, less what it holds within shares. */
+  private holdRoom(): number {
+    return HOLD_PER_SLOT * this.config.workerConcurrency - this.lanes.heldWithinShares();
   }
 
   private async loop(): Promise<void> {
@@ -253,7 +259,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.pump();
       const slots = this.config.workerConcurrency;
-      const room = HOLD_PER_SLOT * slots - this.lanes.heldWithinShares();
+      const room = this.holdRoom();
       if (room <= 0) {
         // Holding all it may while the store failed: no claim will tell us it is back, so ask it.
         if (this.storeTrouble) {

@@ -73,7 +73,6 @@ export class PostgresDeliveries {
     return this.db.guard(async () => {
       const due = (await this.db.one<{ due: number | null }>(SQL.selectNextDueAt, {
         now: input?.now.getTime() ?? null,
-        defaultConcurrency: input?.endpointConcurrency ?? null,
         ...budgetParams(input),
         burstMs: THROTTLE_BURST_MS,
       }))!.due;

@@ -2,7 +2,7 @@
 // recovery, when the next one is due, and the queue's size. Claims and completion have folders of
 // their own. The statements of both databases, side by side.
 import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
-import { joinsParkedQueue, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { joinsParkedQueue, liveLeaseCount, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
@@ -28,9 +28,7 @@ const nextDueParts = (f: { parkedEndpoints: string }) => ({
         ORDER BY next_attempt_at LIMIT 1)`,
   headDue: `(SELECT min(h.parked_due_at) FROM deliveries h
            WHERE h.endpoint_id = e.id AND h.status IN ('pending', 'sending') AND h.parked_due_at IS NOT NULL)`,
-  leasedCount: `(SELECT count(*) FROM deliveries x
-                     WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
-                       AND x.locked_until IS NOT NULL AND x.locked_until > @now)`,
+  leasedCount: liveLeaseCount('e.id'),
   firstLeaseEnd: `(SELECT min(x.locked_until) FROM deliveries x
                      WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
                        AND x.locked_until IS NOT NULL AND x.locked_until > @now)`,
@@ -39,6 +37,18 @@ const nextDueParts = (f: { parkedEndpoints: string }) => ({
 
 const pgNext = nextDueParts(pg);
 const liteNext = nextDueParts(lite);
+
+/**
+ * When the throttle of `t` (an endpoint's or an application's row alias) lets its next attempt
+ * start: throttle_tat less the burst tolerance. Without @now or a throttle: NULL on PostgreSQL, 0 on
+ * SQLite (each the value its GREATEST / MAX of the parts passes over).
+ */
+const pgThrottleStart = (t: string): string => `CASE WHEN @now IS NULL OR ${t}.throttle_rate IS NULL OR ${t}.throttle_tat IS NULL THEN NULL
+               ELSE ceil(${t}.throttle_tat - (GREATEST(1, floor(${t}.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
+                                          * 1000.0::float8 / ${t}.throttle_rate)::bigint END`;
+const liteThrottleStart = (t: string): string => `CASE WHEN @now IS NULL OR ${t}.throttle_rate IS NULL OR ${t}.throttle_tat IS NULL THEN 0
+               ELSE CAST(ceil(${t}.throttle_tat - (MAX(1, floor(${t}.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / ${t}.throttle_rate) AS INTEGER)
+          END`;
 
 /** A manual delivery is only queued when both the message and a live endpoint belong to the app. */
 const insertManualDelivery = (f: SqlFragments): string => `
@@ -104,12 +114,8 @@ export const postgres = {
           CASE WHEN @now::bigint IS NULL OR ${pg.leaseBudget} IS NULL THEN NULL
                WHEN ${pgNext.leasedCount} < ${pg.leaseBudget} THEN NULL
                ELSE ${pgNext.firstLeaseEnd} END,
-          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN NULL
-               ELSE ceil(e.throttle_tat - (GREATEST(1, floor(e.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
-                                          * 1000.0::float8 / e.throttle_rate)::bigint END,
-          CASE WHEN @now IS NULL OR a.throttle_rate IS NULL OR a.throttle_tat IS NULL THEN NULL
-               ELSE ceil(a.throttle_tat - (GREATEST(1, floor(a.throttle_rate * @burstMs::integer / 1000.0::float8)) - 1)
-                                          * 1000.0::float8 / a.throttle_rate)::bigint END)) AS due
+          ${pgThrottleStart('e')},
+          ${pgThrottleStart('a')})) AS due
         FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id JOIN applications a ON a.id = e.app_id
         -- A full application's deliveries wait for the worker, which claims again as its attempts end.
         WHERE NOT ${pg.appIsFull})
@@ -156,12 +162,8 @@ export const sqlite = {
           CASE WHEN @now IS NULL OR ${lite.leaseBudget} IS NULL THEN 0
                WHEN ${liteNext.leasedCount} < ${lite.leaseBudget} THEN 0
                ELSE ${liteNext.firstLeaseEnd} END,
-          CASE WHEN @now IS NULL OR e.throttle_rate IS NULL OR e.throttle_tat IS NULL THEN 0
-               ELSE CAST(ceil(e.throttle_tat - (MAX(1, floor(e.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / e.throttle_rate) AS INTEGER)
-          END,
-          CASE WHEN @now IS NULL OR a.throttle_rate IS NULL OR a.throttle_tat IS NULL THEN 0
-               ELSE CAST(ceil(a.throttle_tat - (MAX(1, floor(a.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / a.throttle_rate) AS INTEGER)
-          END)) AS due
+          ${liteThrottleStart('e')},
+          ${liteThrottleStart('a')})) AS due
         FROM parked_endpoints p JOIN endpoints e ON e.id = p.endpoint_id JOIN applications a ON a.id = e.app_id
         WHERE NOT ${lite.appIsFull})
     SELECT NULLIF(MIN(COALESCE((SELECT due FROM free), 9223372036854775807),

@@ -53,7 +53,6 @@ export class SqliteDeliveries {
     return this.db.guard(() => {
       const due = this.db.get<{ due: number | null }>(SQL.selectNextDueAt, {
         now: input?.now.getTime() ?? null,
-        defaultConcurrency: input?.endpointConcurrency ?? null,
         ...budgetParams(input),
         burstMs: THROTTLE_BURST_MS,
       })!.due;

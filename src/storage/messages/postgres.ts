@@ -45,7 +45,6 @@ function handoffParams(handoff: DeliveryHandoff | null, now: Date): Record<strin
     now: now.getTime(),
     lockedUntil: handoff ? handoff.lockedUntil.getTime() : null,
     handoffLimit: handoff ? Math.max(0, handoff.limit) : 0,
-    defaultConcurrency: handoff?.endpointConcurrency ?? null,
     ...budgetParams(handoff ?? undefined),
   };
 }

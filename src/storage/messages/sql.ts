@@ -2,7 +2,7 @@
 // lists that show a message's state per endpoint: the statements of both databases, side by side.
 // A list written once takes the database's fragments (shared/sql-fragments.ts).
 import { columns, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, MESSAGE_COLUMNS } from '../shared/columns.js';
-import { joinsParkedQueue, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { joinsParkedQueue, liveLeaseCount, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const MESSAGE = columns(MESSAGE_COLUMNS);
 const DELIVERY = columns(DELIVERY_COLUMNS);
@@ -19,9 +19,7 @@ const DELIVERY = columns(DELIVERY_COLUMNS);
 const HANDOFF_CTES = `
     offered AS MATERIALIZED (
       SELECT e.id, e.claim_seq,
-             ${pg.leaseBudget} - (SELECT count(*) FROM deliveries x
-                                  WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
-                                    AND x.locked_until IS NOT NULL AND x.locked_until > @now::bigint) AS room
+             ${pg.leaseBudget} - ${liveLeaseCount('e.id')} AS room
       FROM endpoints e JOIN queues q ON q.endpoint_id = e.id
       WHERE @lockedUntil::bigint IS NOT NULL AND NOT q.parked AND e.throttle_rate IS NULL
         AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = e.app_id AND a.throttle_rate IS NOT NULL)),
@@ -216,9 +214,7 @@ export const sqlite = {
    * parked deliveries or a throttle, or its application has one. Exact: the caller's IMMEDIATE transaction keeps claims out.
    */
   selectHandoffRoom: `
-    SELECT ${lite.leaseBudget} - (SELECT count(*) FROM deliveries x
-                                   WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
-                                     AND x.locked_until IS NOT NULL AND x.locked_until > @now) AS room
+    SELECT ${lite.leaseBudget} - ${liveLeaseCount('e.id')} AS room
     FROM endpoints e
     WHERE e.id = @endpointId AND e.throttle_rate IS NULL AND NOT ${joinsParkedQueue('e.id')}
       AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = e.app_id AND a.throttle_rate IS NOT NULL)`,

@@ -88,14 +88,14 @@ export class SqliteMessages {
     const accepted = toRecord(row);
     let handoffLeft = handoff ? handoff.limit : 0;
     const handoffParams = handoff
-      ? { now: now.getTime(), defaultConcurrency: handoff.endpointConcurrency ?? null, ...budgetParams(handoff) }
+      ? { now: now.getTime(), ...budgetParams(handoff) }
       : null;
     const deliveries: Delivery[] = [];
     const handedOff: DeliveryJob[] = [];
     for (const { id: endpointId } of endpoints) {
       // Handed off when the worker has room and so does the endpoint (see DeliveryHandoff); each
       // endpoint is read once per group commit, its room counted down by the accepts of the commit.
-      let offered: { room: number; endpoint: unknown } | undefined;
+      let offered: { room: number; endpoint: Endpoint | null } | undefined;
       if (handoffLeft > 0 && handoffParams !== null) {
         offered = this.db.handoffInCommit.get(endpointId);
         if (!offered) {
@@ -120,7 +120,7 @@ export class SqliteMessages {
       if (handed) {
         handoffLeft--;
         offered!.room--;
-        handedOff.push({ delivery, message: accepted, endpoint: offered!.endpoint as Endpoint | null });
+        handedOff.push({ delivery, message: accepted, endpoint: offered!.endpoint });
       }
     }
     return { message: accepted, deliveries, handedOff };

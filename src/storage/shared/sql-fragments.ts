@@ -29,6 +29,16 @@ export function joinsParkedQueue(endpoint: string): string {
 }
 
 /**
+ * Both databases: endpoint `endpoint`'s leases that have not run out at @now (its attempts in
+ * flight and buffered, in any process), counted on deliveries_leased.
+ */
+export function liveLeaseCount(endpoint: string): string {
+  return `(SELECT count(*) FROM deliveries x
+           WHERE x.endpoint_id = ${endpoint} AND x.status IN ('pending', 'sending')
+             AND x.locked_until IS NOT NULL AND x.locked_until > @now)`;
+}
+
+/**
  * PostgreSQL: the body of a MATERIALIZED CTE saying, for each endpoint of `rows` (a CTE or table
  * with an endpoint_id column), whether it has a parked queue (joinsParkedQueue). Probed once per
  * endpoint, not once or twice per row: a probe walks the index entries that unparked deliveries

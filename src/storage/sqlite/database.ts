@@ -4,6 +4,7 @@
 // returns and two calls in one process never interleave; BEGIN IMMEDIATE orders writers across processes.
 import type Database from 'better-sqlite3';
 
+import type { Endpoint } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
 import { PLAINTEXT, type SecretSealer } from '../shared/secret-box.js';
@@ -38,7 +39,7 @@ export class SqliteDatabase {
   }
 
   /** See GroupCommit.handoffInCommit. */
-  get handoffInCommit(): Map<string, { room: number; endpoint: unknown }> {
+  get handoffInCommit(): Map<string, { room: number; endpoint: Endpoint | null }> {
     return this.groupCommit.handoffInCommit;
   }
 

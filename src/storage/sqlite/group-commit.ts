@@ -6,6 +6,7 @@
 // commit waits for the disk, the requests that arrive meanwhile form the next batch.
 import type Database from 'better-sqlite3';
 
+import type { Endpoint } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { ErrorContext } from '../shared/conflicts.js';
 import { translateError } from './errors.js';
@@ -39,7 +40,7 @@ export class GroupCommit {
    * running now, by endpoint id: the room left under its lease budget, and its row. The accepts of one
    * commit then read each endpoint once, not once per message. Emptied with healthyInCommit.
    */
-  readonly handoffInCommit = new Map<string, { room: number; endpoint: unknown }>();
+  readonly handoffInCommit = new Map<string, { room: number; endpoint: Endpoint | null }>();
 
   constructor(private readonly db: Database.Database) {}
 

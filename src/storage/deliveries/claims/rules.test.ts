@@ -28,7 +28,7 @@ describe('roomOf', () => {
 });
 
 describe('planClaimRound', () => {
-  const c = (id: string, endpointId: string, dueAt: number, attemptCount = 0, parked = false): ClaimCandidate => ({ id, endpointId, dueAt, attemptCount, parked });
+  const c = (id: string, endpointId: string, dueAt: number, attemptCount = 0, parked = false): ClaimCandidate => ({ id, endpointId, appId: 'app_1', dueAt, attemptCount, parked });
 
   it('takes each endpoint’s oldest up to its room, parks the rest once, and takes the oldest overall up to the limit', () => {
     const rooms = new Map([['a', 1], ['b', 5]]);

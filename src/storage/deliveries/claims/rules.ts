@@ -71,17 +71,22 @@ export function claimRoundParams(input: ClaimDeliveriesInput, round: number, lim
     firstWindow: maxRetries < limit ? limit : 0,
     recentWindow: input.fullApplications?.length ? Math.max(limit, RECENT_WINDOW) : 0,
     maxRetries,
-    defaultConcurrency: input.endpointConcurrency ?? null,
     ...budgetParams(input),
     burstMs: THROTTLE_BURST_MS,
   };
 }
 
-/** The worker's lease budgets and full applications as statement parameters (see SqlFragments.leaseBudget). */
-export function budgetParams(input: Pick<ClaimDeliveriesInput, 'endpointBudgets' | 'fullApplications'> | undefined): { budgets: string | null; fullApps: string | null } {
+/**
+ * The worker's lease budgets, its default for other endpoints and its full applications as
+ * statement parameters (see SqlFragments.leaseBudget).
+ */
+export function budgetParams(
+  input: Pick<ClaimDeliveriesInput, 'endpointConcurrency' | 'endpointBudgets' | 'fullApplications'> | undefined,
+): { defaultConcurrency: number | null; budgets: string | null; fullApps: string | null } {
   const budgets = input?.endpointBudgets;
   const full = input?.fullApplications;
   return {
+    defaultConcurrency: input?.endpointConcurrency ?? null,
     budgets: budgets && Object.keys(budgets).length > 0 ? JSON.stringify(budgets) : null,
     fullApps: full && full.length > 0 ? JSON.stringify(full) : null,
   };

@@ -4,12 +4,12 @@
 // small indexed statements planned in rules.ts (in process, several times cheaper than one statement
 // of CTEs and window functions). The contract suite holds both to the same behaviour.
 import { columns, DELIVERY_COLUMNS } from '../../shared/columns.js';
-import { postgres as pg, sqlite as lite } from '../../shared/sql-fragments.js';
+import { liveLeaseCount, postgres as pg, sqlite as lite } from '../../shared/sql-fragments.js';
 import { UNLIMITED_ROOM } from './rules.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
-/** PostgreSQL: how many attempts a GCRA throttle (rate, tat columns) lets start now; see roomOf in rules.ts. */
+/** PostgreSQL: how many attempts a GCRA throttle (rate, tat columns), an endpoint's or an application's, lets start now; see roomOf in rules.ts. */
 function gcraRoom(rate: string, tat: string): string {
   const interval = `1000.0::float8 / ${rate}`;
   const tolerance = `(GREATEST(1, floor(${rate} * @burstMs::integer / 1000.0::float8)) - 1) * ${interval}`;
@@ -61,8 +61,9 @@ export const postgres = {
         ORDER BY next_attempt_at, id LIMIT @firstWindow
         FOR UPDATE SKIP LOCKED),
       seen_endpoints AS MATERIALIZED (
-        SELECT e.id, e.app_id, e.claim_seq, e.throttle_rate, e.throttle_tat, ${pg.leaseBudget} AS concurrency, ${pg.appIsFull} AS app_full
-        FROM endpoints e
+        SELECT e.id, e.app_id, e.claim_seq, e.throttle_rate, e.throttle_tat, ${pg.leaseBudget} AS concurrency, ${pg.appIsFull} AS app_full,
+               a.throttle_rate IS NOT NULL AS app_throttled
+        FROM endpoints e JOIN applications a ON a.id = e.app_id
         WHERE e.id IN (SELECT endpoint_id FROM ready UNION SELECT endpoint_id FROM ready_first
                      UNION SELECT endpoint_id FROM ready_recent UNION SELECT endpoint_id FROM parked_endpoints)),
       -- An endpoint without limits needs no lock (nor a claim_seq bump): any claimer may take its
@@ -77,28 +78,21 @@ export const postgres = {
       -- drops out with its endpoints: its deliveries wait for a later claim.
       locked_apps AS MATERIALIZED (
         SELECT id, throttle_rate, throttle_tat FROM applications
-        WHERE throttle_rate IS NOT NULL AND id IN (SELECT app_id FROM seen_endpoints WHERE NOT app_full)
+        WHERE throttle_rate IS NOT NULL AND id IN (SELECT app_id FROM seen_endpoints WHERE app_throttled AND NOT app_full)
         FOR NO KEY UPDATE SKIP LOCKED),
       app_schedules AS MATERIALIZED (
         SELECT id, ${gcraRoom('throttle_rate', 'throttle_tat')} AS room FROM locked_apps),
       limits AS (
-        SELECT id, app_id, throttle_rate, concurrency, GREATEST(COALESCE(throttle_tat, @now), @now) AS throttle_from,
-               1000.0::float8 / throttle_rate AS interval_ms,
-               (GREATEST(1, floor(throttle_rate * @burstMs::integer / 1000.0::float8)) - 1) * 1000.0::float8 / throttle_rate AS tolerance_ms
+        SELECT id, app_id, throttle_rate, throttle_tat, concurrency
         FROM seen_endpoints s
         WHERE ((concurrency IS NULL AND throttle_rate IS NULL)
                OR EXISTS (SELECT 1 FROM locked_endpoints l WHERE l.id = s.id AND l.claim_seq = s.claim_seq))
-          AND (EXISTS (SELECT 1 FROM app_schedules a WHERE a.id = s.app_id)
-               OR NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = s.app_id AND a.throttle_rate IS NOT NULL))),
+          AND (NOT app_throttled OR EXISTS (SELECT 1 FROM app_schedules a WHERE a.id = s.app_id))),
       schedules AS MATERIALIZED (
         SELECT id, LEAST(
           CASE WHEN concurrency IS NULL THEN ${UNLIMITED_ROOM}
-               ELSE GREATEST(0, concurrency - (SELECT count(*) FROM deliveries x
-                                               WHERE x.endpoint_id = limits.id AND x.status IN ('pending', 'sending')
-                                                 AND x.locked_until IS NOT NULL AND x.locked_until > @now))::integer END,
-          CASE WHEN throttle_rate IS NULL THEN ${UNLIMITED_ROOM}
-               WHEN @now + tolerance_ms < throttle_from THEN 0
-               ELSE floor((@now + tolerance_ms - throttle_from) / interval_ms + 1e-9)::integer + 1 END) AS room
+               ELSE GREATEST(0, concurrency - ${liveLeaseCount('limits.id')})::integer END,
+          CASE WHEN throttle_rate IS NULL THEN ${UNLIMITED_ROOM} ELSE ${gcraRoom('throttle_rate', 'throttle_tat')} END) AS room
         FROM limits),
       heads AS (
         SELECT h.id, h.endpoint_id, h.app_id, h.due_at, h.attempt_count
@@ -199,9 +193,7 @@ export const sqlite = {
     SELECT e.id, e.app_id, ${lite.leaseBudget} AS concurrency, ${lite.appIsFull} AS app_full, e.throttle_rate, e.throttle_tat,
            a.throttle_rate AS app_throttle_rate, a.throttle_tat AS app_throttle_tat,
            CASE WHEN ${lite.leaseBudget} IS NULL THEN 0
-                ELSE (SELECT COUNT(*) FROM deliveries x
-                      WHERE x.endpoint_id = e.id AND x.status IN ('pending', 'sending')
-                        AND x.locked_until IS NOT NULL AND x.locked_until > @now) END AS leased
+                ELSE ${liveLeaseCount('e.id')} END AS leased
     FROM endpoints e JOIN applications a ON a.id = e.app_id WHERE e.id IN (SELECT value FROM json_each(@ids))`,
   selectParkedHeads: `
     SELECT id, endpoint_id, app_id, parked_due_at AS due_at, attempt_count FROM deliveries
