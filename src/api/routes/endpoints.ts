@@ -59,7 +59,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
     defineRoute({
       method: 'GET', url: `${ep}/:endpoint_id/secret`, operationId: 'endpoint.get_secret', summary: 'Get the signing secret', tag: 'Endpoint', access: 'app', needs: ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'],
       responses: { 200: S.EndpointSecretOut },
-      handler: async (req) => ({ key: (await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)).secret }),
+      handler: async (req) => ({ key: endpoints.endpointVerificationKey(await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)) }),
     }),
     defineRoute({
       method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app', needs: ['ManageEndpointSecret', 'ManageEndpoint'],
