@@ -272,6 +272,17 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  it('documents the key formats in the OpenAPI document', async () => {
+    const schemas = (await api('GET', '/api/v1/openapi.json')).body.components.schemas;
+    for (const [schema, field] of [['EndpointIn', 'secret'], ['EndpointPatch', 'secret'], ['EndpointSecretRotateIn', 'key']] as const) {
+      const description: string = schemas[schema].properties[field].description;
+      expect(description, `${schema}.${field}`).toMatch(/whsec_/);
+      expect(description, `${schema}.${field}`).toMatch(/whsk_.*64 bytes/);
+      expect(description, `${schema}.${field}`).toMatch(/base64 alone/);
+    }
+    expect(schemas.EndpointSecretOut.properties.key.description).toMatch(/whpk_/);
+  });
+
   it('signs operational webhooks with a whsk_ key from TAPWIRE_OPERATIONAL_WEBHOOK_SECRET, through the same path', async () => {
     const ops = await startReceiver();
     const key = ed25519Key();

@@ -81,8 +81,14 @@ const endpointFields = {
   headers: Type.Optional(Headers),
 };
 
+/** What an endpoint's signing key may be, wherever a client gives one. */
+const SECRET_FORMATS =
+  'HMAC-SHA256 (`v1` signatures): `whsec_` + standard base64 of 24–75 bytes, or the base64 alone (stored and shown with `whsec_`). ' +
+  'ed25519 (`v1a` signatures): `whsk_` + standard base64 of 64 bytes, the 32-byte seed then its 32-byte public key. ' +
+  'Anything else is refused (422).';
+
 export const EndpointIn = Type.Object(
-  { ...endpointFields, secret: Type.Optional(Nullable(Type.String({ description: '`whsec_` + base64 of 24–75 bytes; generated when absent' }))) },
+  { ...endpointFields, secret: Type.Optional(Nullable(Type.String({ description: `The signing key. ${SECRET_FORMATS} Absent or null: a \`whsec_\` secret of 24 random bytes is generated.` }))) },
   { title: 'EndpointIn' },
 );
 export const EndpointUpdate = Type.Object(endpointFields, { title: 'EndpointUpdate' });
@@ -90,7 +96,7 @@ export const EndpointPatch = Type.Object(
   {
     ...endpointFields,
     url: Type.Optional(Url),
-    secret: Type.Optional(Nullable(Type.String())),
+    secret: Type.Optional(Nullable(Type.String({ description: `A new signing key, replacing the current one at once (no grace period; rotate for one). ${SECRET_FORMATS} Absent or null: unchanged.` }))),
   },
   { title: 'EndpointPatch' },
 );
@@ -116,10 +122,19 @@ export const EndpointOut = Type.Object(
   { title: 'EndpointOut' },
 );
 
-export const EndpointSecretOut = Type.Object({ key: Type.String() }, { title: 'EndpointSecretOut' });
+export const EndpointSecretOut = Type.Object(
+  {
+    key: Type.String({
+      description:
+        'What a receiver verifies signatures with: the `whsec_…` HMAC secret, or for an endpoint signing with an ed25519 key, ' +
+        'its public key `whpk_` + standard base64 of 32 bytes (the `whsk_` secret key is never returned).',
+    }),
+  },
+  { title: 'EndpointSecretOut' },
+);
 export const EndpointSecretRotateIn = Type.Object(
   {
-    key: Type.Optional(Nullable(Type.String())),
+    key: Type.Optional(Nullable(Type.String({ description: `The new signing key; it may be of another kind than the current one. ${SECRET_FORMATS} Absent or null: a new \`whsec_\` secret is generated, whatever the current kind.` }))),
     gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default 86400' })),
   },
   { title: 'EndpointSecretRotateIn' },

@@ -58,11 +58,13 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
     }),
     defineRoute({
       method: 'GET', url: `${ep}/:endpoint_id/secret`, operationId: 'endpoint.get_secret', summary: 'Get the signing secret', tag: 'Endpoint', access: 'app', needs: ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'],
+      description: 'The key receivers verify with: the `whsec_` HMAC secret, or the `whpk_` public key of an endpoint that signs with an ed25519 (`whsk_`) key.',
       responses: { 200: S.EndpointSecretOut },
       handler: async (req) => ({ key: endpoints.endpointVerificationKey(await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)) }),
     }),
     defineRoute({
       method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app', needs: ['ManageEndpointSecret', 'ManageEndpoint'],
+      description: 'Installs the given key (HMAC or ed25519, of any kind) or a generated `whsec_` secret. The previous key keeps signing beside it for `gracePeriodSeconds` (default 24 h), so deliveries carry one signature per valid key, newest first.',
       body: S.EndpointSecretRotateIn, bodyOptional: true, responses: { 204: null },
       handler: async (req, reply) => {
         const body = req.body;
