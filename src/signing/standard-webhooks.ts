@@ -17,9 +17,13 @@ const MIN_SECRET_BYTES = 24;
 const MAX_SECRET_BYTES = 75;
 const ED25519_KEY_BYTES = 32;
 const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
-/** DER wrappers that turn raw ed25519 key bytes into the PKCS#8 / SPKI documents node:crypto reads. */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+/**
+ * Parsed ed25519 keys by their `whsk_` text, newest last. Importing a key costs about as much as a
+ * signature (OpenSSL's key import, ~0.1–1 ms), and a delivery signs with the same few keys over and
+ * over. Bounded; the texts are the keys the worker already holds in its endpoint rows.
+ */
+const ED25519_KEY_CACHE = new Map<string, { kind: 'ed25519'; privateKey: KeyObject; publicKey: Buffer }>();
+const ED25519_KEY_CACHE_SIZE = 256;
 /** Default tolerance between the signed timestamp and the verifier's clock, in either direction. */
 const DEFAULT_TOLERANCE_SECONDS = 300;
 
@@ -43,10 +47,8 @@ export type SigningKey =
  */
 export function generateSecret(kind: SigningKeyKind = 'hmac'): string {
   if (kind === 'ed25519') {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-ED25519_KEY_BYTES);
-    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-ED25519_KEY_BYTES);
-    return ED25519_SECRET_PREFIX + Buffer.concat([seed, raw]).toString('base64');
+    const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+    return ED25519_SECRET_PREFIX + Buffer.concat([Buffer.from(jwk.d!, 'base64url'), Buffer.from(jwk.x!, 'base64url')]).toString('base64');
   }
   return SECRET_PREFIX + randomBytes(GENERATED_SECRET_BYTES).toString('base64');
 }
@@ -95,19 +97,27 @@ export function parseSigningKey(secret: string): SigningKey {
     throw new SigningError(`A "${ED25519_PUBLIC_PREFIX}" public key only verifies; signing needs the "${ED25519_SECRET_PREFIX}" secret key`);
   }
   if (typeof secret !== 'string' || !secret.startsWith(ED25519_SECRET_PREFIX)) return { kind: 'hmac', key: parseSecret(secret) };
+  const cached = ED25519_KEY_CACHE.get(secret);
+  if (cached) return cached;
   const raw = decodeBase64(secret.slice(ED25519_SECRET_PREFIX.length), `Signing key after "${ED25519_SECRET_PREFIX}"`);
   if (raw.length !== 2 * ED25519_KEY_BYTES) {
     throw new SigningError(
       `An ed25519 key after "${ED25519_SECRET_PREFIX}" must decode to ${2 * ED25519_KEY_BYTES} bytes (seed, then public key), got ${raw.length}`,
     );
   }
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, raw.subarray(0, ED25519_KEY_BYTES)]), format: 'der', type: 'pkcs8' });
-  const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-ED25519_KEY_BYTES);
+  const seed = raw.subarray(0, ED25519_KEY_BYTES);
+  const publicKey = Buffer.from(raw.subarray(ED25519_KEY_BYTES));
+  // node:crypto derives the public key from the seed (JWK `d`) whatever `x` says; compare them.
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: publicKey.toString('base64url') }, format: 'jwk' });
+  const derived = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x ?? '', 'base64url');
   // A public half from another seed would make every signature fail to verify for the receiver.
-  if (!publicKey.equals(raw.subarray(ED25519_KEY_BYTES))) {
+  if (!derived.equals(publicKey)) {
     throw new SigningError(`The public half of the "${ED25519_SECRET_PREFIX}" key does not belong to its seed`);
   }
-  return { kind: 'ed25519', privateKey, publicKey };
+  const key = { kind: 'ed25519' as const, privateKey, publicKey };
+  if (ED25519_KEY_CACHE.size >= ED25519_KEY_CACHE_SIZE) ED25519_KEY_CACHE.delete(ED25519_KEY_CACHE.keys().next().value!);
+  ED25519_KEY_CACHE.set(secret, key);
+  return key;
 }
 
 /** Which kind of key `secret` is, or null when {@link parseSigningKey} refuses it. */
@@ -288,7 +298,7 @@ function parsePublicKey(secret: string): KeyObject {
     throw new SigningError(`A "${ED25519_PUBLIC_PREFIX}" key must decode to ${ED25519_KEY_BYTES} bytes, got ${raw.length}`);
   }
   try {
-    return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
   } catch (error) {
     throw new SigningError(`The "${ED25519_PUBLIC_PREFIX}" key is not a usable ed25519 public key`, { cause: error });
   }
