@@ -210,8 +210,9 @@ export async function listEndpoints(ctx: ServiceContext, appIdOrUid: string, que
 }
 
 /**
- * Install a new signing secret (given or generated). The current one keeps signing deliveries,
- * next to the new one, for `gracePeriodSeconds` (default 24 h; 0 drops it at once).
+ * Install a new signing key: the one given, of either kind (HMAC or ed25519, whatever the current
+ * one is), or a generated `whsec_` secret (Svix's default kind). The current key keeps signing
+ * deliveries, next to the new one, for `gracePeriodSeconds` (default 24 h; 0 drops it at once).
  */
 export async function rotateEndpointSecret(
   ctx: ServiceContext,
