@@ -5,6 +5,8 @@
 import { Svix } from 'svix';
 import { Svix as Svix2 } from 'svix2';
 import { describe, expect, it } from 'vitest';
+import type { BackgroundTask } from '../src/domain/background-tasks.js';
+import { newId } from '../src/domain/ids.js';
 import { attemptsToEndpoint, createApp, createEndpoint, createEventTypes, eventually, expectStatus, useDeliveryFixtures, waitForDestinationStatus } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
 import { ADMIN_TOKEN, type TestTapwire } from './helpers/tapwire.js';
@@ -228,6 +230,30 @@ describe.each(await backends())('%s', (backend) => {
       expect(await payloadOf(tw, appId, later.id)).toEqual({ secret: 'pii' });
       const listed = expectStatus(await tw.api('GET', '/api/v1/background-task?task=application.purge_content'), 200, 'list').body;
       expect(listed.data.map((t: any) => t.id)).toEqual([started.id]);
+    });
+
+    it('a task whose process stopped is taken over by another, from its cursor', async () => {
+      const { tw, appId } = await setup({}, { backend });
+      const sent = [];
+      for (let n = 0; n < 3; n++) sent.push(await send(tw, appId, { payload: { n } }));
+      const now = new Date();
+      // A process that stopped after its first batch, which (we pretend) purged the first message only.
+      const stopped: BackgroundTask = {
+        id: newId('qtask'),
+        appId,
+        task: 'application.purge_content',
+        status: 'running',
+        data: { until: now.toISOString(), scanned: 1, messagesPurged: 1, batches: 1 },
+        cursor: sent[0]!.id,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await tw.server.store.createBackgroundTask(stopped, { owner: 'runner_stopped', until: new Date(now.getTime() - 1) });
+      await tw.server.runMaintenance();
+      expect((await finished(tw, stopped.id)).data).toEqual({ until: now.toISOString(), scanned: 3, messagesPurged: 3, batches: 2 });
+      // The first message was behind the cursor: left as it was.
+      expect(await payloadOf(tw, appId, sent[0]!.id)).toEqual({ n: 0 });
+      for (const m of sent.slice(1)) expect(await payloadOf(tw, appId, m.id)).toEqual({ expired: true });
     });
 
     it('answers 404 for an unknown application, and needs a portal token with every capability', async () => {
