@@ -237,13 +237,7 @@ export async function replayMissing(
 ): Promise<BackgroundTask> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const now = ctx.clock.now();
-  const until = input.until && input.until < now ? input.until : now;
-  if (input.since >= until) {
-    throw validationError(['body', 'since'], input.until && input.since >= input.until ? 'since must be before until' : 'since must be in the past');
-  }
-  if (now.getTime() - input.since.getTime() > MAX_REPLAY_WINDOW_MS) {
-    throw validationError(['body', 'since'], 'since may be at most 90 days in the past (the longest payload retention)');
-  }
+  const until = replayWindowEnd(input, now);
   if (endpoint.disabled) {
     throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
   }
@@ -256,21 +250,8 @@ export async function replayMissing(
     skippedExpired: 0,
     batches: 0,
   };
-  const task = await ctx.store.createBackgroundTask(
-    {
-      id: newId('qtask', now.getTime()),
-      appId: endpoint.appId,
-      task: 'endpoint.replay',
-      status: 'running',
-      data: data as unknown as Record<string, unknown>,
-      cursor: null,
-      createdAt: now,
-      updatedAt: now,
-    },
-    runner?.leaseFor(now) ?? null,
-  );
+  const task = await startTask(ctx, runner, endpoint.appId, 'endpoint.replay', data as unknown as Record<string, unknown>, now);
   ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint replay started');
-  runner?.start(task);
   return task;
 }
 
