@@ -3,7 +3,7 @@
 // status of their latest delivery, the status code class of their latest attempt. It runs as an
 // `endpoint.bulk-replay` background task in batches, resumable by another process.
 import { Svix } from 'svix';
-import { Svix as Svix2 } from 'svix2';
+import { BackgroundTaskType, Svix as Svix2 } from 'svix2';
 import { describe, expect, it } from 'vitest';
 import type { BackgroundTask, BulkReplayData } from '../src/domain/background-tasks.js';
 import { newId } from '../src/domain/ids.js';
@@ -201,7 +201,7 @@ describe.each(await backends())('%s', (backend) => {
     const two = await v2.endpoint.bulkReplay(appId, ep.id, { since: new Date(first.timestamp), eventTypes: ['a.b'], statusCodeClass: 200 });
     expect(two).toMatchObject({ task: 'endpoint.bulk-replay', updatedAt: expect.any(Date) });
     expect(await eventually(() => v2.backgroundTask.get(two.id), (t) => t.status !== 'running')).toMatchObject({ status: 'finished', data: { messagesSent: 1 } });
-    const listed = await v2.backgroundTask.list({ task: 'endpoint.bulk-replay' as never });
+    const listed = await v2.backgroundTask.list({ task: BackgroundTaskType.EndpointBulkReplay });
     expect(listed.data.map((t) => t.id).sort()).toEqual([one.id, two.id].sort());
     await rx.waitFor((r) => r.length === 3);
   });
