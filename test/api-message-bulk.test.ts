@@ -137,6 +137,13 @@ describe.each(await backends())('%s', (backend) => {
       expect(await payloadOf(tw, otherApp, foreign.id)).toEqual({ secret: 'pii' });
       // Expunged already: expunged again, not "not found".
       expect(expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg/bulk-expunge`, { ids: [byId.id] }), 200, 'again').body).toEqual({ results: { [byId.id]: 'expunged' } });
+      // More names than one transaction takes: every one answered, the last chunk's too.
+      const many = [...Array.from({ length: 600 }, (_, i) => `unknown-${i}`), 'order-2'];
+      const manyResults = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg/bulk-expunge`, { ids: many }), 200, 'many').body.results;
+      expect(Object.keys(manyResults)).toHaveLength(601);
+      expect(manyResults['order-2']).toBe('expunged');
+      expect(manyResults['unknown-599']).toBe('not-found');
+      expect(await payloadOf(tw, appId, kept.id)).toEqual({ expired: true });
       // No ids (Svix's default): nothing to do.
       expect(expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg/bulk-expunge`, {}), 200, 'empty').body).toEqual({ results: {} });
       expect(expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg/bulk-expunge`), 200, 'no body').body).toEqual({ results: {} });
