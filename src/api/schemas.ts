@@ -1,6 +1,7 @@
 // JSON schemas of request bodies and responses. They validate requests (→ 422 with loc/msg/type)
 // and are the source of the OpenAPI document, so the docs cannot drift from what is enforced.
 import { Type, type TSchema } from '@sinclair/typebox';
+import { BACKGROUND_TASK_KINDS } from '../domain/background-tasks.js';
 import { PORTAL_CAPABILITIES } from '../domain/token-scopes.js';
 
 /** `schema` or null. Uses a JSON-schema type list, which gives clearer errors than anyOf. */
@@ -21,6 +22,8 @@ const ConcurrencyLimit = Type.Integer({
   description: 'Tapwire addition: attempts in flight to this endpoint at once, across every worker; absent or null = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)',
 });
 const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
+/** The item count limits of an endpoint's channel list, for other lists of channels. */
+const channelListLimits = () => ({ minItems: Channels.minItems, maxItems: Channels.maxItems });
 const Timestamp = Type.String({ format: 'date-time' });
 /** Free text: no NUL (PostgreSQL text cannot store it) nor the other control characters below TAB. */
 const NoControlChars = '^[^\\u0000-\\u0008]*$';
@@ -201,13 +204,35 @@ export const BackgroundTaskOut = Type.Object(
   {
     id: Type.String({ description: 'qtask_…' }),
     status: Type.String({ enum: ['running', 'finished', 'failed'] }),
-    task: Type.String({ enum: ['endpoint.replay', 'endpoint.recover'] }),
+    task: Type.String({ enum: [...BACKGROUND_TASK_KINDS] }),
     data: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; endpoint.recover: {endpointId, since, until, recovered}',
+      description:
+        'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; ' +
+        'endpoint.recover: {endpointId, since, until, recovered}; ' +
+        'endpoint.bulk-replay: {endpointId, since, until, eventTypes, channel, status, statusCodeClass, scanned, messagesSent, skippedExpired, batches, error?}; ' +
+        'application.purge_content: {until, scanned, messagesPurged, batches, error?}',
     }),
     updatedAt: Timestamp,
   },
   { title: 'BackgroundTaskOut' },
+);
+export const BulkReplayIn = Type.Object(
+  {
+    since: Timestamp,
+    until: Type.Optional(Nullable(Timestamp)),
+    eventTypes: Type.Optional(Nullable(Type.Array(EventTypeName, { uniqueItems: true, maxItems: 1000, description: 'Only messages of these event types' }))),
+    channel: Type.Optional(Nullable(Channels.items)),
+    tag: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'Not supported yet: a non-null tag is refused (422)' }))),
+    status: Type.Optional(Nullable(Type.Integer({ enum: [0, 1, 2, 3, 4], description: "Only messages whose latest delivery to the endpoint has this status: 0 success, 1 pending, 2 fail, 3 sending, 4 canceled" }))),
+    statusCodeClass: Type.Optional(
+      Nullable(Type.Integer({ enum: [0, 100, 200, 300, 400, 500], description: "Only messages whose latest attempt to the endpoint got an answer of this class (0: no answer)" })),
+    ),
+  },
+  { title: 'BulkReplayIn' },
+);
+export const ExpungeAllContentsOut = Type.Object(
+  { id: Type.String({ description: 'qtask_…' }), status: Type.String({ enum: ['running', 'finished', 'failed'] }), task: Type.String(), updatedAt: Timestamp },
+  { title: 'ExpungeAllContentsOut' },
 );
 export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
 
@@ -224,6 +249,30 @@ export const MessageIn = Type.Object(
     transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
   },
   { title: 'MessageIn' },
+);
+
+export const MessagePrecheckIn = Type.Object(
+  {
+    eventType: EventTypeName,
+    channels: Type.Optional(Nullable(Type.Array(Channels.items, { ...channelListLimits(), uniqueItems: true }))),
+  },
+  { title: 'MessagePrecheckIn' },
+);
+export const MessagePrecheckOut = Type.Object(
+  { active: Type.Boolean({ description: 'Whether an enabled endpoint would get a message of this event type and channels' }) },
+  { title: 'MessagePrecheckOut' },
+);
+export const BulkExpungeContentsIn = Type.Object(
+  { ids: Type.Optional(Type.Array(Uid, { uniqueItems: true, description: 'Ids or eventIds of the messages whose payloads to delete (default none)' })) },
+  { title: 'BulkExpungeContentsIn' },
+);
+export const BulkExpungeContentsOut = Type.Object(
+  {
+    results: Type.Record(Type.String(), Type.Union([Type.Literal('expunged'), Type.Literal('not-found')]), {
+      description: 'For each id or eventId given: expunged, or not-found when it names no message of the application',
+    }),
+  },
+  { title: 'BulkExpungeContentsOut' },
 );
 
 export const MessageOut = Type.Object(

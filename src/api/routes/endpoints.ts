@@ -130,6 +130,24 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       },
     }),
     defineRoute({
+      method: 'POST', url: `${ep}/:endpoint_id/bulk-replay`, operationId: 'endpoint.bulk_replay', summary: 'Send again every message of a window sent to this endpoint that matches the filters (a background task)', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
+      body: S.BulkReplayIn, responses: { 202: S.ReplayOut },
+      handler: async (req, reply) => {
+        const body = req.body;
+        // Messages carry no tags yet: refusing the filter beats replaying messages it would have left out.
+        if (body.tag !== undefined && body.tag !== null) throw validationError(['body', 'tag'], 'the tag filter is not supported: messages carry no tags', 'value_error.not_supported');
+        const task = await backgroundTasks.bulkReplay(ctx, options.backgroundTasks ?? null, req.params.app_id, req.params.endpoint_id, {
+          since: bodyDate(body.since, 'since'),
+          until: bodyDate(body.until, 'until'),
+          eventTypes: body.eventTypes ?? null,
+          channel: body.channel ?? null,
+          status: body.status ?? null,
+          statusCodeClass: body.statusCodeClass ?? null,
+        });
+        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+      },
+    }),
+    defineRoute({
       method: 'POST', url: `${ep}/:endpoint_id/send-example`, operationId: 'endpoint.send_example', summary: 'Send an example event to this endpoint', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       body: S.SendExampleIn, responses: { 200: S.MessageOut },
       handler: async (req, reply) => {

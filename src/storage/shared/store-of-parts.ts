@@ -6,15 +6,15 @@ import type { Store } from '../store.js';
 /** Which subject owns which Store operation: the map from the interface to the folders. */
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
-  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints'],
+  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
-  messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages'],
+  messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
-  attempts: ['listAttempts', 'getAttempt'],
+  attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
-  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask'],
+  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask', 'runBulkReplayBatch', 'runPurgeContentBatch'],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
 } as const satisfies Record<string, readonly (keyof Store)[]>;
