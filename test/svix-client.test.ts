@@ -40,6 +40,71 @@ describe.each(await backends())('%s', (backend) => {
   const headersOf = (req: ReceivedRequest): Record<string, string> =>
     Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
 
+  // svix 2.x declares Node >= 22 in its package.json; Tapwire supports Node 20. Every family of it is
+  // run here on this Node: a call must reach the server (resolve, or reject with the server's answer
+  // as ApiException), never fail inside the client on an API this Node lacks. Families Tapwire does
+  // not serve answer 404, which is still the server answering.
+  describe('svix 2.x on this Node version', () => {
+    const v2 = SVIX_MAJORS.find((x) => x.major === 2)!.lib;
+
+    it(`runs on Node ${process.versions.node}: every API family reaches the server`, async () => {
+      const svix = new v2.Svix(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch });
+      const app = await svix.application.create({ name: 'Node version check' });
+      const calls: Record<string, () => Promise<unknown>> = {
+        application: () => svix.application.list(),
+        authentication: () => svix.authentication.streamLogout(),
+        autoconfigSubscription: () => svix.autoconfigSubscription.rotate(app.id, 'auto_none', {}),
+        backgroundTask: () => svix.backgroundTask.list(),
+        connector: () => svix.connector.list(),
+        destination: () => svix.destination.list(app.id),
+        'destination.transformation': () => svix.destination.transformation.get(app.id, 'dest_none'),
+        endpoint: () => svix.endpoint.list(app.id),
+        'endpoint.transformation': () => svix.endpoint.transformation.get(app.id, 'ep_none'),
+        environment: () => svix.environment.export(),
+        eventType: () => svix.eventType.list(),
+        health: () => svix.health.get(),
+        'ingest.authentication': () => svix.ingest.authentication.consumerPortalAccess('src_none', {}),
+        'ingest.endpoint': () => svix.ingest.endpoint.list('src_none'),
+        'ingest.endpoint.transformation': () => svix.ingest.endpoint.transformation.get('src_none', 'ep_none'),
+        'ingest.source': () => svix.ingest.source.list(),
+        integration: () => svix.integration.list(app.id),
+        message: () => svix.message.list(app.id),
+        'message.poller': () => svix.message.poller.poll(app.id, 'sink_none'),
+        messageAttempt: () => svix.messageAttempt.listByEndpoint(app.id, 'ep_none'),
+        'operationalWebhook.endpoint': () => svix.operationalWebhook.endpoint.list(),
+        statistics: () => svix.statistics.aggregateEventTypes(),
+        'streaming.eventType': () => svix.streaming.eventType.list(),
+        'streaming.events': () => svix.streaming.events.get('strm_none', 'sink_none'),
+        'streaming.sink': () => svix.streaming.sink.list('strm_none'),
+        'streaming.sink.transformation': () => svix.streaming.sink.transformation.get('strm_none', 'sink_none'),
+        'streaming.stream': () => svix.streaming.stream.list(),
+        streaming: () => svix.streaming.sinkHeadersGet('strm_none', 'sink_none'),
+      };
+      const brokeInClient: string[] = [];
+      for (const [family, call] of Object.entries(calls)) {
+        try {
+          await call();
+        } catch (error) {
+          if (!(error instanceof v2.ApiException)) brokeInClient.push(`${family}: ${String(error)}`);
+        }
+      }
+      expect(brokeInClient).toEqual([]);
+
+      // The helpers that never touch the network: signing, verifying, raw messages, autoconfig tokens.
+      const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+      const wh = new v2.Webhook(secret) as InstanceType<typeof v2.Webhook> & { sign(id: string, at: Date, body: string): string };
+      const at = new Date();
+      const signature = wh.sign('msg_x', at, '{"a":1}');
+      expect(() => wh.verify('{"a":1}', { 'webhook-id': 'msg_x', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature })).not.toThrow();
+      const raw = (v2 as unknown as { messageInRaw(t: string, p: string, c?: string): unknown }).messageInRaw('raw.type', 'a=1', 'text/plain');
+      expect(raw).toEqual({ eventType: 'raw.type', payload: {}, transformationsParams: { rawPayload: 'a=1', headers: { 'content-type': 'text/plain' } } });
+      const token = `auto_v2_${Buffer.from(JSON.stringify({ aid: app.id, sid: 'auto_none', surl: tw.url, esec: secret, tok: ADMIN_TOKEN })).toString('base64')}`;
+      const AutoConfig = (v2 as unknown as { AutoConfig: new (token: string, endpoint: unknown) => { verify(p: string, h: Record<string, string>): unknown } }).AutoConfig;
+      expect(() => new AutoConfig(token, { url: 'https://example.com/hook' }).verify('{"a":1}', { 'webhook-id': 'msg_x', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature })).not.toThrow();
+      await svix.application.delete(app.id);
+    });
+  });
+
   describe.each(SVIX_MAJORS)('$label', (m) => {
     const { Svix, Webhook, ApiException, MessageStatus, AppPortalCapability } = m.lib;
 
