@@ -4,6 +4,7 @@
 // client version adds fails this file until it has a case here (or a reason to be left out below).
 // docs/svix-compatibility.md lists the same operations with their HTTP method and path.
 import { randomUUID } from 'node:crypto';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
 import { backends } from './helpers/postgres.js';
@@ -501,6 +502,14 @@ function casesFor(m: SvixMajor, receiver: () => Receiver): Case[] {
         const now = await fx.svix.message.create(fx.appId, { eventType: fx.typeA, payload: { now: true } });
         await receiver().waitFor(() => deliveriesOf(now.id).length > 0);
         expect(deliveriesOf(msg.id)).toEqual([]);
+        // A raw (non-JSON) payload, built by the client's own helper, is delivered as sent, with its content type, and signed over those bytes.
+        const raw = await fx.svix.message.create(fx.appId, m.lib.messageInRaw(fx.typeA, 'a=1&b=two', 'application/x-www-form-urlencoded'));
+        await receiver().waitFor(() => deliveriesOf(raw.id, fx.mainPath).length > 0);
+        const delivered = deliveriesOf(raw.id, fx.mainPath)[0]!;
+        expect(delivered.body.toString('utf8')).toBe('a=1&b=two');
+        expect(delivered.headers['content-type']).toBe('application/x-www-form-urlencoded');
+        // (1.x's Webhook.verify JSON-parses the body and so throws on any non-JSON one: checked with standardwebhooks, which it wraps.)
+        expect(() => new StandardWebhook(fx.mainSecret).verify(delivered.body.toString('utf8'), headersOf(delivered), { jsonParse: false })).not.toThrow();
       },
     },
     {

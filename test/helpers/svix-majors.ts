@@ -12,6 +12,8 @@ export interface SvixLib {
   ApiException: abstract new (...args: any[]) => Error & { code: number; body: any };
   MessageStatus: { Success: number; Pending: number; Fail: number; Sending: number };
   AppPortalCapability: { ViewBase: string; ViewEndpointSecret: string };
+  /** Builds a MessageIn whose body is sent as given (`transformationsParams.rawPayload`) with this content type. */
+  messageInRaw(eventType: string, payload: string, contentType?: string): Record<string, unknown>;
 }
 
 export interface SvixMajor {
