@@ -4,36 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/postgres.js';
-import { clientOperations, operationKey, type ClientOperation } from './helpers/svix-operations.js';
+import { clientOperations, COMPATIBILITY_DOC as DOC, operationKey, readCompatibilityDoc, type ClientOperation } from './helpers/svix-operations.js';
 import { startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
-
-const DOC = 'docs/svix-compatibility.md';
-const STATUSES = ['supported', 'partial', 'not supported'] as const;
-
-interface DocRow {
-  method: string;
-  path: string;
-  key: string;
-  /** `application.update (1.x)`, `application.list`: the client methods as written. */
-  clientMethods: string[];
-  status: (typeof STATUSES)[number];
-  line: number;
-}
-
-function readDocRows(): DocRow[] {
-  const rows: DocRow[] = [];
-  const lines = readFileSync(DOC, 'utf8').split('\n');
-  lines.forEach((text, index) => {
-    if (!text.startsWith('| `')) return;
-    const match = /^\| `([A-Z]+) (\/\S+)` \| (.+?) \| (supported|partial|not supported) \| (.*) \|$/.exec(text);
-    if (!match) throw new Error(`${DOC}:${index + 1}: a table row that does not read "| \`METHOD /path\` | client methods | status | notes |": ${text}`);
-    const [, method, path, methods, status] = match;
-    const clientMethods = [...methods!.matchAll(/`([\w.]+)`(?: \(([12])\.x\))?/g)].map((m) => (m[2] ? `${m[1]} (${m[2]}.x)` : m[1]!));
-    if (clientMethods.length === 0) throw new Error(`${DOC}:${index + 1}: no client method named`);
-    rows.push({ method: method!, path: path!, key: operationKey(method!, path!), clientMethods, status: status as DocRow['status'], line: index + 1 });
-  });
-  return rows;
-}
 
 /** The client-methods cell a row should have: each method, marked with its major when only one major has it. */
 function expectedClientMethods(operations: ClientOperation[]): string[] {
@@ -46,7 +18,7 @@ function expectedClientMethods(operations: ClientOperation[]): string[] {
 }
 
 const operations = clientOperations();
-const rows = readDocRows();
+const rows = readCompatibilityDoc();
 const byKey = new Map<string, ClientOperation[]>();
 for (const op of operations) {
   const key = operationKey(op.method, op.path);

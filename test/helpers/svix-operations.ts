@@ -1,7 +1,8 @@
 // The HTTP operations the installed official svix clients call, read from their sources: 1.x from
 // its compiled dist/api/*.js, 2.x from its src/api/*.ts (its dist is one bundle that spells the
 // method as a string). Each request is `new SvixRequest(HttpMethod.X, "/path")` inside a method of
-// the API class, so the operation and the client method that sends it are read together.
+// the API class, so the operation and the client method that sends it are read together. Also the
+// reader of docs/svix-compatibility.md, which lists those operations.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -66,4 +67,36 @@ export function clientOperations(): ClientOperation[] {
 /** `GET /api/v1/app/{}`: an operation with its path parameters' names left out, to compare paths whatever they call them. */
 export function operationKey(method: string, path: string): string {
   return `${method.toUpperCase()} ${path.replace(/\{[^}]+\}/g, '{}')}`;
+}
+
+/** The compatibility page, relative to the repository root (where vitest runs). */
+export const COMPATIBILITY_DOC = 'docs/svix-compatibility.md';
+const DOC = COMPATIBILITY_DOC;
+const STATUSES = ['supported', 'partial', 'not supported'] as const;
+
+/** One row of the compatibility page. */
+export interface DocRow {
+  method: string;
+  path: string;
+  key: string;
+  /** `application.update (1.x)`, `application.list`: the client methods as written. */
+  clientMethods: string[];
+  status: (typeof STATUSES)[number];
+  line: number;
+}
+
+/** The page's operation rows; a table row that cannot be read throws, naming its line. */
+export function readCompatibilityDoc(): DocRow[] {
+  const rows: DocRow[] = [];
+  const lines = readFileSync(DOC, 'utf8').split('\n');
+  lines.forEach((text, index) => {
+    if (!text.startsWith('| `')) return;
+    const match = /^\| `([A-Z]+) (\/\S+)` \| (.+?) \| (supported|partial|not supported) \| (.*) \|$/.exec(text);
+    if (!match) throw new Error(`${DOC}:${index + 1}: a table row that does not read "| \`METHOD /path\` | client methods | status | notes |": ${text}`);
+    const [, method, path, methods, status] = match;
+    const clientMethods = [...methods!.matchAll(/`([\w.]+)`(?: \(([12])\.x\))?/g)].map((m) => (m[2] ? `${m[1]} (${m[2]}.x)` : m[1]!));
+    if (clientMethods.length === 0) throw new Error(`${DOC}:${index + 1}: no client method named`);
+    rows.push({ method: method!, path: path!, key: operationKey(method!, path!), clientMethods, status: status as DocRow['status'], line: index + 1 });
+  });
+  return rows;
 }
