@@ -16,6 +16,7 @@ import { describeHandoff } from './handoff.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
+import { describeMessageFields } from './message-fields.js';
 import { describeMessages } from './messages.js';
 import { describeRetention } from './retention.js';
 import { describeStats } from './stats.js';
@@ -45,6 +46,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeEndpoints();
     describeEventTypes();
     describeMessages();
+    describeMessageFields();
     describeClaims();
     describeCompletion();
     describeManualDeliveries();
