@@ -169,6 +169,14 @@ describe.each(await backends())('%s', (backend) => {
       const attempted = await svix.messageAttempt.listAttemptedMessages(appId, endpointId, { tag: 'billing' });
       expect(ids(attempted)).toEqual([billing2.id, billing.id]);
       expect(attempted.data[1]!.tags).toEqual(['billing', 'eu/west#1']);
+
+      // The 2.x client sends the same parameter (and with_content=false by default).
+      const svix2 = new Svix2(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch });
+      const listed2 = await svix2.message.list(appId, { tag: 'billing' });
+      expect(ids(listed2)).toEqual([billing2.id, billing.id]);
+      expect(listed2.data[1]!.tags).toEqual(['billing', 'eu/west#1']);
+      expect(msgIds(await svix2.messageAttempt.listByEndpoint(appId, endpointId, { tag: 'eu/west#1' }))).toEqual([billing.id]);
+      expect(ids(await svix2.messageAttempt.listAttemptedMessages(appId, endpointId, { tag: 'ops' }))).toEqual([other.id]);
     });
 
     it('validates tags as Svix does: at most 5, unique, letters digits and -_./\\# up to 128 characters', async () => {
@@ -199,6 +207,10 @@ describe.each(await backends())('%s', (backend) => {
       expect(withMsg.data[0]!.msg!.timestamp).toEqual(sent.timestamp);
       const without = await svix.messageAttempt.listByEndpoint(appId, endpointId);
       expect(without.data[0]!.msg ?? null).toBeNull();
+      // The 1.x client's withMsg too.
+      const svix1 = new Svix1(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch });
+      const withMsg1 = await svix1.messageAttempt.listByEndpoint(appId, endpointId, { withMsg: true });
+      expect(withMsg1.data[0]!.msg).toMatchObject({ id: sent.id, eventType: 'invoice.paid', payload: {} });
       const raw = await tw.api('GET', `/api/v1/app/${appId}/attempt/msg/${sent.id}?with_msg=true`);
       expect(raw.body.data[0].msg).toMatchObject({ id: sent.id, payload: {} });
       expectValidation(await tw.api('GET', `/api/v1/app/${appId}/attempt/endpoint/${endpointId}?with_msg=maybe`), ['query', 'with_msg']);
