@@ -121,7 +121,9 @@ describe.each(await backends())('%s', (backend) => {
         const res = await scheduler.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'invoice.paid', payload: {}, deliverAt });
         expectValidation(res, ['body', 'deliverAt']);
       }
-      expectValidation(await scheduler.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'invoice.paid', payload: {}, deliverAt: 'tomorrow' }), ['body', 'deliverAt']);
+      for (const deliverAt of ['tomorrow', '2030-06-30T23:59:60Z', 12345]) {
+        expectValidation(await scheduler.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'invoice.paid', payload: {}, deliverAt }), ['body', 'deliverAt']);
+      }
       // Nothing was stored by the refused calls.
       expect((await scheduler.api('GET', `/api/v1/app/${appId}/msg`)).body.data).toEqual([]);
       // The edges are accepted; null means "not scheduled".

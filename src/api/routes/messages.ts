@@ -102,11 +102,19 @@ function messageInput(ctx: ServiceContext, req: FastifyRequest, body: Static<typ
     payloadRetentionHours: body.payloadRetentionHours ?? null,
     application: body.application ? appInput(body.application) : null,
     tags: body.tags ?? null,
-    deliverAt: body.deliverAt ? parseTimestamp(body.deliverAt) : null,
+    deliverAt: readDeliverAt(body.deliverAt),
     // A raw payload is sent as application/json unless told otherwise; naming it keeps the message
     // marked as raw, so the API shows its exact text (see messageOut).
     contentType: contentType ?? (typeof rawPayload === 'string' ? 'application/json' : null),
   };
+}
+
+/** deliverAt as a time; one the schema's date-time admits but no Date can hold (a leap second) is a 422, never "not scheduled". */
+function readDeliverAt(value: string | null | undefined): Date | null {
+  if (value === undefined || value === null) return null;
+  const date = parseTimestamp(value);
+  if (!date) throw validationError(['body', 'deliverAt'], 'deliverAt must be an RFC 3339 date-time with a time zone', 'value_error.datetime');
+  return date;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
