@@ -66,6 +66,20 @@ describe.each(await backends())('%s', (backend) => {
   const on = (path: string) => (requests: ReceivedRequest[]) => requests.filter((r) => r.path === path);
   const idOf = (r: ReceivedRequest): string => String(r.headers['webhook-id']);
 
+  it('documents the fields and parameters in the OpenAPI document', async () => {
+    const doc = (await tw.api('GET', '/api/v1/openapi.json')).body;
+    const schemas = doc.components.schemas;
+    expect(Object.keys(schemas.MessageIn.properties)).toEqual(expect.arrayContaining(['tags', 'deliverAt', 'transformationsParams']));
+    expect(schemas.MessageIn.properties.tags).toMatchObject({ maxItems: 5, uniqueItems: true });
+    expect(Object.keys(schemas.MessageOut.properties)).toEqual(expect.arrayContaining(['tags', 'deliverAt', 'transformationsParams']));
+    expect(schemas.MessageAttemptOut.properties.msg).toBeDefined();
+    const paramsOf = (path: string) => (doc.paths[path].get.parameters as { name: string }[]).map((p) => p.name);
+    for (const path of ['/api/v1/app/{app_id}/msg', '/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', '/api/v1/app/{app_id}/attempt/msg/{msg_id}', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg']) {
+      expect(paramsOf(path), path).toContain('tag');
+    }
+    expect(paramsOf('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}')).toContain('with_msg');
+  });
+
   describe('deliverAt: scheduled delivery', () => {
     it('accepts at once, delivers nothing before deliverAt, then delivers when the time comes (svix 2.x)', async () => {
       const svix = new Svix2(ADMIN_TOKEN, { serverUrl: scheduler.url, fetch: guardedFetch });
