@@ -292,6 +292,11 @@ describe.each(await backends())('%s', (backend) => {
         }),
         ['body', 'transformationsParams', 'rawPayload'],
       );
+      // A content type with an ordinary JSON payload: that payload, sent with that type.
+      const typed = await tw.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'invoice.paid', payload: { a: 1 }, transformationsParams: { headers: { 'content-type': 'application/vnd.api+json' } } });
+      expect(typed.status).toBe(202);
+      expect(typed.body.payload).toEqual({ a: 1 });
+      expect(typed.body.transformationsParams).toEqual({ rawPayload: '{"a":1}', headers: { 'content-type': 'application/vnd.api+json' } });
       const ok = await send({ rawPayload: 'plain words', headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
       expect(ok.status).toBe(202);
       expect(ok.body.transformationsParams.headers).toEqual({ 'content-type': 'text/plain; charset=utf-8' });
