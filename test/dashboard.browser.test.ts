@@ -199,6 +199,38 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     expect((await tw.api('GET', `/api/v1/app/${appA}/msg/${msgId}/endpoint`)).body.data[0]).toMatchObject({ id: endpoint.id, status: 0 });
   });
 
+  it('shows a delivery waiting for its deliverAt as scheduled, with its time, and a raw payload as its exact text', async () => {
+    const appId = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Scheduler' }), 201, 'app').body.id as string;
+    const endpoint = await createEndpoint(tw, appId, { url: `${receiver.url}/later` });
+    const deliverAt = new Date(Date.now() + 3_600_000).toISOString();
+    const xml = '<invoice id="7">\n  <paid/>\n</invoice>';
+    const sent = await tw.api('POST', `/api/v1/app/${appId}/msg`, {
+      eventType: 'invoice.paid',
+      payload: {},
+      deliverAt,
+      transformationsParams: { rawPayload: xml, headers: { 'content-type': 'application/xml' } },
+    });
+    const msgId = expectStatus(sent, 202, 'scheduled message').body.id as string;
+
+    const page = await newPage();
+    await page.goto(await portalUrl(appId));
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await page.evaluate(([app, msg]) => (location.hash = `#/apps/${app}/messages/${msg}`), [appId, msgId]);
+    const destination = page.locator(`[data-endpoint="${endpoint.id}"]`);
+    await destination.waitFor();
+    await destination.locator('.badge-scheduled', { hasText: 'scheduled' }).waitFor();
+    expect(await destination.locator('.badge-pending').count()).toBe(0);
+    expect(await destination.locator('.scheduled-for time').getAttribute('datetime')).toBe(deliverAt);
+    expect(await page.locator('[data-deliver-at] time').getAttribute('datetime')).toBe(deliverAt);
+    expect(await page.locator('pre[aria-label="Payload"]').textContent()).toBe(xml);
+
+    await page.evaluate(([app, ep]) => (location.hash = `#/apps/${app}/endpoints/${ep}`), [appId, endpoint.id]);
+    const row = page.locator(`[data-msg="${msgId}"]`);
+    await row.locator('.badge-scheduled').waitFor();
+    expect(await row.locator('.scheduled-for time').getAttribute('datetime')).toBe(deliverAt);
+    expect(receiver.requests.filter((r) => r.path === '/later')).toEqual([]);
+  });
+
   it('renders payloads that contain HTML or script as plain text', async () => {
     const dialogs: string[] = [];
     const payload = {

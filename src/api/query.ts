@@ -105,6 +105,8 @@ export const ID_CURSOR = {
 } as const;
 
 export const NAME_PATTERN = /^[a-zA-Z0-9\-_.]+$/;
+/** A message tag (as MessageIn.tags takes it). */
+export const TAG_PATTERN = /^[a-zA-Z0-9\-_./\\#]+$/;
 
 /** The documented parameters of every list (see readListQuery). */
 export const LIST_QUERY = { limit: 'Page size, 1–250 (default 50)', iterator: 'Cursor from a previous page', order: 'ascending or descending' };
@@ -115,6 +117,7 @@ export const MESSAGE_FILTERS = {
   after: 'Only items created after this RFC 3339 time',
   channel: 'Only messages on this channel',
   event_types: 'Comma-separated event types',
+  tag: 'Only messages carrying this tag (see MessageIn.tags)',
   with_content: 'Include payloads (default true)',
 };
 /** The documented parameters of attempt lists (see readAttemptFilters). */
@@ -124,7 +127,7 @@ export const ATTEMPT_FILTERS = {
   status_code_class: '0 (no response), 100, 200, 300, 400 or 500',
 };
 
-/** The list query plus `before`, `after`, `channel` and `event_types`; `cursor` as for readListQuery. */
+/** The list query plus `before`, `after`, `channel`, `event_types` and `tag`; `cursor` as for readListQuery. */
 export function readMessageFilters(query: RawQuery, cursor: RegExp) {
   return {
     ...readListQuery(query, cursor, 'descending'),
@@ -132,6 +135,7 @@ export function readMessageFilters(query: RawQuery, cursor: RegExp) {
     after: readDate(query, 'after'),
     channel: readString(query, 'channel', { maxLength: 128, pattern: NAME_PATTERN }),
     eventTypes: readList(query, 'event_types', NAME_PATTERN),
+    tag: readString(query, 'tag', { maxLength: 128, pattern: TAG_PATTERN }),
   };
 }
 

@@ -236,6 +236,28 @@ export const ExpungeAllContentsOut = Type.Object(
 );
 export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
 
+/** A message tag as Svix allows it: letters, digits and `-_./\\#`, at most 128 characters. */
+export const TAG_PATTERN = '^[a-zA-Z0-9\\-_./\\\\#]+$';
+const Tag = Type.String({ minLength: 1, maxLength: 128, pattern: TAG_PATTERN });
+
+/**
+ * What MessageIn.transformationsParams may hold. Tapwire runs no transformations; it honours the two
+ * parameters Svix's clients send for a raw payload (messageInRaw) and refuses headers it cannot send.
+ */
+const TransformationsParams = Type.Object(
+  {
+    rawPayload: Type.Optional(Type.String({
+      description: 'The request body to deliver instead of `payload`, byte-for-byte (as UTF-8): any text, JSON or not. `payload` may then be `{}`',
+    })),
+    headers: Type.Optional(Nullable(Type.Record(Type.String(), Type.String({ maxLength: 256 }), {
+      description:
+        'Only `content-type` (any case): the media type the payload is delivered with instead of application/json, ' +
+        'e.g. `application/xml` or `text/plain; charset=utf-8`. Any other header is refused (422)',
+    }))),
+  },
+  { additionalProperties: true, description: 'Raw (non-JSON) payloads: see rawPayload and headers. Other keys are ignored, as Svix does without transformations' },
+);
+
 export const MessageIn = Type.Object(
   {
     eventType: EventTypeName,
@@ -246,7 +268,19 @@ export const MessageIn = Type.Object(
     payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 90, description: 'Days; default 90' }))),
     payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2160 }))),
     application: Type.Optional(Nullable(ApplicationIn)),
-    transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
+    tags: Type.Optional(Nullable(Type.Array(Tag, {
+      maxItems: 5,
+      uniqueItems: true,
+      description: 'Free-form labels to filter the message and attempt lists by (`tag`); at most 5, unique',
+    }))),
+    deliverAt: Type.Optional(Nullable(Type.String({
+      format: 'date-time',
+      description:
+        'Scheduled delivery: the message is accepted (202) and stored at once, and its deliveries are due at this time ' +
+        '(best effort; never earlier). Must be at least one minute and no more than 24 hours in the future (5 s of clock ' +
+        'skew allowed), else 422. Payload retention counts from this time',
+    }))),
+    transformationsParams: Type.Optional(Nullable(TransformationsParams)),
   },
   { title: 'MessageIn' },
 );
@@ -279,9 +313,23 @@ export const MessageOut = Type.Object(
   {
     id: Type.String({ description: 'msg_…' }),
     eventType: Type.String(),
-    payload: Type.Object({}, { additionalProperties: true }),
+    payload: Type.Object({}, {
+      additionalProperties: true,
+      description:
+        'The JSON payload. Always an object: `{}` with with_content=false, `{"expired": true}` once purged; a raw payload ' +
+        '(transformationsParams.rawPayload) reads as its JSON object when it is one, else `{}`, its exact text being in transformationsParams',
+    }),
     eventId: Type.Optional(Type.String()),
     channels: Type.Optional(Type.Array(Type.String())),
+    tags: Type.Optional(Type.Array(Type.String(), { description: 'The tags given; absent when none' })),
+    deliverAt: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'When a scheduled message is delivered; absent when it was not scheduled' }))),
+    transformationsParams: Type.Optional(Type.Object(
+      {
+        rawPayload: Type.Optional(Type.String({ description: 'The payload exactly as it is delivered (absent with with_content=false or once purged)' })),
+        headers: Type.Object({ 'content-type': Type.String() }),
+      },
+      { description: 'Tapwire addition, only on a message sent with a raw payload or a content-type: the raw payload as sent, in the shape MessageIn takes it' },
+    )),
     timestamp: Timestamp,
   },
   { title: 'MessageOut' },
@@ -312,6 +360,7 @@ export const MessageAttemptOut = Type.Object(
     statusText: Type.String(),
     triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
     timestamp: Timestamp,
+    msg: Type.Optional(Type.Object(MessageOut.properties, { description: 'With with_msg=true: the attempt\'s message, without its payload (`{}`), as Svix does' })),
   },
   { title: 'MessageAttemptOut' },
 );

@@ -38,11 +38,18 @@ export function endpointOut(endpoint: Endpoint): Json {
   };
 }
 
-/** `withContent=false` returns `payload: {}`; an expunged or expired payload reads `{"expired": true}`. */
+/**
+ * `withContent=false` returns `payload: {}`; an expunged or expired payload reads `{"expired": true}`.
+ * A raw payload (one given a content type) keeps `payload` an object, as strictly typed clients
+ * decode it: its JSON object when it is one, else `{}`; its exact text is in `transformationsParams`,
+ * the shape MessageIn took it in.
+ */
 export function messageOut(message: Message, withContent: boolean): Json {
+  const contentType = message.contentType ?? null;
   let payload: unknown;
   if (!withContent) payload = {};
   else if (message.payload === null) payload = { expired: true };
+  else if (contentType !== null) payload = parseRawPayload(message.payload);
   else payload = parsePayload(message.payload);
   return {
     id: message.id,
@@ -50,8 +57,24 @@ export function messageOut(message: Message, withContent: boolean): Json {
     payload,
     ...(message.eventId !== null ? { eventId: message.eventId } : {}),
     ...(message.channels !== null ? { channels: message.channels } : {}),
+    ...(message.tags ? { tags: message.tags } : {}),
+    ...(message.deliverAt ? { deliverAt: message.deliverAt.toISOString() } : {}),
+    ...(contentType !== null
+      ? {
+          transformationsParams: {
+            ...(withContent && message.payload !== null ? { rawPayload: message.payload } : {}),
+            headers: { 'content-type': contentType },
+          },
+        }
+      : {}),
     timestamp: message.createdAt.toISOString(),
   };
+}
+
+/** A raw payload as MessageOut.payload: the JSON object it holds, else `{}`. */
+function parseRawPayload(text: string): unknown {
+  const value = parsePayload(text);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
 }
 
 /**
@@ -84,7 +107,11 @@ export function deliveryStatusFields(delivery: Delivery): Json {
  */
 export type AttemptAudience = 'operator' | 'tenant';
 
-export function attemptOut(attempt: Attempt, audience: AttemptAudience): Json {
+/**
+ * `msg`: the attempt's message (with_msg=true), always without its payload, as Svix sends it; an
+ * attempt whose message is gone gets none.
+ */
+export function attemptOut(attempt: Attempt, audience: AttemptAudience, msg?: Message | null): Json {
   const hidden = audience === 'tenant' && isRefusalResponse(attempt.responseStatusCode, attempt.response);
   return {
     id: attempt.id,
@@ -98,6 +125,7 @@ export function attemptOut(attempt: Attempt, audience: AttemptAudience): Json {
     statusText: attempt.status,
     triggerType: TriggerType[attempt.triggerType],
     timestamp: attempt.timestamp.toISOString(),
+    ...(msg ? { msg: messageOut(msg, false) } : {}),
   };
 }
 

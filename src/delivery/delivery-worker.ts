@@ -488,7 +488,7 @@ export class DeliveryWorker {
     } else {
       this.metrics?.attemptStarted(endpoint.id);
       try {
-        result = await this.send(endpoint, message.id, message.payload, started);
+        result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null);
         requested = true;
       } catch (error) {
         // A bug or bad stored data (say, a header value undici refuses) must not crash the process
@@ -639,16 +639,17 @@ export class DeliveryWorker {
   }
 
   /**
-   * Sign and POST the payload to the endpoint; network outcomes come back as values. The URL is
+   * Sign and POST the payload (as UTF-8, with `contentType` or application/json) to the endpoint; network outcomes come back as values. The URL is
    * judged again first (it may have been stored under another configuration, or the proxy would
    * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
    */
-  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date): Promise<SendWebhookResult> {
+  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null): Promise<SendWebhookResult> {
     const timestampSeconds = Math.floor(started.getTime() / 1000);
     const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
     const signature = signPayload({ msgId, timestampSeconds, body: payload, secrets });
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
+      // A raw payload goes with the content type its sender gave; the signature covers the same bytes.
+      'content-type': contentType ?? 'application/json',
       'user-agent': USER_AGENT,
       ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId, timestampSeconds, signature }),
       ...endpoint.headers,

@@ -96,6 +96,18 @@ export interface Message {
   createdAt: Date;
   /** When the payload is purged (payload retention). */
   payloadExpiresAt: Date;
+  /** Free-form labels the lists filter by (`tag`); absent or null when none were given. */
+  tags?: string[] | null;
+  /**
+   * Scheduled delivery: its deliveries are due at this time instead of at once (`deliverAt`);
+   * absent or null for an ordinary message.
+   */
+  deliverAt?: Date | null;
+  /**
+   * The Content-Type the payload is delivered with, when the sender gave one for a raw payload
+   * (`transformationsParams`); absent or null: an ordinary JSON payload, sent as application/json.
+   */
+  contentType?: string | null;
 }
 
 export interface Delivery {

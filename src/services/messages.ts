@@ -22,9 +22,25 @@ export interface MessageInput {
   payloadRetentionHours?: number | null;
   /** Create the application on the fly when the path names an unknown uid. */
   application?: ApplicationInput | null;
+  /** Free-form labels the lists filter by (validated by the API: at most 5, unique). */
+  tags?: string[] | null;
+  /** Scheduled delivery: see DELIVER_AT_MIN_AHEAD_MS and DELIVER_AT_MAX_AHEAD_MS for its bounds. */
+  deliverAt?: Date | null;
+  /** The Content-Type to deliver the payload with (a raw payload's); null: application/json. */
+  contentType?: string | null;
 }
 
 const DEFAULT_RETENTION_DAYS = 90;
+
+/** A deliverAt must be at least this far ahead of the server's clock (as Svix documents: one minute)… */
+export const DELIVER_AT_MIN_AHEAD_MS = 60_000;
+/** …and at most this far (24 hours). */
+export const DELIVER_AT_MAX_AHEAD_MS = 24 * 3_600_000;
+/**
+ * Allowance on both bounds for the sender's clock and the request's transit: a sender computing
+ * "now + 1 minute" on its own clock is not refused because the request took a few milliseconds.
+ */
+export const DELIVER_AT_SKEW_MS = 5_000;
 
 /** Accept a message: store it and queue one delivery per matching endpoint, atomically. */
 export async function createMessage(
@@ -44,9 +60,14 @@ export async function createMessage(
   }
   checkUid(input.eventId, 'msg');
   const now = ctx.clock.now();
+  const deliverAt = input.deliverAt ?? null;
+  if (deliverAt) checkDeliverAt(deliverAt, now);
   const retentionMs = input.payloadRetentionHours
     ? input.payloadRetentionHours * 3600_000
     : (input.payloadRetentionPeriod ?? DEFAULT_RETENTION_DAYS) * 86_400_000;
+  // A scheduled message's retention counts from its delivery time, so it cannot expire unsent.
+  const retentionFrom = deliverAt ?? now;
+  const tags = input.tags && input.tags.length > 0 ? [...new Set(input.tags)] : null;
   const message: Message = {
     id: newId('msg', now.getTime()),
     appId: app.id,
@@ -55,15 +76,30 @@ export async function createMessage(
     payload: input.payloadRaw,
     channels: input.channels && input.channels.length > 0 ? input.channels : null,
     createdAt: now,
-    payloadExpiresAt: new Date(now.getTime() + retentionMs),
+    payloadExpiresAt: new Date(retentionFrom.getTime() + retentionMs),
+    ...(tags ? { tags } : {}),
+    ...(deliverAt ? { deliverAt } : {}),
+    ...(input.contentType ? { contentType: input.contentType } : {}),
   };
   const created = await ctx.store.createMessage(message, now, {
     ...(options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : {}),
-    handoff: ctx.deliveryHandoff?.() ?? null,
+    // A scheduled message's deliveries wait for their time: the worker is not offered them.
+    handoff: deliverAt ? null : (ctx.deliveryHandoff?.() ?? null),
   });
   if (created.handedOff.length > 0) ctx.adoptDeliveries?.(created.handedOff);
   if (created.deliveries.length > created.handedOff.length) ctx.notifyDeliveriesQueued();
   return created.message;
+}
+
+/** 422 unless `deliverAt` lies between one minute and 24 hours after `now` (give or take DELIVER_AT_SKEW_MS). */
+function checkDeliverAt(deliverAt: Date, now: Date): void {
+  const aheadMs = deliverAt.getTime() - now.getTime();
+  if (aheadMs < DELIVER_AT_MIN_AHEAD_MS - DELIVER_AT_SKEW_MS) {
+    throw validationError(['body', 'deliverAt'], 'deliverAt must be at least one minute in the future', 'value_error');
+  }
+  if (aheadMs > DELIVER_AT_MAX_AHEAD_MS + DELIVER_AT_SKEW_MS) {
+    throw validationError(['body', 'deliverAt'], 'deliverAt must be no more than 24 hours in the future', 'value_error');
+  }
 }
 
 /**
@@ -147,6 +183,14 @@ export async function listAttemptedMessages(
 ): Promise<Page<AttemptedMessage>> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   return ctx.store.listAttemptedMessages(endpoint.appId, endpoint.id, query);
+}
+
+/** The messages of these attempts (without payloads), by id: `with_msg=true` on the attempt lists. */
+export async function messagesOfAttempts(ctx: ServiceContext, attempts: readonly Attempt[]): Promise<Map<string, Message>> {
+  const appId = attempts[0]?.appId;
+  if (appId === undefined) return new Map();
+  const found = await ctx.store.getMessagesByIds(appId, attempts.map((a) => a.msgId));
+  return new Map(found.map((m) => [m.id, m]));
 }
 
 export async function listAttemptsByMessage(

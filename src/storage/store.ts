@@ -47,6 +47,8 @@ export interface MessageListQuery extends ListQuery {
   after?: Date | null;
   channel?: string | null;
   eventTypes?: string[] | null;
+  /** Only messages carrying this tag. */
+  tag?: string | null;
   /**
    * Only messages with a live destination whose latest delivery has this status (e.g. `fail`:
    * messages that failed for at least one endpoint). Used by the message list only.
@@ -68,6 +70,8 @@ export interface AttemptListQuery extends ListQuery {
   statusCodeClass?: number | null;
   channel?: string | null;
   eventTypes?: string[] | null;
+  /** Only attempts of messages carrying this tag. */
+  tag?: string | null;
   before?: Date | null;
   after?: Date | null;
 }
@@ -336,17 +340,21 @@ export interface Store {
 
   // Messages and fan-out --------------------------------------------------------------------
   /**
-   * Insert the message and, in the same transaction, one scheduled delivery (due `now`) for each
+   * Insert the message (its tags filterable at once) and, in the same transaction, one scheduled
+   * delivery (due `now`, or at `message.deliverAt` when it has one) for each
    * endpoint of the application that is neither disabled nor deleted and that matches: its
    * eventTypes is null or contains the type, and its channels is null or overlaps the message's
    * channels. `conflict` when the eventId is taken in the application.
    * With `options.endpointIds`, only those endpoints get a delivery (filters still apply to the
    * disabled/deleted state but not to event types or channels): used by send-example. With
-   * `options.handoff`, deliveries the accepting process's worker may take start leased to it.
+   * `options.handoff`, deliveries the accepting process's worker may take start leased to it; those
+   * of a message with a deliverAt never are (nor do they join a parked queue): they wait for their time.
    */
   createMessage(message: Message, now: Date, options?: { endpointIds?: string[]; handoff?: DeliveryHandoff | null }): Promise<CreateMessageResult>;
   /** By id or eventId within the application. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
+  /** These messages of the application by id (those that exist), in no particular order. */
+  getMessagesByIds(appId: string, ids: readonly string[]): Promise<Message[]>;
   /** Newest first by default. */
   listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>>;
   /** Drop the payload (it reads as null afterwards). False when the message does not exist. */

@@ -17,6 +17,7 @@ import { describeHandoff } from './handoff.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
+import { describeMessageFields } from './message-fields.js';
 import { describeMessages } from './messages.js';
 import { describeRetention } from './retention.js';
 import { describeStats } from './stats.js';
@@ -46,6 +47,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeEndpoints();
     describeEventTypes();
     describeMessages();
+    describeMessageFields();
     describeClaims();
     describeCompletion();
     describeManualDeliveries();

@@ -3,7 +3,8 @@
 import type { Principal } from '../../services/auth.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as messages from '../../services/messages.js';
-import { ATTEMPT_FILTERS, NAME_PATTERN, readAttemptFilters, readString } from '../query.js';
+import type { Attempt } from '../../domain/types.js';
+import { ATTEMPT_FILTERS, NAME_PATTERN, readAttemptFilters, readBoolean, readString, type RawQuery } from '../query.js';
 import { defineRoute, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
 import { attemptOut, pageOut, type AttemptAudience } from '../serializers.js';
@@ -13,24 +14,32 @@ function audienceOf(principal: Principal): AttemptAudience {
   return principal.kind === 'admin' ? 'operator' : 'tenant';
 }
 
+const WITH_MSG = { with_msg: "Include each attempt's message as `msg` (a MessageOut without its payload), default false" };
+
+/** The attempts of a page as MessageAttemptOut, each with its message when the query asks (with_msg=true). */
+async function attemptsOut(ctx: ServiceContext, query: RawQuery, attempts: Attempt[], audience: AttemptAudience) {
+  const byId = readBoolean(query, 'with_msg', false) ? await messages.messagesOfAttempts(ctx, attempts) : null;
+  return (attempt: Attempt) => attemptOut(attempt, audience, byId?.get(attempt.msgId) ?? null);
+}
+
 /** The routes under /api/v1/app/:app_id/attempt, and one attempt of a message. */
 export function attemptRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
       method: 'GET', url: '/api/v1/app/:app_id/attempt/msg/:msg_id', operationId: 'message_attempt.list_by_msg', summary: 'Attempts of a message', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
-      query: { ...ATTEMPT_FILTERS, endpoint_id: 'Only attempts to this endpoint' }, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
+      query: { ...ATTEMPT_FILTERS, endpoint_id: 'Only attempts to this endpoint', ...WITH_MSG }, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
       handler: async (req) => {
         const q = req.query;
         const page = await messages.listAttemptsByMessage(ctx, req.params.app_id, req.params.msg_id, { ...readAttemptFilters(q), endpointId: readString(q, 'endpoint_id', { pattern: NAME_PATTERN }) });
-        return pageOut(page, (attempt) => attemptOut(attempt, audienceOf(req.principal)));
+        return pageOut(page, await attemptsOut(ctx, q, page.data, audienceOf(req.principal)));
       },
     }),
     defineRoute({
       method: 'GET', url: '/api/v1/app/:app_id/attempt/endpoint/:endpoint_id', operationId: 'message_attempt.list_by_endpoint', summary: 'Attempts to an endpoint', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
-      query: ATTEMPT_FILTERS, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
+      query: { ...ATTEMPT_FILTERS, ...WITH_MSG }, responses: { 200: S.ListResponse(S.MessageAttemptOut, 'MessageAttemptOut') },
       handler: async (req) => {
         const page = await messages.listAttemptsByEndpoint(ctx, req.params.app_id, req.params.endpoint_id, readAttemptFilters(req.query));
-        return pageOut(page, (attempt) => attemptOut(attempt, audienceOf(req.principal)));
+        return pageOut(page, await attemptsOut(ctx, req.query, page.data, audienceOf(req.principal)));
       },
     }),
     defineRoute({

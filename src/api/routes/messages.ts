@@ -8,7 +8,7 @@ import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as messages from '../../services/messages.js';
 import { findTopLevelValue } from '../raw-json.js';
-import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, readBoolean, readListQuery, readMessageFilters, readStatus } from '../query.js';
+import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, parseTimestamp, readBoolean, readListQuery, readMessageFilters, readStatus } from '../query.js';
 import { defineRoute, type ApiOptions, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
 import { deliveryStatusFields, endpointOut, messageOut, pageOut } from '../serializers.js';
@@ -94,11 +94,16 @@ export function messageRoutes(ctx: ServiceContext, options: ApiOptions = {}): Ro
 function messageInput(ctx: ServiceContext, req: FastifyRequest, body: Static<typeof S.MessageIn>): messages.MessageInput {
   const raw = req.rawBody ?? '';
   const rawPayload = body.transformationsParams?.rawPayload;
+  const contentType = readContentType(body.transformationsParams?.headers);
   let payloadRaw: string | undefined;
   if (typeof rawPayload === 'string') {
     // Stored as text, and PostgreSQL text cannot hold a NUL (a JSON payload never has a raw one).
     if (rawPayload.includes('\u0000')) {
       throw validationError(['body', 'transformationsParams', 'rawPayload'], 'rawPayload must not contain the NUL character (\\u0000)', 'value_error');
+    }
+    // Delivered as the UTF-8 of this text: a lone surrogate (a JSON \ud800 escape) has none.
+    if (LONE_SURROGATE.test(rawPayload)) {
+      throw validationError(['body', 'transformationsParams', 'rawPayload'], 'rawPayload must be well-formed Unicode (no lone surrogates)', 'value_error');
     }
     payloadRaw = rawPayload;
   } else if (body.payload !== undefined) payloadRaw = findTopLevelValue(raw, 'payload');
@@ -118,5 +123,37 @@ function messageInput(ctx: ServiceContext, req: FastifyRequest, body: Static<typ
     payloadRetentionPeriod: body.payloadRetentionPeriod ?? null,
     payloadRetentionHours: body.payloadRetentionHours ?? null,
     application: body.application ? appInput(body.application) : null,
+    tags: body.tags ?? null,
+    deliverAt: readDeliverAt(body.deliverAt),
+    // A raw payload is sent as application/json unless told otherwise; naming it keeps the message
+    // marked as raw, so the API shows its exact text (see messageOut).
+    contentType: contentType ?? (typeof rawPayload === 'string' ? 'application/json' : null),
   };
+}
+
+/** deliverAt as a time; one the schema's date-time admits but no Date can hold (a leap second) is a 422, never "not scheduled". */
+function readDeliverAt(value: string | null | undefined): Date | null {
+  if (value === undefined || value === null) return null;
+  const date = parseTimestamp(value);
+  if (!date) throw validationError(['body', 'deliverAt'], 'deliverAt must be an RFC 3339 date-time with a time zone', 'value_error.datetime');
+  return date;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A media type: `type/subtype`, optionally with `; parameters` (RFC 9110 tokens). */
+const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[\x20-\x7e]*)?$/;
+
+/** The content type of transformationsParams.headers; any other header is refused, since Tapwire could not send it. */
+function readContentType(headers: Record<string, string> | null | undefined): string | null {
+  let contentType: string | null = null;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const loc = ['body', 'transformationsParams', 'headers', name];
+    if (name.toLowerCase() !== 'content-type') {
+      throw validationError(loc, `Only the content-type header can be set for a message; '${name.slice(0, 64)}' is not supported`, 'value_error');
+    }
+    if (!MEDIA_TYPE.test(value.trim())) throw validationError(loc, 'content-type must be a media type such as text/plain or application/xml', 'value_error');
+    contentType = value.trim();
+  }
+  return contentType;
 }

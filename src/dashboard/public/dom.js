@@ -103,6 +103,39 @@ export function statusBadge(status) {
 }
 
 /**
+ * True when a delivery (its status) waits for its message's scheduled time (deliverAt, ISO) rather
+ * than for a retry: still pending, with that time ahead.
+ * @param {number} status
+ * @param {string | null | undefined} deliverAt
+ */
+export function isScheduled(status, deliverAt) {
+  return status === 1 && typeof deliverAt === 'string' && Date.parse(deliverAt) > Date.now();
+}
+
+/**
+ * A delivery's status badge, or `scheduled` (with its time as a tooltip) while it waits for its
+ * message's deliverAt: not to be read as an ordinary pending retry.
+ * @param {number} status
+ * @param {string | null | undefined} deliverAt
+ */
+export function deliveryBadge(status, deliverAt) {
+  if (!isScheduled(status, deliverAt)) return statusBadge(status);
+  return h('span', { class: 'badge badge-scheduled', title: `Scheduled for ${deliverAt}` }, 'scheduled');
+}
+
+/**
+ * A delivery's next-attempt cell: `scheduled for <time>` while it waits for deliverAt, else the
+ * next attempt's time, or — when none.
+ * @param {number} status
+ * @param {string | null | undefined} nextAttempt
+ * @param {string | null | undefined} deliverAt
+ */
+export function nextAttemptCell(status, nextAttempt, deliverAt) {
+  if (isScheduled(status, deliverAt)) return h('span', { class: 'scheduled-for' }, 'scheduled for ', timeElement(/** @type {string} */ (deliverAt)));
+  return nextAttempt ? timeElement(nextAttempt) : '—';
+}
+
+/**
  * A small label badge (enabled, disabled, deprecated…).
  * @param {string} text
  * @param {string} kind

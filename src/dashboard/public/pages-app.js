@@ -9,12 +9,14 @@ import {
   badge,
   button,
   codeBlock,
+  deliveryBadge,
   field,
   formatDuration,
   h,
   isoToLocalInput,
   link,
   localInputToIso,
+  nextAttemptCell,
   prettyJson,
   replace,
   statusBadge,
@@ -384,8 +386,8 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
           timeElement(m.timestamp),
           h('code', {}, m.eventType),
           link(`/apps/${enc(app.id)}/messages/${enc(m.id)}`, h('code', {}, m.eventId ?? m.id)),
-          statusBadge(m.status),
-          m.nextAttempt ? timeElement(m.nextAttempt) : '—',
+          deliveryBadge(m.status, m.deliverAt),
+          nextAttemptCell(m.status, m.nextAttempt, m.deliverAt),
           can(ctx, 'CreateAttempts') ? button('Resend', () => resend(m.id), { label: `Resend ${m.eventId ?? m.id}` }) : '',
         ]),
         { empty: 'No messages sent to this endpoint yet.', captionHidden: true, rowAttrs: (i) => ({ 'data-msg': messages.data[i].id, 'data-status': messages.data[i].statusText }) },
@@ -798,8 +800,8 @@ export async function renderMessageDetail(ctx) {
         ['Endpoint', 'Status', 'Next attempt', ''],
         destinations.data.map((/** @type {any} */ d) => [
           link(`/apps/${enc(app.id)}/endpoints/${enc(d.id)}`, h('span', { class: 'url' }, d.url)),
-          statusBadge(d.status),
-          d.nextAttempt ? timeElement(d.nextAttempt) : '—',
+          deliveryBadge(d.status, message.deliverAt),
+          nextAttemptCell(d.status, d.nextAttempt, message.deliverAt),
           can(ctx, 'CreateAttempts') ? button('Resend', () => resend(d.id), { label: `Resend to ${d.url}` }) : '',
         ]),
         { empty: 'No endpoint was subscribed to this message.', captionHidden: true, rowAttrs: (i) => ({ 'data-endpoint': destinations.data[i].id, 'data-status': destinations.data[i].statusText }) },
@@ -811,7 +813,9 @@ export async function renderMessageDetail(ctx) {
 
   const payload = message.payload && typeof message.payload === 'object' && message.payload.expired === true && Object.keys(message.payload).length === 1
     ? h('p', { class: 'hint' }, 'The payload has expired or was deleted.')
-    : codeBlock(prettyJson(message.payload), 'Payload');
+    : message.transformationsParams?.rawPayload !== undefined
+      ? codeBlock(message.transformationsParams.rawPayload, 'Payload')
+      : codeBlock(prettyJson(message.payload), 'Payload');
   add(ctx.main, 
     crumbs(ctx, app, link(`/apps/${enc(app.id)}/messages`, 'Messages'), h('code', {}, message.eventId ?? message.id)),
     h('div', { class: 'page-head' }, h('h1', { tabindex: -1 }, h('code', {}, message.eventType))),
@@ -822,6 +826,9 @@ export async function renderMessageDetail(ctx) {
       h('div', {}, h('dt', {}, 'Event id'), h('dd', {}, message.eventId ?? '—')),
       h('div', {}, h('dt', {}, 'Created'), h('dd', {}, timeElement(message.timestamp))),
       message.channels ? h('div', {}, h('dt', {}, 'Channels'), h('dd', {}, message.channels.join(', '))) : null,
+      message.tags ? h('div', {}, h('dt', {}, 'Tags'), h('dd', {}, message.tags.join(', '))) : null,
+      message.deliverAt ? h('div', {}, h('dt', {}, 'Scheduled for'), h('dd', { 'data-deliver-at': message.deliverAt }, timeElement(message.deliverAt))) : null,
+      message.transformationsParams ? h('div', {}, h('dt', {}, 'Content type'), h('dd', {}, h('code', {}, message.transformationsParams.headers['content-type']))) : null,
     ),
     h('section', { class: 'card', 'aria-labelledby': 'payload-title' }, h('h2', { id: 'payload-title' }, 'Payload'), payload),
     h('section', { class: 'card', 'aria-labelledby': 'dest-title' }, h('h2', { id: 'dest-title' }, 'Destinations'), destinationsBox),

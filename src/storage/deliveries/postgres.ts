@@ -16,7 +16,7 @@ import { postgres as SQL } from './sql.js';
 export async function insertDeliveries(
   db: PostgresDatabase,
   client: PoolClient,
-  input: { appId: string; triggerType: TriggerTypeName; now: Date; targets: { msgId: string; endpointId: string }[] },
+  input: { appId: string; triggerType: TriggerTypeName; now: Date; targets: { msgId: string; endpointId: string }[]; deliverAt?: Date | null },
 ): Promise<Delivery[]> {
   if (input.targets.length === 0) return [];
   const { rows } = await db.run<DeliveryRow>(
@@ -25,6 +25,7 @@ export async function insertDeliveries(
       appId: input.appId,
       triggerType: input.triggerType,
       now: input.now.getTime(),
+      deliverAt: input.deliverAt ? input.deliverAt.getTime() : null,
       ids: input.targets.map(() => newId('msgep', input.now.getTime())),
       msgIds: input.targets.map((t) => t.msgId),
       endpointIds: input.targets.map((t) => t.endpointId),

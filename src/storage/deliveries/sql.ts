@@ -86,7 +86,8 @@ export const postgres = {
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0,
-             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END, NULL, @now, @now
+             CASE WHEN @deliverAt::bigint IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now::bigint END,
+             CASE WHEN @deliverAt::bigint IS NULL AND q.parked THEN @now::bigint END, NULL, @now, @now
       FROM input t JOIN queues q ON q.endpoint_id = t.endpoint_id
       RETURNING ${DELIVERY}
     )
@@ -137,12 +138,17 @@ export const postgres = {
 };
 
 export const sqlite = {
-  /** One delivery a statement: in process, cheaper than building lists, and nobody to notify. @lockedUntil: handed off (see DeliveryHandoff), else NULL. */
+  /**
+   * One delivery a statement: in process, cheaper than building lists, and nobody to notify.
+   * @lockedUntil: handed off (see DeliveryHandoff), else NULL. @deliverAt: a scheduled message's
+   * time, when it is due (never parked before it), else NULL.
+   */
   insertDelivery: `
     INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                             next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
     SELECT @id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0,
-           CASE WHEN q.parked THEN NULL ELSE @now END, CASE WHEN q.parked THEN @now END, @lockedUntil, @now, @now
+           CASE WHEN @deliverAt IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now END,
+           CASE WHEN @deliverAt IS NULL AND q.parked THEN @now END, @lockedUntil, @now, @now
     FROM (SELECT ${joinsParkedQueue('@endpointId')} AS parked) q
     RETURNING ${DELIVERY}`,
   insertManualDelivery: insertManualDelivery(lite),

@@ -10,12 +10,12 @@ import type { NextDueInput } from '../store.js';
 import { budgetParams, THROTTLE_BURST_MS } from './claims/rules.js';
 import { sqlite as SQL } from './sql.js';
 
-/** Queue one pending delivery, due `now` (inside the caller's write transaction). */
+/** Queue one pending delivery, due `now` or at `deliverAt` (inside the caller's write transaction). */
 export function insertDelivery(
   db: SqliteDatabase,
-  input: { appId: string; msgId: string; endpointId: string; triggerType: TriggerTypeName; now: number; lockedUntil?: number | null },
+  input: { appId: string; msgId: string; endpointId: string; triggerType: TriggerTypeName; now: number; lockedUntil?: number | null; deliverAt?: number | null },
 ): DeliveryRow {
-  return db.get<DeliveryRow>(SQL.insertDelivery, { id: newId('msgep', input.now), ...input, lockedUntil: input.lockedUntil ?? null })!;
+  return db.get<DeliveryRow>(SQL.insertDelivery, { id: newId('msgep', input.now), ...input, lockedUntil: input.lockedUntil ?? null, deliverAt: input.deliverAt ?? null })!;
 }
 
 export class SqliteDeliveries {

@@ -71,9 +71,15 @@ export class PostgresMessages {
     return this.db.guard(async () => mapOrNull(await this.db.one<MessageRow>(SQL.selectMessageByIdOrEventId, { appId, key: idOrEventId }), toRecord));
   }
 
+  async getMessagesByIds(appId: string, ids: readonly string[]): Promise<Message[]> {
+    if (ids.length === 0) return [];
+    return this.db.guard(async () => (await this.db.run<MessageRow>(SQL.selectAppMessagesByIds, { appId, ids: [...new Set(ids)] })).rows.map(toRecord));
+  }
+
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
     const params = messageListParams(appId, query, values);
-    return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
+    const sql = query.tag ? SQL.listMessagesByTag : SQL.listMessages;
+    return this.db.guard(() => this.db.page<MessageRow, Message>(sql, query, 'descending', params, (r) => r.id, toRecord));
   }
 
   async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
@@ -171,6 +177,9 @@ export class PostgresMessages {
       channels: message.channels,
       created_at: message.createdAt.getTime(),
       payload_expires_at: message.payloadExpiresAt.getTime(),
+      tags: message.tags && message.tags.length > 0 ? message.tags : null,
+      deliver_at: message.deliverAt ? message.deliverAt.getTime() : null,
+      content_type: message.contentType ?? null,
       endpoint_ids: endpointIds ?? null,
       delivery_ids: this.guessDeliveryIds(message.appId, now),
       now: now.getTime(),
@@ -232,6 +241,7 @@ export class PostgresMessages {
             appId: message.appId,
             triggerType: 'scheduled',
             now,
+            deliverAt: message.deliverAt ?? null,
             targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
           });
           this.rememberFanOut(message.appId, deliveries.length);

@@ -14,6 +14,7 @@ const DELIVERY = columns(DELIVERY_COLUMNS);
  * process, read in this statement's snapshot and trusted, as in a claim, only while its row is
  * locked here (SKIP LOCKED: never waiting for a claimer) and its claim_seq is still the one in the
  * snapshot; taking some bumps claim_seq, so a claim that read the count before cannot overfill it.
+ * Targets of a scheduled message (deliver_at set) are never handed off: they wait for their time.
  * @lockedUntil NULL: no handoff, and nothing of this runs.
  */
 const HANDOFF_CTES = `
@@ -30,7 +31,8 @@ const HANDOFF_CTES = `
       SELECT msg_id, endpoint_id FROM (
         SELECT t.msg_id, t.endpoint_id, o.room, row_number() OVER (PARTITION BY t.endpoint_id ORDER BY t.msg_id) AS rank
         FROM targets t JOIN offered o ON o.id = t.endpoint_id
-        WHERE EXISTS (SELECT 1 FROM taken k WHERE k.id = o.id AND k.claim_seq = o.claim_seq)) r
+        WHERE t.deliver_at IS NULL
+          AND EXISTS (SELECT 1 FROM taken k WHERE k.id = o.id AND k.claim_seq = o.claim_seq)) r
       WHERE rank <= room
       ORDER BY msg_id, endpoint_id LIMIT @handoffLimit::integer),
     bumped AS (
@@ -40,6 +42,21 @@ const HANDOFF_CTES = `
 const HANDED_ENDPOINTS = (isFirstRow: string): string => `CASE WHEN ${isFirstRow} THEN (
       SELECT json_agg(json_build_object(${ENDPOINT_COLUMNS.map((c) => `'${c}', e.${c}`).join(', ')}))
       FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM handed)) END AS handed_endpoints`;
+
+/** PostgreSQL: a CTE that files the tags of the messages of `inserted` in message_tags (see migration 0008). */
+const TAGGED = `tagged AS (
+      INSERT INTO message_tags (msg_id, app_id, tag)
+      SELECT DISTINCT inserted.id, inserted.app_id, t.tag FROM inserted, unnest(inserted.tags) AS t (tag)
+      ON CONFLICT DO NOTHING)`;
+
+/**
+ * Both databases, in a fan-out's INSERT: a delivery's next_attempt_at and parked_due_at. A message
+ * with a deliverAt (`deliverAt`, an SQL expression) is due then and never joins a parked queue (it
+ * is not due yet; the claim parks it when its time comes if its endpoint is full); any other is due
+ * `now`, or parked at `now` behind its endpoint's parked queue.
+ */
+const dueColumns = (deliverAt: string, now: string): string => `CASE WHEN ${deliverAt} IS NOT NULL THEN ${deliverAt} WHEN q.parked THEN NULL ELSE ${now} END,
+             CASE WHEN ${deliverAt} IS NULL AND q.parked THEN ${now} END`;
 
 const both = {
   selectMessageByIdOrEventId: `
@@ -76,6 +93,22 @@ const listMessages = (f: SqlFragments): string => `
         WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${f.isLatestDelivery}))
     ORDER BY m.id {dir} LIMIT @limit`;
 
+/**
+ * An application's messages carrying @tag: as listMessages, walking the tag's entries of
+ * message_tags (app_id, tag, msg_id) in id order, so a page reads only the tag's messages whatever
+ * their share of the application's.
+ */
+const listMessagesByTag = (f: SqlFragments): string => `
+    SELECT ${columns(MESSAGE_COLUMNS, 'm')} FROM message_tags t JOIN messages m ON m.id = t.msg_id
+    WHERE t.app_id = @appId AND t.tag = @tag AND t.msg_id {cmp} @cursor
+      AND (@before${f.cast('bigint')} IS NULL OR m.created_at < @before)
+      AND (@after${f.cast('bigint')} IS NULL OR m.created_at > @after)
+      ${f.messageFilters}
+      AND (@status${f.cast('text')} IS NULL OR EXISTS (
+        SELECT 1 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.msg_id = m.id AND d.status = @status AND e.deleted_at IS NULL AND ${f.isLatestDelivery}))
+    ORDER BY t.msg_id {dir} LIMIT @limit`;
+
 /** Messages queued for an endpoint, each with its latest delivery. */
 const listAttemptedMessages = (f: SqlFragments): string => `
     SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN messages m ON m.id = d.msg_id
@@ -95,10 +128,10 @@ export const postgres = {
   // not true). With @endpointIds (send-example) only those, still only live and enabled ones.
   insertMessage: `
     WITH inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
-      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType)
       RETURNING ${MESSAGE}
-    )
+    ), ${TAGGED}
     SELECT inserted.*, ARRAY(
       SELECT e.id FROM endpoints e
       WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
@@ -118,11 +151,11 @@ export const postgres = {
    */
   insertMessageWithFanOut: `
     WITH inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
-      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt)
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType)
       RETURNING ${MESSAGE}
-    ), targets AS (
-      SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n
+    ), ${TAGGED}, targets AS (
+      SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n, inserted.deliver_at
       FROM endpoints e, inserted
       WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN @endpointIds::text[] IS NULL
@@ -135,7 +168,7 @@ export const postgres = {
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
-             CASE WHEN q.parked THEN NULL ELSE @now::bigint END, CASE WHEN q.parked THEN @now::bigint END,
+             ${dueColumns('inserted.deliver_at', '@now::bigint')},
              CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, @now, @now
       FROM targets t CROSS JOIN inserted JOIN queues q ON q.endpoint_id = t.endpoint_id
         LEFT JOIN handed h ON h.endpoint_id = t.endpoint_id
@@ -156,13 +189,14 @@ export const postgres = {
     WITH input AS (
       SELECT * FROM json_to_recordset(@rows::json) AS x(
         id text, app_id text, event_id text, event_type text, payload text, channels text[],
-        created_at bigint, payload_expires_at bigint, endpoint_ids text[], delivery_ids text[], now bigint)
+        created_at bigint, payload_expires_at bigint, tags text[], deliver_at bigint, content_type text,
+        endpoint_ids text[], delivery_ids text[], now bigint)
     ), inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
-      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at FROM input
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
+      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type FROM input
       RETURNING ${MESSAGE}
-    ), targets AS (
-      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n
+    ), ${TAGGED}, targets AS (
+      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n, m.deliver_at
       FROM input m JOIN endpoints e ON e.app_id = m.app_id
       WHERE e.app_id = ANY (ARRAY(SELECT app_id FROM input)) AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN m.endpoint_ids IS NULL
@@ -175,7 +209,7 @@ export const postgres = {
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
       SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
-             CASE WHEN q.parked THEN NULL ELSE m.now END, CASE WHEN q.parked THEN m.now END,
+             ${dueColumns('m.deliver_at', 'm.now')},
              CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, m.now, m.now
       FROM targets t JOIN input m ON m.id = t.msg_id JOIN queues q ON q.endpoint_id = t.endpoint_id
         LEFT JOIN handed h ON h.msg_id = t.msg_id AND h.endpoint_id = t.endpoint_id
@@ -191,7 +225,10 @@ export const postgres = {
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
   /** A batch of ids in one round trip. */
   selectMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE id = ANY (@ids::text[])`,
+  /** As selectMessagesByIds, within one application. */
+  selectAppMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND id = ANY (@ids::text[])`,
   listMessages: listMessages(pg),
+  listMessagesByTag: listMessagesByTag(pg),
   expungePayload: both.expungePayload,
   listMessageDestinations: listMessageDestinations(pg),
   listAttemptedMessages: listAttemptedMessages(pg),
@@ -203,9 +240,13 @@ export const postgres = {
 export const sqlite = {
   /** The message alone: SQLite has no data-modifying CTEs, so its fan-out is the next two statements. */
   insertMessage: `
-    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at)
-    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt)
+    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
+    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt, @tags, @deliverAt, @contentType)
     RETURNING ${MESSAGE}`,
+  /** SQLite only (PostgreSQL's insert statements have it as a CTE): file the message's tags (@tags, JSON) in message_tags. */
+  insertMessageTags: `
+    INSERT OR IGNORE INTO message_tags (msg_id, app_id, tag)
+    SELECT @id, @appId, value FROM json_each(@tags)`,
   /** SQLite only (PostgreSQL reads these inside insertMessage): live, enabled endpoints the message fans out to. */
   selectFanOutEndpoints: `
     SELECT id FROM endpoints e
@@ -233,7 +274,10 @@ export const sqlite = {
   selectMessageByIdOrEventId: both.selectMessageByIdOrEventId,
   /** One row at a time: in process, a statement per row costs less than building a list of ids. */
   selectMessageById: `SELECT ${MESSAGE} FROM messages WHERE id = @id`,
+  /** Several of one application's messages by id (@ids, JSON). */
+  selectAppMessagesByIds: `SELECT ${MESSAGE} FROM messages WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))`,
   listMessages: listMessages(lite),
+  listMessagesByTag: listMessagesByTag(lite),
   expungePayload: both.expungePayload,
   listMessageDestinations: listMessageDestinations(lite),
   listAttemptedMessages: listAttemptedMessages(lite),

@@ -32,9 +32,15 @@ export class SqliteMessages {
     return this.db.guard(() => mapOrNull(this.db.get<MessageRow>(SQL.selectMessageByIdOrEventId, { appId, key: idOrEventId }), toRecord));
   }
 
+  async getMessagesByIds(appId: string, ids: readonly string[]): Promise<Message[]> {
+    if (ids.length === 0) return [];
+    return this.db.guard(() => this.db.all<MessageRow>(SQL.selectAppMessagesByIds, { appId, ids: JSON.stringify([...new Set(ids)]) }).map(toRecord));
+  }
+
   async listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>> {
     const params = messageListParams(appId, query, values);
-    return this.db.guard(() => this.db.page<MessageRow, Message>(SQL.listMessages, query, 'descending', params, (r) => r.id, toRecord));
+    const sql = query.tag ? SQL.listMessagesByTag : SQL.listMessages;
+    return this.db.guard(() => this.db.page<MessageRow, Message>(sql, query, 'descending', params, (r) => r.id, toRecord));
   }
 
   async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
@@ -85,11 +91,13 @@ export class SqliteMessages {
   }
 
   /**
-   * Insert the message and one scheduled delivery (due `now`) per endpoint it fans out to (or, with
+   * Insert the message (and its tags) and one scheduled delivery (due `now`, or at its deliverAt) per endpoint it fans out to (or, with
    * `endpointIds`, per named live endpoint). Call inside a write transaction.
    */
   private insertMessageWithFanOut(message: Message, now: Date, endpointIds?: string[], handoff: DeliveryHandoff | null = null): CreateMessageResult {
-    const row = this.db.get<MessageRow>(SQL.insertMessage, messageParams(message, values))!;
+    const params = messageParams(message, values);
+    const row = this.db.get<MessageRow>(SQL.insertMessage, params)!;
+    if (params.tags !== null) this.db.run(SQL.insertMessageTags, params);
     const endpoints = endpointIds
       ? this.db.all<{ id: string }>(SQL.selectTargetedEndpoints, { appId: message.appId, endpointIds: JSON.stringify(endpointIds) })
       : this.db.all<{ id: string }>(SQL.selectFanOutEndpoints, {
@@ -98,6 +106,9 @@ export class SqliteMessages {
           channels: values.writeTextList(message.channels),
         });
     const accepted = toRecord(row);
+    // A scheduled message's deliveries wait for their time: none is handed off.
+    const scheduledAt = message.deliverAt ? message.deliverAt.getTime() : null;
+    if (scheduledAt !== null) handoff = null;
     let handoffLeft = handoff ? handoff.limit : 0;
     const handoffParams = handoff
       ? { now: now.getTime(), ...budgetParams(handoff) }
@@ -126,6 +137,7 @@ export class SqliteMessages {
           triggerType: 'scheduled',
           now: now.getTime(),
           lockedUntil: handed ? handoff!.lockedUntil.getTime() : null,
+          deliverAt: scheduledAt,
         }),
       );
       deliveries.push(delivery);

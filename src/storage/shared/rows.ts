@@ -75,6 +75,10 @@ export interface MessageRow {
   channels: Stored;
   created_at: number;
   payload_expires_at: number;
+  /** Migration 0008. */
+  tags?: Stored;
+  deliver_at?: number | string | null;
+  content_type?: string | null;
 }
 
 export interface DeliveryRow {
@@ -295,6 +299,16 @@ export function toMessage(r: MessageRow, values: ColumnValues): Message {
     channels: values.readTextList(r.channels),
     createdAt: new Date(r.created_at),
     payloadExpiresAt: new Date(r.payload_expires_at),
+    // Present only when set, so a message without them reads exactly as before 0008.
+    ...optionalMessageFields(values.readTextList(r.tags ?? null), r.deliver_at ?? null, r.content_type ?? null),
+  };
+}
+
+function optionalMessageFields(tags: string[] | null, deliverAt: number | string | null, contentType: string | null): Partial<Message> {
+  return {
+    ...(tags !== null && tags.length > 0 ? { tags } : {}),
+    ...(deliverAt !== null ? { deliverAt: new Date(Number(deliverAt)) } : {}),
+    ...(contentType !== null ? { contentType } : {}),
   };
 }
 
@@ -308,6 +322,9 @@ export function messageParams(m: Message, values: ColumnValues): Record<string, 
     channels: values.writeTextList(m.channels),
     createdAt: m.createdAt.getTime(),
     payloadExpiresAt: m.payloadExpiresAt.getTime(),
+    tags: m.tags && m.tags.length > 0 ? values.writeTextList(m.tags) : null,
+    deliverAt: m.deliverAt ? m.deliverAt.getTime() : null,
+    contentType: m.contentType ?? null,
   };
 }
 
@@ -316,9 +333,9 @@ export function messageListParams(appId: string, query: MessageListQuery, values
   return { appId, ...(endpointId === undefined ? {} : { endpointId }), status: query.status ?? null, ...messageFilterParams(query, values) };
 }
 
-/** The optional message filters every message-shaped list accepts (`@before`, `@after`, `@channel`, `@eventTypes`). */
+/** The optional message filters every message-shaped list accepts (`@before`, `@after`, `@channel`, `@eventTypes`, `@tag`). */
 export function messageFilterParams(
-  query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null },
+  query: { before?: Date | null; after?: Date | null; channel?: string | null; eventTypes?: string[] | null; tag?: string | null },
   values: ColumnValues,
 ): Record<string, unknown> {
   return {
@@ -326,6 +343,7 @@ export function messageFilterParams(
     after: query.after?.getTime() ?? null,
     channel: query.channel ?? null,
     eventTypes: query.eventTypes ? values.writeTextList(query.eventTypes) : null,
+    tag: query.tag ?? null,
   };
 }
 

@@ -83,10 +83,15 @@ export const postgres: SqlFragments = {
    */
   isLatestDelivery: `NOT EXISTS (
   SELECT 1 FROM deliveries d2 WHERE d2.msg_id = d.msg_id AND d2.endpoint_id = d.endpoint_id AND d2.id > d.id)`,
-  /** Optional message filters shared by the message, attempt and attempted-message lists. */
+  /**
+   * Optional message filters shared by the message, attempt and attempted-message lists. A tag is
+   * one probe of message_tags' primary key per row (the message list walks a tag's own index
+   * instead, see listMessagesByTag).
+   */
   messageFilters: `
   AND (@channel::text IS NULL OR @channel = ANY (m.channels))
-  AND (@eventTypes::text[] IS NULL OR m.event_type = ANY (@eventTypes))`,
+  AND (@eventTypes::text[] IS NULL OR m.event_type = ANY (@eventTypes))
+  AND (@tag::text IS NULL OR EXISTS (SELECT 1 FROM message_tags mt WHERE mt.msg_id = m.id AND mt.tag = @tag))`,
   /**
    * Fan-out matching, shared by fan-out and replay-missing: endpoint `e`'s event-type filter admits
    * the type and its channel filter overlaps the channels (SQL expressions of the message's type and
@@ -111,7 +116,8 @@ export const sqlite: SqlFragments = {
   /** Channels and lists are JSON text here: json_each stands in for PostgreSQL's arrays. */
   messageFilters: `
   AND (@channel IS NULL OR EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel))
-  AND (@eventTypes IS NULL OR m.event_type IN (SELECT value FROM json_each(@eventTypes)))`,
+  AND (@eventTypes IS NULL OR m.event_type IN (SELECT value FROM json_each(@eventTypes)))
+  AND (@tag IS NULL OR EXISTS (SELECT 1 FROM message_tags mt WHERE mt.msg_id = m.id AND mt.tag = @tag))`,
   /**
    * As on PostgreSQL, the channels being JSON text; false, not NULL, when a message without channels
    * meets a channel endpoint.

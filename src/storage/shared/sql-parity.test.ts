@@ -27,7 +27,7 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   messages: {
     sql: messages,
     postgresOnly: ['insertMessageWithFanOut', 'insertMessagesWithFanOut', 'selectMessagesByIds'],
-    sqliteOnly: ['selectFanOutEndpoints', 'selectTargetedEndpoints', 'selectHandoffRoom', 'selectMessageById'],
+    sqliteOnly: ['insertMessageTags', 'selectFanOutEndpoints', 'selectTargetedEndpoints', 'selectHandoffRoom', 'selectMessageById'],
   },
   deliveries: { sql: deliveries, postgresOnly: ['insertDeliveries', 'lockEndpointForRecover', 'notifyDeliveriesQueued'], sqliteOnly: ['insertDelivery'] },
   'deliveries/claims': {

@@ -8,7 +8,7 @@ export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
   endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
-  messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
+  messages: ['createMessage', 'getMessage', 'getMessagesByIds', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
