@@ -18,8 +18,8 @@ interface Sent {
   timestamp: string;
 }
 
-async function send(tw: TestTapwire, appId: string, eventType: string, payload: object, channels?: string[]): Promise<Sent> {
-  const res = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg`, { eventType, payload, ...(channels ? { channels } : {}) }), 202, 'send');
+async function send(tw: TestTapwire, appId: string, eventType: string, payload: object, channels?: string[], tags?: string[]): Promise<Sent> {
+  const res = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/msg`, { eventType, payload, ...(channels ? { channels } : {}), ...(tags ? { tags } : {}) }), 202, 'send');
   return { id: res.body.id, timestamp: res.body.timestamp };
 }
 
@@ -61,8 +61,8 @@ describe.each(await backends())('%s', (backend) => {
     const beforeSince = await send(tw, appId, 'a.b', { n: 'before' });
     const since = await boundaryAfter(beforeSince);
     const okEu = await send(tw, appId, 'a.b', { n: 'ok eu' }, ['eu']);
-    const okCd = await send(tw, appId, 'c.d', { n: 'ok cd' });
-    const failed5xx = await send(tw, appId, 'a.b', { n: '5xx' });
+    const okCd = await send(tw, appId, 'c.d', { n: 'ok cd' }, undefined, ['project_1337', 'vip']);
+    const failed5xx = await send(tw, appId, 'a.b', { n: '5xx' }, undefined, ['project_1337']);
     const failed4xx = await send(tw, appId, 'a.b', { n: '4xx' }, ['eu']);
     const expunged = await send(tw, appId, 'a.b', { n: 'expunged' });
     const until = await boundaryAfter(expunged);
@@ -92,7 +92,7 @@ describe.each(await backends())('%s', (backend) => {
       status: 'finished',
       task: 'endpoint.bulk-replay',
       data: {
-        endpointId: ep.id, since, until, eventTypes: null, channel: null, status: 2, statusCodeClass: null,
+        endpointId: ep.id, since, until, eventTypes: null, channel: null, tag: null, status: 2, statusCodeClass: null,
         scanned: 5, messagesSent: 2, skippedExpired: 0, batches: 1,
       },
       updatedAt: expect.any(String),
@@ -102,6 +102,9 @@ describe.each(await backends())('%s', (backend) => {
     expect((await replay({ eventTypes: ['c.d'] })).sent).toEqual(ids(okCd));
     expect((await replay({ channel: 'eu' })).sent).toEqual(ids(okEu, failed4xx));
     expect((await replay({ channel: 'eu', status: 0 })).sent).toEqual(ids(okEu));
+    expect((await replay({ tag: 'project_1337' })).sent).toEqual(ids(okCd, failed5xx));
+    expect((await replay({ tag: 'vip', status: 2 })).sent).toEqual([]);
+    expect((await replay({ tag: 'nobody' })).sent).toEqual([]);
     const successes = await replay({ status: 0, statusCodeClass: 200, tag: null });
     expect(successes.sent).toEqual(ids(okEu, okCd));
     expect(successes.task.data).toMatchObject({ messagesSent: 2, skippedExpired: 1 });
@@ -164,7 +167,8 @@ describe.each(await backends())('%s', (backend) => {
       [{ since, eventTypes: 'a.b' }, 'eventTypes'],
       [{ since, eventTypes: ['a.b', 'a.b'] }, 'eventTypes'],
       [{ since, channel: 'no spaces' }, 'channel'],
-      [{ since, tag: 'project_1337' }, 'tag'],
+      [{ since, tag: 'no spaces' }, 'tag'],
+      [{ since, tag: 'x'.repeat(129) }, 'tag'],
     ];
     for (const [body, field] of cases) {
       const res = await bulkReplay(tw, appId, ep.id, body as object);

@@ -216,13 +216,16 @@ export const BackgroundTaskOut = Type.Object(
   },
   { title: 'BackgroundTaskOut' },
 );
+/** A message tag as Svix allows it: letters, digits and `-_./\\#`, at most 128 characters. */
+export const TAG_PATTERN = '^[a-zA-Z0-9\\-_./\\\\#]+$';
+const Tag = Type.String({ minLength: 1, maxLength: 128, pattern: TAG_PATTERN });
 export const BulkReplayIn = Type.Object(
   {
     since: Timestamp,
     until: Type.Optional(Nullable(Timestamp)),
     eventTypes: Type.Optional(Nullable(Type.Array(EventTypeName, { uniqueItems: true, maxItems: 1000, description: 'Only messages of these event types' }))),
     channel: Type.Optional(Nullable(Channels.items)),
-    tag: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'Not supported yet: a non-null tag is refused (422)' }))),
+    tag: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, pattern: TAG_PATTERN, description: 'Only messages carrying this tag' }))),
     status: Type.Optional(Nullable(Type.Integer({ enum: [0, 1, 2, 3, 4], description: "Only messages whose latest delivery to the endpoint has this status: 0 success, 1 pending, 2 fail, 3 sending, 4 canceled" }))),
     statusCodeClass: Type.Optional(
       Nullable(Type.Integer({ enum: [0, 100, 200, 300, 400, 500], description: "Only messages whose latest attempt to the endpoint got an answer of this class (0: no answer)" })),
@@ -236,9 +239,6 @@ export const ExpungeAllContentsOut = Type.Object(
 );
 export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
 
-/** A message tag as Svix allows it: letters, digits and `-_./\\#`, at most 128 characters. */
-export const TAG_PATTERN = '^[a-zA-Z0-9\\-_./\\\\#]+$';
-const Tag = Type.String({ minLength: 1, maxLength: 128, pattern: TAG_PATTERN });
 
 /**
  * What MessageIn.transformationsParams may hold. Tapwire runs no transformations; it honours the two

@@ -119,6 +119,8 @@ export interface BulkReplayData {
   eventTypes: string[] | null;
   /** Only messages on this channel (null: any). */
   channel: string | null;
+  /** Only messages carrying this tag (null or absent, in tasks started before tags: any). */
+  tag?: string | null;
   /** Only messages whose latest delivery to the endpoint has this status, as Svix numbers it (null: any). */
   status: number | null;
   /**

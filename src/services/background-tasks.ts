@@ -259,6 +259,8 @@ export async function replayMissing(
 export interface BulkReplayFilters {
   eventTypes?: string[] | null;
   channel?: string | null;
+  /** Only messages carrying this tag. */
+  tag?: string | null;
   /** Svix's numbering: 0 success, 1 pending, 2 fail, 3 sending, 4 canceled. */
   status?: number | null;
   /** 0 (no answer), 100, 200, 300, 400 or 500. */
@@ -293,6 +295,7 @@ export async function bulkReplay(
     until: until.toISOString(),
     eventTypes: input.eventTypes && input.eventTypes.length > 0 ? input.eventTypes : null,
     channel: input.channel ?? null,
+    tag: input.tag ?? null,
     status: input.status ?? null,
     statusCodeClass: input.statusCodeClass ?? null,
     scanned: 0,

@@ -134,13 +134,12 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       body: S.BulkReplayIn, responses: { 202: S.ReplayOut },
       handler: async (req, reply) => {
         const body = req.body;
-        // Messages carry no tags yet: refusing the filter beats replaying messages it would have left out.
-        if (body.tag !== undefined && body.tag !== null) throw validationError(['body', 'tag'], 'the tag filter is not supported: messages carry no tags', 'value_error.not_supported');
         const task = await backgroundTasks.bulkReplay(ctx, options.backgroundTasks ?? null, req.params.app_id, req.params.endpoint_id, {
           since: bodyDate(body.since, 'since'),
           until: bodyDate(body.until, 'until'),
           eventTypes: body.eventTypes ?? null,
           channel: body.channel ?? null,
+          tag: body.tag ?? null,
           status: body.status ?? null,
           statusCodeClass: body.statusCodeClass ?? null,
         });

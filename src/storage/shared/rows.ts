@@ -564,12 +564,12 @@ export function replayCandidateParams(task: BackgroundTask, window: { endpointId
 /** The parameters of a bulk-replay batch's candidates: the next `limit` messages of the window sent to the endpoint, after the cursor. */
 export function bulkReplayCandidateParams(
   task: BackgroundTask,
-  replay: { endpointId: string; sinceDate: Date; untilDate: Date; channel: string | null; eventTypes: string[] | null },
+  replay: { endpointId: string; sinceDate: Date; untilDate: Date; channel: string | null; eventTypes: string[] | null; tag?: string | null },
   limit: number,
   values: ColumnValues,
 ): Record<string, unknown> {
   return {
-    ...messageFilterParams({ channel: replay.channel, eventTypes: replay.eventTypes }, values),
+    ...messageFilterParams({ channel: replay.channel, eventTypes: replay.eventTypes, tag: replay.tag ?? null }, values),
     appId: task.appId,
     endpointId: replay.endpointId,
     cursor: task.cursor ?? idFloorAt('msg', replay.sinceDate.getTime()),
