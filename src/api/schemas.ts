@@ -14,13 +14,20 @@ const UID_PATTERN = '^[a-zA-Z0-9\\-_.]+$';
 export const Uid = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Your own identifier; usable in paths instead of the id' });
 export const EventTypeName = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Event type name, e.g. `invoice.paid`' });
 const Metadata = Type.Record(Type.String(), Type.String(), { description: 'Free-form string key/values' });
-const ThrottleRate = Type.Integer({ minimum: 1, maximum: 65_535, description: 'Messages per second' });
+const ThrottleRate = Type.Integer({
+  minimum: 0,
+  maximum: 65_535,
+  description: 'Messages per second; 0 means no limit, as null does (stored and returned as no limit)',
+});
 const ConcurrencyLimit = Type.Integer({
   minimum: 1,
   maximum: 10_000,
   description: 'Tapwire addition: attempts in flight to this endpoint at once, across every worker; absent or null = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)',
 });
-const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
+/** Svix's channel names: a uid's characters plus `:` and `+` (`project:42`); matched exactly. */
+export const CHANNEL_PATTERN = '^[a-zA-Z0-9\\-_.:+]+$';
+const Channel = Type.String({ minLength: 1, maxLength: 128, pattern: CHANNEL_PATTERN });
+const Channels = Type.Array(Channel, { minItems: 1, maxItems: 10 });
 const Timestamp = Type.String({ format: 'date-time' });
 /** Free text: no NUL (PostgreSQL text cannot store it) nor the other control characters below TAB. */
 const NoControlChars = '^[^\\u0000-\\u0008]*$';
@@ -167,7 +174,7 @@ export const EndpointStats = Type.Object(
     pending: Type.Integer(),
     sending: Type.Integer(),
     fail: Type.Integer(),
-    canceled: Type.Integer(),
+    canceled: Type.Integer({ description: 'Deliveries dropped unsent: the endpoint was deleted or disabled, or the payload was expunged or expired, before they could be sent' }),
     concurrency: Type.Optional(Nullable(EndpointConcurrencyOut)),
   },
   { title: 'EndpointStats' },
@@ -194,7 +201,20 @@ export const BackgroundTaskOut = Type.Object(
   },
   { title: 'BackgroundTaskOut' },
 );
-export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
+export const SendExampleIn = Type.Object(
+  {
+    eventType: EventTypeName,
+    exampleIndex: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        description:
+          "Which of the schema's `examples` to send (default 0, the first); 422 when it has fewer. Ignored when the schema has a single `example` instead",
+      }),
+    ),
+  },
+  { title: 'EventExampleIn' },
+);
 
 export const MessageIn = Type.Object(
   {
@@ -202,8 +222,8 @@ export const MessageIn = Type.Object(
     payload: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Any JSON object; delivered byte-for-byte as sent' })),
     data: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Alias of payload' })),
     eventId: Type.Optional(Nullable(Uid)),
-    channels: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 5 }))),
-    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 90, description: 'Days; default 90' }))),
+    channels: Type.Optional(Nullable(Type.Array(Channel, { minItems: 1, maxItems: 10, description: 'Up to 10; endpoints listening on any of them get the message' }))),
+    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90, description: 'Days; default 90' }))),
     payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2160 }))),
     application: Type.Optional(Nullable(ApplicationIn)),
     transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
@@ -224,7 +244,7 @@ export const MessageOut = Type.Object(
 );
 
 const statusFields = {
-  status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
+  status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' }),
   statusText: Type.String(),
   nextAttempt: Type.Optional(Timestamp),
 };
@@ -244,13 +264,22 @@ export const MessageAttemptOut = Type.Object(
     }),
     responseStatusCode: Type.Integer({ description: '0 when no response was received' }),
     responseDurationMs: Type.Integer(),
-    status: Type.Integer({ description: '0 success, 2 fail' }),
+    status: Type.Integer({ description: '0 success, 2 fail, 4 canceled (no request was made: the endpoint was deleted or disabled, or the payload was gone)' }),
     statusText: Type.String(),
     triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
     timestamp: Timestamp,
   },
   { title: 'MessageAttemptOut' },
 );
+
+const FeatureFlags = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description:
+    'Feature flags that hide this event type from portal tokens: a token sees it only when minted with at least one of them ' +
+    '(AppPortalAccessIn.featureFlags). Empty or null: visible to every token. Wins over featureFlag when both are given',
+});
+const GroupName = Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'A group the event type belongs to (a label for catalogues)' });
 
 export const EventTypeIn = Type.Object(
   {
@@ -259,7 +288,9 @@ export const EventTypeIn = Type.Object(
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'Deprecated by Svix: the same as featureFlags with this one flag' }))),
+    featureFlags: Type.Optional(Nullable(FeatureFlags)),
+    groupName: Type.Optional(Nullable(GroupName)),
   },
   { title: 'EventTypeIn' },
 );
@@ -269,7 +300,9 @@ export const EventTypeUpdate = Type.Object(
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'Deprecated by Svix: the same as featureFlags with this one flag' }))),
+    featureFlags: Type.Optional(Nullable(FeatureFlags)),
+    groupName: Type.Optional(Nullable(GroupName)),
   },
   { title: 'EventTypeUpdate' },
 );
@@ -281,7 +314,9 @@ export const EventTypeOut = Type.Object(
     archived: Type.Boolean(),
     deprecated: Type.Boolean(),
     schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
-    featureFlag: Type.Optional(Type.String()),
+    featureFlags: Type.Optional(Type.Array(Type.String(), { description: 'Absent when the type is behind no flag' })),
+    featureFlag: Type.Optional(Type.String({ description: 'The first of featureFlags (Svix’s older field)' })),
+    groupName: Type.Optional(Type.String()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
@@ -316,7 +351,14 @@ export const HttpErrorOut = Type.Object({ code: Type.String(), detail: Type.Stri
 export const HttpValidationError = Type.Object(
   {
     detail: Type.Array(
-      Type.Object({ loc: Type.Array(Type.Union([Type.String(), Type.Integer()])), msg: Type.String(), type: Type.String() }),
+      Type.Object(
+        {
+          loc: Type.Array(Type.String(), { description: 'Where the problem is, e.g. ["body", "channels", "0"]; array indices are strings too' }),
+          msg: Type.String(),
+          type: Type.String(),
+        },
+        { title: 'ValidationError' },
+      ),
     ),
   },
   { title: 'HTTPValidationError' },

@@ -370,6 +370,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
           ['Pending', stats.pending, ''],
           ['Retrying', stats.sending, ''],
           ['Failed', stats.fail, stats.fail ? 'bad' : ''],
+          ['Canceled', stats.canceled, ''],
         ].map(([label, value, tone]) => h('div', { class: `stat ${tone ? `stat-${tone}` : ''}` }, h('dt', {}, String(label)), h('dd', {}, String(value)))),
       ),
       h('p', { class: 'hint' }, 'Messages of the last 28 days, by their latest delivery to this endpoint.'),

@@ -85,6 +85,19 @@ export class PostgresBackgroundTasks {
     );
   }
 
+  async finishBackgroundTask(input: { id: string; leaseOwner: string; now: Date; data: Record<string, unknown> }): Promise<BackgroundTask | null> {
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const row = await this.db.one<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.id }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toRecord(row);
+        const next: BackgroundTask = { ...task, status: 'finished', data: { ...task.data, ...input.data }, updatedAt: input.now };
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null }, client);
+        return next;
+      }),
+    );
+  }
+
   async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {
     return this.db.guard(() =>
       this.db.transaction(async (client) => {
