@@ -163,6 +163,31 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  describe('fields the 2.x client sends', () => {
+    it('takes null where Svix does: endpoint headers, a rotation grace period', async () => {
+      const ep = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'http://127.0.0.1:9/hook', headers: null }), 201, 'create').body;
+      expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${ep.id}/headers`), 200, 'headers').body.headers).toEqual({});
+      expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint/${ep.id}/secret/rotate`, { gracePeriodSeconds: null }), 204, 'rotate');
+      await svix2.endpoint.rotateSecret(appId, ep.id, { gracePeriodSeconds: null });
+    });
+
+    it('honours headers given on an endpoint PATCH instead of dropping them', async () => {
+      const ep = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'http://127.0.0.1:9/hook', headers: { 'X-Old': '1' } }), 201, 'create').body;
+      expectStatus(await tw.api('PATCH', `/api/v1/app/${appId}/endpoint/${ep.id}`, { headers: { 'X-New': '2' } }), 200, 'patch');
+      expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${ep.id}/headers`), 200, 'headers').body.headers).toEqual({ 'X-New': '2' });
+      const refused = await tw.api('PATCH', `/api/v1/app/${appId}/endpoint/${ep.id}`, { headers: { 'Content-Type': 'text/plain' } });
+      expect(refused.status).toBe(422);
+      expect(refused.body.detail[0].loc).toEqual(['body', 'headers', 'Content-Type']);
+    });
+
+    it('refuses both payload retentions at once, naming payloadRetentionHours, as they exclude each other', async () => {
+      const res = await tw.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'parity.open', payload: {}, payloadRetentionPeriod: 2, payloadRetentionHours: 5 });
+      expect(res.status).toBe(422);
+      expect(res.body.detail[0].loc).toEqual(['body', 'payloadRetentionHours']);
+      expect((await tw.api('POST', `/api/v1/app/${appId}/msg`, { eventType: 'parity.open', payload: {}, payloadRetentionPeriod: null, payloadRetentionHours: 5 })).status).toBe(202);
+    });
+  });
+
   describe('send-example', () => {
     it('sends the example exampleIndex picks, and refuses an index past the last', async () => {
       await svix2.eventType.create({

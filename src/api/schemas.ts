@@ -85,7 +85,8 @@ const endpointFields = {
   concurrencyLimit: Type.Optional(Nullable(ConcurrencyLimit)),
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   metadata: Type.Optional(Metadata),
-  headers: Type.Optional(Headers),
+  // Nullable as in Svix's EndpointIn; null = no custom headers. On PATCH the given set replaces them all.
+  headers: Type.Optional(Nullable(Headers)),
 };
 
 export const EndpointIn = Type.Object(
@@ -127,7 +128,7 @@ export const EndpointSecretOut = Type.Object({ key: Type.String() }, { title: 'E
 export const EndpointSecretRotateIn = Type.Object(
   {
     key: Type.Optional(Nullable(Type.String())),
-    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default 86400' })),
+    gracePeriodSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default (absent or null) 86400' }))),
   },
   { title: 'EndpointSecretRotateIn' },
 );
@@ -224,7 +225,9 @@ export const MessageIn = Type.Object(
     eventId: Type.Optional(Nullable(Uid)),
     channels: Type.Optional(Nullable(Type.Array(Channel, { minItems: 1, maxItems: 10, description: 'Up to 10; endpoints listening on any of them get the message' }))),
     payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90, description: 'Days; default 90' }))),
-    payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2160 }))),
+    payloadRetentionHours: Type.Optional(
+      Nullable(Type.Integer({ minimum: 1, maximum: 2160, description: 'Hours; instead of payloadRetentionPeriod (giving both is a 422, as in Svix)' })),
+    ),
     application: Type.Optional(Nullable(ApplicationIn)),
     transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
   },

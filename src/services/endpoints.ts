@@ -364,7 +364,8 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
   if (input.channels !== undefined) {
     endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
   }
-  if (input.headers !== undefined && replace) endpoint.headers = checkHeaders(input.headers);
+  // Given on PATCH too: the set replaces the endpoint's custom headers (…/headers merges).
+  if (input.headers !== undefined) endpoint.headers = checkHeaders(input.headers);
 }
 
 /** Every filter entry must name an existing, non-archived event type. An empty list means "all". */

@@ -45,6 +45,10 @@ export async function createMessage(
   }
   checkUid(input.eventId, 'msg');
   const now = ctx.clock.now();
+  if (input.payloadRetentionHours != null && input.payloadRetentionPeriod != null) {
+    // Svix's two ways of saying how long the payload is kept exclude each other.
+    throw validationError(['body', 'payloadRetentionHours'], 'payloadRetentionHours and payloadRetentionPeriod exclude each other; give one', 'value_error');
+  }
   const retentionMs = input.payloadRetentionHours
     ? input.payloadRetentionHours * 3600_000
     : (input.payloadRetentionPeriod ?? DEFAULT_RETENTION_DAYS) * 86_400_000;

@@ -68,7 +68,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
         const body = req.body;
         await endpoints.rotateEndpointSecret(ctx, req.params.app_id, req.params.endpoint_id, {
           ...(body.key !== undefined ? { key: body.key } : {}),
-          ...(body.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: body.gracePeriodSeconds } : {}),
+          ...(body.gracePeriodSeconds != null ? { gracePeriodSeconds: body.gracePeriodSeconds } : {}),
         });
         return reply.status(204).send();
       },
@@ -168,7 +168,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>, principal: Principa
     ...(body.version !== undefined ? { version: body.version } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),
-    ...(body.headers !== undefined ? { headers: body.headers } : {}),
+    ...(body.headers !== undefined ? { headers: body.headers ?? {} } : {}),
     ...(principal.kind === 'app' ? { portal: { featureFlags: principal.scope.featureFlags } } : {}),
   };
 }
