@@ -528,7 +528,8 @@ function recoverForm(ctx, epPath, reload) {
         if (!iso) return;
         try {
           const result = await api('POST', `${epPath}/recover`, { body: { since: iso } });
-          ctx.notify(`Recovering: ${result.recovered ?? 'the'} failed message${result.recovered === 1 ? '' : 's'} queued again`);
+          // A background task: the resends are queued once it finishes (GET /background-task/{id}).
+          ctx.notify(result.status === 'finished' ? 'Failed messages queued again' : 'Recovering: failed messages are being queued again');
           await reload();
         } catch (error) {
           ctx.notify(/** @type {Error} */ (error).message, 'error');
@@ -643,6 +644,7 @@ const STATUS_FILTERS = [
   ['1', 'Pending'],
   ['3', 'Retrying'],
   ['2', 'Failed'],
+  ['4', 'Canceled'],
 ];
 
 /** @param {PageContext} ctx */
