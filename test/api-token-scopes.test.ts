@@ -140,7 +140,7 @@ describe.each(await backends())('%s', (backend) => {
     expect(await names(plain)).not.toContain(flagged);
     expect(await names(plain)).toContain('order.created');
     expectError(await api('GET', `/api/v1/event-type/${flagged}`, undefined, { token: plain }), 404, 'not_found');
-    expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'https://receiver.example/f', filterTypes: [flagged] }, { token: plain }), ['body', 'filterTypes', 0]);
+    expectValidation(await api('POST', `/api/v1/app/${app.id}/endpoint`, { url: 'https://receiver.example/f', filterTypes: [flagged] }, { token: plain }), ['body', 'filterTypes', '0']);
 
     const beta = await mint(app.id, { featureFlags: ['beta'] });
     expect(await names(beta)).toContain(flagged);

@@ -212,6 +212,8 @@ describe.each(await backends())('%s', (backend) => {
       const since = new Date(Date.now() - 60_000).toISOString();
       const first = await finished(tw, (await replay(tw, appId, ep.id, { since })).id);
       const recover = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint/${ep.id}/recover`, { since }), 202, 'recover').body;
+      expect(recover.status).toBe('running');
+      await finished(tw, recover.id);
       const second = await finished(tw, (await replay(tw, appId, ep.id, { since })).id);
 
       const recorded = expectStatus(await tw.api('GET', `/api/v1/background-task/${recover.id}`), 200, 'get recover task').body;

@@ -8,6 +8,7 @@ import {
   attemptsToEndpoint,
   createEndpoint,
   destinationState,
+  eventually,
   expectStatus,
   sendMessage,
   waitForDestinationStatus,
@@ -130,8 +131,15 @@ describe.each(await backends())('%s', (backend) => {
       rx.respond(() => ({ status: 200 }));
       const res = await tw.api('POST', `/api/v1/app/${appId}/endpoint/${ep.id}/recover`, { since });
       expect(res.status).toBe(202);
-      expect(res.body).toMatchObject({ task: 'endpoint.recover' });
+      // A background task: running when answered, finished with its count once the resends are queued.
+      expect(res.body).toMatchObject({ task: 'endpoint.recover', status: 'running' });
       expect(res.body.id).toMatch(/^qtask_/);
+      const task = await eventually(
+        async () => expectStatus(await tw.api('GET', `/api/v1/background-task/${res.body.id}`), 200, 'get task').body,
+        (t) => t.status !== 'running',
+        { what: 'the recover task finishing' },
+      );
+      expect(task).toMatchObject({ status: 'finished', task: 'endpoint.recover', data: { endpointId: ep.id, since, recovered: 2 } });
 
       for (const msgId of failed) {
         await waitForDestinationStatus(tw, appId, msgId, ep.id, 0);

@@ -360,7 +360,7 @@ describe.skipIf(!enabled)('PostgresStore (PostgreSQL only)', () => {
     await store.migrate();
     for (const name of ['a.y', 'B.x', '_z', 'Z.a']) {
       const at = new Date(T0);
-      await store.createEventType({ name, description: '', archived: false, deprecated: false, schemas: null, featureFlag: null, createdAt: at, updatedAt: at });
+      await store.createEventType({ name, description: '', archived: false, deprecated: false, schemas: null, featureFlags: null, groupName: null, createdAt: at, updatedAt: at });
     }
     const page = await store.listEventTypes({ limit: 10, includeArchived: true });
     expect(page.data.map((t) => t.name)).toEqual(['B.x', 'Z.a', '_z', 'a.y']);

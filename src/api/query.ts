@@ -107,6 +107,8 @@ export const ID_CURSOR = {
 export const NAME_PATTERN = /^[a-zA-Z0-9\-_.]+$/;
 /** A message tag (as MessageIn.tags takes it). */
 export const TAG_PATTERN = /^[a-zA-Z0-9\-_./\\#]+$/;
+/** Channel names (see CHANNEL_PATTERN in schemas.ts): a name's characters plus `:` and `+`. */
+export const CHANNEL_NAME_PATTERN = /^[a-zA-Z0-9\-_.:+]+$/;
 
 /** The documented parameters of every list (see readListQuery). */
 export const LIST_QUERY = { limit: 'Page size, 1–250 (default 50)', iterator: 'Cursor from a previous page', order: 'ascending or descending' };
@@ -123,7 +125,7 @@ export const MESSAGE_FILTERS = {
 /** The documented parameters of attempt lists (see readAttemptFilters). */
 export const ATTEMPT_FILTERS = {
   ...MESSAGE_FILTERS,
-  status: '0 success, 1 pending, 2 fail, 3 sending',
+  status: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled (dropped unsent: endpoint deleted or disabled, payload gone)',
   status_code_class: '0 (no response), 100, 200, 300, 400 or 500',
 };
 
@@ -133,20 +135,19 @@ export function readMessageFilters(query: RawQuery, cursor: RegExp) {
     ...readListQuery(query, cursor, 'descending'),
     before: readDate(query, 'before'),
     after: readDate(query, 'after'),
-    channel: readString(query, 'channel', { maxLength: 128, pattern: NAME_PATTERN }),
+    channel: readString(query, 'channel', { maxLength: 128, pattern: CHANNEL_NAME_PATTERN }),
     eventTypes: readList(query, 'event_types', NAME_PATTERN),
     tag: readString(query, 'tag', { maxLength: 128, pattern: TAG_PATTERN }),
   };
 }
 
-const STATUS_NAMES: Record<number, MessageStatusName> = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending' };
+const STATUS_NAMES: Record<number, MessageStatusName> = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending', 4: 'canceled' };
 
-/** `status` as Svix numbers it (0 success, 1 pending, 2 fail, 3 sending); 4 and absent mean any. */
+/** `status` as Svix numbers it (0 success, 1 pending, 2 fail, 3 sending, 4 canceled); absent means any. */
 export function readStatus(query: RawQuery): MessageStatusName | null {
   const status = readInteger(query, 'status', { min: 0, max: 4 });
   if (status === null) return null;
-  if (status === 4) return null;
-  return STATUS_NAMES[status];
+  return STATUS_NAMES[status]!;
 }
 
 /** The message filters of attempts (ids `atmpt_…`) plus `status` and `status_code_class`. */

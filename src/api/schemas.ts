@@ -15,13 +15,20 @@ const UID_PATTERN = '^[a-zA-Z0-9\\-_.]+$';
 export const Uid = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Your own identifier; usable in paths instead of the id' });
 export const EventTypeName = Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN, description: 'Event type name, e.g. `invoice.paid`' });
 const Metadata = Type.Record(Type.String(), Type.String(), { description: 'Free-form string key/values' });
-const ThrottleRate = Type.Integer({ minimum: 1, maximum: 65_535, description: 'Messages per second' });
+const ThrottleRate = Type.Integer({
+  minimum: 0,
+  maximum: 65_535,
+  description: 'Messages per second; 0 means no limit, as null does (stored and returned as no limit)',
+});
 const ConcurrencyLimit = Type.Integer({
   minimum: 1,
   maximum: 10_000,
   description: 'Tapwire addition: attempts in flight to this endpoint at once, across every worker; absent or null = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)',
 });
-const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
+/** Svix's channel names: a uid's characters plus `:` and `+` (`project:42`); matched exactly. */
+export const CHANNEL_PATTERN = '^[a-zA-Z0-9\\-_.:+]+$';
+const Channel = Type.String({ minLength: 1, maxLength: 128, pattern: CHANNEL_PATTERN });
+const Channels = Type.Array(Channel, { minItems: 1, maxItems: 10 });
 /** The item count limits of an endpoint's channel list, for other lists of channels. */
 const channelListLimits = () => ({ minItems: Channels.minItems, maxItems: Channels.maxItems });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -81,7 +88,8 @@ const endpointFields = {
   concurrencyLimit: Type.Optional(Nullable(ConcurrencyLimit)),
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   metadata: Type.Optional(Metadata),
-  headers: Type.Optional(Headers),
+  // Nullable as in Svix's EndpointIn; null = no custom headers. On PATCH the given set replaces them all.
+  headers: Type.Optional(Nullable(Headers)),
 };
 
 /** What an endpoint's signing key may be, wherever a client gives one. */
@@ -138,7 +146,7 @@ export const EndpointSecretOut = Type.Object(
 export const EndpointSecretRotateIn = Type.Object(
   {
     key: Type.Optional(Nullable(Type.String({ description: `The new signing key; it may be of another kind than the current one. ${SECRET_FORMATS} Absent or null: a new \`whsec_\` secret is generated, whatever the current kind.` }))),
-    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default 86400' })),
+    gracePeriodSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default (absent or null) 86400' }))),
   },
   { title: 'EndpointSecretRotateIn' },
 );
@@ -185,7 +193,7 @@ export const EndpointStats = Type.Object(
     pending: Type.Integer(),
     sending: Type.Integer(),
     fail: Type.Integer(),
-    canceled: Type.Integer(),
+    canceled: Type.Integer({ description: 'Deliveries dropped unsent: the endpoint was deleted or disabled, or the payload was expunged or expired, before they could be sent' }),
     concurrency: Type.Optional(Nullable(EndpointConcurrencyOut)),
   },
   { title: 'EndpointStats' },
@@ -237,7 +245,20 @@ export const ExpungeAllContentsOut = Type.Object(
   { id: Type.String({ description: 'qtask_…' }), status: Type.String({ enum: ['running', 'finished', 'failed'] }), task: Type.String(), updatedAt: Timestamp },
   { title: 'ExpungeAllContentsOut' },
 );
-export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
+export const SendExampleIn = Type.Object(
+  {
+    eventType: EventTypeName,
+    exampleIndex: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        description:
+          "Which of the schema's `examples` to send (default 0, the first); 422 when it has fewer. Ignored when the schema has a single `example` instead",
+      }),
+    ),
+  },
+  { title: 'EventExampleIn' },
+);
 
 
 /**
@@ -264,9 +285,11 @@ export const MessageIn = Type.Object(
     payload: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Any JSON object; delivered byte-for-byte as sent' })),
     data: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Alias of payload' })),
     eventId: Type.Optional(Nullable(Uid)),
-    channels: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 5 }))),
-    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 90, description: 'Days; default 90' }))),
-    payloadRetentionHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2160 }))),
+    channels: Type.Optional(Nullable(Type.Array(Channel, { minItems: 1, maxItems: 10, description: 'Up to 10; endpoints listening on any of them get the message' }))),
+    payloadRetentionPeriod: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90, description: 'Days; default 90' }))),
+    payloadRetentionHours: Type.Optional(
+      Nullable(Type.Integer({ minimum: 1, maximum: 2160, description: 'Hours; instead of payloadRetentionPeriod (giving both is a 422, as in Svix)' })),
+    ),
     application: Type.Optional(Nullable(ApplicationIn)),
     tags: Type.Optional(Nullable(Type.Array(Tag, {
       maxItems: 5,
@@ -336,7 +359,7 @@ export const MessageOut = Type.Object(
 );
 
 const statusFields = {
-  status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending' }),
+  status: Type.Integer({ description: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' }),
   statusText: Type.String(),
   nextAttempt: Type.Optional(Timestamp),
 };
@@ -356,7 +379,7 @@ export const MessageAttemptOut = Type.Object(
     }),
     responseStatusCode: Type.Integer({ description: '0 when no response was received' }),
     responseDurationMs: Type.Integer(),
-    status: Type.Integer({ description: '0 success, 2 fail' }),
+    status: Type.Integer({ description: '0 success, 2 fail, 4 canceled (no request was made: the endpoint was deleted or disabled, or the payload was gone)' }),
     statusText: Type.String(),
     triggerType: Type.Integer({ description: '0 scheduled, 1 manual' }),
     timestamp: Timestamp,
@@ -365,6 +388,15 @@ export const MessageAttemptOut = Type.Object(
   { title: 'MessageAttemptOut' },
 );
 
+const FeatureFlags = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description:
+    'Feature flags that hide this event type from portal tokens: a token sees it only when minted with at least one of them ' +
+    '(AppPortalAccessIn.featureFlags). Empty or null: visible to every token. Wins over featureFlag when both are given',
+});
+const GroupName = Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'A group the event type belongs to (a label for catalogues)' });
+
 export const EventTypeIn = Type.Object(
   {
     name: EventTypeName,
@@ -372,7 +404,9 @@ export const EventTypeIn = Type.Object(
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'Deprecated by Svix: the same as featureFlags with this one flag' }))),
+    featureFlags: Type.Optional(Nullable(FeatureFlags)),
+    groupName: Type.Optional(Nullable(GroupName)),
   },
   { title: 'EventTypeIn' },
 );
@@ -382,7 +416,9 @@ export const EventTypeUpdate = Type.Object(
     archived: Type.Optional(Type.Boolean()),
     deprecated: Type.Optional(Type.Boolean()),
     schemas: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN }))),
+    featureFlag: Type.Optional(Nullable(Type.String({ maxLength: 256, pattern: UID_PATTERN, description: 'Deprecated by Svix: the same as featureFlags with this one flag' }))),
+    featureFlags: Type.Optional(Nullable(FeatureFlags)),
+    groupName: Type.Optional(Nullable(GroupName)),
   },
   { title: 'EventTypeUpdate' },
 );
@@ -394,7 +430,9 @@ export const EventTypeOut = Type.Object(
     archived: Type.Boolean(),
     deprecated: Type.Boolean(),
     schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
-    featureFlag: Type.Optional(Type.String()),
+    featureFlags: Type.Optional(Type.Array(Type.String(), { description: 'Absent when the type is behind no flag' })),
+    featureFlag: Type.Optional(Type.String({ description: 'The first of featureFlags (Svix’s older field)' })),
+    groupName: Type.Optional(Type.String()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
@@ -429,7 +467,14 @@ export const HttpErrorOut = Type.Object({ code: Type.String(), detail: Type.Stri
 export const HttpValidationError = Type.Object(
   {
     detail: Type.Array(
-      Type.Object({ loc: Type.Array(Type.Union([Type.String(), Type.Integer()])), msg: Type.String(), type: Type.String() }),
+      Type.Object(
+        {
+          loc: Type.Array(Type.String(), { description: 'Where the problem is, e.g. ["body", "channels", "0"]; array indices are strings too' }),
+          msg: Type.String(),
+          type: Type.String(),
+        },
+        { title: 'ValidationError' },
+      ),
     ),
   },
   { title: 'HTTPValidationError' },

@@ -137,7 +137,9 @@ export function eventTypeOut(type: EventType, withContent = true): Json {
     archived: type.archived,
     deprecated: type.deprecated,
     schemas: withContent ? type.schemas : null,
-    ...(type.featureFlag !== null ? { featureFlag: type.featureFlag } : {}),
+    // featureFlag (Svix's older field) is the first of featureFlags.
+    ...(type.featureFlags !== null ? { featureFlags: type.featureFlags, featureFlag: type.featureFlags[0] } : {}),
+    ...(type.groupName !== null ? { groupName: type.groupName } : {}),
     createdAt: type.createdAt.toISOString(),
     updatedAt: type.updatedAt.toISOString(),
   };

@@ -331,9 +331,9 @@ function toIssue(error: ErrorObject): ValidationIssue {
   const path = error.instancePath
     .split('/')
     .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  const loc: (string | number)[] = ['body', ...path];
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // Array indices stay strings ("0"): Svix's loc is a list of strings.
+  const loc: string[] = ['body', ...path];
   switch (error.keyword) {
     case 'required':
       return { loc: [...loc, (error.params as { missingProperty: string }).missingProperty], msg: 'field required', type: 'value_error.missing' };

@@ -479,6 +479,8 @@ export class DeliveryWorker {
     let result: SendWebhookResult;
     // Only a request we made says something about the endpoint's health; skips do not.
     let requested = false;
+    // Dropped unsent: the delivery (and the attempt that records why) ends canceled, not failed.
+    let canceled = true;
     if (!endpoint) {
       result = skipped('The endpoint was deleted');
     } else if (endpoint.disabled) {
@@ -486,6 +488,7 @@ export class DeliveryWorker {
     } else if (message.payload === null) {
       result = skipped('The message payload has expired or was expunged');
     } else {
+      canceled = false;
       this.metrics?.attemptStarted(endpoint.id);
       try {
         result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null);
@@ -518,6 +521,8 @@ export class DeliveryWorker {
     let outcome: DeliveryOutcome;
     if (result.ok) {
       outcome = { status: 'success' };
+    } else if (canceled) {
+      outcome = { status: 'canceled' };
     } else if (gone || aborted || !endpoint || endpoint.disabled || message.payload === null || delivery.triggerType === 'manual') {
       outcome = { status: 'fail' };
     } else {
@@ -540,7 +545,7 @@ export class DeliveryWorker {
       responseStatusCode: result.statusCode,
       response: result.responseBody,
       responseDurationMs: result.durationMs,
-      status: result.ok ? 'success' : 'fail',
+      status: result.ok ? 'success' : canceled ? 'canceled' : 'fail',
       triggerType: delivery.triggerType,
       timestamp: now,
     };
@@ -597,6 +602,7 @@ export class DeliveryWorker {
       ...(outcome.status === 'sending' ? { nextAttemptAt: outcome.nextAttemptAt.toISOString() } : {}),
     };
     if (result.ok) log.info(fields, 'attempt succeeded');
+    else if (outcome.status === 'canceled') log.info(fields, 'delivery canceled; nothing was sent');
     else if (outcome.status === 'fail') log.warn(fields, aborted ? 'attempt failed; receiver aborted the message' : 'attempt failed; delivery failed');
     else log.info(fields, 'attempt failed; retry scheduled');
     if (completed.endpointDisabled) {

@@ -57,9 +57,10 @@ export function allows(scope: TokenScope, need: CapabilityNeed): boolean {
 }
 
 /**
- * Whether a token with these feature flags sees an event type behind `featureFlag` (null: seen by
- * all). `flags` null: no restriction (the admin token).
+ * Whether a token with these feature flags sees an event type behind `featureFlags` (null or empty:
+ * seen by all; otherwise the token needs at least one of them). `flags` null: no restriction (the
+ * admin token).
  */
-export function seesFeature(featureFlag: string | null, flags: readonly string[] | null): boolean {
-  return featureFlag === null || flags === null || flags.includes(featureFlag);
+export function seesFeatures(featureFlags: readonly string[] | null, flags: readonly string[] | null): boolean {
+  return featureFlags === null || featureFlags.length === 0 || flags === null || featureFlags.some((flag) => flags.includes(flag));
 }

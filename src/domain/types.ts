@@ -11,8 +11,13 @@
 //                Fan-out creates one per matching endpoint; resend and recover add manual ones.
 // - attempt:     one HTTP request made for a delivery, with its outcome and response.
 
-/** Delivery (and per-destination) state, numbered as in the Svix API. */
-export const MessageStatus = { success: 0, pending: 1, fail: 2, sending: 3 } as const;
+/**
+ * Delivery (and per-destination) state, numbered as in the Svix API. `canceled` (4): Tapwire dropped
+ * the delivery unsent, because its endpoint was deleted or disabled, or its message's payload was
+ * expunged or expired, before it could be sent. Final, like success and fail; the attempt recorded
+ * for such a drop (response status 0, the reason as response) is canceled too.
+ */
+export const MessageStatus = { success: 0, pending: 1, fail: 2, sending: 3, canceled: 4 } as const;
 export type MessageStatusName = keyof typeof MessageStatus;
 
 /** Why an attempt was made: by the schedule, or by a person (resend / recover). */
@@ -79,7 +84,14 @@ export interface EventType {
   deprecated: boolean;
   /** Versioned JSON schemas, e.g. `{"1": {...}}`; may carry `examples`. */
   schemas: Record<string, unknown> | null;
-  featureFlag: string | null;
+  /**
+   * The feature flags that gate it (Svix's `featureFlags`); null = none, seen by every token. A
+   * portal token sees it when it carries at least one of them. Svix's older singular `featureFlag`
+   * is this list's first element (setting it sets a one-element list).
+   */
+  featureFlags: string[] | null;
+  /** Svix's `groupName`: a label that groups event types in catalogues; null = none. */
+  groupName: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -142,7 +154,8 @@ export interface Attempt {
   /** Response body (capped) or the transport error text. */
   response: string;
   responseDurationMs: number;
-  status: 'success' | 'fail';
+  /** canceled: no request was made (see MessageStatus). */
+  status: 'success' | 'fail' | 'canceled';
   triggerType: TriggerTypeName;
   timestamp: Date;
 }

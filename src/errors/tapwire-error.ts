@@ -26,12 +26,19 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** One entry of a 422 body: where the problem is, what it is, and its machine type. */
+/**
+ * One entry of a 422 body: where the problem is, what it is, and its machine type. Every `loc`
+ * element is a string, array indices too (`["body", "channels", "0"]`): Svix declares `loc` as a
+ * list of strings, and strictly typed clients fail to decode anything else.
+ */
 export interface ValidationIssue {
-  loc: (string | number)[];
+  loc: string[];
   msg: string;
   type: string;
 }
+
+/** An issue as code may write it, with array indices as numbers; {@link TapwireError} makes them strings. */
+export type ValidationIssueInput = Omit<ValidationIssue, 'loc'> & { loc: readonly (string | number)[] };
 
 /**
  * The one error type of Tapwire. The code fixes the HTTP status; `issues` is set only for
@@ -43,14 +50,14 @@ export class TapwireError extends Error {
   readonly detail: string;
   readonly issues: ValidationIssue[] | undefined;
 
-  constructor(code: ErrorCode, options: { detail?: string; issues?: ValidationIssue[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { detail?: string; issues?: ValidationIssueInput[]; cause?: unknown } = {}) {
     const detail = options.detail ?? ERROR_CODES[code].detail;
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TapwireError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.detail = detail;
-    this.issues = options.issues;
+    this.issues = options.issues?.map((issue) => ({ ...issue, loc: issue.loc.map(String) }));
   }
 
   /** The JSON body the API sends for this error. */
@@ -61,7 +68,7 @@ export class TapwireError extends Error {
 }
 
 /** Shorthand for a 422 with one issue. */
-export function validationError(loc: (string | number)[], msg: string, type = 'value_error'): TapwireError {
+export function validationError(loc: readonly (string | number)[], msg: string, type = 'value_error'): TapwireError {
   return new TapwireError('validation_error', { detail: msg, issues: [{ loc, msg, type }] });
 }
 

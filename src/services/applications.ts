@@ -13,6 +13,15 @@ export interface ApplicationInput {
   metadata?: Record<string, string>;
 }
 
+/**
+ * A throttleRate as stored: 0 (which Svix's patch and output schemas allow) means no limit, the
+ * same as null. Taken literally, 0 messages per second would never deliver, which is what
+ * `disabled` is for; so it is stored as no limit and reads back as none (no throttleRate field).
+ */
+export function throttleRateOf(rate: number | null | undefined): number | null {
+  return rate ? rate : null;
+}
+
 /** Create an application. With `getIfExists`, an existing uid returns that application instead of 409. */
 export async function createApplication(
   ctx: ServiceContext,
@@ -29,7 +38,7 @@ export async function createApplication(
     id: newId('app', now.getTime()),
     uid: input.uid ?? null,
     name: requireName(input.name),
-    throttleRate: input.throttleRate ?? null,
+    throttleRate: throttleRateOf(input.throttleRate),
     metadata: input.metadata ?? {},
     createdAt: now,
     updatedAt: now,
@@ -75,7 +84,7 @@ export async function upsertApplication(
     ...existing,
     name: requireName(input.name),
     uid: input.uid === undefined ? existing.uid : input.uid,
-    throttleRate: input.throttleRate ?? null,
+    throttleRate: throttleRateOf(input.throttleRate),
     metadata: input.metadata ?? {},
     updatedAt: ctx.clock.now(),
   };
@@ -92,7 +101,7 @@ export async function patchApplication(ctx: ServiceContext, idOrUid: string, inp
     ...existing,
     name: input.name === undefined ? existing.name : requireName(input.name),
     uid: input.uid === undefined ? existing.uid : input.uid,
-    throttleRate: input.throttleRate === undefined ? existing.throttleRate : input.throttleRate,
+    throttleRate: input.throttleRate === undefined ? existing.throttleRate : throttleRateOf(input.throttleRate),
     metadata: input.metadata === undefined ? existing.metadata : input.metadata,
     updatedAt: ctx.clock.now(),
   };

@@ -11,6 +11,7 @@ import {
   type BulkReplayData,
   type PurgeContentData,
   type ReplayMissingData,
+  replayStopReason,
 } from '../domain/background-tasks.js';
 import { newId } from '../domain/ids.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
@@ -18,7 +19,7 @@ import type { BackgroundTaskListQuery, ListQuery, Page } from '../storage/store.
 import type { Principal } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { getApplication } from './applications.js';
-import { getEndpoint, recoverEndpoint } from './endpoints.js';
+import { checkRecoverWindow, getEndpoint } from './endpoints.js';
 
 /**
  * Furthest back a replay may reach: 90 days, the longest payload retention
@@ -142,9 +143,13 @@ export class BackgroundTaskRunner {
 
   private async drive(task: BackgroundTask): Promise<void> {
     const log = this.ctx.logger.child({ taskId: task.id, appId: task.appId, task: task.task });
+    if (task.task === 'endpoint.recover') {
+      await this.recover(task, log);
+      return;
+    }
     const runBatch = this.batchOf(task.task);
     if (!runBatch) {
-      // A kind that does not run in batches, left running, is a newer version's: leave it to that.
+      // Replays and purges run in batches, recovers in one step. Another kind left running is a newer version's: leave it to that.
       log.warn({}, 'background task of an unknown kind left alone');
       await this.release(task.id, null, log);
       return;
@@ -202,6 +207,52 @@ export class BackgroundTaskRunner {
         return (input) => store.runPurgeContentBatch(input);
       default:
         return null;
+    }
+  }
+
+  /**
+   * An `endpoint.recover` task, in one step: queue the resends, then record the count and finish.
+   * A process that stops between the two leaves the task running, and whoever resumes it recovers
+   * again, which queues nothing twice: a message whose failed delivery got a resend has that resend
+   * as its latest delivery, no longer a failed one.
+   */
+  private async recover(task: BackgroundTask, log: ServiceContext['logger']): Promise<void> {
+    const data = task.data as unknown as RecoverData;
+    try {
+      if (this.closed) {
+        await this.release(task.id, null, log);
+        return;
+      }
+      const endpoint = await this.ctx.store.getEndpoint(task.appId, data.endpointId);
+      const stopped = replayStopReason(endpoint ? { deleted: false, disabled: endpoint.disabled } : null);
+      if (stopped) {
+        await this.release(task.id, stopped.replace('replay again', 'recover again'), log);
+        log.info({ reason: stopped }, 'background task failed');
+        return;
+      }
+      const now = this.ctx.clock.now();
+      const recovered = await this.ctx.store.recoverFailedDeliveries({
+        appId: task.appId,
+        endpointId: data.endpointId,
+        since: new Date(data.since),
+        until: new Date(data.until),
+        now,
+      });
+      if (recovered > 0) this.ctx.notifyDeliveriesQueued();
+      const finished = await this.ctx.store.finishBackgroundTask({ id: task.id, leaseOwner: this.leaseOwner, now: this.ctx.clock.now(), data: { recovered } });
+      if (!finished) {
+        log.info({}, 'background task no longer held');
+        return;
+      }
+      await this.onBatch?.(finished);
+      log.info({ status: finished.status, ...finished.data }, 'background task ended');
+    } catch (error) {
+      if (error instanceof TapwireError && error.code === 'store_unavailable') {
+        log.warn({ reason: error.detail }, 'background task paused: database unavailable');
+        return;
+      }
+      log.error({ err: error }, 'background task failed');
+      await this.release(task.id, 'Internal error; see the server log', log);
     }
   }
 
@@ -352,41 +403,53 @@ async function startTask(
   return task;
 }
 
+/** The `data` of an `endpoint.recover` task. */
+interface RecoverData {
+  endpointId: string;
+  /** RFC 3339; messages created in [since, until). */
+  since: string;
+  until: string;
+  /** Resends queued: 0 while running, the count once finished. */
+  recovered: number;
+  /** Why it failed (the endpoint was disabled or deleted before it ran). */
+  error?: string;
+}
+
 /**
- * Recover (see endpoints.recoverEndpoint), recorded as a finished `endpoint.recover` task so its
- * id can be read back through GET /api/v1/background-task/{id}, with `{endpointId, since, until,
- * recovered}` as data. The recovery is done when this answers; should recording it fail, the
- * answer stands and only the lookup by id is lost (logged).
+ * Recover: resend every message whose latest delivery to this endpoint failed (or was canceled
+ * while the endpoint was disabled) and which was created in [since, until), as an `endpoint.recover`
+ * background task. Answers at once with the task `running` (checked first: the window, the
+ * endpoint enabled); a runner queues the resends and finishes it with `{endpointId, since, until,
+ * recovered}` as data, readable through GET /api/v1/background-task/{id}. Without a runner in this
+ * process, the next maintenance round of any process runs it.
  */
 export async function recoverEndpointAsTask(
   ctx: ServiceContext,
+  runner: BackgroundTaskRunner | null,
   appIdOrUid: string,
   endpointIdOrUid: string,
   input: { since: Date; until?: Date | null },
-): ReturnType<typeof recoverEndpoint> {
+): Promise<BackgroundTask> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  const result = await recoverEndpoint(ctx, endpoint.appId, endpoint.id, input);
-  const data = {
-    endpointId: endpoint.id,
-    since: input.since.toISOString(),
-    until: (input.until ?? result.updatedAt).toISOString(),
-    recovered: result.recovered,
-  };
-  try {
-    await ctx.store.createBackgroundTask({
-      id: result.id,
+  const now = ctx.clock.now();
+  const { until } = checkRecoverWindow(endpoint, input, now);
+  const data: RecoverData = { endpointId: endpoint.id, since: input.since.toISOString(), until: until.toISOString(), recovered: 0 };
+  const task = await ctx.store.createBackgroundTask(
+    {
+      id: newId('qtask', now.getTime()),
       appId: endpoint.appId,
       task: 'endpoint.recover',
-      status: result.status,
-      data,
+      status: 'running',
+      data: data as unknown as Record<string, unknown>,
       cursor: null,
-      createdAt: result.updatedAt,
-      updatedAt: result.updatedAt,
-    });
-  } catch (error) {
-    ctx.logger.warn({ err: error, taskId: result.id, appId: endpoint.appId }, 'recording the recover task failed');
-  }
-  return result;
+      createdAt: now,
+      updatedAt: now,
+    },
+    runner?.leaseFor(now) ?? null,
+  );
+  ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint recover started');
+  runner?.start(task);
+  return task;
 }
 
 /** One task; another application's task is not found for an application-scoped token. */

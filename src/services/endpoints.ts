@@ -7,8 +7,8 @@ import { TapwireError, notFound, validationError } from '../errors/tapwire-error
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { SigningError, generateSecret, normalizeSecret, verificationKeyOf } from '../signing/standard-webhooks.js';
 import type { EndpointStats, ListQuery, Page, Store } from '../storage/store.js';
-import { checkUid, getApplication, isConflict } from './applications.js';
-import { seesFeature } from '../domain/token-scopes.js';
+import { checkUid, getApplication, isConflict, throttleRateOf } from './applications.js';
+import { seesFeatures } from '../domain/token-scopes.js';
 import type { ServiceContext } from './context.js';
 
 /** Fields a client may set on an endpoint; undefined = not given (aliases already merged). */
@@ -104,7 +104,7 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
     disabled: input.disabled ?? false,
     eventTypes: null,
     channels: null,
-    throttleRate: input.throttleRate ?? null,
+    throttleRate: throttleRateOf(input.throttleRate),
     version: input.version ?? 1,
     metadata: input.metadata ?? {},
     secret: input.secret ? checkSecret(input.secret) : generateSecret(),
@@ -158,7 +158,7 @@ export async function upsertEndpoint(
     disabled: input.disabled ?? false,
     eventTypes: null,
     channels: null,
-    throttleRate: input.throttleRate ?? null,
+    throttleRate: throttleRateOf(input.throttleRate),
     version: input.version ?? existing.version,
     metadata: input.metadata ?? {},
     updatedAt: ctx.clock.now(),
@@ -182,7 +182,7 @@ export async function patchEndpoint(
     uid: input.uid === undefined ? existing.uid : input.uid,
     description: input.description ?? existing.description,
     disabled: input.disabled ?? existing.disabled,
-    throttleRate: input.throttleRate === undefined ? existing.throttleRate : input.throttleRate,
+    throttleRate: input.throttleRate === undefined ? existing.throttleRate : throttleRateOf(input.throttleRate),
     version: input.version ?? existing.version,
     metadata: input.metadata ?? existing.metadata,
     updatedAt: ctx.clock.now(),
@@ -280,7 +280,7 @@ export async function getEndpointStats(
   appIdOrUid: string,
   endpointIdOrUid: string,
   window: { since?: Date | null; until?: Date | null },
-): Promise<EndpointStats & { canceled: number; concurrency: EndpointConcurrency | null }> {
+): Promise<EndpointStats & { concurrency: EndpointConcurrency | null }> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const until = window.until ?? new Date(ctx.clock.now().getTime() + 60_000);
   const since = window.since ?? new Date(until.getTime() - 28 * 86_400_000);
@@ -294,21 +294,18 @@ export async function getEndpointStats(
     ? (ctx.deliveryConcurrency(endpoint.id) ??
       restingConcurrency({ endpointCeiling: ctx.config.endpointConcurrencyMax, fixedLimit: ctx.config.endpointConcurrency }, endpoint.concurrencyLimit ?? null))
     : null;
-  return { ...stats, canceled: 0, concurrency };
+  return { ...stats, concurrency };
 }
 
 /** Furthest back a recover may reach: 14 days. */
 const MAX_RECOVER_WINDOW_MS = 14 * 86_400_000;
 
-/** Queue a manual resend of every message whose delivery to this endpoint failed in [since, until). */
-export async function recoverEndpoint(
-  ctx: ServiceContext,
-  appIdOrUid: string,
-  endpointIdOrUid: string,
-  input: { since: Date; until?: Date | null },
-): Promise<{ id: string; status: 'finished'; task: 'endpoint.recover'; updatedAt: Date; recovered: number }> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  const now = ctx.clock.now();
+/**
+ * The window of a recover ([since, until), until defaulting to now), after checking it and that the
+ * endpoint may receive: 422 for a window reaching back more than 14 days or ending before it
+ * starts, 400 for a disabled endpoint. The work itself is a background task (background-tasks.ts).
+ */
+export function checkRecoverWindow(endpoint: Endpoint, input: { since: Date; until?: Date | null }, now: Date): { since: Date; until: Date } {
   const until = input.until ?? now;
   if (input.since > until) throw validationError(['body', 'since'], 'since must be before until');
   if (now.getTime() - input.since.getTime() > MAX_RECOVER_WINDOW_MS) {
@@ -317,10 +314,7 @@ export async function recoverEndpoint(
   if (endpoint.disabled) {
     throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before recovering messages' });
   }
-  const recovered = await ctx.store.recoverFailedDeliveries({ appId: endpoint.appId, endpointId: endpoint.id, since: input.since, until, now });
-  if (recovered > 0) ctx.notifyDeliveriesQueued();
-  ctx.logger.info({ appId: endpoint.appId, endpointId: endpoint.id, recovered }, 'endpoint recover queued');
-  return { id: newId('qtask', now.getTime()), status: 'finished', task: 'endpoint.recover', updatedAt: now, recovered };
+  return { since: input.since, until };
 }
 
 /**
@@ -371,7 +365,8 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
   if (input.channels !== undefined) {
     endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
   }
-  if (input.headers !== undefined && replace) endpoint.headers = checkHeaders(input.headers);
+  // Given on PATCH too: the set replaces the endpoint's custom headers (…/headers merges).
+  if (input.headers !== undefined) endpoint.headers = checkHeaders(input.headers);
 }
 
 /** Every filter entry must name an existing, non-archived event type. An empty list means "all". */
@@ -380,7 +375,7 @@ async function checkEventTypes(ctx: ServiceContext, names: string[] | null, feat
   const unique = [...new Set(names)];
   for (const [index, name] of unique.entries()) {
     const type = await ctx.store.getEventType(name);
-    if (!type || type.archived || !seesFeature(type.featureFlag, featureFlags)) {
+    if (!type || type.archived || !seesFeatures(type.featureFlags, featureFlags)) {
       throw validationError(['body', 'filterTypes', index], `Event type '${name}' does not exist; create it first`, 'value_error');
     }
   }

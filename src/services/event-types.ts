@@ -1,7 +1,7 @@
 // Use cases for the event-type catalogue (global to the server).
 import type { EventType } from '../domain/types.js';
 import { TapwireError, notFound } from '../errors/tapwire-error.js';
-import { seesFeature } from '../domain/token-scopes.js';
+import { seesFeatures } from '../domain/token-scopes.js';
 import type { EventTypeListQuery, Page } from '../storage/store.js';
 import type { ServiceContext } from './context.js';
 
@@ -11,7 +11,9 @@ export interface EventTypeInput {
   archived?: boolean;
   deprecated?: boolean;
   schemas?: Record<string, unknown> | null;
-  featureFlag?: string | null;
+  /** null or [] = behind no flag. */
+  featureFlags?: string[] | null;
+  groupName?: string | null;
 }
 
 /** Create; re-creating an archived name un-archives and replaces it; a live name is a 409. */
@@ -29,7 +31,7 @@ export async function createEventType(ctx: ServiceContext, input: EventTypeInput
 /** By name; with `featureFlags` (a portal token's), a type behind another flag is not found. */
 export async function getEventType(ctx: ServiceContext, name: string, featureFlags: readonly string[] | null = null): Promise<EventType> {
   const type = await ctx.store.getEventType(name);
-  if (!type || !seesFeature(type.featureFlag, featureFlags)) throw notFound('Event type');
+  if (!type || !seesFeatures(type.featureFlags, featureFlags)) throw notFound('Event type');
   return type;
 }
 
@@ -59,7 +61,8 @@ export async function patchEventType(ctx: ServiceContext, name: string, input: E
     archived: input.archived ?? existing.archived,
     deprecated: input.deprecated ?? existing.deprecated,
     schemas: input.schemas === undefined ? existing.schemas : input.schemas,
-    featureFlag: input.featureFlag === undefined ? existing.featureFlag : input.featureFlag,
+    featureFlags: input.featureFlags === undefined ? existing.featureFlags : flagsOf(input.featureFlags),
+    groupName: input.groupName === undefined ? existing.groupName : input.groupName,
     updatedAt: ctx.clock.now(),
   });
 }
@@ -83,8 +86,14 @@ function build(input: EventTypeInput & { name: string; description: string }, ex
     archived: input.archived ?? false,
     deprecated: input.deprecated ?? false,
     schemas: input.schemas ?? null,
-    featureFlag: input.featureFlag ?? null,
+    featureFlags: flagsOf(input.featureFlags),
+    groupName: input.groupName ?? null,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };
+}
+
+/** Flags as stored: each once, in the order given; none is null. */
+function flagsOf(flags: string[] | null | undefined): string[] | null {
+  return flags && flags.length > 0 ? [...new Set(flags)] : null;
 }

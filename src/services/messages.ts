@@ -3,6 +3,7 @@
 // the message and its deliveries are committed.
 import { newId } from '../domain/ids.js';
 import type { Attempt, Message } from '../domain/types.js';
+import { seesFeatures } from '../domain/token-scopes.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import type { AttemptListQuery, AttemptedMessage, ListQuery, MessageDestination, MessageListQuery, Page } from '../storage/store.js';
 import { checkUid, createApplication, getApplication, type ApplicationInput } from './applications.js';
@@ -60,6 +61,10 @@ export async function createMessage(
   }
   checkUid(input.eventId, 'msg');
   const now = ctx.clock.now();
+  if (input.payloadRetentionHours != null && input.payloadRetentionPeriod != null) {
+    // Svix's two ways of saying how long the payload is kept exclude each other.
+    throw validationError(['body', 'payloadRetentionHours'], 'payloadRetentionHours and payloadRetentionPeriod exclude each other; give one', 'value_error');
+  }
   const deliverAt = input.deliverAt ?? null;
   if (deliverAt) checkDeliverAt(deliverAt, now);
   const retentionMs = input.payloadRetentionHours
@@ -104,33 +109,55 @@ function checkDeliverAt(deliverAt: Date, now: Date): void {
 
 /**
  * Send an example of an event type to this one endpoint. `svix.ping` sends `{"success": true}`;
- * other types use the first example in their schema.
+ * other types use an example of their newest schema version that has one: `examples[exampleIndex]`
+ * (default the first), or its single `example`, where the index is ignored as Svix ignores it
+ * without an array of examples. An index past the end of `examples` is a 422 naming exampleIndex.
+ * With `featureFlags` (a portal token's), a type behind another flag is not found.
  */
-export async function sendExample(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string, eventType: string) {
+export async function sendExample(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  eventType: string,
+  options: { exampleIndex?: number; featureFlags?: readonly string[] | null } = {},
+) {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   let payload: string;
   if (eventType === 'svix.ping') {
     payload = '{"success": true}';
   } else {
     const type = await ctx.store.getEventType(eventType);
-    if (!type) throw notFound('Event type');
-    const example = findExample(type.schemas);
-    if (example === undefined) {
+    if (!type || !seesFeatures(type.featureFlags, options.featureFlags ?? null)) throw notFound('Event type');
+    const found = findExamples(type.schemas);
+    if (found === undefined) {
       throw new TapwireError('invalid_scheme', { detail: `Event type '${eventType}' has no example in its schema` });
+    }
+    const index = options.exampleIndex ?? 0;
+    let example: unknown;
+    if (Array.isArray(found)) {
+      if (index >= found.length) {
+        throw validationError(['body', 'exampleIndex'], `exampleIndex must be less than ${found.length}, the number of examples of '${eventType}'`, 'value_error.number.not_lt');
+      }
+      example = found[index];
+    } else {
+      example = found.example;
     }
     payload = JSON.stringify(example);
   }
   return createMessage(ctx, endpoint.appId, { eventType, payloadRaw: payload }, { onlyEndpointId: endpoint.id });
 }
 
-/** The first example of the newest schema version: `examples[0]` or `example`. */
-function findExample(schemas: Record<string, unknown> | null): unknown {
+/**
+ * The examples of the newest schema version that has any: its `examples` array, or `{example}`
+ * when it has a single `example` only; undefined when no version has one.
+ */
+function findExamples(schemas: Record<string, unknown> | null): unknown[] | { example: unknown } | undefined {
   if (!schemas) return undefined;
   const versions = Object.keys(schemas).sort((a, b) => Number(b) - Number(a));
   for (const version of versions) {
     const schema = schemas[version] as { examples?: unknown[]; example?: unknown } | null;
-    if (schema && Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
-    if (schema && schema.example !== undefined) return schema.example;
+    if (schema && Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples;
+    if (schema && schema.example !== undefined) return { example: schema.example };
   }
   return undefined;
 }

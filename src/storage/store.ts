@@ -153,7 +153,9 @@ export interface RenewLeasesInput {
 export type DeliveryOutcome =
   | { status: 'success' }
   | { status: 'sending'; nextAttemptAt: Date }
-  | { status: 'fail' };
+  | { status: 'fail' }
+  /** Dropped unsent: the endpoint was deleted or disabled, or the payload was gone (no request made). */
+  | { status: 'canceled' };
 
 export interface CompleteAttemptInput {
   attempt: Attempt;
@@ -211,6 +213,8 @@ export interface EndpointStats {
   pending: number;
   sending: number;
   fail: number;
+  /** Dropped unsent (see MessageStatus.canceled). */
+  canceled: number;
 }
 
 /** A stored token (its hash only) and what it may do. */
@@ -304,8 +308,8 @@ export interface Store {
    */
   updateEndpoint(endpoint: Endpoint, options?: QueueMessagesOptions): Promise<Endpoint>;
   /**
-   * Soft-delete: the endpoint disappears from reads, its uid is freed, its pending deliveries
-   * become failed. Attempts keep pointing at it. False when it did not exist (and then
+   * Soft-delete: the endpoint disappears from reads, its uid is freed, its deliveries still waiting
+   * (pending or sending, leased or not) become canceled. Attempts keep pointing at it. False when it did not exist (and then
    * `options.messages` are not queued either).
    */
   deleteEndpoint(appId: string, endpointId: string, now: Date, options?: QueueMessagesOptions): Promise<boolean>;
@@ -384,8 +388,8 @@ export interface Store {
   /** Queue a manual delivery (resend) of one message to one endpoint, due now. */
   createManualDelivery(input: { deliveryId: string; appId: string; msgId: string; endpointId: string; now: Date }): Promise<Delivery>;
   /**
-   * Queue a manual delivery for every message whose latest delivery to this endpoint failed and
-   * which was created in [since, until). Returns how many were queued.
+   * Queue a manual delivery for every message whose latest delivery to this endpoint failed or was
+   * canceled and which was created in [since, until). Returns how many were queued.
    */
   recoverFailedDeliveries(input: { appId: string; endpointId: string; since: Date; until: Date; now: Date }): Promise<number>;
   /**
@@ -512,6 +516,12 @@ export interface Store {
    * hold a running task of this id.
    */
   releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean>;
+  /**
+   * End a running task `leaseOwner` holds as finished, with `data` merged into its data (a task
+   * done in one step, such as `endpoint.recover`). Null (and nothing changed) when that owner does
+   * not hold a running task of this id.
+   */
+  finishBackgroundTask(input: { id: string; leaseOwner: string; now: Date; data: Record<string, unknown> }): Promise<BackgroundTask | null>;
 
   // Operator health (the dashboard) -----------------------------------------------------------
   /**

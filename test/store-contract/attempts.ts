@@ -21,26 +21,30 @@ export function describeAttempts(): void {
       const third = await attempt(toA, { status: 'success' }, at(6));
       const { message: later, deliveries: laterDeliveries } = await store.createMessage(makeMessage(app.id, { eventType: 'user.created' }), at(7));
       const fourth = await attempt(laterDeliveries.find((d) => d.endpointId === b.id)!, { status: 'fail' }, at(8), { responseStatusCode: 404 });
+      const { deliveries: lastDeliveries } = await store.createMessage(makeMessage(app.id, { eventType: 'user.created' }), at(9));
+      const fifth = await attempt(lastDeliveries.find((d) => d.endpointId === a.id)!, { status: 'canceled' }, at(10));
+      expect(await store.getDelivery(fifth.deliveryId)).toMatchObject({ status: 'canceled', nextAttemptAt: null, lockedUntil: null });
 
       const list = async (query: Omit<Parameters<Store['listAttempts']>[1], 'limit'>): Promise<string[]> =>
         ids((await store.listAttempts(app.id, { limit: 10, ...query })).data);
-      expect(await list({})).toEqual(ids([fourth, third, second, first]));
+      expect(await list({})).toEqual(ids([fifth, fourth, third, second, first]));
       expect(await list({ status: 'success' })).toEqual([third.id]);
       expect(await list({ status: 'fail' })).toEqual(ids([fourth, second, first]));
-      expect(await list({ endpointId: a.id })).toEqual(ids([third, first]));
+      expect(await list({ status: 'canceled' })).toEqual([fifth.id]);
+      expect(await list({ endpointId: a.id })).toEqual(ids([fifth, third, first]));
       expect(await list({ msgId: message.id })).toEqual(ids([third, second, first]));
       expect(await list({ msgId: message.id, endpointId: b.id })).toEqual([second.id]);
       expect(await list({ msgId: later.id })).toEqual([fourth.id]);
-      expect(await list({ statusCodeClass: 0 })).toEqual([second.id]);
+      expect(await list({ statusCodeClass: 0 })).toEqual(ids([fifth, second]));
       expect(await list({ statusCodeClass: 200 })).toEqual([third.id]);
       expect(await list({ statusCodeClass: 400 })).toEqual([fourth.id]);
       expect(await list({ statusCodeClass: 500 })).toEqual([first.id]);
       expect(await list({ channel: 'eu' })).toEqual(ids([third, second, first]));
-      expect(await list({ eventTypes: ['user.created'] })).toEqual([fourth.id]);
+      expect(await list({ eventTypes: ['user.created'] })).toEqual(ids([fifth, fourth]));
       expect(await list({ after: at(1), before: at(8) })).toEqual(ids([third, second]));
 
       const pages = await collectPages((iterator) => store.listAttempts(app.id, { limit: 3, iterator }));
-      expect(pages.map(ids)).toEqual([ids([fourth, third, second]), [first.id]]);
+      expect(pages.map(ids)).toEqual([ids([fifth, fourth, third]), ids([second, first])]);
 
       const other = await store.createApplication(makeApp());
       expect((await store.listAttempts(other.id, { limit: 10 })).data).toEqual([]);

@@ -348,5 +348,19 @@ export function describeBackgroundTasks(): void {
       expect(await store.releaseBackgroundTask({ id: task.id, leaseOwner: OTHER, now: at(21) })).toBe(false);
       expect(await store.releaseBackgroundTask({ id: newId('qtask', T0), leaseOwner: OWNER, now: at(21) })).toBe(false);
     });
+
+    it('finishes a task its owner holds, merging data, and nothing else', async () => {
+      const { app } = await seedApp([]);
+      const data = { endpointId: 'ep_x', since: at(0).toISOString(), until: at(60).toISOString(), recovered: 0 };
+      const task = await store.createBackgroundTask(makeTask(app.id, { task: 'endpoint.recover', data }), { owner: OWNER, until: at(600) });
+      expect(await store.finishBackgroundTask({ id: task.id, leaseOwner: OTHER, now: at(10), data: { recovered: 9 } })).toBeNull();
+      const finished = { ...task, status: 'finished' as const, data: { ...data, recovered: 3 }, updatedAt: at(10) };
+      expect(await store.finishBackgroundTask({ id: task.id, leaseOwner: OWNER, now: at(10), data: { recovered: 3 } })).toEqual(finished);
+      expect(await store.getBackgroundTask(task.id)).toEqual(finished);
+      // Finished: not claimable, not finished again.
+      expect(await claimTasks(at(1000), OTHER)).toEqual([]);
+      expect(await store.finishBackgroundTask({ id: task.id, leaseOwner: OWNER, now: at(11), data: { recovered: 4 } })).toBeNull();
+      expect(await store.finishBackgroundTask({ id: newId('qtask', T0), leaseOwner: OWNER, now: at(11), data: {} })).toBeNull();
+    });
   });
 }

@@ -62,7 +62,7 @@ export function describeEndpoints(): void {
       await expect(store.createEndpoint(makeEndpoint(newId('app')))).rejects.toMatchObject({ code: 'not_found' });
     });
 
-    it('soft-deletes: hides the endpoint, frees its uid and fails its open deliveries', async () => {
+    it('soft-deletes: hides the endpoint, frees its uid and cancels its open deliveries', async () => {
       const { app, endpoints } = await seedApp([{ uid: 'hook' }, {}]);
       const [gone, kept] = endpoints as [Endpoint, Endpoint];
       const { deliveries } = await store.createMessage(makeMessage(app.id), at(0));
@@ -74,8 +74,8 @@ export function describeEndpoints(): void {
       expect(ids((await store.listEndpoints(app.id, { limit: 10 })).data)).toEqual([kept.id]);
       expect(await store.deleteEndpoint(app.id, gone.id, at(11))).toBe(false);
 
-      const failed = deliveries.find((d) => d.endpointId === gone.id)!;
-      expect(await store.getDelivery(failed.id)).toMatchObject({ status: 'fail', nextAttemptAt: null });
+      const canceled = deliveries.find((d) => d.endpointId === gone.id)!;
+      expect(await store.getDelivery(canceled.id)).toMatchObject({ status: 'canceled', nextAttemptAt: null, lockedUntil: null });
       const untouched = deliveries.find((d) => d.endpointId === kept.id)!;
       expect(await store.getDelivery(untouched.id)).toMatchObject({ status: 'pending' });
 

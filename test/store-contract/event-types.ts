@@ -9,7 +9,7 @@ import { store, at, makeEventType } from './fixtures.js';
 export function describeEventTypes(): void {
   describe('event types', () => {
     it('creates, conflicts on an existing name, saves, deletes', async () => {
-      const type = makeEventType('invoice.paid', { schemas: { '1': { type: 'object' } }, featureFlag: 'beta' });
+      const type = makeEventType('invoice.paid', { schemas: { '1': { type: 'object' } }, featureFlags: ['beta', 'gamma'], groupName: 'invoice' });
       expect(await store.createEventType(type)).toEqual(type);
       expect(await store.getEventType('invoice.paid')).toEqual(type);
       await expect(store.createEventType(makeEventType('invoice.paid'))).rejects.toMatchObject({
@@ -46,6 +46,25 @@ export function describeEventTypes(): void {
       expect(third.done).toBe(true);
       const back = await store.listEventTypes({ limit: 2, includeArchived: true, iterator: third.prevIterator });
       expect(names(back)).toEqual(['c.three', 'd.four']);
+    });
+
+    it('keeps feature flags and the group name, and lists a flagged type to tokens with any of its flags', async () => {
+      const beta = await store.createEventType(makeEventType('f.beta', { featureFlags: ['beta', 'early'], groupName: 'f' }));
+      await store.createEventType(makeEventType('f.gamma', { featureFlags: ['gamma'] }));
+      await store.createEventType(makeEventType('f.open'));
+      expect(await store.getEventType('f.beta')).toEqual(beta);
+      expect(beta).toMatchObject({ featureFlags: ['beta', 'early'], groupName: 'f' });
+      const visible = async (featureFlags: string[] | null): Promise<string[]> =>
+        (await store.listEventTypes({ limit: 10, includeArchived: false, featureFlags })).data.map((t) => t.name).filter((n) => n.startsWith('f.'));
+      expect(await visible(null)).toEqual(['f.beta', 'f.gamma', 'f.open']);
+      expect(await visible([])).toEqual(['f.open']);
+      expect(await visible(['early'])).toEqual(['f.beta', 'f.open']);
+      expect(await visible(['gamma', 'beta'])).toEqual(['f.beta', 'f.gamma', 'f.open']);
+      expect(await visible(['other'])).toEqual(['f.open']);
+      // Saving replaces both (null clears).
+      const cleared = await store.saveEventType({ ...beta, featureFlags: null, groupName: null, updatedAt: at(5) });
+      expect(await store.getEventType('f.beta')).toEqual(cleared);
+      expect(await visible([])).toEqual(['f.beta', 'f.open']);
     });
   });
 }

@@ -87,7 +87,8 @@ export function makeEventType(name: string, overrides: Partial<EventType> = {}):
     archived: false,
     deprecated: false,
     schemas: null,
-    featureFlag: null,
+    featureFlags: null,
+    groupName: null,
     createdAt: at(0),
     updatedAt: at(0),
     ...overrides,
@@ -145,8 +146,8 @@ export async function attempt(
 ): Promise<Attempt> {
   const record = makeAttempt(delivery, {
     timestamp: now,
-    status: outcome.status === 'success' ? 'success' : 'fail',
-    responseStatusCode: outcome.status === 'success' ? 200 : 500,
+    status: outcome.status === 'success' ? 'success' : outcome.status === 'canceled' ? 'canceled' : 'fail',
+    responseStatusCode: outcome.status === 'success' ? 200 : outcome.status === 'canceled' ? 0 : 500,
     ...overrides,
   });
   await store.completeAttempt({ attempt: record, outcome, disableEndpoint: false, now });

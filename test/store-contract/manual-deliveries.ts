@@ -34,7 +34,7 @@ export function describeManualDeliveries(): void {
       ).rejects.toMatchObject({ code: 'not_found' });
     });
 
-    it('recovers only messages in [since, until) whose latest delivery failed', async () => {
+    it('recovers only messages in [since, until) whose latest delivery failed or was canceled', async () => {
       const { app, endpoints } = await seedApp();
       const endpoint = endpoints[0]!;
       const send = async (createdAt: Date, outcome: DeliveryOutcome): Promise<Message> => {
@@ -49,15 +49,18 @@ export function describeManualDeliveries(): void {
       const succeeded = await send(at(30), { status: 'success' });
       const retrying = await send(at(40), { status: 'sending', nextAttemptAt: at(1000) });
       const atUntil = await send(at(100), { status: 'fail' });
+      const canceled = await send(at(50), { status: 'canceled' });
       void before;
       void succeeded;
       void retrying;
       void atUntil;
 
       const count = await store.recoverFailedDeliveries({ appId: app.id, endpointId: endpoint.id, since: at(0), until: at(100), now: at(200) });
-      expect(count).toBe(1);
-      const destinations = await store.listMessageDestinations(app.id, failed.id, { limit: 10 });
-      expect(destinations.data[0]!.delivery).toMatchObject({ status: 'pending', triggerType: 'manual', nextAttemptAt: at(200), attemptCount: 0 });
+      expect(count).toBe(2);
+      for (const recovered of [failed, canceled]) {
+        const destinations = await store.listMessageDestinations(app.id, recovered.id, { limit: 10 });
+        expect(destinations.data[0]!.delivery).toMatchObject({ status: 'pending', triggerType: 'manual', nextAttemptAt: at(200), attemptCount: 0 });
+      }
       // Its latest delivery is now pending, so a second recovery finds nothing.
       expect(await store.recoverFailedDeliveries({ appId: app.id, endpointId: endpoint.id, since: at(0), until: at(100), now: at(201) })).toBe(0);
     });

@@ -24,11 +24,16 @@ export function describeStats(): void {
       const m4 = await store.createMessage(makeMessage(app.id, { createdAt: at(7) }), at(7));
       await attempt(deliveryTo(m4.deliveries, endpoint), { status: 'sending', nextAttemptAt: at(100) }, at(8));
       await store.createMessage(makeMessage(app.id, { createdAt: at(9) }), at(9)); // pending
+      const m5 = await store.createMessage(makeMessage(app.id, { createdAt: at(10) }), at(10));
+      await attempt(deliveryTo(m5.deliveries, endpoint), { status: 'canceled' }, at(11));
       await store.createMessage(makeMessage(app.id, { createdAt: at(50) }), at(50)); // outside the window
 
-      expect(await store.getEndpointStats(app.id, endpoint.id, at(0), at(50))).toEqual({ success: 1, pending: 2, sending: 1, fail: 1 });
-      expect(await store.getEndpointStats(app.id, otherEndpoint.id, at(0), at(50))).toEqual({ success: 0, pending: 5, sending: 0, fail: 0 });
-      expect(await store.getEndpointStats(app.id, endpoint.id, at(1), at(3))).toEqual({ success: 0, pending: 0, sending: 0, fail: 1 });
+      expect(await store.getEndpointStats(app.id, endpoint.id, at(0), at(50))).toEqual({ success: 1, pending: 2, sending: 1, fail: 1, canceled: 1 });
+      expect(await store.getEndpointStats(app.id, otherEndpoint.id, at(0), at(50))).toEqual({ success: 0, pending: 6, sending: 0, fail: 0, canceled: 0 });
+      expect(await store.getEndpointStats(app.id, endpoint.id, at(1), at(3))).toEqual({ success: 0, pending: 0, sending: 0, fail: 1, canceled: 0 });
+      // Deleting the other endpoint cancels what still waited for it.
+      await store.deleteEndpoint(app.id, otherEndpoint.id, at(60));
+      expect(await store.getEndpointStats(app.id, otherEndpoint.id, at(0), at(50))).toMatchObject({ pending: 0, canceled: 6 });
     });
   });
 

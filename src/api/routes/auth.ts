@@ -8,6 +8,7 @@ import type { ServiceContext } from '../../services/context.js';
 import { defineRoute, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
 import { applicationOut } from '../serializers.js';
+import { appInput } from './applications.js';
 
 /** The routes under /api/v1/auth. */
 export function authRoutes(ctx: ServiceContext): RouteSpec[] {
@@ -24,7 +25,7 @@ export function authRoutes(ctx: ServiceContext): RouteSpec[] {
         }
         const { token } = await createAppToken(ctx, req.params.app_id, {
           ...(body.expiry ? { ttlMs: body.expiry * 1000 } : {}),
-          ...(body.application ? { application: body.application } : {}),
+          ...(body.application ? { application: appInput(body.application) } : {}),
           scope: {
             readOnly: body.readOnly ?? false,
             capabilities: body.capabilities ?? null,

@@ -4,7 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { validationError } from '../../errors/tapwire-error.js';
 import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
-import type { Principal } from '../../services/auth.js';
+import { featureFlagsOf, type Principal } from '../../services/auth.js';
 import * as endpoints from '../../services/endpoints.js';
 import * as messages from '../../services/messages.js';
 import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, parseTimestamp, readBoolean, readDate, readListQuery, readMessageFilters, readStatus } from '../query.js';
@@ -70,7 +70,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
         const body = req.body;
         await endpoints.rotateEndpointSecret(ctx, req.params.app_id, req.params.endpoint_id, {
           ...(body.key !== undefined ? { key: body.key } : {}),
-          ...(body.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: body.gracePeriodSeconds } : {}),
+          ...(body.gracePeriodSeconds != null ? { gracePeriodSeconds: body.gracePeriodSeconds } : {}),
         });
         return reply.status(204).send();
       },
@@ -105,16 +105,19 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       handler: async (req) => endpoints.getEndpointStats(ctx, req.params.app_id, req.params.endpoint_id, { since: readDate(req.query, 'since'), until: readDate(req.query, 'until') }),
     }),
     defineRoute({
-      method: 'POST', url: `${ep}/:endpoint_id/recover`, operationId: 'endpoint.recover', summary: 'Resend every failed message since a time', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
+      method: 'POST', url: `${ep}/:endpoint_id/recover`, operationId: 'endpoint.recover', summary: 'Resend every failed message since a time (a background task)', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
+      description:
+        'Answers 202 with an `endpoint.recover` task that is `running`; it finishes once the resends are queued, with ' +
+        '`{endpointId, since, until, recovered}` as data (GET /api/v1/background-task/{id}). Messages whose latest delivery ' +
+        'to the endpoint failed, or was canceled (status 4) while the endpoint was disabled, are resent once each.',
       body: S.RecoverIn, responses: { 202: S.RecoverOut },
       handler: async (req, reply) => {
         const body = req.body;
-        // Recorded as a finished task too, so GET /background-task/{id} finds the id it answers.
-        const result = await backgroundTasks.recoverEndpointAsTask(ctx, req.params.app_id, req.params.endpoint_id, {
+        const task = await backgroundTasks.recoverEndpointAsTask(ctx, options.backgroundTasks ?? null, req.params.app_id, req.params.endpoint_id, {
           since: bodyDate(body.since, 'since'),
           until: bodyDate(body.until, 'until'),
         });
-        return reply.status(202).send({ id: result.id, status: result.status, task: result.task, updatedAt: result.updatedAt.toISOString(), recovered: result.recovered });
+        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
       },
     }),
     defineRoute({
@@ -150,13 +153,16 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       method: 'POST', url: `${ep}/:endpoint_id/send-example`, operationId: 'endpoint.send_example', summary: 'Send an example event to this endpoint', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       body: S.SendExampleIn, responses: { 200: S.MessageOut },
       handler: async (req, reply) => {
-        const message = await messages.sendExample(ctx, req.params.app_id, req.params.endpoint_id, req.body.eventType);
+        const message = await messages.sendExample(ctx, req.params.app_id, req.params.endpoint_id, req.body.eventType, {
+          ...(req.body.exampleIndex !== undefined ? { exampleIndex: req.body.exampleIndex } : {}),
+          featureFlags: featureFlagsOf(req.principal),
+        });
         return reply.status(200).send(messageOut(message, true));
       },
     }),
     defineRoute({
       method: 'GET', url: `${ep}/:endpoint_id/msg`, operationId: 'message_attempt.list_attempted_messages', summary: 'Messages sent to this endpoint, with their status', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
-      query: { ...MESSAGE_FILTERS, status: '0 success, 1 pending, 2 fail, 3 sending' }, responses: { 200: S.ListResponse(S.EndpointMessageOut, 'EndpointMessageOut') },
+      query: { ...MESSAGE_FILTERS, status: '0 success, 1 pending, 2 fail, 3 sending, 4 canceled' }, responses: { 200: S.ListResponse(S.EndpointMessageOut, 'EndpointMessageOut') },
       handler: async (req) => {
         const q = req.query;
         const withContent = readBoolean(q, 'with_content', true);
@@ -181,7 +187,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>, principal: Principa
     ...(body.version !== undefined ? { version: body.version } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),
-    ...(body.headers !== undefined ? { headers: body.headers } : {}),
+    ...(body.headers !== undefined ? { headers: body.headers ?? {} } : {}),
     ...(principal.kind === 'app' ? { portal: { featureFlags: principal.scope.featureFlags } } : {}),
   };
 }

@@ -66,8 +66,17 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
   ];
 }
 
+/**
+ * The fields of an event-type body that were given. `featureFlags` wins over the older singular
+ * `featureFlag`, which is read as a one-element list (null: no flag).
+ */
 function eventTypeInput(body: Partial<Static<typeof S.EventTypeIn>>): eventTypes.EventTypeInput {
-  return Object.fromEntries(Object.entries(body).filter(([key, v]) => v !== undefined && ['name', 'description', 'archived', 'deprecated', 'schemas', 'featureFlag'].includes(key)));
+  const input: eventTypes.EventTypeInput = Object.fromEntries(
+    Object.entries(body).filter(([key, v]) => v !== undefined && ['name', 'description', 'archived', 'deprecated', 'schemas', 'groupName'].includes(key)),
+  );
+  if (body.featureFlags !== undefined) input.featureFlags = body.featureFlags;
+  else if (body.featureFlag !== undefined) input.featureFlags = body.featureFlag === null ? null : [body.featureFlag];
+  return input;
 }
 
 function checkEventTypeName(name: string): string {

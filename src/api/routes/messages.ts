@@ -21,7 +21,7 @@ export function messageRoutes(ctx: ServiceContext, options: ApiOptions = {}): Ro
   return [
     defineRoute({
       method: 'GET', url: msg, operationId: 'message.list', summary: 'List messages, newest first', tag: 'Message', access: 'app', needs: ['ViewBase'],
-      query: { ...MESSAGE_FILTERS, status: 'Tapwire addition: only messages whose latest delivery to some endpoint has this status (0 success, 1 pending, 2 fail, 3 sending)' },
+      query: { ...MESSAGE_FILTERS, status: 'Tapwire addition: only messages whose latest delivery to some endpoint has this status (0 success, 1 pending, 2 fail, 3 sending, 4 canceled)' },
       responses: { 200: S.ListResponse(S.MessageOut, 'MessageOut') },
       handler: async (req) => {
         const q = req.query;

@@ -91,7 +91,7 @@ export function formatDuration(ms) {
 }
 
 /** Delivery and attempt status as numbered by the API. */
-export const STATUS = /** @type {const} */ ({ 0: 'success', 1: 'pending', 2: 'failed', 3: 'sending' });
+export const STATUS = /** @type {const} */ ({ 0: 'success', 1: 'pending', 2: 'failed', 3: 'sending', 4: 'canceled' });
 
 /**
  * A status badge: the word is always written out, so colour is never the only signal.

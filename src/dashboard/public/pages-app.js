@@ -372,6 +372,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
           ['Pending', stats.pending, ''],
           ['Retrying', stats.sending, ''],
           ['Failed', stats.fail, stats.fail ? 'bad' : ''],
+          ['Canceled', stats.canceled, ''],
         ].map(([label, value, tone]) => h('div', { class: `stat ${tone ? `stat-${tone}` : ''}` }, h('dt', {}, String(label)), h('dd', {}, String(value)))),
       ),
       h('p', { class: 'hint' }, 'Messages of the last 28 days, by their latest delivery to this endpoint.'),
@@ -529,7 +530,8 @@ function recoverForm(ctx, epPath, reload) {
         if (!iso) return;
         try {
           const result = await api('POST', `${epPath}/recover`, { body: { since: iso } });
-          ctx.notify(`Recovering: ${result.recovered ?? 'the'} failed message${result.recovered === 1 ? '' : 's'} queued again`);
+          // A background task: the resends are queued once it finishes (GET /background-task/{id}).
+          ctx.notify(result.status === 'finished' ? 'Failed messages queued again' : 'Recovering: failed messages are being queued again');
           await reload();
         } catch (error) {
           ctx.notify(/** @type {Error} */ (error).message, 'error');
@@ -651,6 +653,7 @@ const STATUS_FILTERS = [
   ['1', 'Pending'],
   ['3', 'Retrying'],
   ['2', 'Failed'],
+  ['4', 'Canceled'],
 ];
 
 /** @param {PageContext} ctx */

@@ -151,6 +151,19 @@ export class PostgresBackgroundTasks {
     );
   }
 
+  async finishBackgroundTask(input: { id: string; leaseOwner: string; now: Date; data: Record<string, unknown> }): Promise<BackgroundTask | null> {
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const row = await this.db.one<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.id }, client);
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toRecord(row);
+        const next: BackgroundTask = { ...task, status: 'finished', data: { ...task.data, ...input.data }, updatedAt: input.now };
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null }, client);
+        return next;
+      }),
+    );
+  }
+
   async runPurgeContentBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
     const now = input.now.getTime();
     return this.db.guard(() =>

@@ -145,6 +145,19 @@ export class SqliteBackgroundTasks {
     );
   }
 
+  async finishBackgroundTask(input: { id: string; leaseOwner: string; now: Date; data: Record<string, unknown> }): Promise<BackgroundTask | null> {
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const row = this.db.get<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.id });
+        if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+        const task = toRecord(row);
+        const next: BackgroundTask = { ...task, status: 'finished', data: { ...task.data, ...input.data }, updatedAt: input.now };
+        this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null });
+        return next;
+      }),
+    );
+  }
+
   async runPurgeContentBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
     const now = input.now.getTime();
     return this.db.guard(() =>

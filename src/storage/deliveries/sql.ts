@@ -59,13 +59,13 @@ const insertManualDelivery = (f: SqlFragments): string => `
       WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
       RETURNING ${DELIVERY}`;
 
-/** Messages whose latest delivery to the endpoint failed, created in [since, until); `join` may narrow them. */
+/** Messages whose latest delivery to the endpoint failed or was canceled, created in [since, until); `join` may narrow them. */
 const selectRecoverableMessages = (f: SqlFragments, join: string): string => `
     SELECT d.msg_id FROM deliveries d
       JOIN messages m ON m.id = d.msg_id ${join}
     WHERE d.endpoint_id = @endpointId AND d.app_id = @appId
       AND m.created_at >= @since AND m.created_at < @until
-      AND d.status = 'fail'
+      AND d.status IN ('fail', 'canceled')
       AND ${f.isLatestDelivery}
     ORDER BY d.msg_id`;
 

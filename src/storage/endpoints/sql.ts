@@ -51,15 +51,15 @@ export const postgres = {
         failing_since = CASE WHEN disabled AND NOT @disabled THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
     RETURNING ${ENDPOINT}`,
-  // Soft delete: the endpoint disappears from reads and its uid is freed. Failing its open
+  // Soft delete: the endpoint disappears from reads and its uid is freed. Canceling its open
   // deliveries is part of the same statement (one transaction, one round trip).
   deleteEndpoint: `
     WITH deleted AS (
       UPDATE endpoints SET deleted_at = @now::bigint, uid = NULL, updated_at = @now
       WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
       RETURNING id
-    ), failed AS (
-      UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+    ), canceled AS (
+      UPDATE deliveries SET status = 'canceled', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
       WHERE endpoint_id IN (SELECT id FROM deleted) AND status IN ('pending', 'sending')
     )
     SELECT count(*) AS deleted FROM deleted`,
@@ -93,8 +93,8 @@ export const sqlite = {
     UPDATE endpoints SET deleted_at = @now, uid = NULL, updated_at = @now
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL`,
   /** SQLite only: it has no data-modifying CTEs, so the second half of deleteEndpoint is a statement of its own. */
-  failOpenDeliveriesOfEndpoint: `
-    UPDATE deliveries SET status = 'fail', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
+  cancelOpenDeliveriesOfEndpoint: `
+    UPDATE deliveries SET status = 'canceled', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
     WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
   listEndpoints: both.listEndpoints,
   /** The batch runs in one IMMEDIATE transaction, which keeps every other writer out. */

@@ -70,7 +70,7 @@ export class SqliteEndpoints {
       this.db.write(() => {
         const deleted = this.db.run(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }).changes > 0;
         if (deleted) {
-          this.db.run(SQL.failOpenDeliveriesOfEndpoint, { endpointId, now: now.getTime() });
+          this.db.run(SQL.cancelOpenDeliveriesOfEndpoint, { endpointId, now: now.getTime() });
           this.messages.queueMessages(options.messages);
         }
         return deleted;

@@ -61,7 +61,8 @@ export interface EventTypeRow {
   archived: Stored;
   deprecated: Stored;
   schemas: Stored;
-  feature_flag: string | null;
+  feature_flags: Stored;
+  group_name: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -107,7 +108,7 @@ export interface AttemptRow {
   response_status_code: number;
   response: string;
   response_duration_ms: number;
-  status: 'success' | 'fail';
+  status: 'success' | 'fail' | 'canceled';
   trigger_type: TriggerTypeName;
   attempted_at: number;
 }
@@ -268,7 +269,8 @@ export function toEventType(r: EventTypeRow, values: ColumnValues): EventType {
     archived: values.readBoolean(r.archived),
     deprecated: values.readBoolean(r.deprecated),
     schemas: values.readJsonOrNull<Record<string, unknown>>(r.schemas),
-    featureFlag: r.feature_flag,
+    featureFlags: values.readTextList(r.feature_flags),
+    groupName: r.group_name,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -281,7 +283,10 @@ export function eventTypeParams(t: EventType, values: ColumnValues): Record<stri
     archived: values.writeBoolean(t.archived),
     deprecated: values.writeBoolean(t.deprecated),
     schemas: t.schemas === null ? null : jsonText(t.schemas),
-    featureFlag: t.featureFlag,
+    featureFlags: values.writeTextList(t.featureFlags),
+    // The singular column (before migration 0009) keeps the first flag, for older readers.
+    featureFlag: t.featureFlags?.[0] ?? null,
+    groupName: t.groupName,
     createdAt: t.createdAt.getTime(),
     updatedAt: t.updatedAt.getTime(),
   };
@@ -462,7 +467,7 @@ export function toEndpointLatency(r: EndpointLatencyRow): EndpointLatency {
 
 /** An endpoint's counts of latest deliveries by status, from `(status, n)` rows. */
 export function toEndpointStats(rows: { status: MessageStatusName; n: number }[]): EndpointStats {
-  const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0 };
+  const stats: EndpointStats = { success: 0, pending: 0, sending: 0, fail: 0, canceled: 0 };
   for (const { status, n } of rows) stats[status] = n;
   return stats;
 }

@@ -22,7 +22,7 @@ type Statements = { postgres: Record<string, unknown>; sqlite: Record<string, un
  */
 const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqliteOnly?: string[] }> = {
   applications: { sql: applications },
-  endpoints: { sql: endpoints, postgresOnly: ['selectEndpointsByIds'], sqliteOnly: ['selectEndpointById', 'failOpenDeliveriesOfEndpoint'] },
+  endpoints: { sql: endpoints, postgresOnly: ['selectEndpointsByIds'], sqliteOnly: ['selectEndpointById', 'cancelOpenDeliveriesOfEndpoint'] },
   'event-types': { sql: eventTypes },
   messages: {
     sql: messages,

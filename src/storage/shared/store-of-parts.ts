@@ -14,7 +14,7 @@ export const OPERATIONS = {
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
-  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask', 'runBulkReplayBatch', 'runPurgeContentBatch'],
+  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask', 'runBulkReplayBatch', 'runPurgeContentBatch', 'finishBackgroundTask'],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
 } as const satisfies Record<string, readonly (keyof Store)[]>;

@@ -17,14 +17,24 @@ export function migrateSqlite(db: Database.Database, logger: StoreLogger | undef
   refuseNewerSchema((db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0, migrations);
   for (const migration of migrations) {
     // Checked inside an IMMEDIATE transaction so two processes starting together apply it once.
-    const didApply = db
-      .transaction(() => {
-        if (isApplied.get(migration.version)) return false;
-        db.exec(migration.sql);
-        record.run(migration.version, new Date().toISOString());
-        return true;
-      })
-      .immediate();
+    // A migration that widens a CHECK constraint rewrites its table's definition in place
+    // (writable_schema, see 0009), which better-sqlite3's defensive default forbids: allowed for
+    // that migration only, and only while it runs.
+    const rewritesSchema = /\bwritable_schema\b/i.test(migration.sql);
+    if (rewritesSchema) db.unsafeMode(true);
+    let didApply: boolean;
+    try {
+      didApply = db
+        .transaction(() => {
+          if (isApplied.get(migration.version)) return false;
+          db.exec(migration.sql);
+          record.run(migration.version, new Date().toISOString());
+          return true;
+        })
+        .immediate();
+    } finally {
+      if (rewritesSchema) db.unsafeMode(false);
+    }
     if (didApply) {
       applied.push(migration.version);
       logger?.info({ version: migration.version, file: migration.file }, 'migration applied');
