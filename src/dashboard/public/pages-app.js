@@ -22,6 +22,7 @@ import {
   timeElement,
 } from './dom.js';
 import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIfChanged, windowOf, windowPicker } from './pages-operator.js';
+import { eventTypesFor } from './pages-operational.js';
 
 /** @typedef {import('./app.js').PageContext} PageContext */
 
@@ -165,7 +166,7 @@ function eventTypePicker(types, selected) {
  * @param {any[]} types
  * @param {any} [endpoint]
  */
-function endpointFields(types, endpoint) {
+export function endpointFields(types, endpoint) {
   const url = /** @type {HTMLInputElement} */ (h('input', { type: 'url', required: true, value: endpoint?.url ?? '', placeholder: 'https://example.com/webhooks', autocomplete: 'off' }));
   const description = /** @type {HTMLInputElement} */ (h('input', { type: 'text', value: endpoint?.description ?? '', maxlength: 1000 }));
   const rate = /** @type {HTMLInputElement} */ (h('input', { type: 'number', min: 1, max: 65535, step: 1, value: endpoint?.rateLimit ?? '', inputmode: 'numeric' }));
@@ -193,7 +194,8 @@ function endpointFields(types, endpoint) {
 
 /** @param {PageContext} ctx */
 export async function renderEndpointNew(ctx) {
-  const [app, types] = await Promise.all([api('GET', appPath(ctx)), loadEventTypes()]);
+  const app = await api('GET', appPath(ctx));
+  const types = await eventTypesFor(app, loadEventTypes);
   ctx.setTitle('Add endpoint');
   const fields = endpointFields(types);
   const form = h(
@@ -275,7 +277,8 @@ function attemptsTable(attempts, open, options) {
 /** @param {PageContext} ctx */
 export async function renderEndpointDetail(ctx) {
   const epPath = `${appPath(ctx)}/endpoint/${enc(ctx.params.endpoint ?? '')}`;
-  const [app, endpoint, types] = await Promise.all([api('GET', appPath(ctx)), api('GET', epPath), loadEventTypes()]);
+  const [app, endpoint] = await Promise.all([api('GET', appPath(ctx)), api('GET', epPath)]);
+  const types = await eventTypesFor(app, loadEventTypes);
   ctx.setTitle(endpoint.url);
   const appRoute = `/apps/${enc(app.id)}`;
   const route = `${appRoute}/endpoints/${enc(endpoint.id)}`;
