@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ApiException, Svix as Svix1 } from 'svix';
+import { generateEncryptionKey } from '../src/storage/shared/secret-box.js';
 import { Svix as Svix2 } from 'svix2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, expectNo5xx, guardApi, guardedFetch, type ApiFn } from './helpers/api-guard.js';
@@ -159,5 +160,34 @@ describe.each(await backends())('%s', (backend) => {
       await admin.application.delete(doomed);
       expectError(await api('GET', `/api/v1/app/${doomed}/endpoint`, undefined, { token: key }), 401, 'authentication_failed');
     });
+  });
+
+  it('keeps integration keys readable across a TAPWIRE_ENCRYPTION_KEY rotation: resealed under the new key', async () => {
+    const [oldKey, newKey] = [generateEncryptionKey(), generateEncryptionKey()];
+    const first = await startTapwire({ TAPWIRE_ENCRYPTION_KEY: oldKey });
+    try {
+      const app = (await first.api('POST', '/api/v1/app', { name: 'Resealed' })).body;
+      const integ = (await first.api('POST', `/api/v1/app/${app.id}/integration`, { name: 'Kept' })).body;
+      const key = (await first.api('GET', `/api/v1/app/${app.id}/integration/${integ.id}/key`)).body.key as string;
+      const rotated = await startTapwire({ TAPWIRE_DATABASE_URL: first.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: `${newKey},${oldKey}` });
+      try {
+        // The server's own pass at start may be doing the same; then there is nothing left.
+        let afterId: string | null = null;
+        do afterId = (await rotated.server.store.resealIntegrationKeys({ afterId, limit: 1 })).lastId;
+        while (afterId !== null);
+        expect((await rotated.server.store.resealIntegrationKeys({ afterId: null, limit: 100 })).resealed).toBe(0);
+      } finally {
+        await rotated.close();
+      }
+      const onlyNew = await startTapwire({ TAPWIRE_DATABASE_URL: first.config.databaseUrl, TAPWIRE_ENCRYPTION_KEY: newKey });
+      try {
+        expect((await onlyNew.api('GET', `/api/v1/app/${app.id}/integration/${integ.id}/key`)).body.key).toBe(key);
+        expect((await onlyNew.api('GET', `/api/v1/app/${app.id}/endpoint`, undefined, { token: key })).status).toBe(200);
+      } finally {
+        await onlyNew.close();
+      }
+    } finally {
+      await first.close();
+    }
   });
 });

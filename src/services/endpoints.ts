@@ -47,9 +47,9 @@ export const MAX_METADATA_BYTES = 4096;
 const RESEAL_BATCH = 500;
 
 /**
- * Seal every endpoint's secrets and header values under the store's current key, in batches of
+ * Seal every endpoint's secrets and header values, and every integration's key, under the store's current key, in batches of
  * RESEAL_BATCH (one transaction each, holding its rows), until none is left or `stop()` says so
- * between batches. Returns how many endpoints were rewritten. `tapwire key rotate` and the pass of
+ * between batches. Returns how many endpoints and integrations were rewritten. `tapwire key rotate` and the pass of
  * every server at start run this.
  */
 export async function resealEndpointSecrets(store: Store, stop: () => boolean = () => false): Promise<number> {
@@ -58,6 +58,14 @@ export async function resealEndpointSecrets(store: Store, stop: () => boolean = 
   do {
     if (stop()) break;
     const batch: { resealed: number; lastId: string | null } = await store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
+    resealed += batch.resealed;
+    afterId = batch.lastId;
+  } while (afterId !== null);
+  // Integration keys are sealed the same way (services/integrations.ts).
+  afterId = null;
+  do {
+    if (stop()) break;
+    const batch: { resealed: number; lastId: string | null } = await store.resealIntegrationKeys({ afterId, limit: RESEAL_BATCH });
     resealed += batch.resealed;
     afterId = batch.lastId;
   } while (afterId !== null);

@@ -456,6 +456,8 @@ export interface Store {
   rotateIntegrationKey(input: { appId: string; id: string; key: string; token: IntegrationKeyToken; updatedAt: Date }): Promise<Integration | null>;
   /** Delete the integration and its key's token row. False when it did not exist. */
   deleteIntegration(appId: string, id: string): Promise<boolean>;
+  /** As {@link Store.resealEndpoints}, for the sealed keys of integrations. */
+  resealIntegrationKeys(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
   /** The cached 2xx response for this key, if any and not expired. */
   getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
   /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */

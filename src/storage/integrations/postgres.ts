@@ -63,6 +63,21 @@ export class PostgresIntegrations {
     );
   }
 
+  async resealIntegrationKeys(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }> {
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const { rows } = await this.db.run<{ id: string; key: string }>(SQL.selectIntegrationKeys, { afterId: input.afterId ?? '', limit: input.limit }, client);
+        let resealed = 0;
+        for (const row of rows) {
+          if (this.db.secrets.isCurrent(row.key)) continue;
+          await this.db.run(SQL.updateSealedIntegrationKey, { id: row.id, key: this.db.secrets.seal(this.db.secrets.open(row.key)) }, client);
+          resealed++;
+        }
+        return { resealed, lastId: rows.length < input.limit ? null : rows.at(-1)!.id };
+      }),
+    );
+  }
+
   async deleteIntegration(appId: string, id: string): Promise<boolean> {
     return this.db.guard(async () => ((await this.db.run(SQL.deleteIntegration, { appId, id })).rowCount ?? 0) > 0);
   }

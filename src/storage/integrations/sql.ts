@@ -8,7 +8,7 @@ import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql
 export const INTEGRATION_COLUMNS = ['id', 'app_id', 'name', 'feature_flags', 'key', 'created_at', 'updated_at'];
 const INTEGRATION = columns(INTEGRATION_COLUMNS);
 
-const statements = (f: SqlFragments, falseValue: string) => ({
+const statements = (f: SqlFragments, falseValue: string, lockRows: string) => ({
   insertIntegration: `
     INSERT INTO integrations (id, app_id, name, feature_flags, key, created_at, updated_at)
     VALUES (@id, @appId, @name, @featureFlags${f.cast('text[]')}, @key, @createdAt, @updatedAt)
@@ -35,8 +35,13 @@ const statements = (f: SqlFragments, falseValue: string) => ({
   deleteIntegrationTokens: `DELETE FROM api_tokens WHERE integration_id = @id`,
   // Its token row goes with it (ON DELETE CASCADE).
   deleteIntegration: `DELETE FROM integrations WHERE app_id = @appId AND id = @id`,
+  // Resealing (see Store.resealIntegrationKeys): a batch of sealed keys, and rewriting one.
+  selectIntegrationKeys: `
+    SELECT id, key FROM integrations
+    WHERE id > @afterId ORDER BY id LIMIT @limit${lockRows}`,
+  updateSealedIntegrationKey: `UPDATE integrations SET key = @key WHERE id = @id`,
 });
 
-export const postgres = statements(pg, 'false');
+export const postgres = statements(pg, 'false', '\n    FOR UPDATE');
 /** Lists are JSON text; booleans 0/1. */
-export const sqlite = statements(lite, '0');
+export const sqlite = statements(lite, '0', '');

@@ -59,6 +59,21 @@ export class SqliteIntegrations {
     );
   }
 
+  async resealIntegrationKeys(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }> {
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const rows = this.db.all<{ id: string; key: string }>(SQL.selectIntegrationKeys, { afterId: input.afterId ?? '', limit: input.limit });
+        let resealed = 0;
+        for (const row of rows) {
+          if (this.db.secrets.isCurrent(row.key)) continue;
+          this.db.run(SQL.updateSealedIntegrationKey, { id: row.id, key: this.db.secrets.seal(this.db.secrets.open(row.key)) });
+          resealed++;
+        }
+        return { resealed, lastId: rows.length < input.limit ? null : rows.at(-1)!.id };
+      }),
+    );
+  }
+
   async deleteIntegration(appId: string, id: string): Promise<boolean> {
     return this.db.guard(() => this.db.write(() => this.db.run(SQL.deleteIntegration, { appId, id }).changes > 0));
   }

@@ -13,7 +13,7 @@ export const OPERATIONS = {
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt'],
-  integrations: ['createIntegration', 'getIntegration', 'listIntegrations', 'updateIntegration', 'rotateIntegrationKey', 'deleteIntegration'],
+  integrations: ['createIntegration', 'getIntegration', 'listIntegrations', 'updateIntegration', 'rotateIntegrationKey', 'deleteIntegration', 'resealIntegrationKeys'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask'],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
