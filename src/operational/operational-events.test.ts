@@ -21,9 +21,31 @@ describe('OperationalEvents', () => {
     expect(ops.appId).toBe('app_ops');
     expect(ops.covers('app_ops')).toBe(false);
     expect(ops.covers('app_other')).toBe(true);
-    monotonic = 60_000;
+    monotonic = 64_999;
     expect(await ops.ready()).toBe(true);
     expect(lookups).toBe(2);
+    // Once known it is checked every minute: deleted, then made again with a new id by another process.
+    existing = null;
+    monotonic = 65_000;
+    expect(await ops.ready()).toBe(false);
+    expect(lookups).toBe(3);
+    existing = 'app_again';
+    monotonic = 70_000;
+    expect(await ops.ready()).toBe(true);
+    expect(ops.appId).toBe('app_again');
+  });
+
+  it('keeps what it knew when a lookup fails', async () => {
+    let monotonic = 0;
+    let fail = false;
+    const ops = new OperationalEvents('app_ops', async () => {
+      if (fail) throw new Error('store unavailable');
+      return 'app_ops';
+    }, () => monotonic);
+    fail = true;
+    monotonic = 120_000;
+    expect(await ops.ready()).toBe(true);
+    expect(ops.appId).toBe('app_ops');
   });
 
   it('knows the application at once when this process creates it', async () => {

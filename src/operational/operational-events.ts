@@ -45,6 +45,8 @@ export const OPERATIONAL_EVENT_TYPES: readonly OperationalEventType[] = [
 
 /** While the operational application is not known, look for it again at most this often (another process may create it). */
 const LOOKUP_INTERVAL_MS = 5_000;
+/** Once known, check it again this often (another process may have deleted it, or made a new one). */
+const RECHECK_INTERVAL_MS = 60_000;
 
 /**
  * Builds operational events as messages for the operational application. Events about that
@@ -54,7 +56,8 @@ const LOOKUP_INTERVAL_MS = 5_000;
  * The application exists once an operational endpoint was created (through the API, or at start
  * from TAPWIRE_OPERATIONAL_WEBHOOK_URL); until then no event is built or stored. A process that
  * started before another one created it finds it through {@link ready}, which looks it up again
- * at most every LOOKUP_INTERVAL_MS while it is unknown.
+ * at most every LOOKUP_INTERVAL_MS while it is unknown, and every RECHECK_INTERVAL_MS once known (it
+ * may have been deleted, or made again with a new id, by another process).
  */
 export class OperationalEvents {
   private id: string | null;
@@ -80,14 +83,24 @@ export class OperationalEvents {
   /** The operational application was created (or found) with this id. */
   adopt(appId: string): void {
     this.id = appId;
+    this.lookedUpAt = this.monotonicNow();
   }
 
-  /** Whether events can be built: the operational application is known (looked up again when due). */
+  /**
+   * Whether events can be built: the operational application is known. It is looked up again every
+   * LOOKUP_INTERVAL_MS while unknown and every RECHECK_INTERVAL_MS once known; a failed lookup keeps
+   * what was known (events are never what makes a request fail).
+   */
   async ready(): Promise<boolean> {
-    if (this.id !== null) return true;
-    if (!this.findAppId || this.monotonicNow() - this.lookedUpAt < LOOKUP_INTERVAL_MS) return false;
-    this.lookedUpAt = this.monotonicNow();
-    this.id = (await this.findAppId()) ?? this.id;
+    const interval = this.id === null ? LOOKUP_INTERVAL_MS : RECHECK_INTERVAL_MS;
+    if (this.findAppId && this.monotonicNow() - this.lookedUpAt >= interval) {
+      this.lookedUpAt = this.monotonicNow();
+      try {
+        this.id = await this.findAppId();
+      } catch {
+        // The store is unreachable: the change being reported fails on its own anyway.
+      }
+    }
     return this.id !== null;
   }
 
