@@ -254,6 +254,10 @@ describe.each(await backends())('%s', (backend) => {
       (n: number) => n >= 4,
       { what: 'four attempts logged' },
     );
+    // The reserved application holds them, reachable by its uid and left out of the application list.
+    const opsApp = (await api('GET', `/api/v1/app/${OPERATIONAL_APP_UID}`)).body;
+    expect(opsApp.uid).toBe(OPERATIONAL_APP_UID);
+    expect(((await api('GET', '/api/v1/app?limit=250')).body.data as { id: string }[]).map((a) => a.id)).not.toContain(opsApp.id);
     // Changes to operational endpoints themselves raise no operational event, and the disabled one got nothing.
     expect(deletions.requests).toHaveLength(1);
     expect(disabledRx.requests).toHaveLength(0);

@@ -218,6 +218,8 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     await page.getByRole('checkbox', { name: /message\.attempt\.exhausted/ }).check();
     await page.getByRole('button', { name: 'Create operational endpoint' }).click();
     await page.getByRole('heading', { name: `${receiver.url}/ops-from-page`, level: 1 }).waitFor();
+    // Its pages lead back to the operational page (the application is not in the application list).
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Operational webhooks', exact: true }).waitFor();
     const listed = expectStatus(await tw.api('GET', '/api/v1/operational-webhook/endpoint'), 200, 'operational endpoints').body.data as any[];
     expect(listed).toHaveLength(1);
     const created = listed[0];

@@ -5,8 +5,7 @@
 import { newId } from '../domain/ids.js';
 import type { Application, Attempt, Endpoint, Message } from '../domain/types.js';
 
-/** uid of the application that holds operational events (created with the first operational endpoint). */
-export const OPERATIONAL_APP_UID = 'tapwire-operational';
+export { OPERATIONAL_APP_UID } from '../domain/operational.js';
 /** uid of the endpoint in it that TAPWIRE_OPERATIONAL_WEBHOOK_URL configures. */
 export const OPERATIONAL_ENDPOINT_UID = 'tapwire-operational';
 

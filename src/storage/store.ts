@@ -295,6 +295,7 @@ export interface Store {
   updateApplication(app: Application): Promise<Application>;
   /** Delete the application and everything it owns. False when it did not exist. */
   deleteApplication(id: string): Promise<boolean>;
+  /** Every application but the reserved operational one (uid OPERATIONAL_APP_UID, domain/operational.ts). */
   listApplications(query: ListQuery): Promise<Page<Application>>;
 
   // Endpoints -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import {
   timeElement,
 } from './dom.js';
 import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIfChanged, windowOf, windowPicker } from './pages-operator.js';
-import { eventTypesFor } from './pages-operational.js';
+import { eventTypesFor, OPERATIONAL_APP_UID } from './pages-operational.js';
 
 /** @typedef {import('./app.js').PageContext} PageContext */
 
@@ -46,7 +46,8 @@ function appPath(ctx) {
 }
 
 /**
- * Breadcrumbs: operators see Applications › app › …; the portal starts at its application.
+ * Breadcrumbs: operators see Applications › app › … (Operational webhooks › … for the operational
+ * application); the portal starts at its application.
  * @param {PageContext} ctx
  * @param {any} app
  * @param {(Node | string)[]} rest
@@ -54,7 +55,8 @@ function appPath(ctx) {
 function crumbs(ctx, app, ...rest) {
   /** @type {(Node | string)[]} */
   const items = [];
-  if (ctx.session.kind === 'admin') items.push(link('/apps', 'Applications'));
+  // The operational application is not in the application list: its endpoints belong to that page.
+  if (ctx.session.kind === 'admin') items.push(app.uid === OPERATIONAL_APP_UID ? link('/operational', 'Operational webhooks') : link('/apps', 'Applications'));
   items.push(rest.length ? link(`/apps/${enc(app.id)}`, app.name) : app.name);
   items.push(...rest);
   return h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', {}, items.map((item, i) => h('li', { 'aria-current': i === items.length - 1 ? 'page' : null }, item))));
