@@ -86,7 +86,7 @@ describe.each(await backends())('%s', (backend) => {
     });
 
     it('never assigns innerHTML or evaluates strings in the page scripts', async () => {
-      for (const file of ['app.js', 'api.js', 'dom.js', 'chart.js', 'pages-app.js', 'pages-operator.js']) {
+      for (const file of ['app.js', 'api.js', 'dom.js', 'chart.js', 'pages-app.js', 'pages-operator.js', 'pages-operational.js']) {
         const text = await (await get(`/dashboard/${file}`)).text();
         expect(text, file).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
       }

@@ -231,6 +231,64 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     expect(receiver.requests.filter((r) => r.path === '/later')).toEqual([]);
   });
 
+  it('lists, creates, edits and deletes operational webhook endpoints, with their secret and headers', async () => {
+    const page = await newPage();
+    await page.goto(`${tw.url}/`);
+    await page.getByLabel('Access token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operational webhooks' }).click();
+    await page.getByRole('heading', { name: 'Operational webhooks', level: 1 }).waitFor();
+    await page.getByText('No operational endpoints').waitFor();
+
+    // The picker offers the operational events, not the catalogue.
+    await page.getByLabel('Endpoint URL').fill(`${receiver.url}/ops-from-page`);
+    await page.getByLabel('Description').fill('Pager');
+    await page.getByLabel('Only the types chosen below').check();
+    expect(await page.getByRole('checkbox', { name: /invoice\.paid/ }).count()).toBe(0);
+    await page.getByRole('checkbox', { name: /endpoint\.disabled/ }).check();
+    await page.getByRole('checkbox', { name: /message\.attempt\.exhausted/ }).check();
+    await page.getByRole('button', { name: 'Create operational endpoint' }).click();
+    await page.getByRole('heading', { name: `${receiver.url}/ops-from-page`, level: 1 }).waitFor();
+    // Its pages lead back to the operational page (the application is not in the application list).
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Operational webhooks', exact: true }).waitFor();
+    const listed = expectStatus(await tw.api('GET', '/api/v1/operational-webhook/endpoint'), 200, 'operational endpoints').body.data as any[];
+    expect(listed).toHaveLength(1);
+    const created = listed[0];
+    expect(created).toMatchObject({ url: `${receiver.url}/ops-from-page`, description: 'Pager', filterTypes: ['endpoint.disabled', 'message.attempt.exhausted'] });
+    const opsPath = `/api/v1/operational-webhook/endpoint/${created.id}`;
+    const firstSecret = expectStatus(await tw.api('GET', `${opsPath}/secret`), 200, 'secret').body.key as string;
+
+    // Settings: edit the filter, rotate the secret, add a header, through the ordinary endpoint pages.
+    await page.getByRole('link', { name: 'Settings and secret' }).click();
+    await page.getByRole('heading', { name: 'Signing secret' }).waitFor();
+    expect(await page.getByRole('textbox', { name: 'Secret', exact: true }).inputValue()).toBe(firstSecret);
+    await page.getByRole('checkbox', { name: /endpoint\.enabled/ }).check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved').waitFor();
+    expect(expectStatus(await tw.api('GET', opsPath), 200, 'get').body.filterTypes).toEqual(['endpoint.disabled', 'endpoint.enabled', 'message.attempt.exhausted']);
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByText('Secret rotated').waitFor();
+    const rotated = expectStatus(await tw.api('GET', `${opsPath}/secret`), 200, 'secret').body.key as string;
+    expect(rotated).not.toBe(firstSecret);
+    expect(await page.getByRole('textbox', { name: 'Secret', exact: true }).inputValue()).toBe(rotated);
+    await page.getByLabel('Header name').fill('X-Team');
+    await page.getByLabel('Value').fill('sre');
+    await page.getByRole('button', { name: 'Add header' }).click();
+    await page.getByRole('cell', { name: 'X-Team', exact: true }).waitFor();
+    expect(expectStatus(await tw.api('GET', `${opsPath}/headers`), 200, 'headers').body.headers).toEqual({ 'X-Team': 'sre' });
+
+    // Back on the list, then delete it.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operational webhooks' }).click();
+    await page.getByRole('link', { name: `${receiver.url}/ops-from-page` }).click();
+    await page.getByRole('link', { name: 'Settings and secret' }).click();
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByText('Endpoint deleted').waitFor();
+    expect(expectStatus(await tw.api('GET', '/api/v1/operational-webhook/endpoint'), 200, 'list').body.data).toEqual([]);
+  });
+
   it('renders payloads that contain HTML or script as plain text', async () => {
     const dialogs: string[] = [];
     const payload = {

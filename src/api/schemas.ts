@@ -493,6 +493,61 @@ export function ListResponse(item: TSchema, name: string): TSchema {
   );
 }
 
+// Integrations (keys of one application) and operational webhook endpoints -------------------
+const IntegrationFeatureFlags = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN }), {
+  maxItems: 25,
+  description: 'The feature flags whose event types the key may see (as a portal token with these flags)',
+});
+const integrationFields = { name: Type.String({ minLength: 1, maxLength: 1024, pattern: NoControlChars }), featureFlags: Type.Optional(Nullable(IntegrationFeatureFlags)) };
+export const IntegrationIn = Type.Object(integrationFields, { title: 'IntegrationIn' });
+export const IntegrationUpdate = Type.Object(integrationFields, { title: 'IntegrationUpdate' });
+export const IntegrationOut = Type.Object(
+  { id: Type.String({ description: 'integ_…' }), name: Type.String(), featureFlags: Type.Array(Type.String()), createdAt: Timestamp, updatedAt: Timestamp },
+  { title: 'IntegrationOut' },
+);
+export const IntegrationKeyOut = Type.Object(
+  { key: Type.String({ description: 'A bearer token scoped to the application (`tw_integ_…`); it never expires' }) },
+  { title: 'IntegrationKeyOut' },
+);
+
+const operationalEndpointFields = {
+  url: Url,
+  description: Type.Optional(Type.String({ maxLength: 4096, pattern: NoControlChars })),
+  uid: Type.Optional(Nullable(Uid)),
+  disabled: Type.Optional(Type.Boolean()),
+  eventTypes: Type.Optional(Nullable(Type.Array(EventTypeName, { maxItems: 100, description: 'Operational event types sent to it (endpoint.created, message.attempt.exhausted…); absent or null: all' }))),
+  filterTypes: Type.Optional(Nullable(Type.Array(EventTypeName, { maxItems: 100, description: 'The 1.x name of eventTypes' }))),
+  throttleRate: Type.Optional(Nullable(ThrottleRate)),
+  rateLimit: Type.Optional(Nullable(ThrottleRate)),
+  metadata: Type.Optional(Metadata),
+};
+export const OperationalWebhookEndpointIn = Type.Object(
+  {
+    ...operationalEndpointFields,
+    secret: Type.Optional(Nullable(Type.String({ description: 'Signing secret; generated when absent (the formats of an endpoint secret)' }))),
+    headers: Type.Optional(Nullable(Headers)),
+  },
+  { title: 'OperationalWebhookEndpointIn' },
+);
+export const OperationalWebhookEndpointUpdate = Type.Object(operationalEndpointFields, { title: 'OperationalWebhookEndpointUpdate' });
+export const OperationalWebhookEndpointOut = Type.Object(
+  {
+    id: Type.String({ description: 'ep_…' }),
+    url: Type.String(),
+    description: Type.String(),
+    uid: Type.Optional(Uid),
+    disabled: Type.Boolean(),
+    eventTypes: Type.Optional(Type.Array(Type.String())),
+    filterTypes: Type.Optional(Type.Array(Type.String())),
+    throttleRate: Type.Optional(Type.Integer()),
+    rateLimit: Type.Optional(Type.Integer()),
+    metadata: Metadata,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: 'OperationalWebhookEndpointOut' },
+);
+
 // Tapwire additions for the dashboard ---------------------------------------------------------
 
 export const AttemptsOverTimeOut = Type.Object(

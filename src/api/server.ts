@@ -19,6 +19,8 @@ import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes } from './routes/health.js';
+import { integrationRoutes } from './routes/integrations.js';
+import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { statsRoutes } from './routes/stats.js';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
@@ -222,6 +224,8 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...eventTypeRoutes(ctx),
     ...authRoutes(ctx),
     ...statsRoutes(ctx),
+    ...integrationRoutes(ctx),
+    ...operationalWebhookRoutes(ctx),
     ...dashboardRoutes(ctx),
   ];
 }

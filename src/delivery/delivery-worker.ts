@@ -627,7 +627,7 @@ export class DeliveryWorker {
     const none = { messages: [], messagesIfEndpointDisabled: [] };
     const { delivery, message, endpoint } = job;
     const ops = this.operational;
-    if (!ops || !ops.covers(delivery.appId) || !endpoint) return none;
+    if (!ops || !endpoint || !(await ops.ready()) || !ops.covers(delivery.appId)) return none;
     const types: AttemptEventType[] = [];
     if (delivery.triggerType === 'scheduled') {
       const attemptsMade = delivery.attemptCount + 1;

@@ -5,8 +5,7 @@
 import { newId } from '../domain/ids.js';
 import type { Application, Attempt, Endpoint, Message } from '../domain/types.js';
 
-/** uid of the application that holds operational events (created at startup when configured). */
-export const OPERATIONAL_APP_UID = 'tapwire-operational';
+export { OPERATIONAL_APP_UID } from '../domain/operational.js';
 /** uid of the endpoint in it that TAPWIRE_OPERATIONAL_WEBHOOK_URL configures. */
 export const OPERATIONAL_ENDPOINT_UID = 'tapwire-operational';
 
@@ -31,18 +30,82 @@ export type DisableTrigger = 'automatic' | 'manual';
 type AppRef = Pick<Application, 'id' | 'uid'>;
 type EndpointRef = Pick<Endpoint, 'id' | 'uid'>;
 
+/** Every operational event type, in the order the docs list them: what an operational endpoint may filter on. */
+export const OPERATIONAL_EVENT_TYPES: readonly OperationalEventType[] = [
+  'endpoint.created',
+  'endpoint.updated',
+  'endpoint.deleted',
+  'endpoint.disabled',
+  'endpoint.enabled',
+  'message.attempt.failing',
+  'message.attempt.exhausted',
+  'message.attempt.recovered',
+];
+
+/** While the operational application is not known, look for it again at most this often (another process may create it). */
+const LOOKUP_INTERVAL_MS = 5_000;
+/** Once known, check it again this often (another process may have deleted it, or made a new one). */
+const RECHECK_INTERVAL_MS = 60_000;
+
 /**
  * Builds operational events as messages for the operational application. Events about that
  * application's own endpoints and deliveries are never raised (see {@link covers}): reporting on
  * the reporting channel could loop.
+ *
+ * The application exists once an operational endpoint was created (through the API, or at start
+ * from TAPWIRE_OPERATIONAL_WEBHOOK_URL); until then no event is built or stored. A process that
+ * started before another one created it finds it through {@link ready}, which looks it up again
+ * at most every LOOKUP_INTERVAL_MS while it is unknown, and every RECHECK_INTERVAL_MS once known (it
+ * may have been deleted, or made again with a new id, by another process).
  */
 export class OperationalEvents {
-  /** @param appId id of the operational application. */
-  constructor(readonly appId: string) {}
+  private id: string | null;
+  private lookedUpAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * @param appId id of the operational application, null when it does not exist (yet).
+   * @param findAppId looks the application up (by its uid); absent: only {@link adopt} sets it.
+   */
+  constructor(
+    appId: string | null,
+    private readonly findAppId: (() => Promise<string | null>) | null = null,
+    private readonly monotonicNow: () => number = () => performance.now(),
+  ) {
+    this.id = appId;
+  }
+
+  /** The operational application's id; null while it is not known. */
+  get appId(): string | null {
+    return this.id;
+  }
+
+  /** The operational application was created (or found) with this id. */
+  adopt(appId: string): void {
+    this.id = appId;
+    this.lookedUpAt = this.monotonicNow();
+  }
+
+  /**
+   * Whether events can be built: the operational application is known. It is looked up again every
+   * LOOKUP_INTERVAL_MS while unknown and every RECHECK_INTERVAL_MS once known; a failed lookup keeps
+   * what was known (events are never what makes a request fail).
+   */
+  async ready(): Promise<boolean> {
+    const interval = this.id === null ? LOOKUP_INTERVAL_MS : RECHECK_INTERVAL_MS;
+    if (this.findAppId && this.monotonicNow() - this.lookedUpAt >= interval) {
+      this.lookedUpAt = this.monotonicNow();
+      try {
+        this.id = await this.findAppId();
+      } catch {
+        // The store is unreachable: the change being reported fails on its own anyway.
+      }
+    }
+    return this.id !== null;
+  }
 
   /** Whether changes in this application raise operational events (every application but ours). */
   covers(appId: string): boolean {
-    return appId !== this.appId;
+    return appId !== this.id;
   }
 
   /** endpoint.created / updated / deleted / enabled: `{appId, appUid, endpointId, endpointUid}`. */
@@ -76,9 +139,10 @@ export class OperationalEvents {
 
   /** `{"type", "timestamp", "data"}` as a message of the operational application, with eventType = type. */
   private message(type: OperationalEventType, data: Record<string, unknown>, now: Date): Message {
+    if (this.id === null) throw new Error('operational events need the operational application (await ready() first)');
     return {
       id: newId('msg', now.getTime()),
-      appId: this.appId,
+      appId: this.id,
       eventId: null,
       eventType: type,
       payload: JSON.stringify({ type, timestamp: now.toISOString(), data }),

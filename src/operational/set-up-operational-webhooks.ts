@@ -1,6 +1,8 @@
-// At startup, make the configuration true in the database: the reserved operational application
-// exists and its endpoint points at TAPWIRE_OPERATIONAL_WEBHOOK_URL with the configured secret.
-// Every process (api and worker roles alike) runs this; it is idempotent and safe to race.
+// At startup: find the reserved operational application (its endpoints are the operational webhook
+// endpoints, managed through /api/v1/operational-webhook/endpoint), and when
+// TAPWIRE_OPERATIONAL_WEBHOOK_URL is set, make that configuration true in the database: the
+// application exists and its endpoint with uid `tapwire-operational` points at the URL with the
+// configured secret. Every process (api and worker roles alike) runs this; it is idempotent and safe to race.
 import { ConfigError, ENV } from '../config/config.js';
 import { TapwireError } from '../errors/tapwire-error.js';
 import { createApplication, isConflict } from '../services/applications.js';
@@ -9,18 +11,21 @@ import { createEndpoint, patchEndpoint, type EndpointInput } from '../services/e
 import { OPERATIONAL_APP_UID, OPERATIONAL_ENDPOINT_UID, OperationalEvents } from './operational-events.js';
 
 /**
- * Create or update the operational application (uid `tapwire-operational`) and its endpoint (uid
- * `tapwire-operational`) from `ctx.config`, and return the event builder the API and the worker
- * use; null when TAPWIRE_OPERATIONAL_WEBHOOK_URL is not set (then nothing is sent or stored).
+ * Return the event builder the API and the worker share. Operational events are built whenever the
+ * operational application (uid `tapwire-operational`) exists, that is once an operational endpoint
+ * was created (through the API, or here); they reach whichever of its endpoints are enabled and
+ * accept them.
  *
- * The URL, the secret (when configured; otherwise the one generated on first start is kept) and
- * `disabled = false` are imposed on every start; anything else an operator changed through the API
- * (filters, headers, more endpoints) stays. Throws ConfigError when the URL is not allowed (https
- * only, private networks).
+ * With TAPWIRE_OPERATIONAL_WEBHOOK_URL set, the application and its endpoint with uid
+ * `tapwire-operational` are created or updated: the URL, the secret (when configured; otherwise the
+ * one generated on first start is kept) and `disabled = false` are imposed on every start; anything
+ * else an operator changed through the API (filters, headers, more endpoints) stays. Throws
+ * ConfigError when the URL is not allowed (https only, private networks).
  */
-export async function setUpOperationalWebhooks(ctx: ServiceContext): Promise<OperationalEvents | null> {
+export async function setUpOperationalWebhooks(ctx: ServiceContext): Promise<OperationalEvents> {
+  const findAppId = async (): Promise<string | null> => (await ctx.store.getApplication(OPERATIONAL_APP_UID))?.id ?? null;
   const url = ctx.config.operationalWebhookUrl;
-  if (!url) return null;
+  if (!url) return new OperationalEvents(await findAppId(), findAppId);
   const secret = ctx.config.operationalWebhookSecret;
   const { app } = await createApplication(ctx, { uid: OPERATIONAL_APP_UID, name: 'Tapwire operational webhooks' }, { getIfExists: true });
   try {
@@ -53,5 +58,5 @@ export async function setUpOperationalWebhooks(ctx: ServiceContext): Promise<Ope
     }
     throw error;
   }
-  return new OperationalEvents(app.id);
+  return new OperationalEvents(app.id, findAppId);
 }

@@ -125,8 +125,12 @@ export async function logout(ctx: ServiceContext, principal: Principal): Promise
   if (principal.kind !== 'app') {
     throw new TapwireError('generic_error', { detail: 'Only application tokens can log out; replace an admin token with `tapwire token rotate-admin`' });
   }
-  await ctx.store.revokeTokens({ at: ctx.clock.now(), tokenHash: principal.tokenHash });
+  const revoked = await ctx.store.revokeTokens({ at: ctx.clock.now(), tokenHash: principal.tokenHash });
   ctx.lookups?.forgetTokens(principal.appId);
+  // Integration keys are not revocable this way (see Store.revokeTokens); they end by rotation.
+  if (revoked === 0) {
+    throw new TapwireError('generic_error', { detail: "An integration key cannot log out; rotate it (POST …/integration/{integ_id}/key/rotate) or delete the integration" });
+  }
 }
 
 /**

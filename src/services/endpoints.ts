@@ -9,6 +9,7 @@ import { SigningError, generateSecret, normalizeSecret, verificationKeyOf } from
 import type { EndpointStats, ListQuery, Page, Store } from '../storage/store.js';
 import { checkUid, getApplication, isConflict, throttleRateOf } from './applications.js';
 import { seesFeatures } from '../domain/token-scopes.js';
+import { OPERATIONAL_EVENT_TYPES } from '../operational/operational-events.js';
 import type { ServiceContext } from './context.js';
 
 /** Fields a client may set on an endpoint; undefined = not given (aliases already merged). */
@@ -32,6 +33,11 @@ export interface EndpointInput {
    * exceed the worker's slots. Absent: the admin token, not restricted.
    */
   portal?: { featureFlags: readonly string[] };
+  /**
+   * Not a field: an operational webhook endpoint. Its eventTypes name operational events
+   * (endpoint.created…, OPERATIONAL_EVENT_TYPES), not the event-type catalogue.
+   */
+  operational?: boolean;
 }
 
 /** The most an endpoint's metadata may hold, as JSON: it is stored and sent back with every read. */
@@ -41,9 +47,9 @@ export const MAX_METADATA_BYTES = 4096;
 const RESEAL_BATCH = 500;
 
 /**
- * Seal every endpoint's secrets and header values under the store's current key, in batches of
+ * Seal every endpoint's secrets and header values, and every integration's key, under the store's current key, in batches of
  * RESEAL_BATCH (one transaction each, holding its rows), until none is left or `stop()` says so
- * between batches. Returns how many endpoints were rewritten. `tapwire key rotate` and the pass of
+ * between batches. Returns how many endpoints and integrations were rewritten. `tapwire key rotate` and the pass of
  * every server at start run this.
  */
 export async function resealEndpointSecrets(store: Store, stop: () => boolean = () => false): Promise<number> {
@@ -52,6 +58,14 @@ export async function resealEndpointSecrets(store: Store, stop: () => boolean = 
   do {
     if (stop()) break;
     const batch: { resealed: number; lastId: string | null } = await store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
+    resealed += batch.resealed;
+    afterId = batch.lastId;
+  } while (afterId !== null);
+  // Integration keys are sealed the same way (services/integrations.ts).
+  afterId = null;
+  do {
+    if (stop()) break;
+    const batch: { resealed: number; lastId: string | null } = await store.resealIntegrationKeys({ afterId, limit: RESEAL_BATCH });
     resealed += batch.resealed;
     afterId = batch.lastId;
   } while (afterId !== null);
@@ -116,7 +130,7 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
   await checkRoomForEndpoint(ctx, app);
-  return saveWithEvents(ctx, operationalEvents(ctx, app, null, endpoint, now), (messages) => ctx.store.createEndpoint(endpoint, { messages }));
+  return saveWithEvents(ctx, await operationalEvents(ctx, app, null, endpoint, now), (messages) => ctx.store.createEndpoint(endpoint, { messages }));
 }
 
 export async function getEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<Endpoint> {
@@ -165,7 +179,7 @@ export async function upsertEndpoint(
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
   await applyChecked(ctx, endpoint, input, true);
-  const messages = operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
+  const messages = await operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
   return { endpoint: await saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m })), created: false };
 }
 
@@ -192,14 +206,14 @@ export async function patchEndpoint(
   }
   if (input.concurrencyLimit !== undefined) setConcurrencyLimit(endpoint, input.concurrencyLimit);
   await applyChecked(ctx, endpoint, input, false);
-  const messages = operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
+  const messages = await operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
   return saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m }));
 }
 
 export async function deleteEndpoint(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<void> {
   const { app, endpoint } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const now = ctx.clock.now();
-  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, null, now), (messages) =>
+  await saveWithEvents(ctx, await operationalEvents(ctx, app, endpoint, null, now), (messages) =>
     ctx.store.deleteEndpoint(endpoint.appId, endpoint.id, now, { messages }),
   );
 }
@@ -237,7 +251,7 @@ export async function rotateEndpointSecret(
     updatedAt: now,
   };
   // Svix sends endpoint.updated on rotation too (svix-webhooks#816).
-  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, rotated, now), (messages) => ctx.store.updateEndpoint(rotated, { messages }));
+  await saveWithEvents(ctx, await operationalEvents(ctx, app, endpoint, rotated, now), (messages) => ctx.store.updateEndpoint(rotated, { messages }));
 }
 
 /** The headers to show: sensitive values are hidden and only their names listed. */
@@ -269,7 +283,7 @@ export async function updateEndpointHeaders(
   }
   const cleaned = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== null)) as Record<string, string>;
   const updated: Endpoint = { ...endpoint, headers: checkHeaders(cleaned), updatedAt: ctx.clock.now() };
-  await saveWithEvents(ctx, operationalEvents(ctx, app, endpoint, updated, updated.updatedAt), (messages) => ctx.store.updateEndpoint(updated, { messages }));
+  await saveWithEvents(ctx, await operationalEvents(ctx, app, endpoint, updated, updated.updatedAt), (messages) => ctx.store.updateEndpoint(updated, { messages }));
 }
 
 /** Longest stats window (28 days), with 5 minutes of slack for clock skew. */
@@ -323,9 +337,9 @@ export function checkRecoverWindow(endpoint: Endpoint, input: { since: Date; unt
  * `manual`) when the change flips `disabled`. None when operational webhooks are off, or for the
  * operational application's own endpoints.
  */
-function operationalEvents(ctx: ServiceContext, app: Application, before: Endpoint | null, after: Endpoint | null, now: Date): Message[] {
+async function operationalEvents(ctx: ServiceContext, app: Application, before: Endpoint | null, after: Endpoint | null, now: Date): Promise<Message[]> {
   const ops = ctx.operational;
-  if (!ops || !ops.covers(app.id)) return [];
+  if (!ops || !(await ops.ready()) || !ops.covers(app.id)) return [];
   if (!before) return after ? [ops.endpointEvent('endpoint.created', app, after, now)] : [];
   if (!after) return [ops.endpointEvent('endpoint.deleted', app, before, now)];
   const events = [ops.endpointEvent('endpoint.updated', app, after, now)];
@@ -360,7 +374,11 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
     endpoint.url = input.url;
   }
   if (input.eventTypes !== undefined) {
-    endpoint.eventTypes = await checkEventTypes(ctx, input.eventTypes, input.portal?.featureFlags ?? null);
+    // The operational application's endpoints filter on operational events, whichever API made them.
+    const operational = input.operational === true || (ctx.operational?.appId != null && ctx.operational.appId === endpoint.appId);
+    endpoint.eventTypes = operational
+      ? checkOperationalEventTypes(input.eventTypes)
+      : await checkEventTypes(ctx, input.eventTypes, input.portal?.featureFlags ?? null);
   }
   if (input.channels !== undefined) {
     endpoint.channels = input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null;
@@ -377,6 +395,18 @@ async function checkEventTypes(ctx: ServiceContext, names: string[] | null, feat
     const type = await ctx.store.getEventType(name);
     if (!type || type.archived || !seesFeatures(type.featureFlags, featureFlags)) {
       throw validationError(['body', 'filterTypes', index], `Event type '${name}' does not exist; create it first`, 'value_error');
+    }
+  }
+  return unique;
+}
+
+/** An operational endpoint's filter: operational event types only. An empty list means "all". */
+function checkOperationalEventTypes(names: string[] | null): string[] | null {
+  if (names === null || names.length === 0) return null;
+  const unique = [...new Set(names)];
+  for (const [index, name] of unique.entries()) {
+    if (!(OPERATIONAL_EVENT_TYPES as readonly string[]).includes(name)) {
+      throw validationError(['body', 'filterTypes', index], `'${name}' is not an operational event type (${OPERATIONAL_EVENT_TYPES.join(', ')})`, 'value_error');
     }
   }
   return unique;

@@ -13,6 +13,7 @@ import type {
 } from '../domain/types.js';
 import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
 import type { TokenScope } from '../domain/token-scopes.js';
+import type { Integration } from '../domain/integrations.js';
 
 /** The subset of a pino logger the stores use (migrations, connection trouble). */
 export interface StoreLogger {
@@ -255,6 +256,13 @@ export interface TokenRevocation {
   sessionIds?: string[] | null;
 }
 
+/** The token row of an integration's key: its id, the hash of the key and when it was made. */
+export interface IntegrationKeyToken {
+  id: string;
+  tokenHash: string;
+  createdAt: Date;
+}
+
 export interface IdempotentResponse {
   statusCode: number;
   body: string;
@@ -295,6 +303,7 @@ export interface Store {
   updateApplication(app: Application): Promise<Application>;
   /** Delete the application and everything it owns. False when it did not exist. */
   deleteApplication(id: string): Promise<boolean>;
+  /** Every application but the reserved operational one (uid OPERATIONAL_APP_UID, domain/operational.ts). */
   listApplications(query: ListQuery): Promise<Page<Application>>;
 
   // Endpoints -------------------------------------------------------------------------------
@@ -461,6 +470,24 @@ export interface Store {
    * earlier time). Returns how many changed.
    */
   revokeTokens(input: TokenRevocation): Promise<number>;
+
+  // Integrations ----------------------------------------------------------------------------
+  // An integration's key is an app-scoped token row (never expiring, every capability, the
+  // integration's feature flags) that names the integration: revokeTokens and listTokens leave such
+  // rows alone; only rotating the key or deleting the integration (or its application) ends them.
+  /** Insert the integration (its key sealed) and its key's token row, in one transaction. */
+  createIntegration(integration: Integration, token: IntegrationKeyToken): Promise<Integration>;
+  getIntegration(appId: string, id: string): Promise<Integration | null>;
+  /** Newest first by default. */
+  listIntegrations(appId: string, query: ListQuery): Promise<Page<Integration>>;
+  /** New name and feature flags (the key's token gets the flags too); null when it does not exist. */
+  updateIntegration(input: { appId: string; id: string; name: string; featureFlags: string[]; updatedAt: Date }): Promise<Integration | null>;
+  /** Replace the key: the old token row is deleted and `token` inserted, in one transaction; null when it does not exist. */
+  rotateIntegrationKey(input: { appId: string; id: string; key: string; token: IntegrationKeyToken; updatedAt: Date }): Promise<Integration | null>;
+  /** Delete the integration and its key's token row. False when it did not exist. */
+  deleteIntegration(appId: string, id: string): Promise<boolean>;
+  /** As {@link Store.resealEndpoints}, for the sealed keys of integrations. */
+  resealIntegrationKeys(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
   /** The cached 2xx response for this key, if any and not expired. */
   getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
   /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */

@@ -2,6 +2,7 @@
 // with everything the application owns.
 import { describe, expect, it } from 'vitest';
 
+import { OPERATIONAL_APP_UID } from '../../src/domain/operational.js';
 import type { Application } from '../../src/domain/types.js';
 import { store, at, makeApp, makeMessage, collectPages, ids, seedApp, attempt } from './fixtures.js';
 
@@ -44,6 +45,15 @@ export function describeApplications(): void {
 
     it('returns an empty, done page when there is nothing', async () => {
       expect(await store.listApplications({ limit: 10 })).toEqual({ data: [], iterator: null, prevIterator: null, done: true });
+    });
+
+    it('leaves the reserved operational application out of the list, and finds it by uid', async () => {
+      const ops = await store.createApplication(makeApp({ uid: OPERATIONAL_APP_UID, name: 'Operational', createdAt: at(1) }));
+      const customer = await store.createApplication(makeApp({ uid: 'customer', createdAt: at(2) }));
+      const plain = await store.createApplication(makeApp({ createdAt: at(3) }));
+      expect(ids((await store.listApplications({ limit: 10 })).data)).toEqual([customer.id, plain.id]);
+      expect(ids((await store.listApplications({ limit: 10, order: 'descending' })).data)).toEqual([plain.id, customer.id]);
+      expect(await store.getApplication(OPERATIONAL_APP_UID)).toEqual(ops);
     });
 
     it('pages ascending forwards to done and back again with prevIterator', async () => {

@@ -14,6 +14,7 @@ import { describeEndpointLimits } from './endpoint-limits.js';
 import { describeEndpoints } from './endpoints.js';
 import { describeEventTypes } from './event-types.js';
 import { describeHandoff } from './handoff.js';
+import { describeIntegrations } from './integrations.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
@@ -55,6 +56,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeHandoff();
     describeAttempts();
     describeAuth();
+    describeIntegrations();
     describeBackgroundTasks();
     describeBulkOperations();
     describeRetention();

@@ -9,6 +9,7 @@ import { api, ApiError, readToken, saveToken, setUnauthorizedHandler } from './a
 import { button, field, h, replace } from './dom.js';
 import { renderApplications, renderEventTypes, renderOverview } from './pages-operator.js';
 import { renderAppHome, renderEndpointDetail, renderEndpointNew, renderMessageDetail, renderMessages } from './pages-app.js';
+import { renderOperationalWebhooks } from './pages-operational.js';
 
 /** How often the page on screen refreshes while the tab is visible. */
 const REFRESH_MS = 2500;
@@ -39,6 +40,7 @@ const ROUTES = [
   { pattern: '/apps/:app/endpoints/:endpoint', page: renderEndpointDetail },
   { pattern: '/apps/:app/messages/:msg', page: renderMessageDetail },
   { pattern: '/event-types', page: renderEventTypes },
+  { pattern: '/operational', page: renderOperationalWebhooks, adminOnly: true },
 ];
 
 const brand = { name: 'Tapwire' };
@@ -146,7 +148,7 @@ function renderFrame() {
   /** @type {[string, string][]} */
   const links =
     session.kind === 'admin'
-      ? [['/', 'Overview'], ['/apps', 'Applications'], ['/event-types', 'Event types']]
+      ? [['/', 'Overview'], ['/apps', 'Applications'], ['/event-types', 'Event types'], ['/operational', 'Operational webhooks']]
       : [[`/apps/${session.app.id}`, 'Endpoints'], [`/apps/${session.app.id}/messages`, 'Messages'], ['/event-types', 'Event types']];
   // The active link is the longest one the current route starts with.
   const active = links

@@ -24,6 +24,7 @@ import {
   timeElement,
 } from './dom.js';
 import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIfChanged, windowOf, windowPicker } from './pages-operator.js';
+import { eventTypesFor, OPERATIONAL_APP_UID } from './pages-operational.js';
 
 /** @typedef {import('./app.js').PageContext} PageContext */
 
@@ -47,7 +48,8 @@ function appPath(ctx) {
 }
 
 /**
- * Breadcrumbs: operators see Applications › app › …; the portal starts at its application.
+ * Breadcrumbs: operators see Applications › app › … (Operational webhooks › … for the operational
+ * application); the portal starts at its application.
  * @param {PageContext} ctx
  * @param {any} app
  * @param {(Node | string)[]} rest
@@ -55,7 +57,8 @@ function appPath(ctx) {
 function crumbs(ctx, app, ...rest) {
   /** @type {(Node | string)[]} */
   const items = [];
-  if (ctx.session.kind === 'admin') items.push(link('/apps', 'Applications'));
+  // The operational application is not in the application list: its endpoints belong to that page.
+  if (ctx.session.kind === 'admin') items.push(app.uid === OPERATIONAL_APP_UID ? link('/operational', 'Operational webhooks') : link('/apps', 'Applications'));
   items.push(rest.length ? link(`/apps/${enc(app.id)}`, app.name) : app.name);
   items.push(...rest);
   return h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', {}, items.map((item, i) => h('li', { 'aria-current': i === items.length - 1 ? 'page' : null }, item))));
@@ -167,7 +170,7 @@ function eventTypePicker(types, selected) {
  * @param {any[]} types
  * @param {any} [endpoint]
  */
-function endpointFields(types, endpoint) {
+export function endpointFields(types, endpoint) {
   const url = /** @type {HTMLInputElement} */ (h('input', { type: 'url', required: true, value: endpoint?.url ?? '', placeholder: 'https://example.com/webhooks', autocomplete: 'off' }));
   const description = /** @type {HTMLInputElement} */ (h('input', { type: 'text', value: endpoint?.description ?? '', maxlength: 1000 }));
   const rate = /** @type {HTMLInputElement} */ (h('input', { type: 'number', min: 1, max: 65535, step: 1, value: endpoint?.rateLimit ?? '', inputmode: 'numeric' }));
@@ -195,7 +198,8 @@ function endpointFields(types, endpoint) {
 
 /** @param {PageContext} ctx */
 export async function renderEndpointNew(ctx) {
-  const [app, types] = await Promise.all([api('GET', appPath(ctx)), loadEventTypes()]);
+  const app = await api('GET', appPath(ctx));
+  const types = await eventTypesFor(app, loadEventTypes);
   ctx.setTitle('Add endpoint');
   const fields = endpointFields(types);
   const form = h(
@@ -277,7 +281,8 @@ function attemptsTable(attempts, open, options) {
 /** @param {PageContext} ctx */
 export async function renderEndpointDetail(ctx) {
   const epPath = `${appPath(ctx)}/endpoint/${enc(ctx.params.endpoint ?? '')}`;
-  const [app, endpoint, types] = await Promise.all([api('GET', appPath(ctx)), api('GET', epPath), loadEventTypes()]);
+  const [app, endpoint] = await Promise.all([api('GET', appPath(ctx)), api('GET', epPath)]);
+  const types = await eventTypesFor(app, loadEventTypes);
   ctx.setTitle(endpoint.url);
   const appRoute = `/apps/${enc(app.id)}`;
   const route = `${appRoute}/endpoints/${enc(endpoint.id)}`;

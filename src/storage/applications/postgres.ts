@@ -1,4 +1,5 @@
 // Applications on PostgreSQL.
+import { OPERATIONAL_APP_UID } from '../../domain/operational.js';
 import type { Application } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import type { PostgresDatabase } from '../postgres/database.js';
@@ -40,6 +41,6 @@ export class PostgresApplications {
   }
 
   async listApplications(query: ListQuery): Promise<Page<Application>> {
-    return this.db.guard(() => this.db.page<ApplicationRow, Application>(SQL.listApplications, query, 'ascending', {}, (r) => r.id, toRecord));
+    return this.db.guard(() => this.db.page<ApplicationRow, Application>(SQL.listApplications, query, 'ascending', { hiddenUid: OPERATIONAL_APP_UID }, (r) => r.id, toRecord));
   }
 }

@@ -21,8 +21,11 @@ const statements = (f: SqlFragments) => ({
     RETURNING ${APPLICATION}`,
   // Endpoints, messages, deliveries, attempts and tokens go with it through ON DELETE CASCADE.
   deleteApplication: `DELETE FROM applications WHERE id = @id`,
+  // The reserved operational application (@hiddenUid) is Tapwire's own: reachable by its uid, not listed.
   listApplications: `
-    SELECT ${APPLICATION} FROM applications WHERE id {cmp} @cursor ORDER BY id {dir} LIMIT @limit`,
+    SELECT ${APPLICATION} FROM applications
+    WHERE id {cmp} @cursor AND (uid IS NULL OR uid <> @hiddenUid)
+    ORDER BY id {dir} LIMIT @limit`,
 });
 
 export const postgres = statements(pg);

@@ -1,4 +1,5 @@
 // Applications on SQLite.
+import { OPERATIONAL_APP_UID } from '../../domain/operational.js';
 import type { Application } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import { conflictsOf } from '../shared/conflicts.js';
@@ -37,6 +38,6 @@ export class SqliteApplications {
   }
 
   async listApplications(query: ListQuery): Promise<Page<Application>> {
-    return this.db.guard(() => this.db.page<ApplicationRow, Application>(SQL.listApplications, query, 'ascending', {}, (r) => r.id, toRecord));
+    return this.db.guard(() => this.db.page<ApplicationRow, Application>(SQL.listApplications, query, 'ascending', { hiddenUid: OPERATIONAL_APP_UID }, (r) => r.id, toRecord));
   }
 }

@@ -23,13 +23,16 @@ const statements = (f: SqlFragments, d: Spelling) => ({
     VALUES (@id, @tokenHash, @appId, @createdAt, @expiresAt, @readOnly, @capabilities${f.cast('text[]')}, @featureFlags${f.cast('text[]')}, @sessionId)`,
   selectLiveToken: `SELECT ${TOKEN} FROM api_tokens WHERE token_hash = @tokenHash AND ${LIVE}`,
   selectHasAdminToken: `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE app_id IS NULL AND revoked_at IS NULL) AS present`,
-  listAppTokens: `SELECT ${TOKEN} FROM api_tokens WHERE app_id = @appId AND ${LIVE} ORDER BY created_at DESC, id DESC LIMIT @limit`,
+  // An integration's key is listed and ended through its integration (see Store.createIntegration).
+  listAppTokens: `SELECT ${TOKEN} FROM api_tokens WHERE app_id = @appId AND integration_id IS NULL AND ${LIVE} ORDER BY created_at DESC, id DESC LIMIT @limit`,
   listAdminTokens: `SELECT ${TOKEN} FROM api_tokens WHERE app_id IS NULL AND ${LIVE} ORDER BY created_at DESC, id DESC LIMIT @limit`,
   // A token revoked earlier keeps its earlier time: a later expire-all with a grace period never
-  // brings a logged-out token back.
+  // brings a logged-out token back. Integration keys are left alone: they end by rotation or with
+  // their integration, never through expire-all, logout or `tapwire token revoke`.
   revokeTokens: `
     UPDATE api_tokens SET revoked_at = @at
     WHERE (revoked_at IS NULL OR revoked_at > @at)
+      AND integration_id IS NULL
       AND (@tokenHash${f.cast('text')} IS NULL OR token_hash = @tokenHash)
       AND (@id${f.cast('text')} IS NULL OR id = @id)
       AND (@appId${f.cast('text')} IS NULL OR app_id = @appId)

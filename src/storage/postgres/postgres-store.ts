@@ -11,6 +11,7 @@ import { PostgresDeliveries } from '../deliveries/postgres.js';
 import { postgres as deliveriesSql } from '../deliveries/sql.js';
 import { PostgresEndpoints } from '../endpoints/postgres.js';
 import { PostgresEventTypes } from '../event-types/postgres.js';
+import { PostgresIntegrations } from '../integrations/postgres.js';
 import { PostgresMessages } from '../messages/postgres.js';
 import { PostgresRetention } from '../retention/postgres.js';
 import { StoreOfParts, type StoreParts } from '../shared/store-of-parts.js';
@@ -41,6 +42,7 @@ function postgresParts(db: PostgresDatabase): StoreParts {
     completion: new PostgresCompletion(db, messages),
     attempts: new PostgresAttempts(db),
     auth: new PostgresAuth(db),
+    integrations: new PostgresIntegrations(db),
     backgroundTasks: new PostgresBackgroundTasks(db),
     retention: new PostgresRetention(db),
     stats: new PostgresStats(db),

@@ -9,6 +9,7 @@ import * as completion from '../deliveries/completion/sql.js';
 import * as deliveries from '../deliveries/sql.js';
 import * as endpoints from '../endpoints/sql.js';
 import * as eventTypes from '../event-types/sql.js';
+import * as integrations from '../integrations/sql.js';
 import * as messages from '../messages/sql.js';
 import * as retention from '../retention/sql.js';
 import * as stats from '../stats/sql.js';
@@ -42,6 +43,7 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   },
   attempts: { sql: attempts },
   auth: { sql: auth },
+  integrations: { sql: integrations },
   'background-tasks': { sql: backgroundTasks },
   retention: { sql: retention },
   stats: { sql: stats },

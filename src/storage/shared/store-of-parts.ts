@@ -13,6 +13,7 @@ export const OPERATIONS = {
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
+  integrations: ['createIntegration', 'getIntegration', 'listIntegrations', 'updateIntegration', 'rotateIntegrationKey', 'deleteIntegration', 'resealIntegrationKeys'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask', 'runBulkReplayBatch', 'runPurgeContentBatch', 'finishBackgroundTask'],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],

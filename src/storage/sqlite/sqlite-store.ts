@@ -12,6 +12,7 @@ import { SqliteCompletion } from '../deliveries/completion/sqlite.js';
 import { SqliteDeliveries } from '../deliveries/sqlite.js';
 import { SqliteEndpoints } from '../endpoints/sqlite.js';
 import { SqliteEventTypes } from '../event-types/sqlite.js';
+import { SqliteIntegrations } from '../integrations/sqlite.js';
 import { SqliteMessages } from '../messages/sqlite.js';
 import { SqliteRetention } from '../retention/sqlite.js';
 import { sealerFor } from '../shared/secret-box.js';
@@ -46,6 +47,7 @@ function sqliteParts(database: SqliteDatabase): StoreParts {
     completion: new SqliteCompletion(database, messages),
     attempts: new SqliteAttempts(database),
     auth: new SqliteAuth(database),
+    integrations: new SqliteIntegrations(database),
     backgroundTasks: new SqliteBackgroundTasks(database),
     retention: new SqliteRetention(database),
     stats: new SqliteStats(database),
