@@ -21,6 +21,8 @@ import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { statsRoutes } from './routes/stats.js';
+import { statisticsRoutes } from './routes/statistics.js';
+import { environmentRoutes } from './routes/environment.js';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
 import { registerTokenRateLimits, type TokenRateLimiter } from './token-rate-limit.js';
@@ -222,6 +224,8 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...eventTypeRoutes(ctx),
     ...authRoutes(ctx),
     ...statsRoutes(ctx),
+    ...statisticsRoutes(ctx, options),
+    ...environmentRoutes(ctx),
     ...dashboardRoutes(ctx),
   ];
 }

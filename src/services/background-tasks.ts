@@ -1,6 +1,7 @@
 // Background tasks: replay-missing (every message of an application since a time that never
-// reached an endpoint) runs in batches after the API answers 202, with progress readable through
-// GET /api/v1/background-task/{id}; a task left running by a stopped process is resumed by another.
+// reached an endpoint) and the statistics over every application (statistics.ts) run in batches
+// after the API answers 202, with progress readable through GET /api/v1/background-task/{id}; a
+// task left running by a stopped process is resumed by another.
 import { randomBytes } from 'node:crypto';
 import {
   BACKGROUND_TASK_KINDS,
@@ -15,6 +16,7 @@ import type { BackgroundTaskListQuery, ListQuery, Page } from '../storage/store.
 import type { Principal } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { getEndpoint, recoverEndpoint } from './endpoints.js';
+import { runStatisticsBatch } from './statistics.js';
 
 /**
  * Furthest back a replay may reach: 90 days, the longest payload retention
@@ -24,9 +26,15 @@ import { getEndpoint, recoverEndpoint } from './endpoints.js';
  */
 export const MAX_REPLAY_WINDOW_MS = 90 * 86_400_000;
 
+/** The kinds a runner works through in batches (recover is done before its request answers). */
+const BATCHED_KINDS: readonly BackgroundTaskKind[] = ['endpoint.replay', 'application.stats', 'event-type.aggregate'];
+
 /** Defaults of {@link BackgroundTaskRunnerOptions}. */
 export const BACKGROUND_TASK_DEFAULTS = {
-  /** Messages looked at per batch (one transaction each): short enough never to stall deliveries. */
+  /**
+   * Items per batch: messages looked at by a replay (one transaction each), applications counted
+   * by a statistics task (one read each). Short enough never to stall deliveries.
+   */
   batchSize: 500,
   /**
    * How long a process's claim on a task holds without a batch renewing it. A process that stops
@@ -38,7 +46,7 @@ export const BACKGROUND_TASK_DEFAULTS = {
 } as const;
 
 export interface BackgroundTaskRunnerOptions {
-  /** Messages per batch (default 500). */
+  /** Messages (replays) or applications (statistics) per batch (default 500). */
   batchSize?: number;
   /** Lease of a running task (default 30 s); see {@link BACKGROUND_TASK_DEFAULTS}. */
   leaseMs?: number;
@@ -138,26 +146,21 @@ export class BackgroundTaskRunner {
 
   private async drive(task: BackgroundTask): Promise<void> {
     const log = this.ctx.logger.child({ taskId: task.id, appId: task.appId, task: task.task });
-    if (task.task !== 'endpoint.replay') {
-      // Only replays run in batches. Another kind left running is a newer version's: leave it to that.
+    if (!BATCHED_KINDS.includes(task.task)) {
+      // Only these run in batches. Another kind left running is a newer version's: leave it to that.
       log.warn({}, 'background task of an unknown kind left alone');
       await this.release(task.id, null, log);
       return;
     }
+    let current = task;
     for (;;) {
       if (this.closed) {
         await this.release(task.id, null, log);
         return;
       }
-      let result: Awaited<ReturnType<ServiceContext['store']['runReplayMissingBatch']>>;
+      let result: { task: BackgroundTask; queued: number } | null;
       try {
-        result = await this.ctx.store.runReplayMissingBatch({
-          taskId: task.id,
-          leaseOwner: this.leaseOwner,
-          now: this.ctx.clock.now(),
-          leaseMs: this.leaseMs,
-          limit: this.batchSize,
-        });
+        result = await this.runBatch(current);
       } catch (error) {
         if (error instanceof TapwireError && error.code === 'store_unavailable') {
           // Keep the lease: it expires, and a maintenance round (here or elsewhere) resumes the task.
@@ -174,15 +177,30 @@ export class BackgroundTaskRunner {
         log.info({}, 'background task no longer held');
         return;
       }
+      current = result.task;
       if (result.queued > 0) this.ctx.notifyDeliveriesQueued();
       await this.onBatch?.(result.task);
       if (result.task.status !== 'running') {
-        log.info({ status: result.task.status, ...result.task.data }, 'background task ended');
+        log.info({ status: result.task.status, batches: result.task.data.batches, error: result.task.data.error }, 'background task ended');
         return;
       }
       // Let deliveries and API requests in between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * One batch of `task` as this runner holds it. A replay's batch reads and writes in one store
+   * transaction; a statistics batch only reads, then saves its progress if the lease still holds.
+   */
+  private async runBatch(task: BackgroundTask): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = this.ctx.clock.now();
+    if (task.task === 'endpoint.replay') {
+      return this.ctx.store.runReplayMissingBatch({ taskId: task.id, leaseOwner: this.leaseOwner, now, leaseMs: this.leaseMs, limit: this.batchSize });
+    }
+    const next = await runStatisticsBatch(this.ctx, task, this.batchSize, now);
+    const saved = await this.ctx.store.saveBackgroundTaskProgress({ task: next, leaseOwner: this.leaseOwner, now, leaseMs: this.leaseMs });
+    return saved ? { task: saved, queued: 0 } : null;
   }
 
   private async release(taskId: string, error: string | null, log: ServiceContext['logger']): Promise<void> {

@@ -88,3 +88,6 @@ function build(input: EventTypeInput & { name: string; description: string }, ex
     updatedAt: now,
   };
 }
+
+/** The record a create or replace of `input` makes (an existing type's creation time kept); environment import uses it too. */
+export { build as buildEventType };

@@ -1,6 +1,7 @@
-// The background-task routes: the replays and recovers requests started, and their progress. No
-// application in the path: an application-scoped token sees only its own application's tasks.
-import { BACKGROUND_TASK_STATUSES, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
+// The background-task routes: the replays, recovers and statistics requests started, and their
+// progress. No application in the path: an application-scoped token sees only its own
+// application's tasks (never the statistics, which belong to no application).
+import { BACKGROUND_TASK_KINDS, BACKGROUND_TASK_STATUSES, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
 import { ID_CURSOR, LIST_QUERY, readEnum, readListQuery } from '../query.js';
@@ -15,14 +16,14 @@ export function backgroundTaskRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
       method: 'GET', url: bt, operationId: 'background_task.list', summary: 'List background tasks, newest first', tag: 'Background Task', access: 'app', needs: ['ViewBase'],
-      query: { ...LIST_QUERY, status: 'running, finished or failed', task: 'endpoint.replay or endpoint.recover' },
+      query: { ...LIST_QUERY, status: 'running, finished or failed', task: 'endpoint.replay, endpoint.recover, application.stats or event-type.aggregate' },
       responses: { 200: S.ListResponse(S.BackgroundTaskOut, 'BackgroundTaskOut') },
       handler: async (req) => {
         const q = req.query;
         const page = await backgroundTasks.listBackgroundTasks(ctx, req.principal, {
           ...readListQuery(q, ID_CURSOR.qtask, 'descending'),
           status: readEnum<BackgroundTaskStatus>(q, 'status', BACKGROUND_TASK_STATUSES),
-          task: readEnum<BackgroundTaskKind>(q, 'task', ['endpoint.replay', 'endpoint.recover']),
+          task: readEnum<BackgroundTaskKind>(q, 'task', BACKGROUND_TASK_KINDS),
         });
         return pageOut(page, backgroundTaskOut);
       },

@@ -7,14 +7,17 @@ import type { Store } from '../store.js';
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
   endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints'],
-  eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
+  eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes', 'saveEventTypes'],
   messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
-  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask'],
+  backgroundTasks: [
+    'createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask',
+    'saveBackgroundTaskProgress', 'countApplicationUsage', 'listApplicationEndpointFilters',
+  ],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
 } as const satisfies Record<string, readonly (keyof Store)[]>;
