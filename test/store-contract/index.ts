@@ -18,6 +18,7 @@ import { describeLifecycle } from './lifecycle.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
 import { describeMessages } from './messages.js';
 import { describeRetention } from './retention.js';
+import { describeStatistics } from './statistics.js';
 import { describeStats } from './stats.js';
 
 export type { StoreFixture } from './fixtures.js';
@@ -55,5 +56,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeBackgroundTasks();
     describeRetention();
     describeStats();
+    describeStatistics();
   });
 }
