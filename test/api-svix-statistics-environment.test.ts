@@ -4,6 +4,7 @@
 import { ApiException as ApiException1, Svix as Svix1 } from 'svix';
 import { ApiException as ApiException2, Svix as Svix2 } from 'svix2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../src/domain/ids.js';
 import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
 import { eventually, expectStatus } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
@@ -148,6 +149,33 @@ describe.each(await backends())('%s', (backend) => {
           ].sort((x, y) => (x.appId < y.appId ? -1 : 1)),
         );
       }
+    });
+
+    it('a statistics task whose process stopped is taken over by maintenance, from its cursor', async () => {
+      const now = new Date();
+      const [first] = [app.a, app.b, app.c].sort();
+      const done = { appId: first!, appUid: 'counted-before-the-stop', messageDestinations: 0, messages: 0, attempts: 0 };
+      const stopped = await tw.server.store.createBackgroundTask(
+        {
+          id: newId('qtask'),
+          appId: null,
+          task: 'application.stats',
+          status: 'running',
+          data: { since, until, appIds: null, appStats: [done], batches: 1 },
+          cursor: first!,
+          createdAt: now,
+          updatedAt: now,
+        },
+        { owner: 'runner_stopped', until: new Date(now.getTime() - 1) },
+      );
+      await tw.server.runMaintenance();
+      const [, client] = clients(tw)[0]!;
+      const resumed = await finishedTask(client, stopped.id);
+      const rest = [usage(app.a, 'usage-a', 6, 3, 6), usage(app.b, null, 1, 1, 1), usage(app.c, null, 0, 0, 0)].filter((u) => u.appId !== first).sort((x, y) => (x.appId < y.appId ? -1 : 1));
+      // The application counted before the stop is not counted again. The two others filled one
+      // batch (of two), so a third, empty one was needed to see the end.
+      expect(resumed.data.appStats).toEqual([done, ...rest]);
+      expect(resumed.data.batches).toBe(3);
     });
 
     it('answers bad input with 422, and only to the admin token', async () => {
