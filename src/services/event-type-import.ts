@@ -346,7 +346,8 @@ class SchemaResolver {
       return { ...resolved, ...(this.resolve(siblings, stack) as Record<string, unknown>) };
     }
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) out[key] = this.resolve(value, stack);
+    // Defined, not assigned: a property named __proto__ (JSON may have one) stays a property.
+    for (const [key, value] of Object.entries(node)) Object.defineProperty(out, key, { value: this.resolve(value, stack), enumerable: true, writable: true, configurable: true });
     return out;
   }
 
