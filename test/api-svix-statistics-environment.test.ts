@@ -413,6 +413,21 @@ describe.each(await backends())('%s', (backend) => {
       expect(Date.parse(raw.createdAt)).toBeGreaterThan(0);
     });
 
+    it('documents the five operations in the OpenAPI document with their status codes', async () => {
+      const doc = expectStatus(await from.api('GET', '/api/v1/openapi.json'), 200, 'openapi').body;
+      const operations: [string, string, string, string][] = [
+        ['/api/v1/stats/usage/app', 'post', '202', 'AppUsageStatsOut'],
+        ['/api/v1/stats/usage/event-types', 'put', '202', 'AggregateEventTypesOut'],
+        ['/api/v1/event-type/import/openapi', 'post', '200', 'EventTypeImportOpenApiOut'],
+        ['/api/v1/environment/export', 'post', '200', 'EnvironmentOut'],
+      ];
+      for (const [path, method, status, schema] of operations) {
+        expect(doc.paths[path]?.[method]?.responses?.[status]?.content?.['application/json']?.schema, `${method} ${path}`).toEqual({ $ref: `#/components/schemas/${schema}` });
+      }
+      expect(doc.paths['/api/v1/environment/import'].post.responses['204']).toEqual({ description: 'No content' });
+      expect(doc.components.schemas.BackgroundTaskOut.properties.task.enum).toEqual(['endpoint.replay', 'endpoint.recover', 'application.stats', 'event-type.aggregate']);
+    });
+
     it('answers 204 to an empty import and 422 to what it cannot import, changing nothing', async () => {
       expect((await to.api('POST', '/api/v1/environment/import')).status).toBe(204);
       expect((await to.api('POST', '/api/v1/environment/import', { eventTypes: [], settings: {} })).status).toBe(204);
