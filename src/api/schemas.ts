@@ -1,6 +1,7 @@
 // JSON schemas of request bodies and responses. They validate requests (→ 422 with loc/msg/type)
 // and are the source of the OpenAPI document, so the docs cannot drift from what is enforced.
 import { Type, type TSchema } from '@sinclair/typebox';
+import { BACKGROUND_TASK_KINDS } from '../domain/background-tasks.js';
 import { PORTAL_CAPABILITIES } from '../domain/token-scopes.js';
 
 /** `schema` or null. Uses a JSON-schema type list, which gives clearer errors than anyOf. */
@@ -21,6 +22,8 @@ const ConcurrencyLimit = Type.Integer({
   description: 'Tapwire addition: attempts in flight to this endpoint at once, across every worker; absent or null = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)',
 });
 const Channels = Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: UID_PATTERN }), { minItems: 1, maxItems: 10 });
+/** The item count limits of an endpoint's channel list, for other lists of channels. */
+const channelListLimits = () => ({ minItems: Channels.minItems, maxItems: Channels.maxItems });
 const Timestamp = Type.String({ format: 'date-time' });
 /** Free text: no NUL (PostgreSQL text cannot store it) nor the other control characters below TAB. */
 const NoControlChars = '^[^\\u0000-\\u0008]*$';
@@ -81,8 +84,14 @@ const endpointFields = {
   headers: Type.Optional(Headers),
 };
 
+/** What an endpoint's signing key may be, wherever a client gives one. */
+const SECRET_FORMATS =
+  'HMAC-SHA256 (`v1` signatures): `whsec_` + standard base64 of 24–75 bytes, or the base64 alone (stored and shown with `whsec_`). ' +
+  'ed25519 (`v1a` signatures): `whsk_` + standard base64 of 64 bytes, the 32-byte seed then its 32-byte public key. ' +
+  'Anything else is refused (422).';
+
 export const EndpointIn = Type.Object(
-  { ...endpointFields, secret: Type.Optional(Nullable(Type.String({ description: '`whsec_` + base64 of 24–75 bytes; generated when absent' }))) },
+  { ...endpointFields, secret: Type.Optional(Nullable(Type.String({ description: `The signing key. ${SECRET_FORMATS} Absent or null: a \`whsec_\` secret of 24 random bytes is generated.` }))) },
   { title: 'EndpointIn' },
 );
 export const EndpointUpdate = Type.Object(endpointFields, { title: 'EndpointUpdate' });
@@ -90,7 +99,7 @@ export const EndpointPatch = Type.Object(
   {
     ...endpointFields,
     url: Type.Optional(Url),
-    secret: Type.Optional(Nullable(Type.String())),
+    secret: Type.Optional(Nullable(Type.String({ description: `A new signing key, replacing the current one at once (no grace period; rotate for one). ${SECRET_FORMATS} Absent or null: unchanged.` }))),
   },
   { title: 'EndpointPatch' },
 );
@@ -116,10 +125,19 @@ export const EndpointOut = Type.Object(
   { title: 'EndpointOut' },
 );
 
-export const EndpointSecretOut = Type.Object({ key: Type.String() }, { title: 'EndpointSecretOut' });
+export const EndpointSecretOut = Type.Object(
+  {
+    key: Type.String({
+      description:
+        'What a receiver verifies signatures with: the `whsec_…` HMAC secret, or for an endpoint signing with an ed25519 key, ' +
+        'its public key `whpk_` + standard base64 of 32 bytes (the `whsk_` secret key is never returned).',
+    }),
+  },
+  { title: 'EndpointSecretOut' },
+);
 export const EndpointSecretRotateIn = Type.Object(
   {
-    key: Type.Optional(Nullable(Type.String())),
+    key: Type.Optional(Nullable(Type.String({ description: `The new signing key; it may be of another kind than the current one. ${SECRET_FORMATS} Absent or null: a new \`whsec_\` secret is generated, whatever the current kind.` }))),
     gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing; default 86400' })),
   },
   { title: 'EndpointSecretRotateIn' },
@@ -186,16 +204,37 @@ export const BackgroundTaskOut = Type.Object(
   {
     id: Type.String({ description: 'qtask_…' }),
     status: Type.String({ enum: ['running', 'finished', 'failed'] }),
-    task: Type.String({ enum: ['endpoint.replay', 'endpoint.recover', 'application.stats', 'event-type.aggregate'] }),
+    task: Type.String({ enum: [...BACKGROUND_TASK_KINDS] }),
     data: Type.Record(Type.String(), Type.Unknown(), {
       description:
-        'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; endpoint.recover: {endpointId, since, until, recovered}; ' +
+        'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; ' +
+        'endpoint.recover: {endpointId, since, until, recovered}; ' +
+        'endpoint.bulk-replay: {endpointId, since, until, eventTypes, channel, status, statusCodeClass, scanned, messagesSent, skippedExpired, batches, error?}; ' +
+        'application.purge_content: {until, scanned, messagesPurged, batches, error?}; ' +
         'application.stats: {since, until, appIds, appStats: [{appId, appUid, messageDestinations, messages, attempts}], batches}; ' +
         'event-type.aggregate: {event_types: [{appId, explicitlySubscribedEventTypes, hasCatchAllEndpoint}], batches}',
     }),
     updatedAt: Timestamp,
   },
   { title: 'BackgroundTaskOut' },
+);
+export const BulkReplayIn = Type.Object(
+  {
+    since: Timestamp,
+    until: Type.Optional(Nullable(Timestamp)),
+    eventTypes: Type.Optional(Nullable(Type.Array(EventTypeName, { uniqueItems: true, maxItems: 1000, description: 'Only messages of these event types' }))),
+    channel: Type.Optional(Nullable(Channels.items)),
+    tag: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'Not supported yet: a non-null tag is refused (422)' }))),
+    status: Type.Optional(Nullable(Type.Integer({ enum: [0, 1, 2, 3, 4], description: "Only messages whose latest delivery to the endpoint has this status: 0 success, 1 pending, 2 fail, 3 sending, 4 canceled" }))),
+    statusCodeClass: Type.Optional(
+      Nullable(Type.Integer({ enum: [0, 100, 200, 300, 400, 500], description: "Only messages whose latest attempt to the endpoint got an answer of this class (0: no answer)" })),
+    ),
+  },
+  { title: 'BulkReplayIn' },
+);
+export const ExpungeAllContentsOut = Type.Object(
+  { id: Type.String({ description: 'qtask_…' }), status: Type.String({ enum: ['running', 'finished', 'failed'] }), task: Type.String(), updatedAt: Timestamp },
+  { title: 'ExpungeAllContentsOut' },
 );
 export const SendExampleIn = Type.Object({ eventType: EventTypeName }, { title: 'SendExampleIn' });
 
@@ -212,6 +251,30 @@ export const MessageIn = Type.Object(
     transformationsParams: Type.Optional(Nullable(Type.Object({ rawPayload: Type.Optional(Type.String()) }))),
   },
   { title: 'MessageIn' },
+);
+
+export const MessagePrecheckIn = Type.Object(
+  {
+    eventType: EventTypeName,
+    channels: Type.Optional(Nullable(Type.Array(Channels.items, { ...channelListLimits(), uniqueItems: true }))),
+  },
+  { title: 'MessagePrecheckIn' },
+);
+export const MessagePrecheckOut = Type.Object(
+  { active: Type.Boolean({ description: 'Whether an enabled endpoint would get a message of this event type and channels' }) },
+  { title: 'MessagePrecheckOut' },
+);
+export const BulkExpungeContentsIn = Type.Object(
+  { ids: Type.Optional(Type.Array(Uid, { uniqueItems: true, description: 'Ids or eventIds of the messages whose payloads to delete (default none)' })) },
+  { title: 'BulkExpungeContentsIn' },
+);
+export const BulkExpungeContentsOut = Type.Object(
+  {
+    results: Type.Record(Type.String(), Type.Union([Type.Literal('expunged'), Type.Literal('not-found')]), {
+      description: 'For each id or eventId given: expunged, or not-found when it names no message of the application',
+    }),
+  },
+  { title: 'BulkExpungeContentsOut' },
 );
 
 export const MessageOut = Type.Object(

@@ -218,7 +218,7 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...healthRoutes(ctx, options),
     ...applicationRoutes(ctx),
     ...endpointRoutes(ctx, options),
-    ...messageRoutes(ctx),
+    ...messageRoutes(ctx, options),
     ...attemptRoutes(ctx),
     ...backgroundTaskRoutes(ctx),
     ...eventTypeRoutes(ctx),

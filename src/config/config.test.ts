@@ -300,6 +300,16 @@ describe('endpoint health options', () => {
     expect(loadConfig({ env: { TAPWIRE_AUTO_DISABLE_AFTER: 'never' } }).autoDisableAfterMs).toBeNull();
   });
 
+  it('takes an operational webhook key in every form an endpoint takes, bare base64 gaining whsec_', () => {
+    const bare = 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    expect(loadConfig({ env: { TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: bare } }).operationalWebhookSecret).toBe(`whsec_${bare}`);
+    const ed25519 = 'whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==';
+    expect(loadConfig({ env: { TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: ed25519 } }).operationalWebhookSecret).toBe(ed25519);
+    expect(configErrorOf({ env: { TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: 'whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=' } }).message).toMatch(
+      /^TAPWIRE_OPERATIONAL_WEBHOOK_SECRET: /,
+    );
+  });
+
   it.each([
     ['TAPWIRE_OPERATIONAL_WEBHOOK_URL', 'not a url'],
     ['TAPWIRE_OPERATIONAL_WEBHOOK_URL', 'ftp://ops.example'],

@@ -5,7 +5,7 @@ import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
 import { MAX_APP_TOKEN_TTL_MS } from '../domain/token-scopes.js';
 import { parseEncryptionKeys } from '../storage/shared/secret-box.js';
-import { isValidSecret } from '../signing/standard-webhooks.js';
+import { isValidSecret, normalizeSecret } from '../signing/standard-webhooks.js';
 
 export type SignatureHeaderMode = 'webhook' | 'svix' | 'both';
 
@@ -130,7 +130,10 @@ export interface TapwireConfig {
    * Default null: none are sent (TAPWIRE_OPERATIONAL_WEBHOOK_URL). See docs/operational-webhooks.md.
    */
   operationalWebhookUrl: string | null;
-  /** `whsec_…` secret that signs operational webhooks; null = generated once and kept (TAPWIRE_OPERATIONAL_WEBHOOK_SECRET). */
+  /**
+   * Key that signs operational webhooks: a `whsec_…` secret (HMAC, `v1`) or a `whsk_…` ed25519 key
+   * (`v1a`); null = a `whsec_` one generated once and kept (TAPWIRE_OPERATIONAL_WEBHOOK_SECRET).
+   */
   operationalWebhookSecret: string | null;
   /**
    * Disable an endpoint that has failed continuously for this long. Default 5 days; null (`never`)
@@ -469,8 +472,11 @@ function parseWebhookUrl(value: string): string {
 }
 
 function parseWebhookSecret(value: string): string {
-  if (!isValidSecret(value)) throw new Error("expected 'whsec_' followed by base64 of 24 to 75 bytes");
-  return value;
+  if (!isValidSecret(value)) {
+    throw new Error("expected 'whsec_' followed by base64 of 24 to 75 bytes (or that base64 alone), or 'whsk_' followed by base64 of a 64-byte ed25519 key");
+  }
+  // Stored and compared at start in the form the endpoint keeps (a bare base64 secret gains `whsec_`).
+  return normalizeSecret(value);
 }
 
 function parsePublicUrl(value: string): string {

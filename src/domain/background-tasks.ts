@@ -7,6 +7,11 @@
 // - replay-missing:  `endpoint.replay`; every message of the application created in [since, until)
 //                    that has no delivery to the endpoint and that the endpoint's filters accept
 //                    now gets one manual delivery.
+// - bulk replay:     `endpoint.bulk-replay`; every message of [since, until) that was sent to the
+//                    endpoint (it has a delivery to it) and matches the filters gets one manual
+//                    delivery again, whatever its outcome was.
+// - purge content:   `application.purge_content`; every payload of the application's messages
+//                    created up to the request is dropped (expunge-all-contents).
 // - usage stats:     `application.stats`; per application (all, or the ones asked for), what it
 //                    used in [since, until): messages, message destinations, attempts.
 // - event-type
@@ -19,8 +24,15 @@ export type BackgroundTaskStatus = 'running' | 'finished' | 'failed';
 export const BACKGROUND_TASK_STATUSES: readonly BackgroundTaskStatus[] = ['running', 'finished', 'failed'];
 
 /** The kinds Tapwire runs (Svix's BackgroundTaskType names). */
-export type BackgroundTaskKind = 'endpoint.replay' | 'endpoint.recover' | 'application.stats' | 'event-type.aggregate';
-export const BACKGROUND_TASK_KINDS: readonly BackgroundTaskKind[] = ['endpoint.replay', 'endpoint.recover', 'application.stats', 'event-type.aggregate'];
+export type BackgroundTaskKind = 'endpoint.replay' | 'endpoint.recover' | 'endpoint.bulk-replay' | 'application.purge_content' | 'application.stats' | 'event-type.aggregate';
+export const BACKGROUND_TASK_KINDS: readonly BackgroundTaskKind[] = [
+  'endpoint.replay',
+  'endpoint.recover',
+  'endpoint.bulk-replay',
+  'application.purge_content',
+  'application.stats',
+  'event-type.aggregate',
+];
 
 export interface BackgroundTask {
   /** `qtask_…`, time-sortable like every id. */
@@ -106,6 +118,114 @@ export function replayStopReason(endpoint: { deleted: boolean; disabled: boolean
   if (!endpoint || endpoint.deleted) return 'The endpoint was deleted';
   if (endpoint.disabled) return 'The endpoint was disabled; enable it and replay again';
   return null;
+}
+
+// Bulk replay ---------------------------------------------------------------------------------
+
+/** Svix's numbering of a delivery's status in a bulk-replay filter (4: canceled). */
+export const BULK_REPLAY_STATUS_NAMES = ['success', 'pending', 'fail', 'sending', 'canceled'] as const;
+
+/** The `data` of an `endpoint.bulk-replay` task: the window and filters asked for, and how far it got. */
+export interface BulkReplayData {
+  endpointId: string;
+  /** RFC 3339; the window is [since, until) of message creation time. */
+  since: string;
+  until: string;
+  /** Only messages of these event types (null: any). */
+  eventTypes: string[] | null;
+  /** Only messages on this channel (null: any). */
+  channel: string | null;
+  /** Only messages whose latest delivery to the endpoint has this status, as Svix numbers it (null: any). */
+  status: number | null;
+  /**
+   * Only messages whose latest attempt to the endpoint got an answer of this class (0: no answer,
+   * 100…500), null: any. A message never attempted matches no class.
+   */
+  statusCodeClass: number | null;
+  /** Messages sent to the endpoint in the window looked at so far (matching the filters or not). */
+  scanned: number;
+  /** Deliveries queued so far (Svix's name for the count a finished task reports). */
+  messagesSent: number;
+  /** Messages that match but were not queued because their payload expired or was expunged. */
+  skippedExpired: number;
+  batches: number;
+  error?: string;
+}
+
+/** The parameters a bulk replay was created with, read back from its data. */
+export function bulkReplayOf(task: BackgroundTask): BulkReplayData & { appId: string; sinceDate: Date; untilDate: Date } {
+  const data = task.data as unknown as BulkReplayData;
+  // A bulk replay is always created for one application; null here is a bug.
+  if (task.appId === null) throw new Error(`bulk replay task ${task.id} has no application`);
+  return { ...data, appId: task.appId, sinceDate: new Date(data.since), untilDate: new Date(data.until) };
+}
+
+/**
+ * Whether a message sent to the endpoint passes a bulk replay's status filters: the status of its
+ * latest delivery to the endpoint, and the class of the status code its latest attempt got (0: no
+ * answer; a message never attempted matches no class).
+ */
+export function passesBulkReplayStatus(
+  filters: Pick<BulkReplayData, 'status' | 'statusCodeClass'>,
+  candidate: { status: string; latestCode: number | null },
+): boolean {
+  if (filters.status !== null && BULK_REPLAY_STATUS_NAMES[filters.status] !== candidate.status) return false;
+  if (filters.statusCodeClass === null) return true;
+  const code = candidate.latestCode;
+  if (code === null) return false;
+  if (filters.statusCodeClass === 0) return code === 0;
+  return code >= filters.statusCodeClass && code < filters.statusCodeClass + 100;
+}
+
+/** The bulk replay after one batch: counters added, cursor moved, finished when the window is done. */
+export function advanceBulkReplay(task: BackgroundTask, outcome: ReplayBatchOutcome, now: Date): BackgroundTask {
+  const data = task.data as unknown as BulkReplayData;
+  const next: BulkReplayData = {
+    ...data,
+    scanned: data.scanned + outcome.scanned,
+    messagesSent: data.messagesSent + outcome.queued,
+    skippedExpired: data.skippedExpired + outcome.skippedExpired,
+    batches: data.batches + 1,
+  };
+  return {
+    ...task,
+    status: outcome.done ? 'finished' : 'running',
+    data: next as unknown as Record<string, unknown>,
+    cursor: outcome.lastMsgId ?? task.cursor,
+    updatedAt: now,
+  };
+}
+
+// Purge content -------------------------------------------------------------------------------
+
+/** The `data` of an `application.purge_content` task (expunge-all-contents). */
+export interface PurgeContentData {
+  /** RFC 3339: messages created up to this time (the request's) lose their payload. */
+  until: string;
+  /** Messages looked at so far. */
+  scanned: number;
+  /** Payloads dropped so far (Svix's name); messages whose payload had already gone are not counted. */
+  messagesPurged: number;
+  batches: number;
+  error?: string;
+}
+
+/** The purge after one batch of `scanned` messages, `purged` of which still had a payload. */
+export function advancePurge(task: BackgroundTask, outcome: { scanned: number; purged: number; lastMsgId: string | null; done: boolean }, now: Date): BackgroundTask {
+  const data = task.data as unknown as PurgeContentData;
+  const next: PurgeContentData = {
+    ...data,
+    scanned: data.scanned + outcome.scanned,
+    messagesPurged: data.messagesPurged + outcome.purged,
+    batches: data.batches + 1,
+  };
+  return {
+    ...task,
+    status: outcome.done ? 'finished' : 'running',
+    data: next as unknown as Record<string, unknown>,
+    cursor: outcome.lastMsgId ?? task.cursor,
+    updatedAt: now,
+  };
 }
 
 // Statistics over every application ------------------------------------------------------------

@@ -56,7 +56,7 @@ export interface Endpoint {
   concurrencyLimit?: number;
   version: number;
   metadata: Record<string, string>;
-  /** Current `whsec_…` signing secret. */
+  /** Current signing key: a `whsec_…` HMAC secret or a `whsk_…` ed25519 secret key (see signing/). */
   secret: string;
   /** Previous secrets still inside their rotation grace period (pruned lazily). */
   oldSecrets: OldSecret[];

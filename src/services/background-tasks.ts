@@ -1,5 +1,6 @@
 // Background tasks: replay-missing (every message of an application since a time that never
-// reached an endpoint) and the statistics over every application (statistics.ts) run in batches
+// reached an endpoint), bulk replay (the messages sent to an endpoint in a window, filtered),
+// expunge-all-contents and the statistics over every application (statistics.ts) run in batches
 // after the API answers 202, with progress readable through GET /api/v1/background-task/{id}; a
 // task left running by a stopped process is resumed by another.
 import { randomBytes } from 'node:crypto';
@@ -8,6 +9,8 @@ import {
   type BackgroundTask,
   type BackgroundTaskKind,
   type BackgroundTaskStatus,
+  type BulkReplayData,
+  type PurgeContentData,
   type ReplayMissingData,
 } from '../domain/background-tasks.js';
 import { newId } from '../domain/ids.js';
@@ -15,6 +18,7 @@ import { TapwireError, notFound, validationError } from '../errors/tapwire-error
 import type { BackgroundTaskListQuery, ListQuery, Page } from '../storage/store.js';
 import type { Principal } from './auth.js';
 import type { ServiceContext } from './context.js';
+import { getApplication } from './applications.js';
 import { getEndpoint, recoverEndpoint } from './endpoints.js';
 import { runStatisticsBatch } from './statistics.js';
 
@@ -25,9 +29,6 @@ import { runStatisticsBatch } from './statistics.js';
  * background, never inside the request.
  */
 export const MAX_REPLAY_WINDOW_MS = 90 * 86_400_000;
-
-/** The kinds a runner works through in batches (recover is done before its request answers). */
-const BATCHED_KINDS: readonly BackgroundTaskKind[] = ['endpoint.replay', 'application.stats', 'event-type.aggregate'];
 
 /** Defaults of {@link BackgroundTaskRunnerOptions}. */
 export const BACKGROUND_TASK_DEFAULTS = {
@@ -146,8 +147,9 @@ export class BackgroundTaskRunner {
 
   private async drive(task: BackgroundTask): Promise<void> {
     const log = this.ctx.logger.child({ taskId: task.id, appId: task.appId, task: task.task });
-    if (!BATCHED_KINDS.includes(task.task)) {
-      // Only these run in batches. Another kind left running is a newer version's: leave it to that.
+    const runBatch = this.batchOf(task.task);
+    if (!runBatch) {
+      // A kind that does not run in batches, left running, is a newer version's: leave it to that.
       log.warn({}, 'background task of an unknown kind left alone');
       await this.release(task.id, null, log);
       return;
@@ -160,7 +162,7 @@ export class BackgroundTaskRunner {
       }
       let result: { task: BackgroundTask; queued: number } | null;
       try {
-        result = await this.runBatch(current);
+        result = await runBatch(current);
       } catch (error) {
         if (error instanceof TapwireError && error.code === 'store_unavailable') {
           // Keep the lease: it expires, and a maintenance round (here or elsewhere) resumes the task.
@@ -190,14 +192,30 @@ export class BackgroundTaskRunner {
   }
 
   /**
-   * One batch of `task` as this runner holds it. A replay's batch reads and writes in one store
+   * The batch of a kind of task that runs in batches (null for the others), run on the task as this
+   * runner last saved it. A replay's, bulk replay's or purge's batch reads and writes in one store
    * transaction; a statistics batch only reads, then saves its progress if the lease still holds.
    */
-  private async runBatch(task: BackgroundTask): Promise<{ task: BackgroundTask; queued: number } | null> {
-    const now = this.ctx.clock.now();
-    if (task.task === 'endpoint.replay') {
-      return this.ctx.store.runReplayMissingBatch({ taskId: task.id, leaseOwner: this.leaseOwner, now, leaseMs: this.leaseMs, limit: this.batchSize });
+  private batchOf(kind: BackgroundTaskKind): ((task: BackgroundTask) => Promise<{ task: BackgroundTask; queued: number } | null>) | null {
+    const store = this.ctx.store;
+    const input = (task: BackgroundTask) => ({ taskId: task.id, leaseOwner: this.leaseOwner, now: this.ctx.clock.now(), leaseMs: this.leaseMs, limit: this.batchSize });
+    switch (kind) {
+      case 'endpoint.replay':
+        return (task) => store.runReplayMissingBatch(input(task));
+      case 'endpoint.bulk-replay':
+        return (task) => store.runBulkReplayBatch(input(task));
+      case 'application.purge_content':
+        return (task) => store.runPurgeContentBatch(input(task));
+      case 'application.stats':
+      case 'event-type.aggregate':
+        return (task) => this.runStatisticsBatch(task);
+      default:
+        return null;
     }
+  }
+
+  private async runStatisticsBatch(task: BackgroundTask): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = this.ctx.clock.now();
     const next = await runStatisticsBatch(this.ctx, task, this.batchSize, now);
     const saved = await this.ctx.store.saveBackgroundTaskProgress({ task: next, leaseOwner: this.leaseOwner, now, leaseMs: this.leaseMs });
     return saved ? { task: saved, queued: 0 } : null;
@@ -235,13 +253,7 @@ export async function replayMissing(
 ): Promise<BackgroundTask> {
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
   const now = ctx.clock.now();
-  const until = input.until && input.until < now ? input.until : now;
-  if (input.since >= until) {
-    throw validationError(['body', 'since'], input.until && input.since >= input.until ? 'since must be before until' : 'since must be in the past');
-  }
-  if (now.getTime() - input.since.getTime() > MAX_REPLAY_WINDOW_MS) {
-    throw validationError(['body', 'since'], 'since may be at most 90 days in the past (the longest payload retention)');
-  }
+  const until = replayWindowEnd(input, now);
   if (endpoint.disabled) {
     throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
   }
@@ -254,20 +266,101 @@ export async function replayMissing(
     skippedExpired: 0,
     batches: 0,
   };
+  const task = await startTask(ctx, runner, endpoint.appId, 'endpoint.replay', data as unknown as Record<string, unknown>, now);
+  ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint replay started');
+  return task;
+}
+
+/** The filters of a bulk replay besides its window (see {@link bulkReplay}). */
+export interface BulkReplayFilters {
+  eventTypes?: string[] | null;
+  channel?: string | null;
+  /** Svix's numbering: 0 success, 1 pending, 2 fail, 3 sending, 4 canceled. */
+  status?: number | null;
+  /** 0 (no answer), 100, 200, 300, 400 or 500. */
+  statusCodeClass?: number | null;
+}
+
+/**
+ * Bulk replay: every message of the application created in [since, until) that was sent to this
+ * endpoint (it has a delivery to it, whatever its outcome) and matches the filters gets one manual
+ * delivery, due now, in batches after the answer; `data.messagesSent` counts them. `status` is
+ * the status of the message's latest delivery to the endpoint, `statusCodeClass` the class of the
+ * code its latest attempt to it got. Messages whose payload expired or was expunged are skipped and
+ * counted. The window's bounds are replay-missing's (`until` at most now, `since` at most 90 days
+ * back); a disabled endpoint is refused, and one disabled or deleted meanwhile fails the task.
+ */
+export async function bulkReplay(
+  ctx: ServiceContext,
+  runner: BackgroundTaskRunner | null,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { since: Date; until?: Date | null } & BulkReplayFilters,
+): Promise<BackgroundTask> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  const until = replayWindowEnd(input, now);
+  if (endpoint.disabled) {
+    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
+  }
+  const data: BulkReplayData = {
+    endpointId: endpoint.id,
+    since: input.since.toISOString(),
+    until: until.toISOString(),
+    eventTypes: input.eventTypes && input.eventTypes.length > 0 ? input.eventTypes : null,
+    channel: input.channel ?? null,
+    status: input.status ?? null,
+    statusCodeClass: input.statusCodeClass ?? null,
+    scanned: 0,
+    messagesSent: 0,
+    skippedExpired: 0,
+    batches: 0,
+  };
+  const task = await startTask(ctx, runner, endpoint.appId, 'endpoint.bulk-replay', data as unknown as Record<string, unknown>, now);
+  ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint bulk replay started');
+  return task;
+}
+
+/**
+ * Expunge all contents: the payload of every message of the application created up to now is
+ * dropped, in batches after the answer, as DELETE …/msg/{id}/content drops one (deliveries still
+ * pending then send nothing, and the messages read `{"expired": true}`). `data.messagesPurged`
+ * counts the payloads dropped. Messages accepted after the request keep theirs.
+ */
+export async function expungeAllContents(ctx: ServiceContext, runner: BackgroundTaskRunner | null, appIdOrUid: string): Promise<BackgroundTask> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const now = ctx.clock.now();
+  const data: PurgeContentData = { until: now.toISOString(), scanned: 0, messagesPurged: 0, batches: 0 };
+  const task = await startTask(ctx, runner, app.id, 'application.purge_content', data as unknown as Record<string, unknown>, now);
+  ctx.logger.info({ taskId: task.id, appId: task.appId }, 'expunge of all contents started');
+  return task;
+}
+
+/** The end of a replay window: `until`, at most now; 422 when the window is empty or reaches past the longest retention. */
+function replayWindowEnd(input: { since: Date; until?: Date | null }, now: Date): Date {
+  const until = input.until && input.until < now ? input.until : now;
+  if (input.since >= until) {
+    throw validationError(['body', 'since'], input.until && input.since >= input.until ? 'since must be before until' : 'since must be in the past');
+  }
+  if (now.getTime() - input.since.getTime() > MAX_REPLAY_WINDOW_MS) {
+    throw validationError(['body', 'since'], 'since may be at most 90 days in the past (the longest payload retention)');
+  }
+  return until;
+}
+
+/** Store a new running task, leased to `runner` (which starts it) when there is one. */
+async function startTask(
+  ctx: ServiceContext,
+  runner: BackgroundTaskRunner | null,
+  appId: string,
+  kind: BackgroundTaskKind,
+  data: Record<string, unknown>,
+  now: Date,
+): Promise<BackgroundTask> {
   const task = await ctx.store.createBackgroundTask(
-    {
-      id: newId('qtask', now.getTime()),
-      appId: endpoint.appId,
-      task: 'endpoint.replay',
-      status: 'running',
-      data: data as unknown as Record<string, unknown>,
-      cursor: null,
-      createdAt: now,
-      updatedAt: now,
-    },
+    { id: newId('qtask', now.getTime()), appId, task: kind, status: 'running', data, cursor: null, createdAt: now, updatedAt: now },
     runner?.leaseFor(now) ?? null,
   );
-  ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint replay started');
   runner?.start(task);
   return task;
 }

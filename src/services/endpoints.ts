@@ -5,7 +5,7 @@ import { newId } from '../domain/ids.js';
 import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
-import { generateSecret, isValidSecret } from '../signing/standard-webhooks.js';
+import { SigningError, generateSecret, normalizeSecret, verificationKeyOf } from '../signing/standard-webhooks.js';
 import type { EndpointStats, ListQuery, Page, Store } from '../storage/store.js';
 import { checkUid, getApplication, isConflict } from './applications.js';
 import { seesFeature } from '../domain/token-scopes.js';
@@ -210,8 +210,9 @@ export async function listEndpoints(ctx: ServiceContext, appIdOrUid: string, que
 }
 
 /**
- * Install a new signing secret (given or generated). The current one keeps signing deliveries,
- * next to the new one, for `gracePeriodSeconds` (default 24 h; 0 drops it at once).
+ * Install a new signing key: the one given, of either kind (HMAC or ed25519, whatever the current
+ * one is), or a generated `whsec_` secret (Svix's default kind). The current key keeps signing
+ * deliveries, next to the new one, for `gracePeriodSeconds` (default 24 h; 0 drops it at once).
  */
 export async function rotateEndpointSecret(
   ctx: ServiceContext,
@@ -386,11 +387,32 @@ async function checkEventTypes(ctx: ServiceContext, names: string[] | null, feat
   return unique;
 }
 
-function checkSecret(secret: string, loc: string[] = ['body', 'secret']): string {
-  if (!isValidSecret(secret)) {
-    throw validationError(loc, "secret must be 'whsec_' followed by base64 of 24 to 75 bytes", 'value_error.secret');
+/**
+ * A signing key as given by a client, checked and in the form it is stored: an HMAC secret
+ * (`whsec_` + base64 of 24–75 bytes, or that base64 alone, stored with the prefix) or an ed25519
+ * secret key (`whsk_` + base64 of the 64-byte seed and public key). 422 at `loc` otherwise, saying
+ * what is wrong without echoing the key. Exported for every route that takes a key (endpoint
+ * create, PATCH and rotation, and the operational webhook endpoints).
+ */
+export function checkSecret(secret: string, loc: string[] = ['body', 'secret']): string {
+  try {
+    return normalizeSecret(secret);
+  } catch (error) {
+    if (!(error instanceof SigningError)) throw error;
+    throw validationError(
+      loc,
+      `${error.message}. Give 'whsec_' + base64 of 24 to 75 bytes (or that base64 alone), or 'whsk_' + base64 of a 64-byte ed25519 key (seed, then public key)`,
+      'value_error.secret',
+    );
   }
-  return secret;
+}
+
+/**
+ * What GET …/secret returns for an endpoint: the HMAC secret (`whsec_…`), or the `whpk_` public key of
+ * an ed25519 endpoint; never its `whsk_` secret key. Receivers verify with this.
+ */
+export function endpointVerificationKey(endpoint: Endpoint): string {
+  return verificationKeyOf(endpoint.secret);
 }
 
 function checkHeaders(headers: Record<string, string>): Record<string, string> {

@@ -180,3 +180,43 @@ export async function getAttempt(ctx: ServiceContext, appIdOrUid: string, msgIdO
   if (!attempt) throw notFound('Message attempt');
   return attempt;
 }
+
+/**
+ * Message precheck: whether a message of this event type and channels, sent now, would reach at
+ * least one endpoint (live, enabled, and matched by fan-out's filters). Nothing is stored.
+ */
+export async function precheckMessage(ctx: ServiceContext, appIdOrUid: string, input: { eventType: string; channels?: string[] | null }): Promise<boolean> {
+  const app = await getApplication(ctx, appIdOrUid);
+  const channels = input.channels && input.channels.length > 0 ? input.channels : null;
+  return ctx.store.hasActiveEndpointFor(app.id, input.eventType, channels);
+}
+
+/** Messages whose payloads one transaction of bulk expunge drops at most. */
+const BULK_EXPUNGE_CHUNK = 500;
+
+/** How bulk expunge answers for each key: Svix's BulkExpungeStatus. */
+export type BulkExpungeStatus = 'expunged' | 'not-found';
+
+/**
+ * Drop the payloads of the messages named by id or eventId, as DELETE …/msg/{id}/content does for
+ * one (deliveries still pending send nothing). Answers each key as given: `expunged`, or
+ * `not-found` when it names no message of the application. Keys are handled in transactions of
+ * 500; a key that was expunged before reads `expunged` again.
+ */
+export async function bulkExpungeContents(ctx: ServiceContext, appIdOrUid: string, keys: string[]): Promise<Record<string, BulkExpungeStatus>> {
+  const app = await getApplication(ctx, appIdOrUid);
+  // A Map, then own properties: a key may be any uid, `__proto__` included.
+  const results = new Map<string, BulkExpungeStatus>();
+  for (let start = 0; start < keys.length; start += BULK_EXPUNGE_CHUNK) {
+    const chunk = keys.slice(start, start + BULK_EXPUNGE_CHUNK);
+    const found = new Set(await ctx.store.expungeMessageContents(app.id, chunk));
+    for (const key of chunk) results.set(key, found.has(key) ? 'expunged' : 'not-found');
+  }
+  return Object.fromEntries(results);
+}
+
+/** Replace one attempt's stored response body with `EXPUNGED` (the endpoint answered something sensitive). */
+export async function expungeAttemptContent(ctx: ServiceContext, appIdOrUid: string, msgIdOrEventId: string, attemptId: string): Promise<void> {
+  const message = await getMessage(ctx, appIdOrUid, msgIdOrEventId);
+  if (!(await ctx.store.expungeAttemptContent(message.appId, message.id, attemptId))) throw notFound('Message attempt');
+}

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { Webhook } from 'svix';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,7 +6,11 @@ import {
   buildSignatureHeaders,
   generateSecret,
   isValidSecret,
+  normalizeSecret,
   parseSecret,
+  parseSigningKey,
+  signingKeyKind,
+  verificationKeyOf,
   signPayload,
   signatureHeaderNames,
   verifySignature,
@@ -44,10 +48,10 @@ describe('secrets', () => {
   });
 
   it.each([
-    ['an empty string', '', /start with "whsec_"/],
+    ['an empty string', '', /24–75 bytes, got 0/],
     ['a bare prefix', 'whsec_', /24–75 bytes, got 0/],
-    ['no prefix', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', /start with "whsec_"/],
-    ['another prefix', 'whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', /start with "whsec_"/],
+    ['an ed25519 key', 'whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', /not an HMAC secret/],
+    ['an unknown prefix', 'whxx_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', /standard base64/],
     ['too short', `whsec_${Buffer.alloc(23).toString('base64')}`, /got 23/],
     ['too long', `whsec_${Buffer.alloc(76).toString('base64')}`, /got 76/],
     ['non-base64 characters', 'whsec_MfKQ9r8GKYqrTwjUPD8I!PZIo2LaLaSw', /standard base64/],
@@ -64,6 +68,14 @@ describe('secrets', () => {
     expect(() => parseSecret(secret)).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('c2VjcmV0LXZhbHVl') }),
     );
+  });
+
+  it('takes a bare base64 secret as the same key as with the whsec_ prefix', () => {
+    expect(parseSecret('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toEqual(parseSecret(VECTOR.secret));
+    expect(normalizeSecret('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe(VECTOR.secret);
+    expect(normalizeSecret(VECTOR.secret)).toBe(VECTOR.secret);
+    expect(verificationKeyOf('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe(VECTOR.secret);
+    expect(() => parseSecret(Buffer.alloc(23).toString('base64'))).toThrow(/got 23/);
   });
 
   it('reports valid secrets as valid', () => {
@@ -145,6 +157,77 @@ describe('signPayload', () => {
     const input = { msgId: VECTOR.msgId, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, secrets: [VECTOR.secret], ...override };
     expect(() => signPayload(input)).toThrow(SigningError);
     expect(() => signPayload(input)).toThrow(message);
+  });
+});
+
+// An ed25519 test key of the Svix server's own tests (seed then public key) and the public key it
+// derives from it; the second is the same key with bytes of its public half changed.
+const SVIX_ED25519 = {
+  secret: 'whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==',
+  publicKey: 'whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=',
+  mismatched: 'whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlaaaaaaaaaaAJ6p9lMicMFs6Kvg==',
+};
+
+describe('ed25519 keys', () => {
+  it('generates whsk_ keys of seed and public key (64 bytes), each new', () => {
+    const secret = generateSecret('ed25519');
+    expect(secret).toMatch(/^whsk_[A-Za-z0-9+/]{86}==$/);
+    expect(Buffer.from(secret.slice(5), 'base64')).toHaveLength(64);
+    expect(signingKeyKind(secret)).toBe('ed25519');
+    expect(generateSecret('ed25519')).not.toBe(secret);
+    expect(signingKeyKind(generateSecret())).toBe('hmac');
+  });
+
+  it('derives the whpk_ public key, as Svix does for its own test key', () => {
+    expect(verificationKeyOf(SVIX_ED25519.secret)).toBe(SVIX_ED25519.publicKey);
+    expect(normalizeSecret(SVIX_ED25519.secret)).toBe(SVIX_ED25519.secret);
+    const generated = generateSecret('ed25519');
+    expect(verificationKeyOf(generated)).toBe(`whpk_${Buffer.from(generated.slice(5), 'base64').subarray(32).toString('base64')}`);
+  });
+
+  it.each([
+    ['a public half from another seed', SVIX_ED25519.mismatched, /does not belong to its seed/],
+    ['the seed alone (32 bytes)', `whsk_${Buffer.from(SVIX_ED25519.secret.slice(5), 'base64').subarray(0, 32).toString('base64')}`, /64 bytes.*got 32/],
+    ['one byte short', `whsk_${Buffer.from(SVIX_ED25519.secret.slice(5), 'base64').subarray(0, 63).toString('base64')}`, /got 63/],
+    ['non-base64 text', 'whsk_not base64!', /standard base64/],
+    ['a whpk_ public key', SVIX_ED25519.publicKey, /only verifies/],
+  ])('refuses %s', (_name, secret, message) => {
+    expect(() => parseSigningKey(secret)).toThrow(SigningError);
+    expect(() => parseSigningKey(secret)).toThrow(message);
+    expect(isValidSecret(secret)).toBe(false);
+    expect(() => signPayload({ msgId: 'msg_1', timestampSeconds: 1, body: '{}', secrets: [secret] })).toThrow(SigningError);
+  });
+
+  it('signs v1a with ed25519 over {id}.{timestamp}.{body}, checked by node:crypto with the public key alone', () => {
+    const header = signPayload({ msgId: VECTOR.msgId, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, secrets: [SVIX_ED25519.secret] });
+    expect(header).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
+    const raw = Buffer.from(SVIX_ED25519.publicKey.slice(5), 'base64');
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    const content = Buffer.from(`${VECTOR.msgId}.${VECTOR.timestampSeconds}.${VECTOR.body}`);
+    expect(cryptoVerify(null, content, publicKey, Buffer.from(header.slice(4), 'base64'))).toBe(true);
+    expect(cryptoVerify(null, Buffer.concat([content, Buffer.from(' ')]), publicKey, Buffer.from(header.slice(4), 'base64'))).toBe(false);
+  });
+
+  it('signs with every kind in one header, in order, during a rotation across kinds', () => {
+    const header = signPayload({ msgId: VECTOR.msgId, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, secrets: [SVIX_ED25519.secret, VECTOR.secret] });
+    const entries = header.split(' ');
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatch(/^v1a,/);
+    expect(entries[1]).toBe(VECTOR.signature);
+    const base = { msgId: VECTOR.msgId, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, signatureHeader: header, nowSeconds: VECTOR.timestampSeconds };
+    expect(verifySignature({ ...base, secrets: [SVIX_ED25519.publicKey] })).toBe(true);
+    expect(verifySignature({ ...base, secrets: [SVIX_ED25519.secret] })).toBe(true);
+    expect(verifySignature({ ...base, secrets: [VECTOR.secret] })).toBe(true);
+    expect(verifySignature({ ...base, secrets: [verificationKeyOf(generateSecret('ed25519'))] })).toBe(false);
+    // A v1a entry is never checked against an HMAC secret, nor a v1 entry against a public key.
+    expect(verifySignature({ ...base, signatureHeader: entries[0]!, secrets: [VECTOR.secret] })).toBe(false);
+    expect(verifySignature({ ...base, signatureHeader: entries[1]!, secrets: [SVIX_ED25519.publicKey] })).toBe(false);
+    expect(verifySignature({ ...base, body: `${VECTOR.body} `, secrets: [SVIX_ED25519.publicKey] })).toBe(false);
+  });
+
+  it('signs a bare base64 secret exactly as its whsec_ form', () => {
+    const input = { msgId: VECTOR.msgId, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body };
+    expect(signPayload({ ...input, secrets: ['MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] })).toBe(VECTOR.signature);
   });
 });
 

@@ -307,6 +307,12 @@ export interface Store {
   deleteEndpoint(appId: string, endpointId: string, now: Date, options?: QueueMessagesOptions): Promise<boolean>;
   listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>>;
   /**
+   * Whether a message of this event type and channels would reach at least one endpoint of the
+   * application now: a live, enabled endpoint that the fan-out rule of {@link Store.createMessage}
+   * matches (message precheck).
+   */
+  hasActiveEndpointFor(appId: string, eventType: string, channels: string[] | null): Promise<boolean>;
+  /**
    * Seal the secrets and header values of the next `limit` endpoints after `afterId` (by id, deleted
    * ones included) under the store's first encryption key, rewriting only those not sealed with it
    * already; each row in the same transaction as its read, so a concurrent change is never undone.
@@ -350,6 +356,12 @@ export interface Store {
   listMessages(appId: string, query: MessageListQuery): Promise<Page<Message>>;
   /** Drop the payload (it reads as null afterwards). False when the message does not exist. */
   expungeMessageContent(appId: string, msgId: string): Promise<boolean>;
+  /**
+   * Drop the payloads of several messages of the application at once, each named by id or eventId
+   * (an id wins over an eventId, as in getMessage). Returns the keys that named a message; the
+   * others were not found. One transaction.
+   */
+  expungeMessageContents(appId: string, keys: string[]): Promise<string[]>;
   /**
    * Drop payloads whose retention has passed, at most `limit` per call (rows another process is
    * working on are skipped, so cleanup never waits on deliveries). Returns how many.
@@ -420,6 +432,11 @@ export interface Store {
   /** Newest first. */
   listAttempts(appId: string, query: AttemptListQuery): Promise<Page<Attempt>>;
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
+  /**
+   * Replace the stored response body of one attempt of this message with `EXPUNGED` (what Svix
+   * stores). False when there is no such attempt.
+   */
+  expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<boolean>;
   /** Counts of this endpoint's deliveries by status (latest delivery per message), for messages created in [since, until). */
   getEndpointStats(appId: string, endpointId: string, since: Date, until: Date): Promise<EndpointStats>;
 
@@ -469,6 +486,23 @@ export interface Store {
    * when the task is not running or `leaseOwner` no longer holds it.
    */
   runReplayMissingBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null>;
+  /**
+   * One batch of an `endpoint.bulk-replay` task, in one transaction: the next `limit` messages of
+   * the window after the cursor (by id) that have a delivery to the endpoint, and one manual
+   * delivery due `now` for each that matches the task's filters (event types, channel, status of the
+   * latest delivery, status code class of the latest attempt) and still has its payload. Progress,
+   * cursor and lease as in {@link Store.runReplayMissingBatch}; the task fails when the endpoint was
+   * deleted or disabled meanwhile. Null (nothing done) when the task is not running or
+   * `leaseOwner` does not hold it.
+   */
+  runBulkReplayBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null>;
+  /**
+   * One batch of an `application.purge_content` task, in one transaction: the payloads of the next
+   * `limit` messages of the application after the cursor (by id) created up to the task's `until`
+   * are dropped, as {@link Store.expungeMessageContent} drops one. Null as for the other batches;
+   * `queued` is always 0.
+   */
+  runPurgeContentBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null>;
   /**
    * Give up `leaseOwner`'s lease of a running task: it stays running and any process may resume it
    * at once, or with `error` it ends as failed with `data.error` set. False when that owner did not

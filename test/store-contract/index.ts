@@ -7,6 +7,7 @@ import { describeApplications } from './applications.js';
 import { describeAttempts } from './attempts.js';
 import { describeAuth } from './auth.js';
 import { describeBackgroundTasks } from './background-tasks.js';
+import { describeBulkOperations } from './bulk-operations.js';
 import { describeClaims } from './claims.js';
 import { describeCompletion } from './completion.js';
 import { describeEndpointLimits } from './endpoint-limits.js';
@@ -54,6 +55,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeAttempts();
     describeAuth();
     describeBackgroundTasks();
+    describeBulkOperations();
     describeRetention();
     describeStats();
     describeStatistics();

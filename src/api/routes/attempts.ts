@@ -1,5 +1,5 @@
 // The attempt routes: every attempt of one message or to one endpoint, and a single attempt with
-// its response.
+// its response (which may be expunged).
 import type { Principal } from '../../services/auth.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as messages from '../../services/messages.js';
@@ -37,6 +37,15 @@ export function attemptRoutes(ctx: ServiceContext): RouteSpec[] {
       method: 'GET', url: '/api/v1/app/:app_id/msg/:msg_id/attempt/:attempt_id', operationId: 'message_attempt.get', summary: 'Get one attempt', tag: 'Message Attempt', access: 'app', needs: ['ViewBase'],
       responses: { 200: S.MessageAttemptOut },
       handler: async (req) => attemptOut(await messages.getAttempt(ctx, req.params.app_id, req.params.msg_id, req.params.attempt_id), audienceOf(req.principal)),
+    }),
+    defineRoute({
+      // Named by no portal capability, like expunging a message's payload: a token with every one.
+      method: 'DELETE', url: '/api/v1/app/:app_id/msg/:msg_id/attempt/:attempt_id/content', operationId: 'message_attempt.expunge_content', summary: "Delete an attempt's response body (it reads EXPUNGED)", tag: 'Message Attempt', access: 'app', needs: 'all',
+      responses: { 204: null },
+      handler: async (req, reply) => {
+        await messages.expungeAttemptContent(ctx, req.params.app_id, req.params.msg_id, req.params.attempt_id);
+        return reply.status(204).send();
+      },
     }),
   ];
 }

@@ -1,6 +1,6 @@
-// The background-task routes: the replays, recovers and statistics requests started, and their
-// progress. No application in the path: an application-scoped token sees only its own
-// application's tasks (never the statistics, which belong to no application).
+// The background-task routes: the replays, recovers, bulk operations and statistics requests
+// started, and their progress. No application in the path: an application-scoped token sees only
+// its own application's tasks (never the statistics, which belong to no application).
 import { BACKGROUND_TASK_KINDS, BACKGROUND_TASK_STATUSES, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
@@ -16,7 +16,7 @@ export function backgroundTaskRoutes(ctx: ServiceContext): RouteSpec[] {
   return [
     defineRoute({
       method: 'GET', url: bt, operationId: 'background_task.list', summary: 'List background tasks, newest first', tag: 'Background Task', access: 'app', needs: ['ViewBase'],
-      query: { ...LIST_QUERY, status: 'running, finished or failed', task: 'endpoint.replay, endpoint.recover, application.stats or event-type.aggregate' },
+      query: { ...LIST_QUERY, status: 'running, finished or failed', task: BACKGROUND_TASK_KINDS.join(', ') },
       responses: { 200: S.ListResponse(S.BackgroundTaskOut, 'BackgroundTaskOut') },
       handler: async (req) => {
         const q = req.query;

@@ -58,11 +58,13 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
     }),
     defineRoute({
       method: 'GET', url: `${ep}/:endpoint_id/secret`, operationId: 'endpoint.get_secret', summary: 'Get the signing secret', tag: 'Endpoint', access: 'app', needs: ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'],
+      description: 'The key receivers verify with: the `whsec_` HMAC secret, or the `whpk_` public key of an endpoint that signs with an ed25519 (`whsk_`) key.',
       responses: { 200: S.EndpointSecretOut },
-      handler: async (req) => ({ key: (await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)).secret }),
+      handler: async (req) => ({ key: endpoints.endpointVerificationKey(await endpoints.getEndpoint(ctx, req.params.app_id, req.params.endpoint_id)) }),
     }),
     defineRoute({
       method: 'POST', url: `${ep}/:endpoint_id/secret/rotate`, operationId: 'endpoint.rotate_secret', summary: 'Rotate the signing secret', tag: 'Endpoint', access: 'app', needs: ['ManageEndpointSecret', 'ManageEndpoint'],
+      description: 'Installs the given key (HMAC or ed25519, of any kind) or a generated `whsec_` secret. The previous key keeps signing beside it for `gracePeriodSeconds` (default 24 h), so deliveries carry one signature per valid key, newest first.',
       body: S.EndpointSecretRotateIn, bodyOptional: true, responses: { 204: null },
       handler: async (req, reply) => {
         const body = req.body;
@@ -123,6 +125,24 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
         const task = await backgroundTasks.replayMissing(ctx, options.backgroundTasks ?? null, req.params.app_id, req.params.endpoint_id, {
           since: bodyDate(body.since, 'since'),
           until: bodyDate(body.until, 'until'),
+        });
+        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: `${ep}/:endpoint_id/bulk-replay`, operationId: 'endpoint.bulk_replay', summary: 'Send again every message of a window sent to this endpoint that matches the filters (a background task)', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
+      body: S.BulkReplayIn, responses: { 202: S.ReplayOut },
+      handler: async (req, reply) => {
+        const body = req.body;
+        // Messages carry no tags yet: refusing the filter beats replaying messages it would have left out.
+        if (body.tag !== undefined && body.tag !== null) throw validationError(['body', 'tag'], 'the tag filter is not supported: messages carry no tags', 'value_error.not_supported');
+        const task = await backgroundTasks.bulkReplay(ctx, options.backgroundTasks ?? null, req.params.app_id, req.params.endpoint_id, {
+          since: bodyDate(body.since, 'since'),
+          until: bodyDate(body.until, 'until'),
+          eventTypes: body.eventTypes ?? null,
+          channel: body.channel ?? null,
+          status: body.status ?? null,
+          statusCodeClass: body.statusCodeClass ?? null,
         });
         return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
       },

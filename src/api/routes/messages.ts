@@ -1,13 +1,15 @@
-// The message routes: send a message to an application's endpoints, list and read messages, expunge
-// a payload, and the destinations of one message with a resend to one of them.
+// The message routes: send a message to an application's endpoints (and ask beforehand whether one
+// would get it), list and read messages, expunge payloads (one, several, or all as a background
+// task), and the destinations of one message with a resend to one of them.
 import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { TapwireError, validationError } from '../../errors/tapwire-error.js';
+import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as messages from '../../services/messages.js';
 import { findTopLevelValue } from '../raw-json.js';
 import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, readBoolean, readListQuery, readMessageFilters, readStatus } from '../query.js';
-import { defineRoute, type RouteSpec } from '../route-spec.js';
+import { defineRoute, type ApiOptions, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
 import { deliveryStatusFields, endpointOut, messageOut, pageOut } from '../serializers.js';
 import { appInput } from './applications.js';
@@ -15,7 +17,7 @@ import { appInput } from './applications.js';
 const msg = '/api/v1/app/:app_id/msg';
 
 /** The routes under /api/v1/app/:app_id/msg. */
-export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
+export function messageRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteSpec[] {
   return [
     defineRoute({
       method: 'GET', url: msg, operationId: 'message.list', summary: 'List messages, newest first', tag: 'Message', access: 'app', needs: ['ViewBase'],
@@ -34,6 +36,26 @@ export function messageRoutes(ctx: ServiceContext): RouteSpec[] {
       handler: async (req, reply) => {
         const message = await messages.createMessage(ctx, req.params.app_id, messageInput(ctx, req, req.body));
         return reply.status(202).send(messageOut(message, readBoolean(req.query, 'with_content', true)));
+      },
+    }),
+    defineRoute({
+      // The sender's question before message.create, so the sender's token, as for sending.
+      method: 'POST', url: `${msg}/precheck/active`, operationId: 'message.precheck', summary: 'Whether a message of this event type and channels would reach an enabled endpoint', tag: 'Message', access: 'admin',
+      body: S.MessagePrecheckIn, responses: { 200: S.MessagePrecheckOut },
+      handler: async (req) => ({ active: await messages.precheckMessage(ctx, req.params.app_id, { eventType: req.body.eventType, channels: req.body.channels ?? null }) }),
+    }),
+    defineRoute({
+      // Expunging is named by no portal capability (as for one message's content): a token with every one.
+      method: 'POST', url: `${msg}/bulk-expunge`, operationId: 'message.bulk_expunge_content', summary: 'Delete the payloads of the messages named by id or eventId', tag: 'Message', access: 'app', needs: 'all',
+      body: S.BulkExpungeContentsIn, bodyOptional: true, responses: { 200: S.BulkExpungeContentsOut },
+      handler: async (req) => ({ results: await messages.bulkExpungeContents(ctx, req.params.app_id, req.body.ids ?? []) }),
+    }),
+    defineRoute({
+      method: 'POST', url: `${msg}/expunge-all-contents`, operationId: 'message.expunge_all_contents', summary: "Delete the payload of every message of the application (a background task)", tag: 'Message', access: 'app', needs: 'all',
+      responses: { 202: S.ExpungeAllContentsOut },
+      handler: async (req, reply) => {
+        const task = await backgroundTasks.expungeAllContents(ctx, options.backgroundTasks ?? null, req.params.app_id);
+        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
       },
     }),
     defineRoute({

@@ -548,6 +548,12 @@ async function secretPanel(ctx, epPath) {
   const panel = h('div', { class: 'stack' });
   let secret = (await api('GET', `${epPath}/secret`)).key;
   let shown = false;
+  // An ed25519 endpoint (whsk_ key) shows its public key (whpk_), which is all a receiver needs.
+  /** @param {string} key */
+  const hintFor = (key) => key.startsWith('whpk_')
+    ? 'This endpoint signs with an ed25519 key (v1a): receivers verify with this public key (Standard Webhooks). Rotating here makes a new HMAC secret; to stay on ed25519, rotate through the API with a whsk_ key.'
+    : 'Receivers verify each webhook’s signature with this secret (Standard Webhooks).';
+  const hint = h('p', { class: 'hint' }, hintFor(secret));
   const input = /** @type {HTMLInputElement} */ (h('input', { type: 'password', readonly: true, value: secret, class: 'mono', autocomplete: 'off' }));
   const toggle = button('Show', () => {
     shown = !shown;
@@ -559,6 +565,7 @@ async function secretPanel(ctx, epPath) {
       await api('POST', `${epPath}/secret/rotate`, { body: {} });
       secret = (await api('GET', `${epPath}/secret`)).key;
       input.value = secret;
+      hint.textContent = hintFor(secret);
       ctx.notify('Secret rotated; the previous one stays valid for 24 hours');
     } catch (error) {
       ctx.notify(/** @type {Error} */ (error).message, 'error');
@@ -566,7 +573,7 @@ async function secretPanel(ctx, epPath) {
   }, 'secondary');
   replace(
     panel,
-    h('p', { class: 'hint' }, 'Receivers verify each webhook’s signature with this secret (Standard Webhooks).'),
+    hint,
     h('div', { class: 'inline-form' }, field('Secret', input), h('div', { class: 'actions' }, toggle, button('Copy', () => copyText(input, ctx)))),
     can(ctx, 'ManageEndpointSecret', 'ManageEndpoint') ? rotate : null,
   );

@@ -17,4 +17,8 @@ export class PostgresAttempts {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.db.guard(async () => mapOrNull(await this.db.one<AttemptRow>(SQL.selectAttempt, { appId, msgId, id: attemptId }), toAttempt));
   }
+
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<boolean> {
+    return this.db.guard(async () => ((await this.db.run(SQL.expungeAttemptResponse, { appId, msgId, id: attemptId })).rowCount ?? 0) > 0);
+  }
 }

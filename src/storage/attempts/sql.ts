@@ -32,15 +32,19 @@ function attemptLists(f: SqlFragments) {
 }
 
 const selectAttempt = `SELECT ${columns(ATTEMPT_COLUMNS)} FROM attempts WHERE id = @id AND msg_id = @msgId AND app_id = @appId`;
+/** The response body an endpoint sent is replaced by the word Svix stores; the rest of the attempt stays. */
+const expungeAttemptResponse = `UPDATE attempts SET response = 'EXPUNGED' WHERE id = @id AND msg_id = @msgId AND app_id = @appId`;
 
 export const postgres = {
   ...attemptLists(pg),
   selectAttempt,
+  expungeAttemptResponse,
 };
 
 export const sqlite = {
   ...attemptLists(lite),
   selectAttempt,
+  expungeAttemptResponse,
 } satisfies Record<keyof typeof postgres, string>;
 
 /** Which list statement serves a query: the one of its narrowest filter. */

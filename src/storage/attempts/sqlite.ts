@@ -17,4 +17,8 @@ export class SqliteAttempts {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.db.guard(() => mapOrNull(this.db.get<AttemptRow>(SQL.selectAttempt, { appId, msgId, id: attemptId }), toAttempt));
   }
+
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<boolean> {
+    return this.db.guard(() => this.db.run(SQL.expungeAttemptResponse, { appId, msgId, id: attemptId }).changes > 0);
+  }
 }

@@ -1,14 +1,29 @@
 // Background tasks on PostgreSQL: stored, listed, leased (SKIP LOCKED across processes), and
 // replay-missing run one batch per transaction holding the task and the endpoint.
-import { advanceReplay, failTask, replayStopReason, replayWindowOf, type AppEndpointFilters, type AppUsageStat, type BackgroundTask } from '../../domain/background-tasks.js';
+import {
+  advanceBulkReplay,
+  advancePurge,
+  advanceReplay,
+  bulkReplayOf,
+  failTask,
+  passesBulkReplayStatus,
+  replayStopReason,
+  replayWindowOf,
+  type AppEndpointFilters,
+  type AppUsageStat,
+  type BackgroundTask,
+} from '../../domain/background-tasks.js';
 import { insertDeliveries } from '../deliveries/postgres.js';
+import type { PoolClient } from 'pg';
 import type { PostgresDatabase } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import {
   applicationUsageParams,
   backgroundTaskParams,
+  bulkReplayCandidateParams,
   mapOrNull,
   newBackgroundTaskParams,
+  purgeBatchParams,
   replayCandidateParams,
   taskClaimParams,
   toAppEndpointFilters,
@@ -96,6 +111,78 @@ export class PostgresBackgroundTasks {
         return { task: next, queued: deliveries.length };
       }),
     );
+  }
+
+  async runBulkReplayBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const task = await this.heldTask(input, client);
+        if (!task) return null;
+        const replay = bulkReplayOf(task);
+        const endpoint = await this.db.one<{ app_id: string; disabled: boolean; deleted_at: number | null }>(
+          SQL.lockEndpointForReplay,
+          { endpointId: replay.endpointId },
+          client,
+        );
+        const stopped = replayStopReason(
+          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+        );
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(failed), lockedUntil: null }, client);
+          return { task: failed, queued: 0 };
+        }
+        const { rows: candidates } = await this.db.run<{ id: string; expired: boolean; status: string; latest_code: number | null; admitted: boolean }>(
+          SQL.selectBulkReplayCandidates,
+          bulkReplayCandidateParams(task, replay, input.limit, values),
+          client,
+        );
+        const matching = candidates.filter((c) => c.admitted && passesBulkReplayStatus(replay, { status: c.status, latestCode: c.latest_code }));
+        const targets = matching.filter((c) => !c.expired).map((c) => ({ msgId: c.id, endpointId: replay.endpointId }));
+        const deliveries = await insertDeliveries(this.db, client, { appId: replay.appId, triggerType: 'manual', now: input.now, targets });
+        const next = advanceBulkReplay(
+          task,
+          {
+            scanned: candidates.length,
+            queued: deliveries.length,
+            skippedExpired: matching.length - targets.length,
+            lastMsgId: candidates.at(-1)?.id ?? null,
+            done: candidates.length < input.limit,
+          },
+          input.now,
+        );
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null }, client);
+        return { task: next, queued: deliveries.length };
+      }),
+    );
+  }
+
+  async runPurgeContentBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const task = await this.heldTask(input, client);
+        if (!task) return null;
+        const { rows: batch } = await this.db.run<{ id: string; had_payload: boolean }>(SQL.selectPurgeBatch, purgeBatchParams(task, input.limit), client);
+        const purged = batch.filter((m) => m.had_payload).map((m) => m.id);
+        if (purged.length > 0) await this.db.run(SQL.purgePayloads, { appId: task.appId, ids: purged }, client);
+        const next = advancePurge(
+          task,
+          { scanned: batch.length, purged: purged.length, lastMsgId: batch.at(-1)?.id ?? null, done: batch.length < input.limit },
+          input.now,
+        );
+        await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null }, client);
+        return { task: next, queued: 0 };
+      }),
+    );
+  }
+
+  /** Inside a transaction: the task, locked, if it is running and `leaseOwner` holds it. */
+  private async heldTask(input: ReplayMissingBatchInput, client: PoolClient): Promise<BackgroundTask | null> {
+    const row = await this.db.one<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.taskId }, client);
+    if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+    return toRecord(row);
   }
 
   async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {

@@ -2,7 +2,7 @@
 // the statements of both databases, side by side. A statement that reads the same on both is
 // written once, in `both`.
 import { BACKGROUND_TASK_COLUMNS, columns } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite } from '../shared/sql-fragments.js';
+import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const BACKGROUND_TASK = columns(BACKGROUND_TASK_COLUMNS);
 
@@ -25,6 +25,29 @@ const selectReplayCandidates = (accepts: string, cast: (type: string) => string)
     FROM messages m JOIN endpoints e ON e.id = @endpointId
     WHERE m.app_id = @appId AND m.id > @cursor AND m.created_at >= @since${cast('bigint')} AND m.created_at < @until${cast('bigint')}
     ORDER BY m.id LIMIT @limit`;
+
+/**
+ * The next messages of a bulk-replay window after the cursor that were sent to the endpoint (have a
+ * delivery to it), each with its latest delivery's status, the status code of its latest attempt to
+ * the endpoint (NULL: never attempted, or the attempt was pruned), whether the message filters
+ * (event types, channel) admit it, and whether its payload is gone. The caller applies the status
+ * and status-code-class filters. Keyset by message id on deliveries_endpoint_msg, as replay's.
+ */
+const selectBulkReplayCandidates = (f: SqlFragments): string => `
+    SELECT d.msg_id AS id, m.payload IS NULL AS expired, d.status,
+           (SELECT a.response_status_code FROM attempts a
+            WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id ORDER BY a.id DESC LIMIT 1) AS latest_code,
+           (1 = 1 ${f.messageFilters}) AS admitted
+    FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.app_id = @appId AND d.msg_id > @cursor AND ${f.isLatestDelivery}
+      AND m.created_at >= @since${f.cast('bigint')} AND m.created_at < @until${f.cast('bigint')}
+    ORDER BY d.msg_id LIMIT @limit`;
+
+/** The next messages of an application after the cursor created up to @until, for a purge batch. */
+const selectPurgeBatch = (lockRows: string): string => `
+    SELECT id, payload IS NOT NULL AS had_payload FROM messages
+    WHERE app_id = @appId AND id > @cursor AND created_at <= @until
+    ORDER BY id LIMIT @limit${lockRows}`;
 
 /**
  * What the next applications used in a window (application.stats). Each count reads one index
@@ -86,6 +109,10 @@ export const postgres = {
     SELECT app_id, disabled, deleted_at FROM endpoints WHERE id = @endpointId FOR NO KEY UPDATE`,
   // PostgreSQL's fan-out match is NULL for a message without channels meeting a channel endpoint.
   selectReplayCandidates: selectReplayCandidates(`COALESCE(${pg.endpointAccepts('m.event_type', 'm.channels')}, false)`, pg.cast),
+  selectBulkReplayCandidates: selectBulkReplayCandidates(pg),
+  // The batch's rows are held until the purge commits: a concurrent expunge or expiry waits.
+  selectPurgeBatch: selectPurgeBatch('\n    FOR UPDATE'),
+  purgePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = ANY (@ids::text[])`,
   // Only the lease holder saves, and only while the task runs: one statement, so no lock to take first.
   saveBackgroundTaskProgress: `
     UPDATE background_tasks
@@ -122,6 +149,9 @@ export const sqlite = {
     WHERE id = @id`,
   lockEndpointForReplay: `SELECT app_id, disabled, deleted_at FROM endpoints WHERE id = @endpointId`,
   selectReplayCandidates: selectReplayCandidates(`(${lite.endpointAccepts('m.event_type', 'm.channels')})`, lite.cast),
+  selectBulkReplayCandidates: selectBulkReplayCandidates(lite),
+  selectPurgeBatch: selectPurgeBatch(''),
+  purgePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))`,
   saveBackgroundTaskProgress: `
     UPDATE background_tasks
     SET status = @status, data = @data, cursor = @cursor, locked_until = @lockedUntil, updated_at = @updatedAt

@@ -1,13 +1,27 @@
 // Background tasks on SQLite: stored, listed, leased, and replay-missing run one batch per IMMEDIATE
 // transaction.
-import { advanceReplay, failTask, replayStopReason, replayWindowOf, type AppEndpointFilters, type AppUsageStat, type BackgroundTask } from '../../domain/background-tasks.js';
+import {
+  advanceBulkReplay,
+  advancePurge,
+  advanceReplay,
+  bulkReplayOf,
+  failTask,
+  passesBulkReplayStatus,
+  replayStopReason,
+  replayWindowOf,
+  type AppEndpointFilters,
+  type AppUsageStat,
+  type BackgroundTask,
+} from '../../domain/background-tasks.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import {
   applicationUsageParams,
   backgroundTaskParams,
+  bulkReplayCandidateParams,
   mapOrNull,
   newBackgroundTaskParams,
+  purgeBatchParams,
   replayCandidateParams,
   taskClaimParams,
   toAppEndpointFilters,
@@ -94,6 +108,75 @@ export class SqliteBackgroundTasks {
         return { task: next, queued };
       }),
     );
+  }
+
+  async runBulkReplayBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const task = this.heldTask(input);
+        if (!task) return null;
+        const replay = bulkReplayOf(task);
+        const endpoint = this.db.get<{ app_id: string; disabled: number; deleted_at: number | null }>(SQL.lockEndpointForReplay, { endpointId: replay.endpointId });
+        const stopped = replayStopReason(
+          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+        );
+        if (stopped) {
+          const failed = failTask(task, stopped, input.now);
+          this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(failed), lockedUntil: null });
+          return { task: failed, queued: 0 };
+        }
+        const candidates = this.db.all<{ id: string; expired: number; status: string; latest_code: number | null; admitted: number }>(
+          SQL.selectBulkReplayCandidates,
+          bulkReplayCandidateParams(task, replay, input.limit, values),
+        );
+        let queued = 0;
+        let skippedExpired = 0;
+        for (const c of candidates) {
+          if (c.admitted !== 1 || !passesBulkReplayStatus(replay, { status: c.status, latestCode: c.latest_code })) continue;
+          if (c.expired === 1) {
+            skippedExpired++;
+            continue;
+          }
+          insertDelivery(this.db, { msgId: c.id, appId: replay.appId, endpointId: replay.endpointId, triggerType: 'manual', now });
+          queued++;
+        }
+        const next = advanceBulkReplay(
+          task,
+          { scanned: candidates.length, queued, skippedExpired, lastMsgId: candidates.at(-1)?.id ?? null, done: candidates.length < input.limit },
+          input.now,
+        );
+        this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null });
+        return { task: next, queued };
+      }),
+    );
+  }
+
+  async runPurgeContentBatch(input: ReplayMissingBatchInput): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = input.now.getTime();
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const task = this.heldTask(input);
+        if (!task) return null;
+        const batch = this.db.all<{ id: string; had_payload: number }>(SQL.selectPurgeBatch, purgeBatchParams(task, input.limit));
+        const purged = batch.filter((m) => m.had_payload === 1).map((m) => m.id);
+        if (purged.length > 0) this.db.run(SQL.purgePayloads, { appId: task.appId, ids: values.writeTextList(purged) });
+        const next = advancePurge(
+          task,
+          { scanned: batch.length, purged: purged.length, lastMsgId: batch.at(-1)?.id ?? null, done: batch.length < input.limit },
+          input.now,
+        );
+        this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: next.status === 'running' ? now + input.leaseMs : null });
+        return { task: next, queued: 0 };
+      }),
+    );
+  }
+
+  /** Inside a write: the task, if it is running and `leaseOwner` holds it. */
+  private heldTask(input: ReplayMissingBatchInput): BackgroundTask | null {
+    const row = this.db.get<BackgroundTaskRow>(SQL.lockBackgroundTask, { id: input.taskId });
+    if (!row || row.status !== 'running' || row.lease_owner !== input.leaseOwner) return null;
+    return toRecord(row);
   }
 
   async releaseBackgroundTask(input: { id: string; leaseOwner: string; now: Date; error?: string | null }): Promise<boolean> {

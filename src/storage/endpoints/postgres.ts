@@ -89,4 +89,8 @@ export class PostgresEndpoints {
   async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
     return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, (r) => this.toRecord(r)));
   }
+
+  async hasActiveEndpointFor(appId: string, eventType: string, channels: string[] | null): Promise<boolean> {
+    return this.db.guard(async () => (await this.db.one<{ active: boolean }>(SQL.selectActiveEndpointFor, { appId, eventType, channels: values.writeTextList(channels) }))!.active);
+  }
 }

@@ -26,6 +26,12 @@ const reseal = (f: SqlFragments, lockRows: string) => ({
     WHERE id = @id`,
 });
 
+/** Message precheck: is there a live, enabled endpoint of the application that fan-out would pick? */
+const selectActiveEndpointFor = (accepts: string): string => `
+    SELECT EXISTS (
+      SELECT 1 FROM endpoints e
+      WHERE e.app_id = @appId AND e.deleted_at IS NULL AND ${accepts}) AS active`;
+
 export const postgres = {
   insertEndpoint: `
     INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
@@ -60,6 +66,8 @@ export const postgres = {
   listEndpoints: both.listEndpoints,
   // The batch's rows are held until the rewrite commits, so a change made meanwhile waits and wins.
   ...reseal(pg, '\n    FOR UPDATE'),
+  // The fan-out match is NULL for a message without channels meeting a channel endpoint.
+  selectActiveEndpointFor: selectActiveEndpointFor(`NOT e.disabled AND COALESCE(${pg.endpointAccepts('@eventType::text', '@channels::text[]')}, false)`),
 };
 
 /** JSON and lists are text, booleans 0/1. */
@@ -91,4 +99,5 @@ export const sqlite = {
   listEndpoints: both.listEndpoints,
   /** The batch runs in one IMMEDIATE transaction, which keeps every other writer out. */
   ...reseal(lite, ''),
+  selectActiveEndpointFor: selectActiveEndpointFor(`e.disabled = 0 AND (${lite.endpointAccepts('@eventType', '@channels')})`),
 };

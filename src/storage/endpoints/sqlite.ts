@@ -97,4 +97,8 @@ export class SqliteEndpoints {
   async listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>> {
     return this.db.guard(() => this.db.page<EndpointRow, Endpoint>(SQL.listEndpoints, query, 'descending', { appId }, (r) => r.id, (r) => this.toRecord(r)));
   }
+
+  async hasActiveEndpointFor(appId: string, eventType: string, channels: string[] | null): Promise<boolean> {
+    return this.db.guard(() => this.db.get<{ active: number }>(SQL.selectActiveEndpointFor, { appId, eventType, channels: values.writeTextList(channels) })!.active === 1);
+  }
 }

@@ -11,7 +11,7 @@ import type { PostgresDatabase, Queryable } from '../postgres/database.js';
 import type { QueuedAnnouncer } from '../postgres/notifications.js';
 import { TurnBatch } from '../postgres/turn-batch.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { mapOrNull, messageListParams, messagesByKey, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { jsonText, postgresValues as values } from '../shared/values.js';
 import type { AttemptedMessage, CreateMessageResult, DeliveryHandoff, DeliveryJob, ListQuery, MessageDestination, MessageListQuery, Page } from '../store.js';
 import { budgetParams } from '../deliveries/claims/rules.js';
@@ -78,6 +78,18 @@ export class PostgresMessages {
 
   async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
     return this.db.guard(async () => ((await this.db.run(SQL.expungePayload, { appId, id: msgId })).rowCount ?? 0) > 0);
+  }
+
+  async expungeMessageContents(appId: string, keys: string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    return this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        const { rows } = await this.db.run<{ id: string; event_id: string | null }>(SQL.selectMessagesByKeys, { appId, keys }, client);
+        const named = messagesByKey(keys, rows);
+        await this.db.run(SQL.expungePayloads, { appId, ids: [...new Set(named.values())] }, client);
+        return [...named.keys()];
+      }),
+    );
   }
 
   async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {

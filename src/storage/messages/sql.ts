@@ -48,6 +48,14 @@ const both = {
   expungePayload: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = @id`,
 };
 
+/**
+ * Bulk expunge, first half: the messages a list of keys names (by id or eventId; `keys` is the
+ * database's list of text). The caller picks, per key, the message whose id it is over one whose
+ * eventId it is, then drops the payloads by id (expungePayloads).
+ */
+const selectMessagesByKeys = (inKeys: (column: string) => string): string => `
+    SELECT id, event_id FROM messages WHERE app_id = @appId AND (${inKeys('id')} OR ${inKeys('event_id')})`;
+
 /** Endpoints this message was queued for, each with its latest delivery. */
 const listMessageDestinations = ({ isLatestDelivery }: SqlFragments): string => `
     SELECT ${columns(DELIVERY_COLUMNS, 'd')} FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
@@ -187,6 +195,8 @@ export const postgres = {
   expungePayload: both.expungePayload,
   listMessageDestinations: listMessageDestinations(pg),
   listAttemptedMessages: listAttemptedMessages(pg),
+  selectMessagesByKeys: selectMessagesByKeys((column) => `${column} = ANY (@keys::text[])`),
+  expungePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = ANY (@ids::text[])`,
 };
 
 /** Channels and lists are JSON text. */
@@ -227,4 +237,6 @@ export const sqlite = {
   expungePayload: both.expungePayload,
   listMessageDestinations: listMessageDestinations(lite),
   listAttemptedMessages: listAttemptedMessages(lite),
+  selectMessagesByKeys: selectMessagesByKeys((column) => `${column} IN (SELECT value FROM json_each(@keys))`),
+  expungePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))`,
 };

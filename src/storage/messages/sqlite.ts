@@ -4,7 +4,7 @@ import type { Delivery, Endpoint, Message } from '../../domain/types.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { readEndpointRow } from '../endpoints/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { mapOrNull, messageListParams, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
+import { mapOrNull, messageListParams, messagesByKey, messageParams, toDelivery, toEndpoint, toMessage, type DeliveryRow, type MessageRow } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
 import { budgetParams } from '../deliveries/claims/rules.js';
@@ -39,6 +39,18 @@ export class SqliteMessages {
 
   async expungeMessageContent(appId: string, msgId: string): Promise<boolean> {
     return this.db.guard(() => this.db.run(SQL.expungePayload, { appId, id: msgId }).changes > 0);
+  }
+
+  async expungeMessageContents(appId: string, keys: string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    return this.db.guard(() =>
+      this.db.write(() => {
+        const rows = this.db.all<{ id: string; event_id: string | null }>(SQL.selectMessagesByKeys, { appId, keys: values.writeTextList(keys) });
+        const named = messagesByKey(keys, rows);
+        this.db.run(SQL.expungePayloads, { appId, ids: values.writeTextList([...new Set(named.values())]) });
+        return [...named.keys()];
+      }),
+    );
   }
 
   async listMessageDestinations(appId: string, msgId: string, query: ListQuery): Promise<Page<MessageDestination>> {

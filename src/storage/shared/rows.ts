@@ -332,6 +332,21 @@ export function messageFilterParams(
 
 // Deliveries and attempts -----------------------------------------------------------------------
 
+/**
+ * Bulk expunge: which message each key names among `rows` (the messages whose id or eventId is one
+ * of the keys), an id winning over an eventId as in getMessage. Keys naming none are left out.
+ */
+export function messagesByKey(keys: readonly string[], rows: readonly { id: string; event_id: string | null }[]): Map<string, string> {
+  const byId = new Set(rows.map((r) => r.id));
+  const byEventId = new Map(rows.flatMap((r) => (r.event_id === null ? [] : [[r.event_id, r.id] as const])));
+  const named = new Map<string, string>();
+  for (const key of keys) {
+    const id = byId.has(key) ? key : byEventId.get(key);
+    if (id !== undefined) named.set(key, id);
+  }
+  return named;
+}
+
 export function toDelivery(r: DeliveryRow): Delivery {
   return {
     id: r.id,
@@ -527,6 +542,29 @@ export function replayCandidateParams(task: BackgroundTask, window: { appId: str
     until: window.until.getTime(),
     limit,
   };
+}
+
+/** The parameters of a bulk-replay batch's candidates: the next `limit` messages of the window sent to the endpoint, after the cursor. */
+export function bulkReplayCandidateParams(
+  task: BackgroundTask,
+  replay: { endpointId: string; sinceDate: Date; untilDate: Date; channel: string | null; eventTypes: string[] | null },
+  limit: number,
+  values: ColumnValues,
+): Record<string, unknown> {
+  return {
+    ...messageFilterParams({ channel: replay.channel, eventTypes: replay.eventTypes }, values),
+    appId: task.appId,
+    endpointId: replay.endpointId,
+    cursor: task.cursor ?? idFloorAt('msg', replay.sinceDate.getTime()),
+    since: replay.sinceDate.getTime(),
+    until: replay.untilDate.getTime(),
+    limit,
+  };
+}
+
+/** The parameters of a purge batch: the next `limit` messages of the application after the cursor, created up to `until`. */
+export function purgeBatchParams(task: BackgroundTask, limit: number): Record<string, unknown> {
+  return { appId: task.appId, cursor: task.cursor ?? '', until: Date.parse((task.data as { until: string }).until), limit };
 }
 
 /** A task's columns; the lease (`@leaseOwner`, `@lockedUntil`) is the caller's to add. */

@@ -6,17 +6,17 @@ import type { Store } from '../store.js';
 /** Which subject owns which Store operation: the map from the interface to the folders. */
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
-  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints'],
+  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes', 'saveEventTypes'],
-  messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages'],
+  messages: ['createMessage', 'getMessage', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
-  attempts: ['listAttempts', 'getAttempt'],
+  attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: [
     'createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask',
-    'saveBackgroundTaskProgress', 'countApplicationUsage', 'listApplicationEndpointFilters',
+    'runBulkReplayBatch', 'runPurgeContentBatch', 'saveBackgroundTaskProgress', 'countApplicationUsage', 'listApplicationEndpointFilters',
   ],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
