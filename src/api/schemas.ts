@@ -218,7 +218,9 @@ export const BackgroundTaskOut = Type.Object(
         'Progress. endpoint.replay: {endpointId, since, until, scanned, queued, skippedExpired, batches, error?}; ' +
         'endpoint.recover: {endpointId, since, until, recovered}; ' +
         'endpoint.bulk-replay: {endpointId, since, until, eventTypes, channel, status, statusCodeClass, scanned, messagesSent, skippedExpired, batches, error?}; ' +
-        'application.purge_content: {until, scanned, messagesPurged, batches, error?}',
+        'application.purge_content: {until, scanned, messagesPurged, batches, error?}; ' +
+        'application.stats: {since, until, appIds, appStats: [{appId, appUid, messageDestinations, messages, attempts}], batches}; ' +
+        'event-type.aggregate: {event_types: [{appId, explicitlySubscribedEventTypes, hasCatchAllEndpoint}], batches}',
     }),
     updatedAt: Timestamp,
   },
@@ -620,4 +622,85 @@ export const UiConfigOut = Type.Object(
     version: Type.String(),
   },
   { title: 'UiConfigOut' },
+);
+
+// Svix's statistics, environment and OpenAPI import operations -----------------------------------
+
+const TaskStatus = Type.String({ enum: ['running', 'finished', 'failed'] });
+export const AppUsageStatsIn = Type.Object(
+  {
+    since: Timestamp,
+    until: Timestamp,
+    appIds: Type.Optional(
+      Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: UID_PATTERN }), { uniqueItems: true, maxItems: 1000, description: 'Application ids or uids; absent or null = every application' })),
+    ),
+  },
+  { title: 'AppUsageStatsIn' },
+);
+export const AppUsageStatsOut = Type.Object(
+  {
+    id: Type.String({ description: 'qtask_…' }),
+    status: TaskStatus,
+    task: Type.String({ enum: ['application.stats'] }),
+    updatedAt: Timestamp,
+    unresolvedAppIds: Type.Array(Type.String(), { description: 'The given ids or uids that are no application' }),
+  },
+  { title: 'AppUsageStatsOut' },
+);
+export const AggregateEventTypesOut = Type.Object(
+  { id: Type.String({ description: 'qtask_…' }), status: TaskStatus, task: Type.String({ enum: ['event-type.aggregate'] }), updatedAt: Timestamp },
+  { title: 'AggregateEventTypesOut' },
+);
+
+export const EventTypeImportOpenApiIn = Type.Object(
+  {
+    spec: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'The OpenAPI document as a JSON object' }))),
+    specRaw: Type.Optional(Nullable(Type.String({ description: 'The OpenAPI document as JSON text (YAML is not read)' }))),
+    replaceAll: Type.Optional(Type.Boolean({ description: 'Archive the event types the document does not have (default false)' })),
+    dryRun: Type.Optional(Type.Boolean({ description: 'Change nothing; report what would change (default false)' })),
+  },
+  { title: 'EventTypeImportOpenApiIn' },
+);
+const EventTypeFromOpenApi = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    deprecated: Type.Boolean(),
+    featureFlags: Type.Optional(Type.Array(Type.String())),
+    groupName: Type.Optional(Type.String()),
+  },
+  { title: 'EventTypeFromOpenApi' },
+);
+export const EventTypeImportOpenApiOut = Type.Object(
+  {
+    data: Type.Object({
+      modified: Type.Array(Type.String(), { description: 'Event types created or updated (empty on a dry run)' }),
+      to_modify: Nullable(Type.Array(EventTypeFromOpenApi, { description: 'Dry run: the event types that would be created or updated' })),
+      archived: Type.Array(Type.String(), { description: 'Tapwire addition: with replaceAll, the event types archived because the document lacks them' }),
+      to_archive: Nullable(Type.Array(Type.String(), { description: 'Tapwire addition: dry run with replaceAll, the event types that would be archived' })),
+    }),
+  },
+  { title: 'EventTypeImportOpenApiOut' },
+);
+
+export const EnvironmentIn = Type.Object(
+  {
+    eventTypes: Type.Optional(Nullable(Type.Array(EventTypeIn, { maxItems: 10_000 }))),
+    settings: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Must be empty: Tapwire has no environment settings (they are environment variables)' }))),
+    connectors: Type.Optional(Nullable(Type.Array(Type.Unknown(), { description: 'Must be empty: Tapwire has no connectors' }))),
+    transformationTemplates: Type.Optional(Nullable(Type.Array(Type.Unknown(), { description: 'Must be empty: Tapwire has no transformation templates' }))),
+  },
+  { title: 'EnvironmentIn' },
+);
+export const EnvironmentOut = Type.Object(
+  {
+    version: Type.Integer(),
+    createdAt: Timestamp,
+    eventTypes: Type.Array(EventTypeOut, { description: 'Every event type, archived ones included, with schemas' }),
+    settings: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Always null: Tapwire has no environment settings' })),
+    connectors: Type.Array(Type.Unknown(), { description: 'Always empty' }),
+    transformationTemplates: Type.Array(Type.Unknown(), { description: 'Always empty (older clients read this list)' }),
+  },
+  { title: 'EnvironmentOut' },
 );

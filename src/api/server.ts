@@ -23,6 +23,8 @@ import { integrationRoutes } from './routes/integrations.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { statsRoutes } from './routes/stats.js';
+import { statisticsRoutes } from './routes/statistics.js';
+import { environmentRoutes } from './routes/environment.js';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { buildOpenApiDocument, type RouteDoc } from './openapi.js';
 import { registerTokenRateLimits, type TokenRateLimiter } from './token-rate-limit.js';
@@ -226,6 +228,8 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...statsRoutes(ctx),
     ...integrationRoutes(ctx),
     ...operationalWebhookRoutes(ctx),
+    ...statisticsRoutes(ctx, options),
+    ...environmentRoutes(ctx),
     ...dashboardRoutes(ctx),
   ];
 }

@@ -1,7 +1,8 @@
 // Background tasks: replay-missing (every message of an application since a time that never
-// reached an endpoint), bulk replay (the messages sent to an endpoint in a window, filtered) and
-// expunge-all-contents run in batches after the API answers 202, with progress readable through
-// GET /api/v1/background-task/{id}; a task left running by a stopped process is resumed by another.
+// reached an endpoint), bulk replay (the messages sent to an endpoint in a window, filtered),
+// expunge-all-contents and the statistics over every application (statistics.ts) run in batches
+// after the API answers 202, with progress readable through GET /api/v1/background-task/{id}; a
+// task left running by a stopped process is resumed by another.
 import { randomBytes } from 'node:crypto';
 import {
   BACKGROUND_TASK_KINDS,
@@ -20,6 +21,7 @@ import type { Principal } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { getApplication } from './applications.js';
 import { checkRecoverWindow, getEndpoint } from './endpoints.js';
+import { runStatisticsBatch } from './statistics.js';
 
 /**
  * Furthest back a replay may reach: 90 days, the longest payload retention
@@ -31,7 +33,10 @@ export const MAX_REPLAY_WINDOW_MS = 90 * 86_400_000;
 
 /** Defaults of {@link BackgroundTaskRunnerOptions}. */
 export const BACKGROUND_TASK_DEFAULTS = {
-  /** Messages looked at per batch (one transaction each): short enough never to stall deliveries. */
+  /**
+   * Items per batch: messages looked at by a replay (one transaction each), applications counted
+   * by a statistics task (one read each). Short enough never to stall deliveries.
+   */
   batchSize: 500,
   /**
    * How long a process's claim on a task holds without a batch renewing it. A process that stops
@@ -43,7 +48,7 @@ export const BACKGROUND_TASK_DEFAULTS = {
 } as const;
 
 export interface BackgroundTaskRunnerOptions {
-  /** Messages per batch (default 500). */
+  /** Messages (replays) or applications (statistics) per batch (default 500). */
   batchSize?: number;
   /** Lease of a running task (default 30 s); see {@link BACKGROUND_TASK_DEFAULTS}. */
   leaseMs?: number;
@@ -154,20 +159,15 @@ export class BackgroundTaskRunner {
       await this.release(task.id, null, log);
       return;
     }
+    let current = task;
     for (;;) {
       if (this.closed) {
         await this.release(task.id, null, log);
         return;
       }
-      let result: Awaited<ReturnType<ServiceContext['store']['runReplayMissingBatch']>>;
+      let result: { task: BackgroundTask; queued: number } | null;
       try {
-        result = await runBatch({
-          taskId: task.id,
-          leaseOwner: this.leaseOwner,
-          now: this.ctx.clock.now(),
-          leaseMs: this.leaseMs,
-          limit: this.batchSize,
-        });
+        result = await runBatch(current);
       } catch (error) {
         if (error instanceof TapwireError && error.code === 'store_unavailable') {
           // Keep the lease: it expires, and a maintenance round (here or elsewhere) resumes the task.
@@ -184,10 +184,11 @@ export class BackgroundTaskRunner {
         log.info({}, 'background task no longer held');
         return;
       }
+      current = result.task;
       if (result.queued > 0) this.ctx.notifyDeliveriesQueued();
       await this.onBatch?.(result.task);
       if (result.task.status !== 'running') {
-        log.info({ status: result.task.status, ...result.task.data }, 'background task ended');
+        log.info({ status: result.task.status, batches: result.task.data.batches, error: result.task.data.error }, 'background task ended');
         return;
       }
       // Let deliveries and API requests in between batches.
@@ -195,16 +196,24 @@ export class BackgroundTaskRunner {
     }
   }
 
-  /** The store's batch of a kind of task that runs in batches; null for the others. */
-  private batchOf(kind: BackgroundTaskKind): ServiceContext['store']['runReplayMissingBatch'] | null {
+  /**
+   * The batch of a kind of task that runs in batches (null for the others), run on the task as this
+   * runner last saved it. A replay's, bulk replay's or purge's batch reads and writes in one store
+   * transaction; a statistics batch only reads, then saves its progress if the lease still holds.
+   */
+  private batchOf(kind: BackgroundTaskKind): ((task: BackgroundTask) => Promise<{ task: BackgroundTask; queued: number } | null>) | null {
     const store = this.ctx.store;
+    const input = (task: BackgroundTask) => ({ taskId: task.id, leaseOwner: this.leaseOwner, now: this.ctx.clock.now(), leaseMs: this.leaseMs, limit: this.batchSize });
     switch (kind) {
       case 'endpoint.replay':
-        return (input) => store.runReplayMissingBatch(input);
+        return (task) => store.runReplayMissingBatch(input(task));
       case 'endpoint.bulk-replay':
-        return (input) => store.runBulkReplayBatch(input);
+        return (task) => store.runBulkReplayBatch(input(task));
       case 'application.purge_content':
-        return (input) => store.runPurgeContentBatch(input);
+        return (task) => store.runPurgeContentBatch(input(task));
+      case 'application.stats':
+      case 'event-type.aggregate':
+        return (task) => this.runStatisticsBatch(task);
       default:
         return null;
     }
@@ -223,16 +232,19 @@ export class BackgroundTaskRunner {
         await this.release(task.id, null, log);
         return;
       }
-      const endpoint = await this.ctx.store.getEndpoint(task.appId, data.endpointId);
+      // Recovers always belong to their endpoint's application (only the statistics belong to none).
+      const appId = task.appId;
+      const endpoint = appId === null ? null : await this.ctx.store.getEndpoint(appId, data.endpointId);
       const stopped = replayStopReason(endpoint ? { deleted: false, disabled: endpoint.disabled } : null);
-      if (stopped) {
-        await this.release(task.id, stopped.replace('replay again', 'recover again'), log);
-        log.info({ reason: stopped }, 'background task failed');
+      if (stopped !== null || endpoint === null) {
+        const reason = (stopped ?? 'The endpoint was deleted').replace('replay again', 'recover again');
+        await this.release(task.id, reason, log);
+        log.info({ reason }, 'background task failed');
         return;
       }
       const now = this.ctx.clock.now();
       const recovered = await this.ctx.store.recoverFailedDeliveries({
-        appId: task.appId,
+        appId: endpoint.appId,
         endpointId: data.endpointId,
         since: new Date(data.since),
         until: new Date(data.until),
@@ -254,6 +266,13 @@ export class BackgroundTaskRunner {
       log.error({ err: error }, 'background task failed');
       await this.release(task.id, 'Internal error; see the server log', log);
     }
+  }
+
+  private async runStatisticsBatch(task: BackgroundTask): Promise<{ task: BackgroundTask; queued: number } | null> {
+    const now = this.ctx.clock.now();
+    const next = await runStatisticsBatch(this.ctx, task, this.batchSize, now);
+    const saved = await this.ctx.store.saveBackgroundTaskProgress({ task: next, leaseOwner: this.leaseOwner, now, leaseMs: this.leaseMs });
+    return saved ? { task: saved, queued: 0 } : null;
   }
 
   private async release(taskId: string, error: string | null, log: ServiceContext['logger']): Promise<void> {

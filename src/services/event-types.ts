@@ -97,3 +97,6 @@ function build(input: EventTypeInput & { name: string; description: string }, ex
 function flagsOf(flags: string[] | null | undefined): string[] | null {
   return flags && flags.length > 0 ? [...new Set(flags)] : null;
 }
+
+/** The record a create or replace of `input` makes (an existing type's creation time kept); environment import uses it too. */
+export { build as buildEventType };

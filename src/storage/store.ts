@@ -11,7 +11,7 @@ import type {
   Message,
   MessageStatusName,
 } from '../domain/types.js';
-import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
+import type { AppEndpointFilters, AppUsageStat, BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
 import type { TokenScope } from '../domain/token-scopes.js';
 import type { Integration } from '../domain/integrations.js';
 
@@ -350,6 +350,11 @@ export interface Store {
    * flags or behind one of these (what a portal token with those flags may see).
    */
   listEventTypes(query: EventTypeListQuery): Promise<Page<EventType>>;
+  /**
+   * Insert or replace each event type by name as {@link Store.saveEventType} does (keeping an
+   * existing one's creation time), all in one transaction: an import either lands whole or not at all.
+   */
+  saveEventTypes(eventTypes: EventType[]): Promise<void>;
 
   // Messages and fan-out --------------------------------------------------------------------
   /**
@@ -549,6 +554,26 @@ export interface Store {
    * not hold a running task of this id.
    */
   finishBackgroundTask(input: { id: string; leaseOwner: string; now: Date; data: Record<string, unknown> }): Promise<BackgroundTask | null>;
+  /**
+   * Save the progress of a running task `leaseOwner` holds (status, data, cursor, updatedAt as
+   * given), renewing the lease until `now + leaseMs` while it stays running and freeing it once it
+   * ends. Null (and nothing saved) when the task is not running or that owner no longer holds it.
+   * For tasks whose batches only read (the statistics), so no write lock is held while they read.
+   */
+  saveBackgroundTaskProgress(input: { task: BackgroundTask; leaseOwner: string; now: Date; leaseMs: number }): Promise<BackgroundTask | null>;
+  /**
+   * What the next applications used in [since, until), for an `application.stats` task: up to
+   * `limit` applications by id after `afterAppId` (only those in `appIds` unless null), each with
+   * its messages created in the window, the distinct (message, endpoint) pairs those messages
+   * were queued for, and the attempts made in the window. Reads only.
+   */
+  countApplicationUsage(input: ApplicationUsageInput): Promise<AppUsageStat[]>;
+  /**
+   * The event-type filters of the live endpoints of the next `limit` applications by id after
+   * `afterAppId`, for an `event-type.aggregate` task (an application without endpoints has none).
+   * Reads only.
+   */
+  listApplicationEndpointFilters(input: { afterAppId: string | null; limit: number }): Promise<AppEndpointFilters[]>;
 
   // Operator health (the dashboard) -----------------------------------------------------------
   /**
@@ -607,6 +632,16 @@ export interface BackgroundTaskListQuery extends ListQuery {
   appId?: string | null;
   status?: BackgroundTaskStatus | null;
   task?: BackgroundTaskKind | null;
+}
+
+/** Input of {@link Store.countApplicationUsage}. */
+export interface ApplicationUsageInput {
+  afterAppId: string | null;
+  /** Only these applications (ids); null = every application. */
+  appIds: string[] | null;
+  since: Date;
+  until: Date;
+  limit: number;
 }
 
 /** Input of {@link Store.runReplayMissingBatch}. */

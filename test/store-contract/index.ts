@@ -21,6 +21,7 @@ import { describeManualDeliveries } from './manual-deliveries.js';
 import { describeMessageFields } from './message-fields.js';
 import { describeMessages } from './messages.js';
 import { describeRetention } from './retention.js';
+import { describeStatistics } from './statistics.js';
 import { describeStats } from './stats.js';
 
 export type { StoreFixture } from './fixtures.js';
@@ -61,5 +62,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeBulkOperations();
     describeRetention();
     describeStats();
+    describeStatistics();
   });
 }

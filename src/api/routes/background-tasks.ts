@@ -1,5 +1,6 @@
-// The background-task routes: the replays and recovers requests started, and their progress. No
-// application in the path: an application-scoped token sees only its own application's tasks.
+// The background-task routes: the replays, recovers, bulk operations and statistics requests
+// started, and their progress. No application in the path: an application-scoped token sees only
+// its own application's tasks (never the statistics, which belong to no application).
 import { BACKGROUND_TASK_KINDS, BACKGROUND_TASK_STATUSES, type BackgroundTaskKind, type BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import * as backgroundTasks from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';

@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import { validationError } from '../../errors/tapwire-error.js';
 import { featureFlagsOf } from '../../services/auth.js';
 import type { ServiceContext } from '../../services/context.js';
+import { importOpenApi, type EventTypeFromOpenApi } from '../../services/event-type-import.js';
 import * as eventTypes from '../../services/event-types.js';
 import { ID_CURSOR, LIST_QUERY, NAME_PATTERN, readBoolean, readListQuery } from '../query.js';
 import { defineRoute, type RouteSpec } from '../route-spec.js';
@@ -35,6 +36,27 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
       method: 'POST', url: et, operationId: 'event_type.create', summary: 'Create an event type', tag: 'Event Type', access: 'admin',
       body: S.EventTypeIn, responses: { 201: S.EventTypeOut },
       handler: async (req, reply) => reply.status(201).send(eventTypeOut(await eventTypes.createEventType(ctx, eventTypeInput(req.body) as Static<typeof S.EventTypeIn>))),
+    }),
+    defineRoute({
+      method: 'POST', url: `${et}/import/openapi`, operationId: 'event_type.import_openapi', tag: 'Event Type', access: 'admin',
+      summary: "Create or update event types from an OpenAPI document's webhooks",
+      description:
+        'Each entry of `webhooks` (or `x-webhooks`) becomes the event type of its name: the description, the JSON request body schema ($refs resolved) with its examples, ' +
+        '`deprecated`, and the extensions x-svix-feature-flags / x-svix-group-name. Archived types in the document are un-archived; `replaceAll` archives the others. ' +
+        'Send the document as `spec` (JSON object) or `specRaw` (JSON text; YAML is not read), not both (400). A document that cannot be imported is a 422 naming each problem.',
+      body: S.EventTypeImportOpenApiIn, responses: { 200: S.EventTypeImportOpenApiOut },
+      handler: async (req) => {
+        const result = await importOpenApi(ctx, req.body as Static<typeof S.EventTypeImportOpenApiIn>);
+        const fromOpenApi = (t: EventTypeFromOpenApi) => ({
+          name: t.name,
+          description: t.description,
+          schemas: t.schemas,
+          deprecated: t.deprecated,
+          ...(t.featureFlags !== null ? { featureFlags: t.featureFlags } : {}),
+          ...(t.groupName !== null ? { groupName: t.groupName } : {}),
+        });
+        return { data: { ...result, to_modify: result.to_modify?.map(fromOpenApi) ?? null } };
+      },
     }),
     defineRoute({
       method: 'GET', url: `${et}/:event_type_name`, operationId: 'event_type.get', summary: 'Get an event type', tag: 'Event Type', access: 'app', needs: ['ViewBase'],
@@ -68,9 +90,10 @@ export function eventTypeRoutes(ctx: ServiceContext): RouteSpec[] {
 
 /**
  * The fields of an event-type body that were given. `featureFlags` wins over the older singular
- * `featureFlag`, which is read as a one-element list (null: no flag).
+ * `featureFlag`, which is read as a one-element list (null: no flag). Environment import reads
+ * event types through it too.
  */
-function eventTypeInput(body: Partial<Static<typeof S.EventTypeIn>>): eventTypes.EventTypeInput {
+export function eventTypeInput(body: Partial<Static<typeof S.EventTypeIn>>): eventTypes.EventTypeInput {
   const input: eventTypes.EventTypeInput = Object.fromEntries(
     Object.entries(body).filter(([key, v]) => v !== undefined && ['name', 'description', 'archived', 'deprecated', 'schemas', 'groupName'].includes(key)),
   );

@@ -9,6 +9,8 @@ import {
   passesBulkReplayStatus,
   replayStopReason,
   replayWindowOf,
+  type AppEndpointFilters,
+  type AppUsageStat,
   type BackgroundTask,
 } from '../../domain/background-tasks.js';
 import { insertDeliveries } from '../deliveries/postgres.js';
@@ -16,6 +18,7 @@ import type { PoolClient } from 'pg';
 import type { PostgresDatabase } from '../postgres/database.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import {
+  applicationUsageParams,
   backgroundTaskParams,
   bulkReplayCandidateParams,
   mapOrNull,
@@ -23,11 +26,15 @@ import {
   purgeBatchParams,
   replayCandidateParams,
   taskClaimParams,
+  toAppEndpointFilters,
+  toAppUsageStat,
   toBackgroundTask,
+  type AppEndpointFilterRow,
+  type AppUsageRow,
   type BackgroundTaskRow,
 } from '../shared/rows.js';
 import { postgresValues as values } from '../shared/values.js';
-import type { BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
+import type { ApplicationUsageInput, BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
 import { postgres as SQL } from './sql.js';
 
 const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
@@ -74,7 +81,7 @@ export class PostgresBackgroundTasks {
           client,
         );
         const stopped = replayStopReason(
-          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+          endpoint && endpoint.app_id === window.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
         );
         if (stopped) {
           const failed = failTask(task, stopped, input.now);
@@ -88,7 +95,7 @@ export class PostgresBackgroundTasks {
         );
         const missing = candidates.filter((c) => c.missing);
         const targets = missing.filter((c) => !c.expired).map((c) => ({ msgId: c.id, endpointId: window.endpointId }));
-        const deliveries = await insertDeliveries(this.db, client, { appId: task.appId, triggerType: 'manual', now: input.now, targets });
+        const deliveries = await insertDeliveries(this.db, client, { appId: window.appId, triggerType: 'manual', now: input.now, targets });
         const next = advanceReplay(
           task,
           {
@@ -133,7 +140,7 @@ export class PostgresBackgroundTasks {
         );
         const matching = candidates.filter((c) => c.admitted && passesBulkReplayStatus(replay, { status: c.status, latestCode: c.latest_code }));
         const targets = matching.filter((c) => !c.expired).map((c) => ({ msgId: c.id, endpointId: replay.endpointId }));
-        const deliveries = await insertDeliveries(this.db, client, { appId: task.appId, triggerType: 'manual', now: input.now, targets });
+        const deliveries = await insertDeliveries(this.db, client, { appId: replay.appId, triggerType: 'manual', now: input.now, targets });
         const next = advanceBulkReplay(
           task,
           {
@@ -201,6 +208,24 @@ export class PostgresBackgroundTasks {
         await this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null }, client);
         return true;
       }),
+    );
+  }
+
+  async saveBackgroundTaskProgress(input: { task: BackgroundTask; leaseOwner: string; now: Date; leaseMs: number }): Promise<BackgroundTask | null> {
+    const { task } = input;
+    const lockedUntil = task.status === 'running' ? input.now.getTime() + input.leaseMs : null;
+    return this.db.guard(async () =>
+      mapOrNull(await this.db.one<BackgroundTaskRow>(SQL.saveBackgroundTaskProgress, { ...backgroundTaskParams(task), leaseOwner: input.leaseOwner, lockedUntil }), toRecord),
+    );
+  }
+
+  async countApplicationUsage(input: ApplicationUsageInput): Promise<AppUsageStat[]> {
+    return this.db.guard(async () => (await this.db.run<AppUsageRow>(SQL.countApplicationUsage, applicationUsageParams(input, values))).rows.map(toAppUsageStat));
+  }
+
+  async listApplicationEndpointFilters(input: { afterAppId: string | null; limit: number }): Promise<AppEndpointFilters[]> {
+    return this.db.guard(async () =>
+      toAppEndpointFilters((await this.db.run<AppEndpointFilterRow>(SQL.selectApplicationEndpointFilters, { cursor: input.afterAppId ?? '', limit: input.limit })).rows, values),
     );
   }
 }

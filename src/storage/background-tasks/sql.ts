@@ -49,6 +49,31 @@ const selectPurgeBatch = (lockRows: string): string => `
     WHERE app_id = @appId AND id > @cursor AND created_at <= @until
     ORDER BY id LIMIT @limit${lockRows}`;
 
+/**
+ * What the next applications used in a window (application.stats). Each count reads one index
+ * range: messages_app and attempts_app from the window's id floor (ids never sort before their
+ * creation time), deliveries_msg_endpoint per message of the window. A (message, endpoint) pair
+ * with several deliveries (resent, recovered) counts once.
+ */
+const countApplicationUsage = (f: { cast: (type: string) => string }, onlyApps: string): string => `
+    SELECT a.id AS app_id, a.uid AS app_uid,
+      (SELECT count(*) FROM messages m
+        WHERE m.app_id = a.id AND m.id >= @minMsgId AND m.created_at >= @since${f.cast('bigint')} AND m.created_at < @until${f.cast('bigint')}) AS messages,
+      (SELECT count(DISTINCT d.msg_id || ' ' || d.endpoint_id) FROM messages m JOIN deliveries d ON d.msg_id = m.id
+        WHERE m.app_id = a.id AND m.id >= @minMsgId AND m.created_at >= @since${f.cast('bigint')} AND m.created_at < @until${f.cast('bigint')}) AS destinations,
+      (SELECT count(*) FROM attempts t
+        WHERE t.app_id = a.id AND t.id >= @minAttemptId AND t.attempted_at >= @since${f.cast('bigint')} AND t.attempted_at < @until${f.cast('bigint')}) AS attempts
+    FROM applications a
+    WHERE a.id > @cursor AND ${onlyApps}
+    ORDER BY a.id LIMIT @limit`;
+
+/** The event-type filters of the live endpoints of the next applications (event-type.aggregate). */
+const selectApplicationEndpointFilters = `
+    SELECT a.id AS app_id, e.id AS endpoint_id, e.event_types
+    FROM (SELECT id FROM applications WHERE id > @cursor ORDER BY id LIMIT @limit) a
+    LEFT JOIN endpoints e ON e.app_id = a.id AND e.deleted_at IS NULL
+    ORDER BY a.id, e.id`;
+
 export const postgres = {
   insertBackgroundTask: `
     INSERT INTO background_tasks (id, app_id, task, status, data, cursor, lease_owner, locked_until, created_at, updated_at)
@@ -88,6 +113,14 @@ export const postgres = {
   // The batch's rows are held until the purge commits: a concurrent expunge or expiry waits.
   selectPurgeBatch: selectPurgeBatch('\n    FOR UPDATE'),
   purgePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id = ANY (@ids::text[])`,
+  // Only the lease holder saves, and only while the task runs: one statement, so no lock to take first.
+  saveBackgroundTaskProgress: `
+    UPDATE background_tasks
+    SET status = @status, data = @data::json, cursor = @cursor, locked_until = @lockedUntil::bigint, updated_at = @updatedAt
+    WHERE id = @id AND status = 'running' AND lease_owner = @leaseOwner
+    RETURNING ${BACKGROUND_TASK}`,
+  countApplicationUsage: countApplicationUsage(pg, '(@appIds::text[] IS NULL OR a.id = ANY (@appIds))'),
+  selectApplicationEndpointFilters,
 };
 
 /** JSON is text; the IMMEDIATE transaction of a batch keeps other writers out, so plain reads hold rows. */
@@ -119,4 +152,11 @@ export const sqlite = {
   selectBulkReplayCandidates: selectBulkReplayCandidates(lite),
   selectPurgeBatch: selectPurgeBatch(''),
   purgePayloads: `UPDATE messages SET payload = NULL WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))`,
+  saveBackgroundTaskProgress: `
+    UPDATE background_tasks
+    SET status = @status, data = @data, cursor = @cursor, locked_until = @lockedUntil, updated_at = @updatedAt
+    WHERE id = @id AND status = 'running' AND lease_owner = @leaseOwner
+    RETURNING ${BACKGROUND_TASK}`,
+  countApplicationUsage: countApplicationUsage(lite, '(@appIds IS NULL OR a.id IN (SELECT value FROM json_each(@appIds)))'),
+  selectApplicationEndpointFilters,
 } satisfies Record<keyof typeof postgres, string>;

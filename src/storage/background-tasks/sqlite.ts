@@ -9,11 +9,14 @@ import {
   passesBulkReplayStatus,
   replayStopReason,
   replayWindowOf,
+  type AppEndpointFilters,
+  type AppUsageStat,
   type BackgroundTask,
 } from '../../domain/background-tasks.js';
 import { insertDelivery } from '../deliveries/sqlite.js';
 import { conflictsOf } from '../shared/conflicts.js';
 import {
+  applicationUsageParams,
   backgroundTaskParams,
   bulkReplayCandidateParams,
   mapOrNull,
@@ -21,12 +24,16 @@ import {
   purgeBatchParams,
   replayCandidateParams,
   taskClaimParams,
+  toAppEndpointFilters,
+  toAppUsageStat,
   toBackgroundTask,
+  type AppEndpointFilterRow,
+  type AppUsageRow,
   type BackgroundTaskRow,
 } from '../shared/rows.js';
 import { sqliteValues as values } from '../shared/values.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
-import type { BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
+import type { ApplicationUsageInput, BackgroundTaskLease, BackgroundTaskListQuery, Page, ReplayMissingBatchInput } from '../store.js';
 import { sqlite as SQL } from './sql.js';
 
 const toRecord = (r: BackgroundTaskRow): BackgroundTask => toBackgroundTask(r, values);
@@ -73,7 +80,7 @@ export class SqliteBackgroundTasks {
         const window = replayWindowOf(task);
         const endpoint = this.db.get<{ app_id: string; disabled: number; deleted_at: number | null }>(SQL.lockEndpointForReplay, { endpointId: window.endpointId });
         const stopped = replayStopReason(
-          endpoint && endpoint.app_id === task.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
+          endpoint && endpoint.app_id === window.appId ? { deleted: endpoint.deleted_at !== null, disabled: values.readBoolean(endpoint.disabled) } : null,
         );
         if (stopped) {
           const failed = failTask(task, stopped, input.now);
@@ -89,7 +96,7 @@ export class SqliteBackgroundTasks {
             skippedExpired++;
             continue;
           }
-          insertDelivery(this.db, { msgId: candidate.id, appId: task.appId, endpointId: window.endpointId, triggerType: 'manual', now });
+          insertDelivery(this.db, { msgId: candidate.id, appId: window.appId, endpointId: window.endpointId, triggerType: 'manual', now });
           queued++;
         }
         const next = advanceReplay(
@@ -131,7 +138,7 @@ export class SqliteBackgroundTasks {
             skippedExpired++;
             continue;
           }
-          insertDelivery(this.db, { msgId: c.id, appId: task.appId, endpointId: replay.endpointId, triggerType: 'manual', now });
+          insertDelivery(this.db, { msgId: c.id, appId: replay.appId, endpointId: replay.endpointId, triggerType: 'manual', now });
           queued++;
         }
         const next = advanceBulkReplay(
@@ -195,6 +202,27 @@ export class SqliteBackgroundTasks {
         this.db.run(SQL.saveBackgroundTask, { ...backgroundTaskParams(next), lockedUntil: null });
         return true;
       }),
+    );
+  }
+
+  async saveBackgroundTaskProgress(input: { task: BackgroundTask; leaseOwner: string; now: Date; leaseMs: number }): Promise<BackgroundTask | null> {
+    const { task } = input;
+    const lockedUntil = task.status === 'running' ? input.now.getTime() + input.leaseMs : null;
+    return this.db.guard(() =>
+      this.db.write(() =>
+        mapOrNull(this.db.get<BackgroundTaskRow>(SQL.saveBackgroundTaskProgress, { ...backgroundTaskParams(task), leaseOwner: input.leaseOwner, lockedUntil }), toRecord),
+      ),
+    );
+  }
+
+  async countApplicationUsage(input: ApplicationUsageInput): Promise<AppUsageStat[]> {
+    // One statement: one snapshot, and no write lock held while it reads.
+    return this.db.guard(() => this.db.all<AppUsageRow>(SQL.countApplicationUsage, applicationUsageParams(input, values)).map(toAppUsageStat));
+  }
+
+  async listApplicationEndpointFilters(input: { afterAppId: string | null; limit: number }): Promise<AppEndpointFilters[]> {
+    return this.db.guard(() =>
+      toAppEndpointFilters(this.db.all<AppEndpointFilterRow>(SQL.selectApplicationEndpointFilters, { cursor: input.afterAppId ?? '', limit: input.limit }), values),
     );
   }
 }

@@ -34,4 +34,12 @@ export class PostgresEventTypes {
     const params = { includeArchived: values.writeBoolean(query.includeArchived), featureFlags: query.featureFlags ? values.writeTextList(query.featureFlags) : null };
     return this.db.guard(() => this.db.page<EventTypeRow, EventType>(SQL.listEventTypes, query, 'ascending', params, (r) => r.name, toRecord));
   }
+
+  async saveEventTypes(eventTypes: EventType[]): Promise<void> {
+    await this.db.guard(() =>
+      this.db.transaction(async (client) => {
+        for (const eventType of eventTypes) await this.db.run(SQL.upsertEventType, eventTypeParams(eventType, values), client);
+      }),
+    );
+  }
 }

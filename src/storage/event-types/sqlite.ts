@@ -34,4 +34,12 @@ export class SqliteEventTypes {
     const params = { includeArchived: values.writeBoolean(query.includeArchived), featureFlags: query.featureFlags ? values.writeTextList(query.featureFlags) : null };
     return this.db.guard(() => this.db.page<EventTypeRow, EventType>(SQL.listEventTypes, query, 'ascending', params, (r) => r.name, toRecord));
   }
+
+  async saveEventTypes(eventTypes: EventType[]): Promise<void> {
+    this.db.guard(() =>
+      this.db.write(() => {
+        for (const eventType of eventTypes) this.db.get<EventTypeRow>(SQL.upsertEventType, eventTypeParams(eventType, values));
+      }),
+    );
+  }
 }

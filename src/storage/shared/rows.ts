@@ -1,11 +1,12 @@
 // Rows as both databases return them and their conversion to and from domain records, written once:
 // both store times as integer milliseconds and use the same column names. The values each holds its
 // own way (JSON, booleans, lists) go through the database's ColumnValues (values.ts).
-import type { BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../../domain/background-tasks.js';
+import type { AppEndpointFilters, AppUsageStat, BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../../domain/background-tasks.js';
 import type { Application, Attempt, Delivery, Endpoint, EventType, Message, MessageStatusName, OldSecret, TriggerTypeName } from '../../domain/types.js';
 import { idFloorAt } from '../../domain/ids.js';
 import { FULL_SCOPE, type PortalCapability } from '../../domain/token-scopes.js';
 import type {
+  ApplicationUsageInput,
   AttemptCountsInput,
   AttemptListQuery,
   BackgroundTaskLease,
@@ -133,7 +134,7 @@ export interface IdempotencyRow {
 
 export interface BackgroundTaskRow {
   id: string;
-  app_id: string;
+  app_id: string | null;
   task: BackgroundTaskKind;
   status: BackgroundTaskStatus;
   data: Stored;
@@ -555,9 +556,9 @@ export function taskClaimParams(input: { now: Date; leaseOwner: string; leaseMs:
 }
 
 /** The parameters of a replay batch's candidates: the next `limit` messages of the window after the task's cursor. */
-export function replayCandidateParams(task: BackgroundTask, window: { endpointId: string; since: Date; until: Date }, limit: number): Record<string, unknown> {
+export function replayCandidateParams(task: BackgroundTask, window: { appId: string; endpointId: string; since: Date; until: Date }, limit: number): Record<string, unknown> {
   return {
-    appId: task.appId,
+    appId: window.appId,
     endpointId: window.endpointId,
     cursor: task.cursor ?? idFloorAt('msg', window.since.getTime()),
     since: window.since.getTime(),
@@ -613,4 +614,49 @@ export function onceById<T>(load: (id: string) => T): (id: string) => T {
     if (!answers.has(id)) answers.set(id, load(id));
     return answers.get(id) as T;
   };
+}
+
+/** A row of countApplicationUsage (PostgreSQL counts are bigint, read as text). */
+export interface AppUsageRow {
+  app_id: string;
+  app_uid: string | null;
+  messages: number | string;
+  destinations: number | string;
+  attempts: number | string;
+}
+
+export function toAppUsageStat(r: AppUsageRow): AppUsageStat {
+  return { appId: r.app_id, appUid: r.app_uid, messageDestinations: Number(r.destinations), messages: Number(r.messages), attempts: Number(r.attempts) };
+}
+
+/** The parameters of countApplicationUsage: the window as times and as the id floors of its indexes. */
+export function applicationUsageParams(input: ApplicationUsageInput, values: ColumnValues): Record<string, unknown> {
+  const since = input.since.getTime();
+  return {
+    cursor: input.afterAppId ?? '',
+    appIds: input.appIds === null ? null : values.writeTextList(input.appIds),
+    since,
+    until: input.until.getTime(),
+    minMsgId: idFloorAt('msg', since),
+    minAttemptId: idFloorAt('atmpt', since),
+    limit: input.limit,
+  };
+}
+
+/** A row of selectApplicationEndpointFilters: an application, and one live endpoint of it or none. */
+export interface AppEndpointFilterRow {
+  app_id: string;
+  endpoint_id: string | null;
+  event_types: unknown;
+}
+
+/** The rows (by application, then endpoint) grouped per application. */
+export function toAppEndpointFilters(rows: AppEndpointFilterRow[], values: ColumnValues): AppEndpointFilters[] {
+  const apps: AppEndpointFilters[] = [];
+  for (const row of rows) {
+    let app = apps.at(-1);
+    if (app?.appId !== row.app_id) apps.push((app = { appId: row.app_id, filters: [] }));
+    if (row.endpoint_id !== null) app.filters.push(values.readTextList(row.event_types));
+  }
+  return apps;
 }

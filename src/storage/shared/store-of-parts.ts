@@ -7,7 +7,7 @@ import type { Store } from '../store.js';
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
   endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
-  eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes'],
+  eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes', 'saveEventTypes'],
   messages: ['createMessage', 'getMessage', 'getMessagesByIds', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
   claims: ['claimDueDeliveries', 'renewLeases'],
@@ -15,7 +15,11 @@ export const OPERATIONS = {
   attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
   integrations: ['createIntegration', 'getIntegration', 'listIntegrations', 'updateIntegration', 'rotateIntegrationKey', 'deleteIntegration', 'resealIntegrationKeys'],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
-  backgroundTasks: ['createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask', 'runBulkReplayBatch', 'runPurgeContentBatch', 'finishBackgroundTask'],
+  backgroundTasks: [
+    'createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask',
+    'runBulkReplayBatch', 'runPurgeContentBatch', 'saveBackgroundTaskProgress', 'countApplicationUsage', 'listApplicationEndpointFilters',
+    'finishBackgroundTask',
+  ],
   retention: ['expireMessagePayloads', 'pruneAttempts', 'pruneIdempotency'],
   stats: ['getEndpointStats', 'countAttemptsOverTime', 'listUnhealthyEndpoints', 'listSlowestEndpoints'],
 } as const satisfies Record<string, readonly (keyof Store)[]>;
