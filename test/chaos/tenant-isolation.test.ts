@@ -48,6 +48,8 @@ function bodyFor(route: DocumentedRoute, marker: string): unknown {
     'endpoint.patch_headers': { headers: { 'X-Probe': marker } },
     'endpoint.recover': { since },
     'endpoint.replay_missing': { since },
+    'endpoint.bulk_replay': { since },
+    'message.bulk_expunge_content': { ids: [`probe-${marker}`] },
     'endpoint.send_example': { eventType: 'svix.ping' },
     'message.create': { eventType: 'tenant.event', payload: { probe: marker } },
     'event_type.create': { name: `probe.${marker}`, description: 'probe' },
