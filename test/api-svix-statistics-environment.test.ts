@@ -299,8 +299,14 @@ describe.each(await backends())('%s', (backend) => {
       expect((await post({})).status).toBe(400);
       expect((await post({ spec: document('x'), specRaw: '{}' })).status).toBe(400);
       const problems = async (body: object) => expectStatus(await post(body), 422, JSON.stringify(body).slice(0, 80)).body.detail as { loc: string[]; msg: string }[];
-      const yaml = await problems({ specRaw: 'openapi: 3.1.0\nwebhooks:\n  pet.new:\n    post: {}\n' });
-      expect(yaml).toEqual([expect.objectContaining({ loc: ['body', 'specRaw'], msg: expect.stringMatching(/YAML/) })]);
+      // YAML is read as Svix reads it; broken YAML, and an alias bomb, are a 422.
+      const yamlDoc = 'openapi: 3.1.0\nwebhooks:\n  yaml.pet.new:\n    post:\n      description: From YAML\n      x-svix-feature-flags: [beta]\n';
+      expect(expectStatus(await post({ specRaw: yamlDoc }), 200, 'yaml').body.data.modified).toEqual(['yaml.pet.new']);
+      expect(expectStatus(await tw.api('GET', '/api/v1/event-type/yaml.pet.new'), 200, 'yaml type').body).toMatchObject({ description: 'From YAML', featureFlags: ['beta'] });
+      const brokenYaml = await problems({ specRaw: 'openapi: 3.1.0\nwebhooks:\n  a: [\n' });
+      expect(brokenYaml).toEqual([expect.objectContaining({ loc: ['body', 'specRaw'], msg: expect.stringMatching(/YAML/) })]);
+      const aliasBomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+      expect(await problems({ specRaw: aliasBomb })).toEqual([expect.objectContaining({ loc: ['body', 'specRaw'] })]);
       expect(await problems({ specRaw: '{"openapi": ' })).toEqual([expect.objectContaining({ loc: ['body', 'specRaw'] })]);
       expect(await problems({ spec: { openapi: '3.1.0', paths: {} } })).toEqual([expect.objectContaining({ loc: ['body', 'spec'], msg: expect.stringMatching(/no webhooks/) })]);
       const several = await problems({

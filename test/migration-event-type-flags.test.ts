@@ -73,7 +73,9 @@ async function olderDatabase(backend: 'sqlite' | 'postgres'): Promise<Store> {
 describe.each(await backends())('%s', (backend) => {
   it('0009 turns feature_flag into featureFlags and lets deliveries and attempts be canceled', async () => {
     const store = await olderDatabase(backend);
-    expect(await store.migrate()).toEqual({ applied: [VERSION] });
+    // 0009 and every migration after it (the database is as it was before 0009).
+    const pending = readMigrations(new URL('../src/storage/sqlite/migrations/', import.meta.url)).map((m) => m.version).filter((v) => v >= VERSION);
+    expect(await store.migrate()).toEqual({ applied: pending });
     expect(await store.getEventType('beta.thing')).toMatchObject({ featureFlags: ['beta'], groupName: null });
     expect(await store.getEventType('open.thing')).toMatchObject({ featureFlags: null, groupName: null });
     expect((await store.listEventTypes({ limit: 10, includeArchived: false, featureFlags: ['beta'] })).data.map((t) => t.name)).toEqual(['beta.thing', 'open.thing']);

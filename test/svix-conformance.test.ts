@@ -54,7 +54,6 @@ const EXCLUDED_METHODS: Partial<Record<ApiName, Record<string, string>>> = {
     streamExpireAll: 'Svix Stream: out of scope of issue 17',
     rotateStreamPollerToken: 'Svix Stream: out of scope of issue 17',
     getStreamPollerToken: 'Svix Stream: out of scope of issue 17',
-    dashboardAccess: '1.x only, deprecated by Svix in favour of appPortalAccess (which it duplicates); not in issue 17',
   },
   endpoint: {
     transformation: '2.x sub-API (get/patch of a transformation): payload transformations run customer JavaScript in Svix Cloud; not in issue 17',
@@ -768,6 +767,16 @@ function casesFor(m: SvixMajor, receiver: () => Receiver): Case[] {
     },
 
     // ── authentication ──
+    {
+      api: 'authentication', method: 'dashboardAccess', only: 1, async run(fx) {
+        // 1.x only (2.x dropped it): a token with every capability, as app-portal-access without a body.
+        const access = await fx.svix.authentication.dashboardAccess(fx.appId);
+        expect(access).toEqual({ url: expect.stringContaining('/portal#token='), token: expect.any(String) });
+        const scoped = new m.lib.Svix(access.token, { serverUrl: fx.state.serverUrl, fetch: guardedFetch });
+        expect((await scoped.endpoint.getSecret(fx.appId, fx.mainId)).key).toMatch(/^wh(sec|pk)_/);
+        expect((await apiError(scoped.application.list())).code).toBe(403);
+      },
+    },
     {
       api: 'authentication', method: 'appPortalAccess', async run(fx) {
         const access = await fx.svix.authentication.appPortalAccess(fx.appId, { capabilities: [AppPortalCapability.ViewBase], expiry: 3600, sessionId: `s1-${fx.tag}` });

@@ -464,6 +464,7 @@ export const ApplicationTokenExpireIn = Type.Object(
   { title: 'ApplicationTokenExpireIn', additionalProperties: true },
 );
 export const AppPortalAccessOut = Type.Object({ url: Type.String(), token: Type.String() }, { title: 'AppPortalAccessOut' });
+export const DashboardAccessOut = Type.Object({ url: Type.String(), token: Type.String() }, { title: 'DashboardAccessOut' });
 
 export const HttpErrorOut = Type.Object({ code: Type.String(), detail: Type.String() }, { title: 'HttpErrorOut' });
 export const HttpValidationError = Type.Object(

@@ -102,12 +102,14 @@ describe('eventTypesFromOpenApi', () => {
 });
 
 describe('readSpec', () => {
-  it('takes exactly one of spec and specRaw (400 otherwise), and reads specRaw as JSON only', () => {
+  it('takes exactly one of spec and specRaw (400 otherwise), and reads specRaw as JSON or YAML', () => {
     expect(readSpec({ specRaw: '{"webhooks": {}}' })).toEqual({ spec: { webhooks: {} }, field: 'specRaw' });
     expect(() => readSpec({})).toThrow(expect.objectContaining({ code: 'generic_error', status: 400 }));
     expect(() => readSpec({ spec: {}, specRaw: '{}' })).toThrow(expect.objectContaining({ code: 'generic_error' }));
-    expect(issuesOf(() => readSpec({ specRaw: 'openapi: 3.1.0' }))[0]!.msg).toMatch(/YAML/);
-    expect(issuesOf(() => readSpec({ specRaw: '[1]' }))[0]!.msg).toMatch(/JSON object/);
+    expect(readSpec({ specRaw: 'openapi: 3.1.0\nwebhooks: {}\n' })).toEqual({ spec: { openapi: '3.1.0', webhooks: {} }, field: 'specRaw' });
+    expect(issuesOf(() => readSpec({ specRaw: 'a: 1\na: 2\n' }))[0]!.msg).toMatch(/YAML/);
+    expect(issuesOf(() => readSpec({ specRaw: 'openapi' }))[0]!.msg).toMatch(/an object/);
+    expect(issuesOf(() => readSpec({ specRaw: '[1]' }))[0]!.msg).toMatch(/an object/);
     expect(issuesOf(() => readSpec({ specRaw: '{"a":'.repeat(200) + '1' + '}'.repeat(200) }))[0]!.msg).toMatch(/nests deeper/);
   });
 });

@@ -7,6 +7,8 @@
 // are saved in one transaction; `dryRun` saves nothing and reports what would change.
 import { isDeepStrictEqual } from 'node:util';
 
+import { parse as parseYaml } from 'yaml';
+
 import type { EventType } from '../domain/types.js';
 import { TapwireError, type ValidationIssue } from '../errors/tapwire-error.js';
 import type { ServiceContext } from './context.js';
@@ -58,7 +60,11 @@ const MAX_SCHEMA_DEPTH = 120;
 /** Issues reported at most per request. */
 const MAX_ISSUES = 50;
 
-/** The document of `spec` or `specRaw` (JSON text). YAML is not read: Tapwire ships no YAML parser. */
+/**
+ * The document of `spec` or `specRaw` (JSON or YAML text, as Svix reads it). YAML is read with the
+ * core schema (no language-specific tags), unique keys, and at most 100 aliases, so a document of
+ * nested aliases cannot expand without bound.
+ */
 export function readSpec(input: OpenApiImportInput): { spec: Record<string, unknown>; field: 'spec' | 'specRaw' } {
   const hasSpec = input.spec !== undefined && input.spec !== null;
   const hasRaw = input.specRaw !== undefined && input.specRaw !== null;
@@ -70,14 +76,17 @@ export function readSpec(input: OpenApiImportInput): { spec: Record<string, unkn
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
-  } catch (error) {
-    const yamlLike = !/^\s*[{[]/.test(raw);
-    const detail = yamlLike
-      ? 'specRaw must be JSON: this server does not read YAML documents; convert it to JSON, or send the parsed document as spec'
-      : `specRaw is not valid JSON: ${(error as Error).message}`;
-    throw issues([{ loc: ['body', 'specRaw'], msg: detail, type: 'value_error.jsondecode' }]);
+  } catch (jsonError) {
+    if (/^\s*[{[]/.test(raw)) {
+      throw issues([{ loc: ['body', 'specRaw'], msg: `specRaw is not valid JSON: ${(jsonError as Error).message}`, type: 'value_error.jsondecode' }]);
+    }
+    try {
+      parsed = parseYaml(raw, { schema: 'core', uniqueKeys: true, maxAliasCount: 100, prettyErrors: false });
+    } catch (yamlError) {
+      throw issues([{ loc: ['body', 'specRaw'], msg: `specRaw is neither JSON nor valid YAML: ${(yamlError as Error).message}`, type: 'value_error.yamldecode' }]);
+    }
   }
-  if (!isObject(parsed)) throw issues([{ loc: ['body', 'specRaw'], msg: 'specRaw must hold a JSON object (an OpenAPI document)', type: 'type_error' }]);
+  if (!isObject(parsed)) throw issues([{ loc: ['body', 'specRaw'], msg: 'specRaw must hold an object (an OpenAPI document)', type: 'type_error' }]);
   if (depthOf(parsed, MAX_SCHEMA_DEPTH + 8) > MAX_SCHEMA_DEPTH + 8) {
     throw issues([{ loc: ['body', 'specRaw'], msg: `specRaw nests deeper than ${MAX_SCHEMA_DEPTH + 8} levels`, type: 'value_error' }]);
   }

@@ -118,7 +118,7 @@ export function describeStatistics(): void {
 
     it('saves several event types in one call, inserting new ones and replacing existing ones (keeping their creation time)', async () => {
       const existing = await store.createEventType(makeEventType('a.one', { description: 'old', createdAt: at(0), updatedAt: at(0) }));
-      const replaced = { ...existing, description: 'new', archived: true, schemas: { '1': { type: 'object' } }, featureFlag: 'beta', createdAt: at(50), updatedAt: at(60) };
+      const replaced = { ...existing, description: 'new', archived: true, schemas: { '1': { type: 'object' } }, featureFlags: ['beta', 'gamma'], groupName: 'billing', createdAt: at(50), updatedAt: at(60) };
       const added = makeEventType('b.two', { deprecated: true, createdAt: at(60), updatedAt: at(60) });
       await store.saveEventTypes([replaced, added]);
       expect(await store.getEventType('a.one')).toEqual({ ...replaced, createdAt: at(0) });

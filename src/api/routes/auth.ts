@@ -38,6 +38,16 @@ export function authRoutes(ctx: ServiceContext): RouteSpec[] {
       },
     }),
     defineRoute({
+      method: 'POST', url: '/api/v1/auth/dashboard-access/:app_id', operationId: 'authentication.dashboard_access',
+      summary: "Deprecated by Svix for app-portal-access: a token with every capability for one application, and its portal link", tag: 'Authentication', access: 'admin',
+      responses: { 200: S.DashboardAccessOut },
+      carriesCredentials: true,
+      handler: async (req) => {
+        const { token } = await createAppToken(ctx, req.params.app_id);
+        return { url: `${ctx.config.publicUrl}/portal#token=${token}`, token };
+      },
+    }),
+    defineRoute({
       method: 'POST', url: '/api/v1/auth/app/:app_id/expire-all', operationId: 'authentication.expire_all', summary: "Revoke an application's tokens, now or after a grace period, optionally only some sessions'", tag: 'Authentication', access: 'admin',
       body: S.ApplicationTokenExpireIn, bodyOptional: true, responses: { 204: null },
       handler: async (req, reply) => {
