@@ -98,6 +98,10 @@ describe.each(await backends())('%s', (backend) => {
     const attempts = await attemptsToEndpoint(tw, appId, ep.id);
     expect(attempts[1]).toMatchObject({ status: 4, statusText: 'canceled', response: expect.stringContaining('expunged') });
     expect(rx.requests).toHaveLength(1);
+    // /metrics counts it as canceled, not as a failure.
+    const metrics = await (await fetch(`${tw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toMatch(/^tapwire_delivery_attempts_total\{outcome="canceled"\} 1$/m);
+    expect(metrics).toMatch(/^tapwire_delivery_attempts_total\{outcome="fail"\} 0$/m);
     const stats = expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${ep.id}/stats`), 200, 'stats').body;
     expect(stats).toMatchObject({ fail: 0, canceled: 1 });
   });

@@ -155,6 +155,11 @@ export function pageOut<T>(page: Page<T>, map: (item: T) => Json): Json {
   };
 }
 
+/** A task just started, as the routes that start one answer (Svix's ReplayOut, RecoverOut and the like: no data). */
+export function startedTaskOut(task: BackgroundTask): Json {
+  return { id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() };
+}
+
 /** Svix's BackgroundTaskOut; the resume cursor stays inside. */
 export function backgroundTaskOut(task: BackgroundTask): Json {
   return { id: task.id, status: task.status, task: task.task, data: task.data, updatedAt: task.updatedAt.toISOString() };

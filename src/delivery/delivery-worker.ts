@@ -9,6 +9,7 @@ import { newId } from '../domain/ids.js';
 import { nextRetryDelayMs } from '../domain/retry-policy.js';
 import type { Attempt, Endpoint, Message } from '../domain/types.js';
 import type { Clock } from '../services/context.js';
+import type { AttemptOutcome } from '../metrics/metrics.js';
 import { buildSignatureHeaders, signPayload } from '../signing/standard-webhooks.js';
 import { FAILING_AFTER_ATTEMPTS, type AttemptEventType, type OperationalEvents } from '../operational/operational-events.js';
 import type { ClaimDeliveriesInput, CompleteAttemptResult, DeliveryHandoff, DeliveryJob, DeliveryOutcome, HeldLease, Store } from '../storage/store.js';
@@ -22,11 +23,14 @@ import { VERSION } from '../version.js';
 /** Sent on every delivery. */
 export const USER_AGENT = `Tapwire/${VERSION}`;
 
+/** How an attempt's outcome is counted in /metrics: a failure with another attempt scheduled is a retry. */
+const METRIC_OUTCOME: Record<DeliveryOutcome['status'], AttemptOutcome> = { success: 'success', sending: 'retry', fail: 'fail', canceled: 'canceled' };
+
 /** What the worker reports to /metrics (TapwireMetrics implements it). */
 export interface DeliveryMetrics {
   attemptStarted(endpointId: string): void;
   attemptEnded(endpointId: string): void;
-  attemptRecorded(outcome: 'success' | 'retry' | 'fail', durationMs: number): void;
+  attemptRecorded(outcome: AttemptOutcome, durationMs: number): void;
 }
 
 export interface DeliveryWorkerOptions {
@@ -587,7 +591,7 @@ export class DeliveryWorker {
       this.storeTrouble = false;
       this.pump();
     }
-    this.metrics?.attemptRecorded(outcome.status === 'success' ? 'success' : outcome.status === 'sending' ? 'retry' : 'fail', result.durationMs);
+    this.metrics?.attemptRecorded(METRIC_OUTCOME[outcome.status], result.durationMs);
     // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed;
     // operational events just queued are due now.
     if (queued || (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs)) this.wake();

@@ -86,6 +86,17 @@ export function replayWindowOf(task: BackgroundTask): { appId: string; endpointI
   return { appId: task.appId, endpointId: data.endpointId, since: new Date(data.since), until: new Date(data.until) };
 }
 
+/** A batched task after one batch: its new progress, the cursor moved, finished when the batch was the last. */
+function afterBatch(task: BackgroundTask, data: object, outcome: { lastMsgId: string | null; done: boolean }, now: Date): BackgroundTask {
+  return {
+    ...task,
+    status: outcome.done ? 'finished' : 'running',
+    data: data as Record<string, unknown>,
+    cursor: outcome.lastMsgId ?? task.cursor,
+    updatedAt: now,
+  };
+}
+
 /** The task after one batch: counters added, cursor moved, finished when the window is done. */
 export function advanceReplay(task: BackgroundTask, outcome: ReplayBatchOutcome, now: Date): BackgroundTask {
   const data = task.data as unknown as ReplayMissingData;
@@ -96,13 +107,7 @@ export function advanceReplay(task: BackgroundTask, outcome: ReplayBatchOutcome,
     skippedExpired: data.skippedExpired + outcome.skippedExpired,
     batches: data.batches + 1,
   };
-  return {
-    ...task,
-    status: outcome.done ? 'finished' : 'running',
-    data: next as unknown as Record<string, unknown>,
-    cursor: outcome.lastMsgId ?? task.cursor,
-    updatedAt: now,
-  };
+  return afterBatch(task, next, outcome, now);
 }
 
 /** The task ended as failed, with the reason in `data.error`. */
@@ -189,13 +194,7 @@ export function advanceBulkReplay(task: BackgroundTask, outcome: ReplayBatchOutc
     skippedExpired: data.skippedExpired + outcome.skippedExpired,
     batches: data.batches + 1,
   };
-  return {
-    ...task,
-    status: outcome.done ? 'finished' : 'running',
-    data: next as unknown as Record<string, unknown>,
-    cursor: outcome.lastMsgId ?? task.cursor,
-    updatedAt: now,
-  };
+  return afterBatch(task, next, outcome, now);
 }
 
 // Purge content -------------------------------------------------------------------------------
@@ -221,13 +220,7 @@ export function advancePurge(task: BackgroundTask, outcome: { scanned: number; p
     messagesPurged: data.messagesPurged + outcome.purged,
     batches: data.batches + 1,
   };
-  return {
-    ...task,
-    status: outcome.done ? 'finished' : 'running',
-    data: next as unknown as Record<string, unknown>,
-    cursor: outcome.lastMsgId ?? task.cursor,
-    updatedAt: now,
-  };
+  return afterBatch(task, next, outcome, now);
 }
 
 // Statistics over every application ------------------------------------------------------------

@@ -23,12 +23,14 @@ describe('TapwireMetrics', () => {
     metrics.attemptRecorded('retry', 2_000);
     metrics.attemptEnded('ep_b');
     metrics.attemptRecorded('fail', 40);
+    metrics.attemptRecorded('canceled', 0);
     metrics.ssrfBlocked();
     text = await metrics.render();
     expect(text).not.toContain('tapwire_endpoint_in_flight{');
     expect(value(text, 'tapwire_delivery_attempts_total{outcome="success"}')).toBe(1);
     expect(value(text, 'tapwire_delivery_attempts_total{outcome="retry"}')).toBe(1);
     expect(value(text, 'tapwire_delivery_attempts_total{outcome="fail"}')).toBe(1);
+    expect(value(text, 'tapwire_delivery_attempts_total{outcome="canceled"}')).toBe(1);
     expect(value(text, 'tapwire_attempt_duration_seconds_bucket{le="0.025",outcome="success"}')).toBe(1);
     expect(value(text, 'tapwire_attempt_duration_seconds_bucket{le="1",outcome="retry"}')).toBe(0);
     expect(value(text, 'tapwire_attempt_duration_seconds_bucket{le="2.5",outcome="retry"}')).toBe(1);

@@ -15,7 +15,7 @@ export interface QueueSnapshot {
 }
 
 /** How one attempt ended, as counted. */
-export type AttemptOutcome = 'success' | 'retry' | 'fail';
+export type AttemptOutcome = 'success' | 'retry' | 'fail' | 'canceled';
 
 export interface TapwireMetricsOptions {
   /** Reads the queue at scrape time; omitted on API-only processes with no store access for it. */
@@ -65,11 +65,11 @@ export class TapwireMetrics {
     const registers = [this.registry];
     this.attempts = new Counter({
       name: 'tapwire_delivery_attempts_total',
-      help: 'Delivery attempts by outcome: success, retry (failed, another attempt scheduled) or fail (no more attempts)',
+      help: 'Delivery attempts by outcome: success, retry (failed, another attempt scheduled), fail (no more attempts) or canceled (dropped unsent: endpoint disabled or deleted, payload gone)',
       labelNames: ['outcome'],
       registers,
     });
-    for (const outcome of ['success', 'retry', 'fail'] as const) this.attempts.inc({ outcome }, 0);
+    for (const outcome of ['success', 'retry', 'fail', 'canceled'] as const) this.attempts.inc({ outcome }, 0);
     this.latency = new Histogram({
       name: 'tapwire_attempt_duration_seconds',
       help: 'Time from the start of an attempt to the end of the response (or the failure), in seconds',

@@ -15,6 +15,7 @@ import {
   replayStopReason,
 } from '../domain/background-tasks.js';
 import { newId } from '../domain/ids.js';
+import type { Endpoint } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import type { BackgroundTaskListQuery, ListQuery, Page } from '../storage/store.js';
 import type { Principal } from './auth.js';
@@ -305,12 +306,7 @@ export async function replayMissing(
   endpointIdOrUid: string,
   input: { since: Date; until?: Date | null },
 ): Promise<BackgroundTask> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  const now = ctx.clock.now();
-  const until = replayWindowEnd(input, now);
-  if (endpoint.disabled) {
-    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
-  }
+  const { endpoint, now, until } = await replayTarget(ctx, appIdOrUid, endpointIdOrUid, input);
   const data: ReplayMissingData = {
     endpointId: endpoint.id,
     since: input.since.toISOString(),
@@ -323,6 +319,22 @@ export async function replayMissing(
   const task = await startTask(ctx, runner, endpoint.appId, 'endpoint.replay', data as unknown as Record<string, unknown>, now);
   ctx.logger.info({ taskId: task.id, appId: task.appId, endpointId: endpoint.id, since: data.since, until: data.until }, 'endpoint replay started');
   return task;
+}
+
+/** The endpoint a replay sends to, which must be enabled, and the end of its window (see replayWindowEnd). */
+async function replayTarget(
+  ctx: ServiceContext,
+  appIdOrUid: string,
+  endpointIdOrUid: string,
+  input: { since: Date; until?: Date | null },
+): Promise<{ endpoint: Endpoint; now: Date; until: Date }> {
+  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  const now = ctx.clock.now();
+  const until = replayWindowEnd(input, now);
+  if (endpoint.disabled) {
+    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
+  }
+  return { endpoint, now, until };
 }
 
 /** The filters of a bulk replay besides its window (see {@link bulkReplay}). */
@@ -353,12 +365,7 @@ export async function bulkReplay(
   endpointIdOrUid: string,
   input: { since: Date; until?: Date | null } & BulkReplayFilters,
 ): Promise<BackgroundTask> {
-  const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
-  const now = ctx.clock.now();
-  const until = replayWindowEnd(input, now);
-  if (endpoint.disabled) {
-    throw new TapwireError('generic_error', { detail: 'The endpoint is disabled; enable it before replaying messages' });
-  }
+  const { endpoint, now, until } = await replayTarget(ctx, appIdOrUid, endpointIdOrUid, input);
   const data: BulkReplayData = {
     endpointId: endpoint.id,
     since: input.since.toISOString(),

@@ -10,7 +10,7 @@ import * as messages from '../../services/messages.js';
 import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, parseTimestamp, readBoolean, readDate, readListQuery, readMessageFilters, readStatus } from '../query.js';
 import { defineRoute, type ApiOptions, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
-import { deliveryStatusFields, endpointOut, messageOut, pageOut } from '../serializers.js';
+import { deliveryStatusFields, endpointOut, messageOut, pageOut, startedTaskOut } from '../serializers.js';
 
 const ep = '/api/v1/app/:app_id/endpoint';
 
@@ -117,7 +117,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
           since: bodyDate(body.since, 'since'),
           until: bodyDate(body.until, 'until'),
         });
-        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+        return reply.status(202).send(startedTaskOut(task));
       },
     }),
     defineRoute({
@@ -129,7 +129,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
           since: bodyDate(body.since, 'since'),
           until: bodyDate(body.until, 'until'),
         });
-        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+        return reply.status(202).send(startedTaskOut(task));
       },
     }),
     defineRoute({
@@ -146,7 +146,7 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
           status: body.status ?? null,
           statusCodeClass: body.statusCodeClass ?? null,
         });
-        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+        return reply.status(202).send(startedTaskOut(task));
       },
     }),
     defineRoute({

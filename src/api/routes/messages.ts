@@ -11,7 +11,7 @@ import { findTopLevelValue } from '../raw-json.js';
 import { ID_CURSOR, LIST_QUERY, MESSAGE_FILTERS, parseTimestamp, readBoolean, readListQuery, readMessageFilters, readStatus } from '../query.js';
 import { defineRoute, type ApiOptions, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
-import { deliveryStatusFields, endpointOut, messageOut, pageOut } from '../serializers.js';
+import { deliveryStatusFields, endpointOut, messageOut, pageOut, startedTaskOut } from '../serializers.js';
 import { appInput } from './applications.js';
 
 const msg = '/api/v1/app/:app_id/msg';
@@ -55,7 +55,7 @@ export function messageRoutes(ctx: ServiceContext, options: ApiOptions = {}): Ro
       responses: { 202: S.ExpungeAllContentsOut },
       handler: async (req, reply) => {
         const task = await backgroundTasks.expungeAllContents(ctx, options.backgroundTasks ?? null, req.params.app_id);
-        return reply.status(202).send({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+        return reply.status(202).send(startedTaskOut(task));
       },
     }),
     defineRoute({

@@ -3,13 +3,11 @@
 // answer 202 at once; the result fills the task's `data` (GET /api/v1/background-task/{id}).
 // (stats.ts holds Tapwire's own read-at-once statistics for the dashboard.)
 import type { Static } from '@sinclair/typebox';
-import type { BackgroundTask } from '../../domain/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as statistics from '../../services/statistics.js';
 import { defineRoute, type ApiOptions, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
-
-const taskOut = (task: BackgroundTask) => ({ id: task.id, status: task.status, task: task.task, updatedAt: task.updatedAt.toISOString() });
+import { startedTaskOut } from '../serializers.js';
 
 /** POST /api/v1/stats/usage/app and PUT /api/v1/stats/usage/event-types (admin token only). */
 export function statisticsRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteSpec[] {
@@ -26,7 +24,7 @@ export function statisticsRoutes(ctx: ServiceContext, options: ApiOptions = {}):
       handler: async (req, reply) => {
         const body = req.body as Static<typeof S.AppUsageStatsIn>;
         const { task, unresolvedAppIds } = await statistics.aggregateAppStats(ctx, runner, { since: new Date(body.since), until: new Date(body.until), appIds: body.appIds ?? null });
-        return reply.status(202).send({ ...taskOut(task), unresolvedAppIds });
+        return reply.status(202).send({ ...startedTaskOut(task), unresolvedAppIds });
       },
     }),
     defineRoute({
@@ -36,7 +34,7 @@ export function statisticsRoutes(ctx: ServiceContext, options: ApiOptions = {}):
         'A background task (`event-type.aggregate`) over every application. Its data ends as `{event_types: [{appId, explicitlySubscribedEventTypes, hasCatchAllEndpoint}]}`: ' +
         'the event types named by the filters of its endpoints (disabled ones included, deleted ones not), and whether one of them has no filter.',
       responses: { 202: S.AggregateEventTypesOut },
-      handler: async (_req, reply) => reply.status(202).send(taskOut(await statistics.aggregateEventTypesTask(ctx, runner))),
+      handler: async (_req, reply) => reply.status(202).send(startedTaskOut(await statistics.aggregateEventTypesTask(ctx, runner))),
     }),
   ];
 }
