@@ -22,7 +22,7 @@ const ENDPOINT_SECRET = 'whsec_QjOyIDhXu7yJB4B6sDfyZMZb8G1AyVJO';
 
 /** A POST to an ingest URL, as the provider sends it. */
 async function post(url: string, body: Buffer | string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', body, headers });
+  const res = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
   return { status: res.status, text: await res.text() };
 }
 
