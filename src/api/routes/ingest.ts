@@ -56,6 +56,13 @@ const IngestSourceOut = Type.Object(
   { title: 'IngestSourceOut' },
 );
 const RotateTokenOut = Type.Object({ ingestUrl: Type.String() }, { title: 'RotateTokenOut' });
+const IngestSourceConsumerPortalAccessIn = Type.Object(
+  {
+    expiry: Type.Optional(S.Nullable(Type.Integer({ minimum: 3600, maximum: 604_800, description: 'Lifetime of the token in seconds, 1 hour to 7 days; default 7 days' }))),
+    readOnly: Type.Optional(S.Nullable(Type.Boolean({ description: 'A read-only portal' }))),
+  },
+  { title: 'IngestSourceConsumerPortalAccessIn' },
+);
 
 const ingestEndpointFields = {
   url: EndpointUrl,
@@ -193,6 +200,13 @@ export function ingestRoutes(ctx: ServiceContext): RouteSpec[] {
       responses: { 200: RotateTokenOut },
       carriesCredentials: true,
       handler: async (req) => ({ ingestUrl: await ingest.rotateIngestToken(ctx, req.params.source_id) }),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:source_id/dashboard`, operationId: 'ingest_source.dashboard', summary: "A portal link for the source: its events, attempts and ingest endpoints", tag: SOURCE_TAG, access: 'admin',
+      description: "Svix's ingest dashboard (1.x `ingest.dashboard`, 2.x `ingest.authentication.consumerPortalAccess`): a token of the source's application and the portal URL carrying it.",
+      body: IngestSourceConsumerPortalAccessIn, bodyOptional: true, responses: { 200: S.AppPortalAccessOut },
+      carriesCredentials: true,
+      handler: async (req) => ingest.sourcePortalAccess(ctx, req.params.source_id, req.body),
     }),
     defineRoute({
       method: 'GET', url: ep, operationId: 'ingest_endpoint.list', summary: "List an ingest source's endpoints", tag: ENDPOINT_TAG, access: 'admin',
