@@ -180,10 +180,12 @@ export async function upsertIngestSource(ctx: ServiceContext, idOrUid: string, i
 /** Delete the source with its application: its endpoints, messages and attempts go too, and its URL answers 404. */
 export async function deleteIngestSource(ctx: ServiceContext, idOrUid: string): Promise<void> {
   const source = await getIngestSource(ctx, idOrUid);
-  await ctx.store.deleteIngestSource(source.id);
+  // The application first: its deletion takes the source row along (ON DELETE CASCADE), so no
+  // failure in between can leave the application without its source, listed among the others.
   await deleteApplication(ctx, source.appId).catch((error: unknown) => {
     if (!(error instanceof TapwireError && error.code === 'not_found')) throw error;
   });
+  await ctx.store.deleteIngestSource(source.id);
   ctx.logger.info({ sourceId: source.id }, 'ingest source deleted');
 }
 
