@@ -1,0 +1,265 @@
+// Inbound sources end to end: the official svix client (2.x) creates a Stripe source and an ingest
+// endpoint pointing at a real receiver on loopback; Stripe's own library signs test events that are
+// POSTed to the source's ingestUrl. What arrives at the endpoint must be the provider's bytes,
+// unchanged, signed with the endpoint's own Standard Webhooks secret; a forgery, an unknown token and
+// an oversized body are refused and leave no row behind; a provider's retry delivers nothing new.
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+import * as svix2 from 'svix2';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
+import { backends } from './helpers/postgres.js';
+import { startReceiver, type Receiver, type ReceivedRequest } from './helpers/receiver.js';
+import { countRows, settledRowCounts } from './helpers/row-counts.js';
+import { ADMIN_TOKEN, startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
+
+const MAX_PAYLOAD_BYTES = 8192;
+const stripeLib = new Stripe('sk_test_unused_by_these_tests');
+
+/** A Stripe-like event as Stripe sends it: pretty-printed, with a float and non-ASCII text, so any re-serialisation shows. */
+function stripeEvent(id: string, type = 'payment_intent.succeeded', pad = 0): string {
+  return (
+    `{\n  "id": "${id}",\n  "object": "event",\n  "api_version": "2024-06-20",\n  "created": 1733312000,\n` +
+    `  "type": "${type}",\n  "data": {\n    "object": { "id": "pi_3Q", "amount": 1.50, "note": "caf\\u00e9 \u2615 ${'x'.repeat(pad)}" }\n  },\n` +
+    `  "livemode": false\n}`
+  );
+}
+
+/** The Stripe-Signature header Stripe's own library makes for `payload` (timestamp: now, or `timestamp` seconds). */
+function stripeSignature(payload: string, secret: string, timestamp?: number): string {
+  return stripeLib.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp !== undefined ? { timestamp } : {}) });
+}
+
+const headersOf = (req: ReceivedRequest): Record<string, string> =>
+  Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+
+/** POST a provider's request to an ingest URL. */
+async function postToIngest(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: res.status, text: await res.text() };
+}
+
+describe.each(await backends())('%s', (backend) => {
+  useBackend(backend);
+
+  let tw: TestTapwire;
+  let receiver: Receiver;
+  let svix: any;
+
+  beforeAll(async () => {
+    tw = await startTapwire({ TAPWIRE_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) });
+    receiver = await startReceiver();
+    svix = new svix2.Svix(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch });
+  });
+  afterAll(async () => {
+    await tw?.close();
+    await receiver?.close();
+  });
+  afterEach(() => expectNo5xx());
+
+  /** A Stripe source and one ingest endpoint on the receiver under `path`, both made with the svix client. */
+  async function stripeSourceWithEndpoint(path: string): Promise<{ source: any; stripeSecret: string; endpoint: any; endpointSecret: string }> {
+    const stripeSecret = `whsec_${randomBytes(24).toString('hex')}`;
+    const source = await svix.ingest.source.create({ name: `Stripe ${path}`, type: 'stripe', config: { secret: stripeSecret } });
+    const endpoint = await svix.ingest.endpoint.create(source.id, { url: `${receiver.url}${path}`, description: 'billing service' });
+    const { key } = await svix.ingest.endpoint.getSecret(source.id, endpoint.id);
+    return { source, stripeSecret, endpoint, endpointSecret: key };
+  }
+
+  const requestsTo = (path: string): ReceivedRequest[] => receiver.requests.filter((r) => r.path === path);
+
+  it('the svix client creates a Stripe source whose ingestUrl carries an unguessable token, without echoing the signing secret', async () => {
+    const stripeSecret = `whsec_${randomBytes(24).toString('hex')}`;
+    const source = await svix.ingest.source.create({ name: 'Stripe live', uid: `stripe-${backend}`, type: 'stripe', config: { secret: stripeSecret }, metadata: { team: 'billing' } });
+    expect(source).toMatchObject({ name: 'Stripe live', uid: `stripe-${backend}`, type: 'stripe', metadata: { team: 'billing' } });
+    expect(source.id).toMatch(/^src_/);
+    expect(source.createdAt).toBeInstanceOf(Date);
+    expect(Number.isNaN(source.createdAt.getTime())).toBe(false);
+    // Built from TAPWIRE_PUBLIC_URL, whose default is this server's own address.
+    expect(source.ingestUrl).toEqual(expect.stringMatching(new RegExp(`^${tw.url.replace(/[.]/g, '\\.')}/`)));
+    const token = new URL(source.ingestUrl).pathname.split('/').filter(Boolean).pop()!;
+    expect(token.length).toBeGreaterThanOrEqual(22); // at least ~128 bits of base64url/hex
+    expect(source.ingestUrl).not.toContain(source.id); // the id is not a secret; the URL must not be guessable from it
+
+    const other = await svix.ingest.source.create({ name: 'Another', type: 'stripe', config: { secret: stripeSecret } });
+    expect(other.ingestUrl).not.toBe(source.ingestUrl);
+
+    // Readable by id and by uid, and listed; the secret never comes back.
+    expect((await svix.ingest.source.get(source.id)).ingestUrl).toBe(source.ingestUrl);
+    expect((await svix.ingest.source.get(`stripe-${backend}`)).id).toBe(source.id);
+    const list = await svix.ingest.source.list({ limit: 250 });
+    expect(list.data.map((s: any) => s.id)).toEqual(expect.arrayContaining([source.id, other.id]));
+    for (const path of [`/ingest/api/v1/source/${source.id}`, '/ingest/api/v1/source?limit=250']) {
+      const raw = await tw.api('GET', path);
+      expect(raw.status).toBe(200);
+      expect(raw.text).not.toContain(stripeSecret);
+    }
+
+    // Rotation hands out a new URL.
+    const rotated = await svix.ingest.source.rotateToken(source.id);
+    expect(rotated.ingestUrl).not.toBe(source.ingestUrl);
+    expect((await svix.ingest.source.get(source.id)).ingestUrl).toBe(rotated.ingestUrl);
+  });
+
+  it('builds ingestUrl from TAPWIRE_PUBLIC_URL when it is set', async () => {
+    const pub = await startTapwire({ TAPWIRE_PUBLIC_URL: 'https://hooks.example.test' });
+    try {
+      const client = new svix2.Svix(ADMIN_TOKEN, { serverUrl: pub.url, fetch: guardedFetch }) as any;
+      const source = await client.ingest.source.create({ name: 'Public', type: 'generic-webhook', config: {} });
+      expect(source.ingestUrl).toMatch(/^https:\/\/hooks\.example\.test\//);
+      // The path under the public base is this server's own: the same path reaches it directly.
+      const res = await postToIngest(`${pub.url}${new URL(source.ingestUrl).pathname}`, '{"hello":"world"}', {});
+      expect(res.status).toBeGreaterThanOrEqual(200);
+      expect(res.status).toBeLessThan(300);
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("forwards a Stripe-signed event to the ingest endpoint with Stripe's bytes unchanged and the endpoint's own signature, after answering Stripe", async () => {
+    const path = '/billing';
+    const { source, stripeSecret, endpointSecret } = await stripeSourceWithEndpoint(path);
+    expect(endpointSecret).toMatch(/^whsec_/);
+    // The endpoint holds the forward until Stripe has had its answer: the 2xx must not wait on it.
+    let answered!: () => void;
+    const stripeAnswered = new Promise<void>((resolve) => (answered = resolve));
+    receiver.respond((req) => (req.path === path ? { status: 200, body: 'ok', after: stripeAnswered } : { status: 200 }));
+
+    const payload = stripeEvent('evt_1QforwardA');
+    const res = await postToIngest(source.ingestUrl, payload, { 'stripe-signature': stripeSignature(payload, stripeSecret) });
+    answered();
+    expect(res.status, res.text).toBeGreaterThanOrEqual(200);
+    expect(res.status, res.text).toBeLessThan(300);
+
+    const [req] = (await receiver.waitFor(() => requestsTo(path).length >= 1)).filter((r) => r.path === path);
+    expect(req!.method).toBe('POST');
+    expect(req!.body.equals(Buffer.from(payload))).toBe(true);
+    expect(req!.headers['content-type']).toMatch(/^application\/json/);
+    const headers = headersOf(req!);
+    expect(headers['webhook-id']).toBeTruthy();
+    expect(headers['webhook-signature']).toMatch(/^v1,/);
+    // svix's own verifier and Tapwire's receiver library both accept it with the endpoint's secret...
+    expect(() => new svix2.Webhook(endpointSecret).verify(req!.body.toString('utf8'), headers)).not.toThrow();
+    const { standardWebhooks } = await import('../src/receiver/index.js');
+    expect(standardWebhooks({ secret: endpointSecret }).verify({ body: req!.body, headers: req!.headers }).id).toBe(headers['webhook-id']);
+    // ...and not with Stripe's secret, nor with another endpoint's.
+    const stranger = await stripeSourceWithEndpoint('/stranger');
+    expect(() => new svix2.Webhook(stranger.endpointSecret).verify(req!.body.toString('utf8'), headers)).toThrow();
+    receiver.respond(() => ({ status: 200 }));
+  });
+
+  it('delivers one event to every ingest endpoint of the source, each signed with its own secret', async () => {
+    const { source, stripeSecret, endpointSecret } = await stripeSourceWithEndpoint('/fan-a');
+    const second = await svix.ingest.endpoint.create(source.id, { url: `${receiver.url}/fan-b` });
+    const secondSecret = (await svix.ingest.endpoint.getSecret(source.id, second.id)).key;
+    expect(secondSecret).not.toBe(endpointSecret);
+    const listed = await svix.ingest.endpoint.list(source.id);
+    expect(listed.data).toHaveLength(2);
+
+    const payload = stripeEvent('evt_1QfanOut');
+    const res = await postToIngest(source.ingestUrl, payload, { 'stripe-signature': stripeSignature(payload, stripeSecret) });
+    expect(res.status, res.text).toBeLessThan(300);
+    await receiver.waitFor(() => requestsTo('/fan-a').length >= 1 && requestsTo('/fan-b').length >= 1);
+    const [a] = requestsTo('/fan-a');
+    const [b] = requestsTo('/fan-b');
+    expect(a!.body.equals(Buffer.from(payload))).toBe(true);
+    expect(b!.body.equals(Buffer.from(payload))).toBe(true);
+    expect(() => new svix2.Webhook(endpointSecret).verify(a!.body.toString('utf8'), headersOf(a!))).not.toThrow();
+    expect(() => new svix2.Webhook(secondSecret).verify(b!.body.toString('utf8'), headersOf(b!))).not.toThrow();
+    expect(() => new svix2.Webhook(endpointSecret).verify(b!.body.toString('utf8'), headersOf(b!))).toThrow();
+  });
+
+  it('refuses forgeries with a bare 401 and stores nothing, so the genuine event with the same id is still accepted and delivered once', async () => {
+    const path = '/forgery';
+    const { source, stripeSecret, endpointSecret } = await stripeSourceWithEndpoint(path);
+    const genuine = stripeEvent('evt_1QforgedTarget');
+    const tampered = genuine.replace('1.50', '9999.00');
+    const before = await settledRowCounts(tw.config.databaseUrl);
+
+    const forgeries: Array<[string, string, Record<string, string>]> = [
+      ['signed with another secret', genuine, { 'stripe-signature': stripeSignature(genuine, `whsec_${randomBytes(24).toString('hex')}`) }],
+      ["the genuine signature on a changed body", tampered, { 'stripe-signature': stripeSignature(genuine, stripeSecret) }],
+      ['no signature at all', genuine, {}],
+      ['a signature from too long ago', genuine, { 'stripe-signature': stripeSignature(genuine, stripeSecret, Math.floor(Date.now() / 1000) - 3600) }],
+      ['a garbled header', genuine, { 'stripe-signature': 'garbage' }],
+    ];
+    for (const [what, body, headers] of forgeries) {
+      const res = await postToIngest(source.ingestUrl, body, headers);
+      expect(res.status, `${what}: ${res.text}`).toBe(401);
+      // No detail: a forger learns nothing about why.
+      expect(res.text, what).not.toMatch(/signature|timestamp|tolerance|secret|expected|hmac/i);
+    }
+    expect(await countRows(tw.config.databaseUrl)).toEqual(before);
+
+    const res = await postToIngest(source.ingestUrl, genuine, { 'stripe-signature': stripeSignature(genuine, stripeSecret) });
+    expect(res.status, res.text).toBeLessThan(300);
+    const [req] = (await receiver.waitFor(() => requestsTo(path).length >= 1)).filter((r) => r.path === path);
+    expect(req!.body.toString('utf8')).toBe(genuine);
+    expect(() => new svix2.Webhook(endpointSecret).verify(req!.body.toString('utf8'), headersOf(req!))).not.toThrow();
+    await settledRowCounts(tw.config.databaseUrl);
+    expect(requestsTo(path)).toHaveLength(1);
+  });
+
+  it("answers a provider's retry of an accepted event with 2xx and stores and delivers nothing new", async () => {
+    const path = '/retry';
+    const { source, stripeSecret } = await stripeSourceWithEndpoint(path);
+    const payload = stripeEvent('evt_1QretriedByStripe');
+    const first = await postToIngest(source.ingestUrl, payload, { 'stripe-signature': stripeSignature(payload, stripeSecret) });
+    expect(first.status, first.text).toBeLessThan(300);
+    await receiver.waitFor(() => requestsTo(path).length >= 1);
+    const settled = await settledRowCounts(tw.config.databaseUrl);
+
+    // Stripe retries with a fresh timestamp, so a fresh signature over the same event.
+    for (const later of [5, 60]) {
+      const retry = await postToIngest(source.ingestUrl, payload, { 'stripe-signature': stripeSignature(payload, stripeSecret, Math.floor(Date.now() / 1000) + later) });
+      expect(retry.status, retry.text).toBeGreaterThanOrEqual(200);
+      expect(retry.status, retry.text).toBeLessThan(300);
+    }
+    expect(await countRows(tw.config.databaseUrl)).toEqual(settled);
+    // A new event after the retries is delivered; by then a duplicate would have been too.
+    const marker = stripeEvent('evt_1QafterTheRetries');
+    const res = await postToIngest(source.ingestUrl, marker, { 'stripe-signature': stripeSignature(marker, stripeSecret) });
+    expect(res.status, res.text).toBeLessThan(300);
+    await receiver.waitFor(() => requestsTo(path).some((r) => r.body.toString('utf8') === marker));
+    await settledRowCounts(tw.config.databaseUrl);
+    expect(requestsTo(path).filter((r) => r.body.toString('utf8') === payload)).toHaveLength(1);
+  });
+
+  it('answers 404 to an unknown token and to the URL of a deleted source', async () => {
+    const { source, stripeSecret } = await stripeSourceWithEndpoint('/unknown');
+    const payload = stripeEvent('evt_1Qunknown');
+    const headers = { 'stripe-signature': stripeSignature(payload, stripeSecret) };
+    const url = new URL(source.ingestUrl);
+    const token = url.pathname.split('/').filter(Boolean).pop()!;
+    const wrong = source.ingestUrl.replace(token, token.replace(/^./, (c: string) => (c === 'A' ? 'B' : 'A')));
+    const before = await settledRowCounts(tw.config.databaseUrl);
+    expect((await postToIngest(wrong, payload, headers)).status).toBe(404);
+    expect((await postToIngest(source.ingestUrl.replace(token, 'not-a-token'), payload, headers)).status).toBe(404);
+    expect(await countRows(tw.config.databaseUrl)).toEqual(before);
+
+    await svix.ingest.source.delete(source.id);
+    expect((await postToIngest(source.ingestUrl, payload, headers)).status).toBe(404);
+    expect(requestsTo('/unknown')).toHaveLength(0);
+  });
+
+  it('answers 413 to a body over TAPWIRE_MAX_PAYLOAD_BYTES and stores nothing; a body of exactly that size is accepted', async () => {
+    const path = '/size';
+    const { source, stripeSecret } = await stripeSourceWithEndpoint(path);
+    const base = Buffer.byteLength(stripeEvent('evt_1QsizeExact'));
+    const exact = stripeEvent('evt_1QsizeExact', 'payment_intent.succeeded', MAX_PAYLOAD_BYTES - base);
+    const over = stripeEvent('evt_1QsizeOver', 'payment_intent.succeeded', MAX_PAYLOAD_BYTES - base + 1);
+    expect(Buffer.byteLength(exact)).toBe(MAX_PAYLOAD_BYTES);
+    expect(Buffer.byteLength(over)).toBe(MAX_PAYLOAD_BYTES + 1);
+
+    const before = await settledRowCounts(tw.config.databaseUrl);
+    const res = await postToIngest(source.ingestUrl, over, { 'stripe-signature': stripeSignature(over, stripeSecret) });
+    expect(res.status, res.text).toBe(413);
+    expect(await countRows(tw.config.databaseUrl)).toEqual(before);
+
+    const ok = await postToIngest(source.ingestUrl, exact, { 'stripe-signature': stripeSignature(exact, stripeSecret) });
+    expect(ok.status, ok.text).toBeLessThan(300);
+    const [req] = (await receiver.waitFor(() => requestsTo(path).length >= 1)).filter((r) => r.path === path);
+    expect(req!.body.equals(Buffer.from(exact))).toBe(true);
+    expect(requestsTo(path)).toHaveLength(1);
+  });
+});
