@@ -11,6 +11,7 @@ import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
 import { backends } from './helpers/postgres.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from './helpers/receiver.js';
 import { countRows, settledRowCounts } from './helpers/row-counts.js';
+import { SVIX_MAJORS } from './helpers/svix-majors.js';
 import { ADMIN_TOKEN, startTapwire, useBackend, type TestTapwire } from './helpers/tapwire.js';
 
 const MAX_PAYLOAD_BYTES = 8192;
@@ -99,6 +100,43 @@ describe.each(await backends())('%s', (backend) => {
     const rotated = await svix.ingest.source.rotateToken(source.id);
     expect(rotated.ingestUrl).not.toBe(source.ingestUrl);
     expect((await svix.ingest.source.get(source.id)).ingestUrl).toBe(rotated.ingestUrl);
+  });
+
+  describe.each(SVIX_MAJORS)('$label', (major) => {
+    it('runs every call of ingest.source and ingest.endpoint unmodified', async () => {
+      const c = new major.lib.Svix(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch });
+      const uid = `gh-${major.major}-${backend}`;
+      const source = await c.ingest.source.create({ name: 'GitHub', uid, type: 'github', config: { secret: 'gh-secret-1' } });
+      expect(source).toMatchObject({ name: 'GitHub', uid, type: 'github' });
+      expect((await c.ingest.source.get(uid)).id).toBe(source.id);
+      const renamed = await c.ingest.source[major.put](source.id, { name: 'GitHub org', uid, type: 'github', config: { secret: 'gh-secret-2' } });
+      expect(renamed).toMatchObject({ id: source.id, name: 'GitHub org', type: 'github' });
+      const page = await c.ingest.source.list({ limit: 1 });
+      expect(page.data).toHaveLength(1);
+      expect(typeof page.done).toBe('boolean');
+      const { ingestUrl } = await c.ingest.source.rotateToken(source.id);
+      expect(ingestUrl).not.toBe(source.ingestUrl);
+
+      const endpoint = await c.ingest.endpoint.create(source.id, { url: `${receiver.url}/crud`, uid: 'crud-ep', metadata: { k: 'v' } });
+      expect(endpoint).toMatchObject({ url: `${receiver.url}/crud`, uid: 'crud-ep', metadata: { k: 'v' } });
+      expect(endpoint.id).toMatch(/^ep_/);
+      expect((await c.ingest.endpoint.get(source.id, endpoint.id)).url).toBe(`${receiver.url}/crud`);
+      expect((await c.ingest.endpoint.list(source.id)).data.map((e: any) => e.id)).toEqual([endpoint.id]);
+      const updated = await c.ingest.endpoint[major.put](source.id, endpoint.id, { url: `${receiver.url}/crud2`, description: 'moved' });
+      expect(updated).toMatchObject({ id: endpoint.id, url: `${receiver.url}/crud2`, description: 'moved' });
+      const { key } = await c.ingest.endpoint.getSecret(source.id, endpoint.id);
+      expect(key).toMatch(/^whsec_/);
+      await c.ingest.endpoint.rotateSecret(source.id, endpoint.id, {});
+      expect((await c.ingest.endpoint.getSecret(source.id, endpoint.id)).key).not.toBe(key);
+      await c.ingest.endpoint[major.setHeaders](source.id, endpoint.id, { headers: { 'x-team': 'billing' } });
+      expect((await c.ingest.endpoint.getHeaders(source.id, endpoint.id)).headers).toEqual({ 'x-team': 'billing' });
+
+      await c.ingest.endpoint.delete(source.id, endpoint.id);
+      await expect(c.ingest.endpoint.get(source.id, endpoint.id)).rejects.toMatchObject({ code: 404 });
+      await c.ingest.source.delete(source.id);
+      await expect(c.ingest.source.get(source.id)).rejects.toMatchObject({ code: 404 });
+      await expect(c.ingest.endpoint.list(source.id)).rejects.toMatchObject({ code: 404 });
+    });
   });
 
   it('builds ingestUrl from TAPWIRE_PUBLIC_URL when it is set', async () => {
