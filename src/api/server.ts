@@ -19,6 +19,7 @@ import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes } from './routes/health.js';
+import { ingestRoutes, INGEST_RECEIVE_URL } from './routes/ingest.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
@@ -112,6 +113,8 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     const buffer = body as Buffer;
     if (buffer.length === 0) return done(null, undefined);
+    // An ingest URL takes the provider's bytes as they are (any content type): its signature covers them.
+    if (request.routeOptions.url === INGEST_RECEIVE_URL) return done(null, buffer);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(buffer);
@@ -228,6 +231,7 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...statsRoutes(ctx),
     ...integrationRoutes(ctx),
     ...operationalWebhookRoutes(ctx),
+    ...ingestRoutes(ctx),
     ...statisticsRoutes(ctx, options),
     ...environmentRoutes(ctx),
     ...dashboardRoutes(ctx),

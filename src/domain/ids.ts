@@ -9,7 +9,7 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 const ENCODED_LENGTH = 27;
 
 /** Every id prefix Tapwire issues. */
-export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'msgep' | 'qtask' | 'tok' | 'integ';
+export type IdPrefix = 'app' | 'ep' | 'msg' | 'atmpt' | 'msgep' | 'qtask' | 'tok' | 'integ' | 'src';
 
 /** The last id's bytes (time slot and random part), or all zero before the first. */
 const lastBytes = Buffer.alloc(20);

@@ -69,6 +69,14 @@ export async function resealEndpointSecrets(store: Store, stop: () => boolean = 
     resealed += batch.resealed;
     afterId = batch.lastId;
   } while (afterId !== null);
+  // So are ingest sources' provider secrets and URL tokens (services/ingest.ts).
+  afterId = null;
+  do {
+    if (stop()) break;
+    const batch: { resealed: number; lastId: string | null } = await store.resealIngestSources({ afterId, limit: RESEAL_BATCH });
+    resealed += batch.resealed;
+    afterId = batch.lastId;
+  } while (afterId !== null);
   return resealed;
 }
 

@@ -48,7 +48,7 @@ export async function createMessage(
   ctx: ServiceContext,
   appIdOrUid: string,
   input: MessageInput,
-  options: { onlyEndpointId?: string } = {},
+  options: { onlyEndpointId?: string; providerEventId?: boolean } = {},
 ): Promise<Message> {
   let app = await lookUpApplication(ctx, appIdOrUid);
   if (!app) {
@@ -59,7 +59,9 @@ export async function createMessage(
     }
     app = (await createApplication(ctx, { ...input.application, uid: appIdOrUid }, { getIfExists: true })).app;
   }
-  checkUid(input.eventId, 'msg');
+  // An ingested event keeps its provider's id as eventId whatever it looks like (a Standard Webhooks
+  // sender's `webhook-id` is often `msg_…`): the client did not choose it.
+  if (!options.providerEventId) checkUid(input.eventId, 'msg');
   const now = ctx.clock.now();
   if (input.payloadRetentionHours != null && input.payloadRetentionPeriod != null) {
     // Svix's two ways of saying how long the payload is kept exclude each other.

@@ -13,6 +13,7 @@ import type {
 } from '../domain/types.js';
 import type { AppEndpointFilters, AppUsageStat, BackgroundTask, BackgroundTaskKind, BackgroundTaskStatus } from '../domain/background-tasks.js';
 import type { TokenScope } from '../domain/token-scopes.js';
+import type { IngestSource } from '../domain/ingest.js';
 import type { Integration } from '../domain/integrations.js';
 
 /** The subset of a pino logger the stores use (migrations, connection trouble). */
@@ -256,6 +257,18 @@ export interface TokenRevocation {
   sessionIds?: string[] | null;
 }
 
+/** What PUT on an ingest source replaces. */
+export type IngestSourceUpdate = Pick<IngestSource, 'id' | 'uid' | 'name' | 'type' | 'config' | 'metadata' | 'updatedAt'>;
+
+/** A new ingest URL token: the token in clear (sealed by the store), its hash, and until when the previous one works. */
+export interface IngestTokenRotation {
+  id: string;
+  token: string;
+  tokenHash: string;
+  previousExpiresAt: Date;
+  updatedAt: Date;
+}
+
 /** The token row of an integration's key: its id, the hash of the key and when it was made. */
 export interface IntegrationKeyToken {
   id: string;
@@ -493,6 +506,26 @@ export interface Store {
   deleteIntegration(appId: string, id: string): Promise<boolean>;
   /** As {@link Store.resealEndpoints}, for the sealed keys of integrations. */
   resealIntegrationKeys(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
+
+  // Ingest sources --------------------------------------------------------------------------
+  // A source owns one application (appId) whose endpoints are its ingest endpoints; config and token
+  // are sealed at rest, token_hash finds the source from an ingest URL.
+  /** Insert the source (config and token sealed, `tokenHash` for lookups). Conflict on a taken uid. */
+  createIngestSource(source: IngestSource, tokenHash: string): Promise<IngestSource>;
+  /** By id or uid. */
+  getIngestSource(idOrUid: string): Promise<IngestSource | null>;
+  /** The source whose current token hashes to `tokenHash`, or whose previous one does and has not expired at `now`. */
+  findIngestSourceByToken(tokenHash: string, now: Date): Promise<IngestSource | null>;
+  /** Oldest first by default. */
+  listIngestSources(query: ListQuery): Promise<Page<IngestSource>>;
+  /** Replace name, uid, type, config and metadata; null when it does not exist. Conflict on a taken uid. */
+  updateIngestSource(input: IngestSourceUpdate): Promise<IngestSource | null>;
+  /** New token; the current one becomes the previous one, honoured until `previousExpiresAt`. Null when it does not exist. */
+  rotateIngestSourceToken(input: IngestTokenRotation): Promise<IngestSource | null>;
+  /** Delete the source row (its application is deleted by the caller). False when it did not exist. */
+  deleteIngestSource(id: string): Promise<boolean>;
+  /** As {@link Store.resealEndpoints}, for the sealed config and token of ingest sources. */
+  resealIngestSources(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
   /** The cached 2xx response for this key, if any and not expired. */
   getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
   /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */

@@ -14,6 +14,7 @@ import { describeEndpointLimits } from './endpoint-limits.js';
 import { describeEndpoints } from './endpoints.js';
 import { describeEventTypes } from './event-types.js';
 import { describeHandoff } from './handoff.js';
+import { describeIngestSources } from './ingest-sources.js';
 import { describeIntegrations } from './integrations.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
@@ -58,6 +59,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeAttempts();
     describeAuth();
     describeIntegrations();
+    describeIngestSources();
     describeBackgroundTasks();
     describeBulkOperations();
     describeRetention();

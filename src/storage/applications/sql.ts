@@ -25,6 +25,8 @@ const statements = (f: SqlFragments) => ({
   listApplications: `
     SELECT ${APPLICATION} FROM applications
     WHERE id {cmp} @cursor AND (uid IS NULL OR uid <> @hiddenUid)
+      -- An ingest source's own application is reached through the source, not listed with the others.
+      AND NOT EXISTS (SELECT 1 FROM ingest_sources s WHERE s.app_id = applications.id)
     ORDER BY id {dir} LIMIT @limit`,
 });
 

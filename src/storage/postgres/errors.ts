@@ -17,6 +17,9 @@ const UNIQUE_CONSTRAINTS: Record<string, string> = {
   api_tokens_pkey: 'api_tokens.id',
   api_tokens_token_hash_key: 'api_tokens.token_hash',
   idempotency_responses_pkey: 'idempotency_responses.key_hash',
+  ingest_sources_pkey: 'ingest_sources.id',
+  ingest_sources_uid: 'ingest_sources.uid',
+  ingest_sources_token: 'ingest_sources.token_hash',
 };
 
 /** The driver's own words for an error (the first of a Node AggregateError's). */

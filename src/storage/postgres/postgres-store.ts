@@ -12,6 +12,7 @@ import { postgres as deliveriesSql } from '../deliveries/sql.js';
 import { PostgresEndpoints } from '../endpoints/postgres.js';
 import { PostgresEventTypes } from '../event-types/postgres.js';
 import { PostgresIntegrations } from '../integrations/postgres.js';
+import { PostgresIngestSources } from '../ingest-sources/postgres.js';
 import { PostgresMessages } from '../messages/postgres.js';
 import { PostgresRetention } from '../retention/postgres.js';
 import { StoreOfParts, type StoreParts } from '../shared/store-of-parts.js';
@@ -43,6 +44,7 @@ function postgresParts(db: PostgresDatabase): StoreParts {
     attempts: new PostgresAttempts(db),
     auth: new PostgresAuth(db),
     integrations: new PostgresIntegrations(db),
+    ingestSources: new PostgresIngestSources(db),
     backgroundTasks: new PostgresBackgroundTasks(db),
     retention: new PostgresRetention(db),
     stats: new PostgresStats(db),

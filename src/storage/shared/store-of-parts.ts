@@ -14,6 +14,10 @@ export const OPERATIONS = {
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],
   integrations: ['createIntegration', 'getIntegration', 'listIntegrations', 'updateIntegration', 'rotateIntegrationKey', 'deleteIntegration', 'resealIntegrationKeys'],
+  ingestSources: [
+    'createIngestSource', 'getIngestSource', 'findIngestSourceByToken', 'listIngestSources', 'updateIngestSource', 'rotateIngestSourceToken',
+    'deleteIngestSource', 'resealIngestSources',
+  ],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: [
     'createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask',

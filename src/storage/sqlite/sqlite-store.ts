@@ -13,6 +13,7 @@ import { SqliteDeliveries } from '../deliveries/sqlite.js';
 import { SqliteEndpoints } from '../endpoints/sqlite.js';
 import { SqliteEventTypes } from '../event-types/sqlite.js';
 import { SqliteIntegrations } from '../integrations/sqlite.js';
+import { SqliteIngestSources } from '../ingest-sources/sqlite.js';
 import { SqliteMessages } from '../messages/sqlite.js';
 import { SqliteRetention } from '../retention/sqlite.js';
 import { sealerFor } from '../shared/secret-box.js';
@@ -48,6 +49,7 @@ function sqliteParts(database: SqliteDatabase): StoreParts {
     attempts: new SqliteAttempts(database),
     auth: new SqliteAuth(database),
     integrations: new SqliteIntegrations(database),
+    ingestSources: new SqliteIngestSources(database),
     backgroundTasks: new SqliteBackgroundTasks(database),
     retention: new SqliteRetention(database),
     stats: new SqliteStats(database),
