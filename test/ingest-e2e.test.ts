@@ -333,9 +333,9 @@ describe.each(await backends())('%s', (backend) => {
   it('answers 413 to a body over TAPWIRE_MAX_PAYLOAD_BYTES and stores nothing; a body of exactly that size is accepted', async () => {
     const path = '/size';
     const { source, stripeSecret } = await stripeSourceWithEndpoint(path);
-    const base = Buffer.byteLength(stripeEvent('evt_1QsizeExact'));
-    const exact = stripeEvent('evt_1QsizeExact', 'payment_intent.succeeded', MAX_PAYLOAD_BYTES - base);
-    const over = stripeEvent('evt_1QsizeOver', 'payment_intent.succeeded', MAX_PAYLOAD_BYTES - base + 1);
+    const sized = (id: string, bytes: number): string => stripeEvent(id, 'payment_intent.succeeded', bytes - Buffer.byteLength(stripeEvent(id)));
+    const exact = sized('evt_1QsizeExact', MAX_PAYLOAD_BYTES);
+    const over = sized('evt_1QsizeOver', MAX_PAYLOAD_BYTES + 1);
     expect(Buffer.byteLength(exact)).toBe(MAX_PAYLOAD_BYTES);
     expect(Buffer.byteLength(over)).toBe(MAX_PAYLOAD_BYTES + 1);
 
