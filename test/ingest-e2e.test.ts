@@ -3,7 +3,7 @@
 // POSTed to the source's ingestUrl. What arrives at the endpoint must be the provider's bytes,
 // unchanged, signed with the endpoint's own Standard Webhooks secret; a forgery, an unknown token and
 // an oversized body are refused and leave no row behind; a provider's retry delivers nothing new.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import * as svix2 from 'svix2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -250,6 +250,32 @@ describe.each(await backends())('%s', (backend) => {
     expect(() => new svix2.Webhook(endpointSecret).verify(a!.body.toString('utf8'), headersOf(a!))).not.toThrow();
     expect(() => new svix2.Webhook(secondSecret).verify(b!.body.toString('utf8'), headersOf(b!))).not.toThrow();
     expect(() => new svix2.Webhook(endpointSecret).verify(b!.body.toString('utf8'), headersOf(b!))).toThrow();
+  });
+
+  it("forwards the provider's headers a handler needs (GitHub's event and delivery id) under their own names, never its signature", async () => {
+    const path = '/github';
+    const ghSecret = `gh_${randomBytes(16).toString('hex')}`;
+    const source = await svix.ingest.source.create({ name: 'GitHub', type: 'github', config: { secret: ghSecret } });
+    const endpoint = await svix.ingest.endpoint.create(source.id, { url: `${receiver.url}${path}` });
+    const { key } = await svix.ingest.endpoint.getSecret(source.id, endpoint.id);
+    const body = '{"action":"opened","number":7,"pull_request":{"title":"Fix \\u00e9"}}';
+    const signed = (payload: string): string => `sha256=${createHmac('sha256', ghSecret).update(payload).digest('hex')}`;
+    const github = { 'x-github-event': 'pull_request', 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958', 'x-github-hook-id': '292430182' };
+    const res = await postToIngest(source.ingestUrl, body, { ...github, 'x-hub-signature-256': signed(body), 'user-agent': 'GitHub-Hookshot/044aadd' });
+    expect(res.status, res.text).toBeLessThan(300);
+    const [req] = (await receiver.waitFor(() => requestsTo(path).length >= 1)).filter((r) => r.path === path);
+    expect(req!.body.toString('utf8')).toBe(body);
+    expect(req!.headers).toMatchObject(github);
+    expect(req!.headers['x-hub-signature-256']).toBeUndefined();
+    expect(req!.headers['x-hub-signature']).toBeUndefined();
+    expect(() => new svix2.Webhook(key).verify(req!.body.toString('utf8'), headersOf(req!))).not.toThrow();
+    const [message] = await eventsOf(source.id);
+    expect(message).toMatchObject({ eventId: github['x-github-delivery'], eventType: 'pull_request' });
+
+    // GitHub's redelivery of the same delivery id is recognised as a retry.
+    const again = await postToIngest(source.ingestUrl, body, { ...github, 'x-hub-signature-256': signed(body) });
+    expect(again.status, again.text).toBeLessThan(300);
+    expect(await eventsOf(source.id)).toHaveLength(1);
   });
 
   it('refuses forgeries with a bare 401 and stores nothing, so the genuine event with the same id is still accepted and delivered once', async () => {
