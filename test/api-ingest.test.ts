@@ -196,6 +196,10 @@ describe.each(await backends())('%s', (backend) => {
     const [got] = await rx.waitFor((r) => r.length >= 1);
     expect(got!.body.toString()).toBe(body);
     expect(signedWith(got! as never, endpointSecret)).toBe(true);
+    // The headers a GitHub handler reads come along under their own names; the provider's signature does not.
+    expect(got!.headers['x-github-event']).toBe('pull_request');
+    expect(got!.headers['x-github-delivery']).toBe(delivery);
+    expect(got!.headers['x-hub-signature-256']).toBeUndefined();
     const msgs = (await api('GET', `/api/v1/app/ingest-${source.id}/msg`)).body.data;
     expect(msgs).toHaveLength(1);
     expect(msgs[0]).toMatchObject({ eventId: delivery, eventType: 'pull_request' });

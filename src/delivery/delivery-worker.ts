@@ -495,7 +495,7 @@ export class DeliveryWorker {
       canceled = false;
       this.metrics?.attemptStarted(endpoint.id);
       try {
-        result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null);
+        result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null, message.forwardHeaders ?? null);
         requested = true;
       } catch (error) {
         // A bug or bad stored data (say, a header value undici refuses) must not crash the process
@@ -653,7 +653,7 @@ export class DeliveryWorker {
    * judged again first (it may have been stored under another configuration, or the proxy would
    * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
    */
-  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null): Promise<SendWebhookResult> {
+  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null, forwardHeaders: Record<string, string> | null = null): Promise<SendWebhookResult> {
     const timestampSeconds = Math.floor(started.getTime() / 1000);
     const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
     const signature = signPayload({ msgId, timestampSeconds, body: payload, secrets });
@@ -661,6 +661,8 @@ export class DeliveryWorker {
       // A raw payload goes with the content type its sender gave; the signature covers the same bytes.
       'content-type': contentType ?? 'application/json',
       'user-agent': USER_AGENT,
+      // An ingested event's provider headers (X-GitHub-Event…): before ours, so they can replace none of them.
+      ...forwardHeaders,
       ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId, timestampSeconds, signature }),
       ...endpoint.headers,
     };

@@ -120,6 +120,11 @@ export interface Message {
    * (`transformationsParams`); absent or null: an ordinary JSON payload, sent as application/json.
    */
   contentType?: string | null;
+  /**
+   * Headers delivered with the payload besides Tapwire's own: an ingested event's provider headers
+   * (X-GitHub-Event…, see services/ingest.ts). Absent for every other message.
+   */
+  forwardHeaders?: Record<string, string> | null;
 }
 
 export interface Delivery {

@@ -30,6 +30,23 @@ export const PREVIOUS_TOKEN_GRACE_MS = 48 * 3_600_000;
 /** The header a generic-webhook source dedupes on when the sender gives it (the Standard Webhooks id header). */
 export const GENERIC_ID_HEADER = 'webhook-id';
 
+/**
+ * The provider headers an ingested event is delivered with, by source type, under their own
+ * (lower-cased) names: what a handler written for the provider reads besides the body (event type,
+ * delivery id, shop, retry count). Signature headers are never forwarded: the forwarded request is
+ * signed by Tapwire (webhook-signature) with the ingest endpoint's secret, and the provider's
+ * signature would only let a handler check a secret it should not need. Standard Webhooks senders
+ * (`svix`) and generic sources forward none: their `webhook-*` names are Tapwire's own.
+ */
+export const FORWARDED_HEADERS: Readonly<Record<IngestSourceType, readonly string[]>> = {
+  'generic-webhook': [],
+  svix: [],
+  stripe: [],
+  github: ['x-github-event', 'x-github-delivery', 'x-github-hook-id', 'x-github-hook-installation-target-id', 'x-github-hook-installation-target-type'],
+  shopify: ['x-shopify-topic', 'x-shopify-webhook-id', 'x-shopify-shop-domain', 'x-shopify-api-version', 'x-shopify-event-id', 'x-shopify-triggered-at'],
+  slack: ['x-slack-retry-num', 'x-slack-retry-reason'],
+};
+
 /** What a client sets on a source (Svix's IngestSourceIn). */
 export interface IngestSourceInput {
   name: string;
@@ -282,7 +299,7 @@ export async function receiveIngestEvent(
     const message = await createMessage(
       ctx,
       source.appId,
-      { eventType, payloadRaw: payload, eventId: eventId ?? null, contentType: headers['content-type'] || 'application/octet-stream' },
+      { eventType, payloadRaw: payload, eventId: eventId ?? null, contentType: headers['content-type'] || 'application/octet-stream', forwardHeaders: forwardedHeadersOf(source.type, headers) },
       { providerEventId: true },
     );
     ctx.logger.info({ sourceId: source.id, appId: source.appId, msgId: message.id, eventType }, 'ingest event accepted');
@@ -292,4 +309,14 @@ export async function receiveIngestEvent(
     if (eventId && isConflict(error)) return { kind: 'duplicate', message: await ctx.store.getMessage(source.appId, eventId) };
     throw error;
   }
+}
+
+/** The allow-listed provider headers of a request (FORWARDED_HEADERS), as received. */
+export function forwardedHeadersOf(type: IngestSourceType, headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of FORWARDED_HEADERS[type]) {
+    const value = headers[name];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
 }

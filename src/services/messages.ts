@@ -29,6 +29,8 @@ export interface MessageInput {
   deliverAt?: Date | null;
   /** The Content-Type to deliver the payload with (a raw payload's); null: application/json. */
   contentType?: string | null;
+  /** Headers delivered with the payload (an ingested event's provider headers; never from the API). */
+  forwardHeaders?: Record<string, string> | null;
 }
 
 const DEFAULT_RETENTION_DAYS = 90;
@@ -87,6 +89,7 @@ export async function createMessage(
     ...(tags ? { tags } : {}),
     ...(deliverAt ? { deliverAt } : {}),
     ...(input.contentType ? { contentType: input.contentType } : {}),
+    ...(input.forwardHeaders && Object.keys(input.forwardHeaders).length > 0 ? { forwardHeaders: input.forwardHeaders } : {}),
   };
   const created = await ctx.store.createMessage(message, now, {
     ...(options.onlyEndpointId ? { endpointIds: [options.onlyEndpointId] } : {}),

@@ -1,11 +1,12 @@
 // The Store contract, ingest sources: a source is made, found by id, uid and URL token, listed,
 // replaced and deleted; its uid is unique; rotating its token keeps the previous one working until
 // its expiry; its application's deletion takes it along; and it is hidden from the application list.
+// An ingested event's message keeps the provider headers it is delivered with.
 import { describe, expect, it } from 'vitest';
 
 import { newId } from '../../src/domain/ids.js';
 import type { IngestSource } from '../../src/domain/ingest.js';
-import { at, collectPages, ids, seedApp, store } from './fixtures.js';
+import { at, collectPages, ids, makeMessage, seedApp, store } from './fixtures.js';
 
 function makeSource(appId: string, n: number, overrides: Partial<IngestSource> = {}): IngestSource {
   return {
@@ -88,6 +89,24 @@ export function describeIngestSources(): void {
       await store.deleteApplication(other.id);
       expect(await store.getIngestSource(second.id)).toBeNull();
       expect(await store.findIngestSourceByToken('hash-2', at(3))).toBeNull();
+    });
+
+    it('a message keeps its forward headers (read alone and in lists); other messages have none', async () => {
+      const { app } = await seedApp([{}]);
+      const headers = { 'x-github-event': 'push', 'x-github-delivery': 'd-1' };
+      const ingested = makeMessage(app.id, { forwardHeaders: headers, contentType: 'application/json' });
+      const created = await store.createMessage(ingested, at(1));
+      expect(created.message.forwardHeaders).toEqual(headers);
+      expect(created.deliveries).toHaveLength(1);
+      expect((await store.getMessage(app.id, ingested.id))?.forwardHeaders).toEqual(headers);
+      expect((await store.listMessages(app.id, { limit: 10 })).data[0]?.forwardHeaders).toEqual(headers);
+      // Accepted together (PostgreSQL may take them in one statement), each keeps its own.
+      const batch = [1, 2, 3].map((n) => makeMessage(app.id, { forwardHeaders: { 'x-shopify-topic': `orders/${n}` } }));
+      await Promise.all(batch.map((m) => store.createMessage(m, at(2))));
+      for (const [i, m] of batch.entries()) expect((await store.getMessage(app.id, m.id))?.forwardHeaders).toEqual({ 'x-shopify-topic': `orders/${i + 1}` });
+      const plain = makeMessage(app.id);
+      await store.createMessage(plain, at(2));
+      expect(await store.getMessage(app.id, plain.id)).not.toHaveProperty('forwardHeaders');
     });
 
     it('reseals nothing when every source is sealed under the current key', async () => {

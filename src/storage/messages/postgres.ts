@@ -180,6 +180,7 @@ export class PostgresMessages {
       tags: message.tags && message.tags.length > 0 ? message.tags : null,
       deliver_at: message.deliverAt ? message.deliverAt.getTime() : null,
       content_type: message.contentType ?? null,
+      forward_headers: message.forwardHeaders ? JSON.stringify(message.forwardHeaders) : null,
       endpoint_ids: endpointIds ?? null,
       delivery_ids: this.guessDeliveryIds(message.appId, now),
       now: now.getTime(),

@@ -128,8 +128,8 @@ export const postgres = {
   // not true). With @endpointIds (send-example) only those, still only live and enabled ones.
   insertMessage: `
     WITH inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
-      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType)
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType, @forwardHeaders)
       RETURNING ${MESSAGE}
     ), ${TAGGED}
     SELECT inserted.*, ARRAY(
@@ -151,8 +151,8 @@ export const postgres = {
    */
   insertMessageWithFanOut: `
     WITH inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
-      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType)
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers)
+      VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType, @forwardHeaders)
       RETURNING ${MESSAGE}
     ), ${TAGGED}, targets AS (
       SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n, inserted.deliver_at
@@ -189,11 +189,11 @@ export const postgres = {
     WITH input AS (
       SELECT * FROM json_to_recordset(@rows::json) AS x(
         id text, app_id text, event_id text, event_type text, payload text, channels text[],
-        created_at bigint, payload_expires_at bigint, tags text[], deliver_at bigint, content_type text,
+        created_at bigint, payload_expires_at bigint, tags text[], deliver_at bigint, content_type text, forward_headers text,
         endpoint_ids text[], delivery_ids text[], now bigint)
     ), inserted AS (
-      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
-      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type FROM input
+      INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers)
+      SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers FROM input
       RETURNING ${MESSAGE}
     ), ${TAGGED}, targets AS (
       SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n, m.deliver_at
@@ -240,8 +240,8 @@ export const postgres = {
 export const sqlite = {
   /** The message alone: SQLite has no data-modifying CTEs, so its fan-out is the next two statements. */
   insertMessage: `
-    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type)
-    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt, @tags, @deliverAt, @contentType)
+    INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers)
+    VALUES (@id, @appId, @eventId, @eventType, @payload, @channels, @createdAt, @payloadExpiresAt, @tags, @deliverAt, @contentType, @forwardHeaders)
     RETURNING ${MESSAGE}`,
   /** SQLite only (PostgreSQL's insert statements have it as a CTE): file the message's tags (@tags, JSON) in message_tags. */
   insertMessageTags: `

@@ -81,6 +81,8 @@ export interface MessageRow {
   tags?: Stored;
   deliver_at?: number | string | null;
   content_type?: string | null;
+  /** Migration 0013: JSON object, or NULL. */
+  forward_headers?: string | null;
 }
 
 export interface DeliveryRow {
@@ -307,6 +309,7 @@ export function toMessage(r: MessageRow, values: ColumnValues): Message {
     payloadExpiresAt: new Date(r.payload_expires_at),
     // Present only when set, so a message without them reads exactly as before 0008.
     ...optionalMessageFields(values.readTextList(r.tags ?? null), r.deliver_at ?? null, r.content_type ?? null),
+    ...(r.forward_headers ? { forwardHeaders: JSON.parse(r.forward_headers) as Record<string, string> } : {}),
   };
 }
 
@@ -331,6 +334,7 @@ export function messageParams(m: Message, values: ColumnValues): Record<string, 
     tags: m.tags && m.tags.length > 0 ? values.writeTextList(m.tags) : null,
     deliverAt: m.deliverAt ? m.deliverAt.getTime() : null,
     contentType: m.contentType ?? null,
+    forwardHeaders: m.forwardHeaders ? JSON.stringify(m.forwardHeaders) : null,
   };
 }
 

@@ -25,3 +25,7 @@ CREATE UNIQUE INDEX ingest_sources_uid ON ingest_sources (uid) WHERE uid IS NOT 
 CREATE UNIQUE INDEX ingest_sources_token ON ingest_sources (token_hash);
 CREATE INDEX ingest_sources_previous_token ON ingest_sources (previous_token_hash) WHERE previous_token_hash IS NOT NULL;
 CREATE INDEX ingest_sources_app ON ingest_sources (app_id);
+
+-- forward_headers: the provider's headers an ingested event is delivered with (JSON object, names
+-- lower-cased; an allow-list per source type, see services/ingest.ts). NULL for every other message.
+ALTER TABLE messages ADD COLUMN forward_headers TEXT;
