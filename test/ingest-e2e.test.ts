@@ -157,6 +157,32 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  it('keeps the previous ingestUrl working for 48 hours after a token rotation, then answers 404', async () => {
+    // A server of its own whose clock the test moves; Stripe's signatures are made at that time.
+    let offsetMs = 0;
+    const now = (): number => Date.now() + offsetMs;
+    const timed = await startTapwire({}, { clock: { now: () => new Date(now()) } });
+    try {
+      const client = new svix2.Svix(ADMIN_TOKEN, { serverUrl: timed.url, fetch: guardedFetch }) as any;
+      const stripeSecret = `whsec_${randomBytes(24).toString('hex')}`;
+      const source = await client.ingest.source.create({ name: 'Rotated', type: 'stripe', config: { secret: stripeSecret } });
+      const post = (url: string, id: string) => {
+        const payload = stripeEvent(id);
+        return postToIngest(url, payload, { 'stripe-signature': stripeSignature(payload, stripeSecret, Math.floor(now() / 1000)) });
+      };
+      const { ingestUrl } = await client.ingest.source.rotateToken(source.id);
+      expect((await post(ingestUrl, 'evt_1Qrot1')).status).toBe(200);
+      expect((await post(source.ingestUrl, 'evt_1Qrot2')).status).toBe(200);
+      offsetMs = 47 * 3_600_000;
+      expect((await post(source.ingestUrl, 'evt_1Qrot3')).status).toBe(200);
+      offsetMs = 48 * 3_600_000 + 60_000;
+      expect((await post(source.ingestUrl, 'evt_1Qrot4')).status).toBe(404);
+      expect((await post(ingestUrl, 'evt_1Qrot5')).status).toBe(200);
+    } finally {
+      await timed.close();
+    }
+  });
+
   it('builds ingestUrl from TAPWIRE_PUBLIC_URL when it is set', async () => {
     const pub = await startTapwire({ TAPWIRE_PUBLIC_URL: 'https://hooks.example.test' });
     try {
