@@ -227,6 +227,15 @@ describe.each(await backends())('%s', (backend) => {
     // ...and not with Stripe's secret, nor with another endpoint's.
     const stranger = await stripeSourceWithEndpoint('/stranger');
     expect(() => new svix2.Webhook(stranger.endpointSecret).verify(req!.body.toString('utf8'), headers)).toThrow();
+    // The held forward was answered once Stripe had its 2xx, and that one attempt is the success: a
+    // server that waited on the forward before answering Stripe would have timed it out and retried.
+    const [message] = await eventsOf(source.id);
+    const attempts = await eventually(
+      () => tw.api('GET', `/api/v1/app/ingest-${source.id}/attempt/msg/${message.id}`),
+      (r) => r.status === 200 && r.body.data.some((a: any) => a.status === 0),
+    );
+    expect(attempts.body.data.map((a: any) => a.responseStatusCode)).toEqual([200]);
+    expect(requestsTo(path)).toHaveLength(1);
     receiver.respond(() => ({ status: 200 }));
   });
 
