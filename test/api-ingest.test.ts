@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Svix as Svix1 } from 'svix';
 import { Svix as Svix2 } from 'svix2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { github, stripe, standardWebhooks } from '../src/receiver/index.js';
+import { github, shopify, slack, stripe, standardWebhooks } from '../src/receiver/index.js';
 import { verifySignature } from '../src/signing/standard-webhooks.js';
 import { expectError, expectNo5xx, expectValidation, guardApi, guardedFetch, type ApiFn } from './helpers/api-guard.js';
 import { eventually, flatHeaders } from './helpers/delivery.js';
@@ -224,6 +224,37 @@ describe.each(await backends())('%s', (backend) => {
     const msgs = (await api('GET', `/api/v1/app/ingest-${source.id}/msg`)).body.data;
     expect(msgs).toHaveLength(1);
     expect(msgs[0]).toMatchObject({ eventId: id, eventType: 'user.created' });
+  });
+
+  it('Shopify: verified, deduplicated by X-Shopify-Webhook-Id, forwarded with its topic and shop; Slack: the URL verification challenge is answered and nothing stored', async () => {
+    const rx = await receiver();
+    const shop = (await api('POST', '/ingest/api/v1/source', { name: 'Shop', type: 'shopify', config: { secret: 'shpss_secret' } })).body;
+    await api('POST', `/ingest/api/v1/source/${shop.id}/endpoint`, { url: `${rx.url}/shop` });
+    const body = '{"id":820982911946154500,"email":"jon@example.com"}';
+    const webhookId = randomUUID();
+    const signed = shopify({ secret: 'shpss_secret' }).sign({ body, id: webhookId });
+    const headers = { ...signed.headers, 'x-shopify-topic': 'orders/create', 'x-shopify-shop-domain': 'example.myshopify.com', 'content-type': 'application/json' };
+    expect((await post(shop.ingestUrl, signed.body, headers)).status).toBe(200);
+    expect((await post(shop.ingestUrl, signed.body, headers)).status).toBe(200);
+    const [got] = await rx.waitFor((r) => r.length >= 1);
+    expect(got!.body.toString()).toBe(body);
+    expect(got!.headers).toMatchObject({ 'x-shopify-topic': 'orders/create', 'x-shopify-shop-domain': 'example.myshopify.com', 'x-shopify-webhook-id': webhookId });
+    expect(got!.headers['x-shopify-hmac-sha256']).toBeUndefined();
+    const msgs = (await api('GET', `/api/v1/app/ingest-${shop.id}/msg`)).body.data;
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toMatchObject({ eventId: webhookId, eventType: 'orders/create' });
+
+    const slackSource = (await api('POST', '/ingest/api/v1/source', { name: 'Slack', type: 'slack', config: { secret: 'slack-signing-secret' } })).body;
+    const signer = slack({ secret: 'slack-signing-secret' });
+    const challenge = signer.sign({ body: '{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}' });
+    const answered = await post(slackSource.ingestUrl, challenge.body, { ...challenge.headers, 'content-type': 'application/json' });
+    expect(answered.status).toBe(200);
+    expect(JSON.parse(answered.text)).toEqual({ challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P' });
+    const event = signer.sign({ body: '{"type":"event_callback","event_id":"Ev123","event":{"type":"app_mention"}}' });
+    expect((await post(slackSource.ingestUrl, event.body, { ...event.headers, 'content-type': 'application/json' })).status).toBe(200);
+    const slackMsgs = (await api('GET', `/api/v1/app/ingest-${slackSource.id}/msg`)).body.data;
+    expect(slackMsgs).toHaveLength(1);
+    expect(slackMsgs[0]).toMatchObject({ eventId: 'Ev123', eventType: 'app_mention' });
   });
 
   it('a body over TAPWIRE_MAX_PAYLOAD_BYTES is refused with 413; a generic source takes any bytes unverified', async () => {
