@@ -226,6 +226,16 @@ describe.each(await backends())('%s', (backend) => {
     expect(msgs[0]).toMatchObject({ eventId: id, eventType: 'user.created' });
   });
 
+  it('a GitHub source without a secret verifies nothing but still dedupes on X-GitHub-Delivery and keeps X-GitHub-Event', async () => {
+    const source = (await api('POST', '/ingest/api/v1/source', { name: 'GitHub open', type: 'github', config: {} })).body;
+    const headers = { 'x-github-delivery': randomUUID(), 'x-github-event': 'ping', 'content-type': 'application/json' };
+    expect((await post(source.ingestUrl, '{"zen":"Keep it simple."}', headers)).status).toBe(200);
+    expect((await post(source.ingestUrl, '{"zen":"Keep it simple."}', headers)).status).toBe(200);
+    const msgs = (await api('GET', `/api/v1/app/ingest-${source.id}/msg`)).body.data;
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toMatchObject({ eventId: headers['x-github-delivery'], eventType: 'ping' });
+  });
+
   it('Shopify: verified, deduplicated by X-Shopify-Webhook-Id, forwarded with its topic and shop; Slack: the URL verification challenge is answered and nothing stored', async () => {
     const rx = await receiver();
     const shop = (await api('POST', '/ingest/api/v1/source', { name: 'Shop', type: 'shopify', config: { secret: 'shpss_secret' } })).body;
@@ -262,6 +272,10 @@ describe.each(await backends())('%s', (backend) => {
     expect(source.config).toEqual({});
     const big = await post(source.ingestUrl, 'x'.repeat(5000), { 'content-type': 'text/plain' });
     expect(big.status).toBe(413);
+    // Far over the limit: refused while reading, the same 413.
+    const huge = await post(source.ingestUrl, 'x'.repeat(200_000), { 'content-type': 'text/plain' });
+    expect(huge.status).toBe(413);
+    expect(JSON.parse(huge.text).code).toBe('payload_too_large');
     expect((await api('GET', `/api/v1/app/ingest-${source.id}/msg`)).body.data).toEqual([]);
     const form = 'a=1&b=two';
     const res = await post(source.ingestUrl, form, { 'content-type': 'application/x-www-form-urlencoded', 'webhook-id': 'gen-1' });

@@ -106,7 +106,7 @@ export interface TapwireConfig {
   firstAttemptReserve: number;
   /** Stored response bodies are cut at this many bytes. Default 20 000. */
   maxResponseBytes: number;
-  /** Base URL used in links handed to people (app portal). Default `http://HOST:PORT`. (TAPWIRE_PUBLIC_URL) */
+  /** Base URL used in links handed to people (app portal) and to providers (ingest URLs). Default `http://HOST:PORT`. (TAPWIRE_PUBLIC_URL) */
   publicUrl: string;
   /** Lifetime of app-scoped tokens minted by app-portal-access. Default and maximum 7 days (TAPWIRE_APP_TOKEN_TTL). */
   appTokenTtlMs: number;

@@ -285,8 +285,10 @@ export async function receiveIngestEvent(
   } catch {
     throw validationError(['body'], 'the body is not valid UTF-8 (ingest payloads are stored and forwarded as text)', 'value_error');
   }
-  const eventId = verified ? verified.id : headers[GENERIC_ID_HEADER];
-  const eventType = verified?.type ?? source.type;
+  // Unverified (generic-webhook, or github without a secret): the same ids and types, from the headers.
+  const unverifiedGithub = !verified && source.type === 'github';
+  const eventId = verified ? verified.id : headers[unverifiedGithub ? 'x-github-delivery' : GENERIC_ID_HEADER];
+  const eventType = verified?.type ?? (unverifiedGithub ? headers['x-github-event'] : undefined) ?? source.type;
   if (source.type === 'slack' && eventType === 'url_verification') {
     const challenge = verified?.json<{ challenge?: unknown }>().challenge;
     if (typeof challenge === 'string') return { kind: 'challenge', challenge };
