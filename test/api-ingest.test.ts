@@ -124,6 +124,23 @@ describe.each(await backends())('%s', (backend) => {
     await svix.ingest.source.delete(source.id);
   });
 
+  it('a portal link for a source (1.x ingest.dashboard, 2.x ingest.authentication.consumerPortalAccess) opens its application only', async () => {
+    const source = (await api('POST', '/ingest/api/v1/source', { name: 'Portal', type: 'generic-webhook' })).body;
+    const other = (await api('POST', '/api/v1/app', { name: 'Other' })).body;
+    const v1 = await new Svix1(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch }).ingest.dashboard(source.id, { expiry: 3600 });
+    const v2 = await new Svix2(ADMIN_TOKEN, { serverUrl: tw.url, fetch: guardedFetch }).ingest.authentication.consumerPortalAccess(source.id, { readOnly: true });
+    for (const access of [v1, v2]) {
+      expect(access.url).toBe(`${tw.config.publicUrl}/portal#token=${access.token}`);
+      expect((await api('GET', `/api/v1/app/ingest-${source.id}/msg`, undefined, { token: access.token })).status).toBe(200);
+      // Another application does not exist for this token.
+      expect((await api('GET', `/api/v1/app/${other.id}/msg`, undefined, { token: access.token })).status).toBe(404);
+    }
+    // Read-only: the portal may look, not change.
+    expect((await api('POST', `/api/v1/app/ingest-${source.id}/endpoint`, { url: 'http://127.0.0.1:9/x' }, { token: v2.token })).status).toBe(403);
+    expectValidation(await api('POST', `/ingest/api/v1/source/${source.id}/dashboard`, { expiry: 60 }), ['body', 'expiry']);
+    expectError(await api('POST', '/ingest/api/v1/source/src_missing/dashboard', {}), 404, 'not_found');
+  });
+
   it('refuses bad input: unsupported type, missing secret, unknown source, tokens other than the admin\'s', async () => {
     expectValidation(await api('POST', '/ingest/api/v1/source', { name: 'x', type: 'hubspot', config: { secret: 's' } }), ['body', 'type']);
     expectValidation(await api('POST', '/ingest/api/v1/source', { name: 'x', type: 'stripe' }), ['body', 'config', 'secret']);

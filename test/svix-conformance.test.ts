@@ -36,7 +36,7 @@ type ApiName = (typeof IN_SCOPE_APIS)[number];
  */
 const OUT_OF_SCOPE_APIS: Record<string, string> = {
   connector: 'connectors (Svix Cloud transformation templates) are not part of the Svix v1 core Tapwire implements',
-  ingest: 'Svix Ingest (sources and ingest endpoints): every method of both majors is exercised by test/api-ingest.test.ts; the source dashboard and endpoint transformations are not supported',
+  ingest: 'Svix Ingest (sources and ingest endpoints): every method of both majors is exercised by test/api-ingest.test.ts; endpoint transformations are not supported',
   streaming: 'Svix Stream (event streams and sinks) is out of scope of issue 17',
   destination: '2.x: non-HTTP destinations of Svix Cloud; out of scope of issue 17',
   autoconfigSubscription: '2.x: Svix Cloud autoconfig tokens; out of scope of issue 17',

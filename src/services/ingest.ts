@@ -18,7 +18,7 @@ import type { Verifier, VerifiedWebhook } from '../receiver/types.js';
 import { normalizeHeaders } from '../receiver/core.js';
 import type { ListQuery, Page } from '../storage/store.js';
 import { createApplication, deleteApplication, isConflict } from './applications.js';
-import { hashToken } from './auth.js';
+import { createAppToken, hashToken } from './auth.js';
 import type { ServiceContext } from './context.js';
 import * as endpoints from './endpoints.js';
 import { createMessage } from './messages.js';
@@ -180,10 +180,12 @@ export async function upsertIngestSource(ctx: ServiceContext, idOrUid: string, i
 /** Delete the source with its application: its endpoints, messages and attempts go too, and its URL answers 404. */
 export async function deleteIngestSource(ctx: ServiceContext, idOrUid: string): Promise<void> {
   const source = await getIngestSource(ctx, idOrUid);
-  await ctx.store.deleteIngestSource(source.id);
+  // The application first: its deletion takes the source row along (ON DELETE CASCADE), so no
+  // failure in between can leave the application without its source, listed among the others.
   await deleteApplication(ctx, source.appId).catch((error: unknown) => {
     if (!(error instanceof TapwireError && error.code === 'not_found')) throw error;
   });
+  await ctx.store.deleteIngestSource(source.id);
   ctx.logger.info({ sourceId: source.id }, 'ingest source deleted');
 }
 
@@ -202,6 +204,20 @@ export async function rotateIngestToken(ctx: ServiceContext, idOrUid: string): P
   if (!rotated) throw notFound('Ingest source');
   ctx.logger.info({ sourceId: source.id }, 'ingest source token rotated');
   return ingestUrlOf(ctx, rotated);
+}
+
+/** Svix's default lifetime of a source's portal token: 7 days. */
+export const SOURCE_PORTAL_TTL_SECONDS = 7 * 86_400;
+
+/**
+ * A portal link for the source (Svix's ingest dashboard / consumerPortalAccess): a token of the
+ * source's application, so the portal shows its events, attempts and ingest endpoints.
+ */
+export async function sourcePortalAccess(ctx: ServiceContext, idOrUid: string, input: { expiry?: number | null; readOnly?: boolean | null }): Promise<{ url: string; token: string }> {
+  const source = await getIngestSource(ctx, idOrUid);
+  const { token } = await createAppToken(ctx, source.appId, { ttlMs: (input.expiry ?? SOURCE_PORTAL_TTL_SECONDS) * 1000, scope: { readOnly: input.readOnly ?? false } });
+  // The token travels in the fragment, as app-portal-access's does.
+  return { url: `${ctx.config.publicUrl.replace(/\/+$/, '')}/portal#token=${token}`, token };
 }
 
 // Ingest endpoints: ordinary endpoints of the source's application -------------------------

@@ -56,6 +56,13 @@ const IngestSourceOut = Type.Object(
   { title: 'IngestSourceOut' },
 );
 const RotateTokenOut = Type.Object({ ingestUrl: Type.String() }, { title: 'RotateTokenOut' });
+const IngestSourceConsumerPortalAccessIn = Type.Object(
+  {
+    expiry: Type.Optional(S.Nullable(Type.Integer({ minimum: 3600, maximum: 604_800, description: 'Lifetime of the token in seconds, 1 hour to 7 days; default 7 days' }))),
+    readOnly: Type.Optional(S.Nullable(Type.Boolean({ description: 'A read-only portal' }))),
+  },
+  { title: 'IngestSourceConsumerPortalAccessIn' },
+);
 
 const ingestEndpointFields = {
   url: EndpointUrl,
@@ -195,6 +202,13 @@ export function ingestRoutes(ctx: ServiceContext): RouteSpec[] {
       handler: async (req) => ({ ingestUrl: await ingest.rotateIngestToken(ctx, req.params.source_id) }),
     }),
     defineRoute({
+      method: 'POST', url: `${base}/:source_id/dashboard`, operationId: 'ingest_source.dashboard', summary: "A portal link for the source: its events, attempts and ingest endpoints", tag: SOURCE_TAG, access: 'admin',
+      description: "Svix's ingest dashboard (1.x `ingest.dashboard`, 2.x `ingest.authentication.consumerPortalAccess`): a token of the source's application and the portal URL carrying it.",
+      body: IngestSourceConsumerPortalAccessIn, bodyOptional: true, responses: { 200: S.AppPortalAccessOut },
+      carriesCredentials: true,
+      handler: async (req) => ingest.sourcePortalAccess(ctx, req.params.source_id, req.body),
+    }),
+    defineRoute({
       method: 'GET', url: ep, operationId: 'ingest_endpoint.list', summary: "List an ingest source's endpoints", tag: ENDPOINT_TAG, access: 'admin',
       query: LIST_QUERY, responses: { 200: S.ListResponse(IngestEndpointOut, 'IngestEndpointOut') },
       handler: async (req) => pageOut(await ingest.listIngestEndpoints(ctx, req.params.source_id, readListQuery(req.query, ID_CURSOR.ep, 'descending')), ingestEndpointOut),
@@ -261,7 +275,13 @@ export function ingestRoutes(ctx: ServiceContext): RouteSpec[] {
       description:
         "The raw body is verified with the provider's signature scheme (401 without detail when it fails; nothing is stored), kept as a message of the " +
         "source's application (eventId = the provider's event id) and answered 200 at once; the event is then forwarded to every ingest endpoint. " +
-        "A provider's retry of an accepted event answers 200 and stores nothing. 404: no source has this token. 413: body over TAPWIRE_MAX_PAYLOAD_BYTES.",
+        "A provider's retry of an accepted event answers 200 and stores nothing. 404: no source has this token. 413: body over TAPWIRE_MAX_PAYLOAD_BYTES. " +
+        "422: a body that is not UTF-8. The event id deduplicated on: Stripe's `id`, `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, Slack's `event_id`, " +
+        "`webhook-id` (svix, and generic-webhook when the sender gives it). The event type: Stripe's `type`, `X-GitHub-Event`, `X-Shopify-Topic`, Slack's " +
+        "`event.type`, the body's `type` (svix), else the source type. Forwarded with Tapwire's own headers, under their own names: X-GitHub-Event, " +
+        "X-GitHub-Delivery, X-GitHub-Hook-Id, X-GitHub-Hook-Installation-Target-Id/-Type; X-Shopify-Topic, X-Shopify-Webhook-Id, X-Shopify-Shop-Domain, " +
+        "X-Shopify-Api-Version, X-Shopify-Event-Id, X-Shopify-Triggered-At; X-Slack-Retry-Num, X-Slack-Retry-Reason. Provider signature headers are never " +
+        "forwarded. Slack's url_verification is answered with its challenge and not stored.",
       responses: { 200: IngestReceiveOut },
       handler: async (req, reply) => {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
