@@ -11,8 +11,11 @@ export interface ReceivedRequest {
   at: number;
 }
 
-/** How to answer one request: a status (and optional headers/body), or 'hang' to never answer. */
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+/**
+ * How to answer one request: a status (and optional headers/body), or 'hang' to never answer.
+ * With `after`, the answer is held until that promise settles (a receiver that takes its time).
+ */
+export type Answer = { status: number; headers?: Record<string, string>; body?: string; after?: Promise<unknown> } | 'hang';
 
 export interface Receiver {
   url: string;
@@ -37,8 +40,17 @@ export async function startReceiver(): Promise<Receiver> {
       const received: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
       const index = requests.push(received) - 1;
       const a = answer(received, index);
+      const write = (a: Exclude<Answer, 'hang'>): void => {
+        if (!res.destroyed) res.writeHead(a.status, { 'content-type': 'text/plain', ...(a.headers ?? {}) }).end(a.body ?? '');
+      };
       if (a === 'hang') hanging.add(res);
-      else res.writeHead(a.status, { 'content-type': 'text/plain', ...(a.headers ?? {}) }).end(a.body ?? '');
+      else if (a.after) {
+        hanging.add(res);
+        void a.after.then(
+          () => write(a),
+          () => write(a),
+        ).finally(() => hanging.delete(res));
+      } else write(a);
       for (const wake of waiters) wake();
     });
   });
