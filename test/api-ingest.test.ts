@@ -115,6 +115,9 @@ describe.each(await backends())('%s', (backend) => {
     const ep = await svix.ingest.endpoint.create(source.id, { url: 'http://127.0.0.1:9/x' });
     expect((await svix.ingest.endpoint.get(source.id, ep.id)).url).toBe('http://127.0.0.1:9/x');
     expect((await svix.ingest.endpoint.update(source.id, ep.id, { url: 'http://127.0.0.1:9/y' })).url).toBe('http://127.0.0.1:9/y');
+    // 1.x sends the rate as rateLimit: it is the endpoint's throttleRate, not ignored.
+    expect(await svix.ingest.endpoint.update(source.id, ep.id, { url: 'http://127.0.0.1:9/y', rateLimit: 7 })).toMatchObject({ rateLimit: 7, throttleRate: 7 });
+    expect(await tw.api('GET', `/ingest/api/v1/source/${source.id}/endpoint/${ep.id}`).then((r) => r.body)).toMatchObject({ throttleRate: 7 });
     expect((await svix.ingest.endpoint.list(source.id)).data).toHaveLength(1);
     expect((await svix.ingest.endpoint.getSecret(source.id, ep.id)).key).toMatch(/^whsec_/);
     await svix.ingest.endpoint.rotateSecret(source.id, ep.id, {});
