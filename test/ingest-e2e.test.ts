@@ -8,6 +8,7 @@ import Stripe from 'stripe';
 import * as svix2 from 'svix2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
+import { eventually } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from './helpers/receiver.js';
 import { countRows, settledRowCounts } from './helpers/row-counts.js';
@@ -74,17 +75,6 @@ describe.each(await backends())('%s', (backend) => {
     const res = await tw.api('GET', `/api/v1/app/ingest-${sourceId}/msg?limit=250`);
     expect(res.status, res.text).toBe(200);
     return res.body.data;
-  }
-
-  /** Poll an API read until `check` accepts it (the worker records an attempt after the receiver answers). */
-  async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (check(value)) return value;
-      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   }
 
   it('the svix client creates a Stripe source whose ingestUrl carries an unguessable token, without echoing the signing secret', async () => {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectNo5xx, guardedFetch } from './helpers/api-guard.js';
+import { eventually } from './helpers/delivery.js';
 import { backends } from './helpers/postgres.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from './helpers/receiver.js';
 import { SVIX_MAJORS, type SvixMajor } from './helpers/svix-majors.js';
@@ -102,16 +103,6 @@ const secretOf = (byte: number): string => `whsec_${Buffer.alloc(24, byte).toStr
 const headersOf = (req: ReceivedRequest): Record<string, string> =>
   Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
 
-/** Poll `read` until `check` accepts its value; no sleeps beyond a short poll interval. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The API object a case calls (2.x has the operational-webhook endpoints only under operationalWebhook.endpoint). */
 function apiOf(svix: any, api: ApiName): any {
