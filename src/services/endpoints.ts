@@ -53,27 +53,25 @@ const RESEAL_BATCH = 500;
  * every server at start run this.
  */
 export async function resealEndpointSecrets(store: Store, stop: () => boolean = () => false): Promise<number> {
+  // Integration keys (services/integrations.ts) and ingest sources' provider secrets and URL tokens
+  // (services/ingest.ts) are sealed the same way.
+  let resealed = 0;
+  for (const pass of [store.resealEndpoints, store.resealIntegrationKeys, store.resealIngestSources]) {
+    resealed += await resealInBatches((input) => pass.call(store, input), stop);
+  }
+  return resealed;
+}
+
+/** One reseal pass over a table: batches after the last id until none is left or `stop()` says so. */
+async function resealInBatches(
+  reseal: (input: { afterId: string | null; limit: number }) => Promise<{ resealed: number; lastId: string | null }>,
+  stop: () => boolean,
+): Promise<number> {
   let resealed = 0;
   let afterId: string | null = null;
   do {
     if (stop()) break;
-    const batch: { resealed: number; lastId: string | null } = await store.resealEndpoints({ afterId, limit: RESEAL_BATCH });
-    resealed += batch.resealed;
-    afterId = batch.lastId;
-  } while (afterId !== null);
-  // Integration keys are sealed the same way (services/integrations.ts).
-  afterId = null;
-  do {
-    if (stop()) break;
-    const batch: { resealed: number; lastId: string | null } = await store.resealIntegrationKeys({ afterId, limit: RESEAL_BATCH });
-    resealed += batch.resealed;
-    afterId = batch.lastId;
-  } while (afterId !== null);
-  // So are ingest sources' provider secrets and URL tokens (services/ingest.ts).
-  afterId = null;
-  do {
-    if (stop()) break;
-    const batch: { resealed: number; lastId: string | null } = await store.resealIngestSources({ afterId, limit: RESEAL_BATCH });
+    const batch: { resealed: number; lastId: string | null } = await reseal({ afterId, limit: RESEAL_BATCH });
     resealed += batch.resealed;
     afterId = batch.lastId;
   } while (afterId !== null);
