@@ -15,6 +15,7 @@ import type { AppEndpointFilters, AppUsageStat, BackgroundTask, BackgroundTaskKi
 import type { TokenScope } from '../domain/token-scopes.js';
 import type { IngestSource } from '../domain/ingest.js';
 import type { Integration } from '../domain/integrations.js';
+import type { ListenSession } from '../domain/listen.js';
 
 /** The subset of a pino logger the stores use (migrations, connection trouble). */
 export interface StoreLogger {
@@ -526,6 +527,26 @@ export interface Store {
   deleteIngestSource(id: string): Promise<boolean>;
   /** As {@link Store.resealEndpoints}, for the sealed config and token of ingest sources. */
   resealIngestSources(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }>;
+  // Listen sessions ------------------------------------------------------------------------
+  // A `tapwire listen` session and its endpoint (see domain/listen.ts). Deleting the endpoint or
+  // the application deletes the session row with it.
+  /**
+   * Insert the session, or replace every field of the one with its id except createdAt (a CLI
+   * reattaching after a reconnect). Returns it as stored.
+   */
+  saveListenSession(session: ListenSession): Promise<ListenSession>;
+  getListenSession(id: string): Promise<ListenSession | null>;
+  /** Newest first, at most `limit`; only those of `appId` when given. */
+  listListenSessions(query: { appId?: string | null; limit: number }): Promise<ListenSession[]>;
+  /** Heartbeat: lastSeenAt = now and detachedAt = null for each of `ids` that exists. */
+  touchListenSessions(input: { ids: string[]; now: Date }): Promise<void>;
+  /** The socket closed: detachedAt = now (lastSeenAt too). False when it does not exist. */
+  markListenSessionDetached(input: { id: string; now: Date }): Promise<boolean>;
+  /** Sessions last seen before `lastSeenBefore` (vanished), oldest first, at most `limit`. */
+  listExpiredListenSessions(input: { lastSeenBefore: Date; limit: number }): Promise<ListenSession[]>;
+  /** Delete the session row only (its endpoint is deleted by the caller). False when it did not exist. */
+  deleteListenSession(id: string): Promise<boolean>;
+
   /** The cached 2xx response for this key, if any and not expired. */
   getIdempotentResponse(keyHash: string, now: Date): Promise<IdempotentResponse | null>;
   /** Cache the first 2xx response for this key; a later save for the same key keeps the first. */
