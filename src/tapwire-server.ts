@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import type { TapwireConfig } from './config/config.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery/delivery-worker.js';
+import { ListenHub } from './delivery/listen-hub.js';
 import { AddressPolicy } from './delivery/ssrf-guard.js';
 import { setUpOperationalWebhooks } from './operational/set-up-operational-webhooks.js';
 import { ensureAdminToken } from './services/auth.js';
@@ -63,6 +64,8 @@ export class TapwireServer {
   readonly context: ServiceContext;
   readonly api: FastifyInstance | null;
   readonly worker: DeliveryWorker | null;
+  /** The `tapwire listen` sessions this process holds (null without a worker). */
+  readonly listen: ListenHub | null;
   /** Runs background tasks (replay-missing), and resumes the ones stopped processes left running. */
   readonly backgroundTasks: BackgroundTaskRunner;
   /** Set when this start created the admin token: print it once. */
@@ -79,6 +82,7 @@ export class TapwireServer {
     context: ServiceContext;
     api: FastifyInstance | null;
     worker: DeliveryWorker | null;
+    listen: ListenHub | null;
     backgroundTasks: BackgroundTaskRunner;
     generatedAdminToken: string | null;
     ownsStore: boolean;
@@ -89,6 +93,7 @@ export class TapwireServer {
     this.context = init.context;
     this.api = init.api;
     this.worker = init.worker;
+    this.listen = init.listen;
     this.backgroundTasks = init.backgroundTasks;
     this.generatedAdminToken = init.generatedAdminToken;
     this.ownsStore = init.ownsStore;
@@ -124,6 +129,7 @@ export class TapwireServer {
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
       const clock = options.clock ?? systemClock;
       let worker: DeliveryWorker | null = null;
+      let listen: ListenHub | null = null;
       const context: ServiceContext = {
         store,
         config,
@@ -143,7 +149,10 @@ export class TapwireServer {
       // Before the API and the worker exist: both raise operational events through it.
       context.operational = await setUpOperationalWebhooks(context);
       if (config.role !== 'api') {
+        // `tapwire listen` sessions live where a worker can push to them.
+        listen = new ListenHub({ store, clock, logger, sessionTimeoutMs: config.listenSessionTimeoutMs, maxResponseBytes: config.maxResponseBytes });
         worker = new DeliveryWorker({
+          listen,
           store,
           config,
           logger,
@@ -171,9 +180,10 @@ export class TapwireServer {
               workerStatus: () => (worker ? { running: true, activeAttempts: worker.activeAttempts } : null),
               backgroundTasks,
               metrics,
+              listen,
             })
           : null;
-      const server = new TapwireServer({ config, logger, store, context, api, worker, backgroundTasks, generatedAdminToken, ownsStore: !options.store });
+      const server = new TapwireServer({ config, logger, store, context, api, worker, listen, backgroundTasks, generatedAdminToken, ownsStore: !options.store });
       server.maintenanceInterval = options.maintenanceIntervalMs ?? 60_000;
       server.sealsSecrets = encryptionKeys !== null;
       return server;
@@ -262,6 +272,8 @@ export class TapwireServer {
       if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
       await this.resealing;
       await this.stopListening?.();
+      // Every CLI is told the server is going (it reconnects); their unreported pushes wait, unrecorded.
+      await this.listen?.close();
       await this.api?.close();
       // No request can start a task now; each running one ends its batch and gives its lease up.
       await this.backgroundTasks.close();

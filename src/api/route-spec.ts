@@ -1,6 +1,7 @@
 // What a route of the API is: one spec says where it is, who may call it and what it accepts, and
 // feeds both Fastify and the OpenAPI document. Route modules (routes/*.ts, the dashboard) build specs
 // with defineRoute(); the server adds each with registerRoute() and its own authentication.
+import type { ListenHub } from '../delivery/listen-hub.js';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TapwireError } from '../errors/tapwire-error.js';
@@ -78,6 +79,8 @@ export interface ApiOptions {
   metrics?: { render(): Promise<string>; readonly contentType: string };
   /** Runs the background tasks requests start (replay-missing); without it, maintenance rounds pick them up. */
   backgroundTasks?: BackgroundTaskRunner;
+  /** The `tapwire listen` sessions of this process's worker; without it listen WebSockets are refused (503). */
+  listen?: ListenHub | null;
 }
 
 /**

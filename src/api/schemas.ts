@@ -705,3 +705,21 @@ export const EnvironmentOut = Type.Object(
   },
   { title: 'EnvironmentOut' },
 );
+
+export const ListenSessionOut = Type.Object(
+  {
+    id: Type.String({ description: 'The session id the CLI chose; kept across its reconnects' }),
+    appId: Type.String(),
+    appUid: Nullable(Type.String()),
+    endpointId: Type.String({ description: 'The temporary endpoint (uid `listen-<id>`) deliveries to this session go through' }),
+    sourceId: Nullable(Type.String({ description: 'The ingest source listened to; null for an application' })),
+    forwardTo: Type.String({ description: 'The local URL the CLI forwards to, as it reported it' }),
+    eventTypes: Nullable(Type.Array(Type.String())),
+    client: Type.String({ description: 'What the CLI reported itself as (host, version)' }),
+    createdAt: Timestamp,
+    lastSeenAt: Timestamp,
+    detachedAt: Nullable(Timestamp),
+    connected: Type.Boolean({ description: 'A server process holds its WebSocket now' }),
+  },
+  { title: 'ListenSessionOut' },
+);

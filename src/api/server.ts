@@ -17,6 +17,7 @@ import { attemptRoutes } from './routes/attempts.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { endpointRoutes } from './routes/endpoints.js';
+import { acceptListenSockets, listenRoutes } from './routes/listen.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes, INGEST_RECEIVE_URL } from './routes/ingest.js';
@@ -214,6 +215,7 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
 
   // Connections beyond the cap are dropped as they arrive, before any byte is read.
   app.server.maxConnections = ctx.config.apiMaxConnections;
+  acceptListenSockets(app, ctx, options.listen ?? null, options.backgroundTasks ?? null);
   return app;
 }
 
@@ -232,6 +234,7 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...integrationRoutes(ctx),
     ...operationalWebhookRoutes(ctx),
     ...ingestRoutes(ctx),
+    ...listenRoutes(ctx, options.listen ?? null),
     ...statisticsRoutes(ctx, options),
     ...environmentRoutes(ctx),
     ...dashboardRoutes(ctx),

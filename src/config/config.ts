@@ -140,6 +140,12 @@ export interface TapwireConfig {
    * never disables automatically (TAPWIRE_AUTO_DISABLE_AFTER).
    */
   autoDisableAfterMs: number | null;
+  /**
+   * A `tapwire listen` session whose WebSocket has been gone this long (a laptop that closed without
+   * ending it) loses its temporary endpoint; a CLI reconnecting sooner finds it as it left it.
+   * Default 10 minutes (TAPWIRE_LISTEN_SESSION_TIMEOUT).
+   */
+  listenSessionTimeoutMs: number;
   /** Product name shown by the dashboard and the customer portal. Default `Tapwire` (TAPWIRE_BRAND_NAME). */
   brandName: string;
   /** Accent colour of the dashboard, `#rgb` or `#rrggbb` only (no CSS can ride in). Default `#2563eb` (TAPWIRE_BRAND_COLOR). */
@@ -204,6 +210,7 @@ export const ENV = {
   operationalWebhookUrl: 'TAPWIRE_OPERATIONAL_WEBHOOK_URL',
   operationalWebhookSecret: 'TAPWIRE_OPERATIONAL_WEBHOOK_SECRET',
   autoDisableAfterMs: 'TAPWIRE_AUTO_DISABLE_AFTER',
+  listenSessionTimeoutMs: 'TAPWIRE_LISTEN_SESSION_TIMEOUT',
   brandName: 'TAPWIRE_BRAND_NAME',
   brandColor: 'TAPWIRE_BRAND_COLOR',
   brandLogoUrl: 'TAPWIRE_BRAND_LOGO_URL',
@@ -259,6 +266,7 @@ export function defaultConfig(): TapwireConfig {
     operationalWebhookUrl: null,
     operationalWebhookSecret: null,
     autoDisableAfterMs: 5 * 24 * 3600_000,
+    listenSessionTimeoutMs: 10 * 60_000,
     brandName: 'Tapwire',
     brandColor: '#2563eb',
     brandLogoUrl: null,
@@ -339,6 +347,7 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   config.operationalWebhookSecret = parse('operationalWebhookSecret', parseWebhookSecret) ?? null;
   const autoDisable = parse('autoDisableAfterMs', (v) => (v.toLowerCase() === 'never' ? null : parsePositiveDuration(v)));
   if (autoDisable !== undefined) config.autoDisableAfterMs = autoDisable;
+  config.listenSessionTimeoutMs = parse('listenSessionTimeoutMs', parsePositiveDuration) ?? config.listenSessionTimeoutMs;
   config.brandName = parse('brandName', parseBrandName) ?? config.brandName;
   config.brandColor = parse('brandColor', parseBrandColor) ?? config.brandColor;
   config.brandLogoUrl = parse('brandLogoUrl', parseLogoUrl) ?? null;

@@ -19,6 +19,8 @@ import { DeliveryLanes, leaseBudgetFor, type EndpointConcurrency, type HeldJob }
 import { createDeliveryAgent, sendWebhook, type SendWebhookResult } from './send-webhook.js';
 import { AddressPolicy, refusalForUrl } from './ssrf-guard.js';
 import { VERSION } from '../version.js';
+import { listenSessionIdOf } from '../domain/listen.js';
+import type { ListenHub, ListenOutcome } from './listen-hub.js';
 
 /** Sent on every delivery. */
 export const USER_AGENT = `Tapwire/${VERSION}`;
@@ -59,6 +61,11 @@ export interface DeliveryWorkerOptions {
   onBlocked?: (event: BlockedDelivery) => void;
   /** Told when requests start and end and when attempts are recorded (for /metrics). */
   metrics?: DeliveryMetrics;
+  /**
+   * The `tapwire listen` sessions this process holds: deliveries to a session's endpoint are pushed
+   * to it instead of POSTed. Without it (or for a session held elsewhere) they wait, unrecorded.
+   */
+  listen?: ListenHub | null;
 }
 
 /** An attempt the SSRF guard refused. */
@@ -95,6 +102,12 @@ const CLAIM_COALESCE_MS = 2;
 const RENEW_BELOW_SHARE = 0.75;
 /** Longest wait between claims while the store keeps failing. */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
+/**
+ * A delivery to a listen session that is not attached to this process waits this long before it is
+ * claimed again (by this process or the one holding the session's socket). No attempt is recorded:
+ * the CLI was never reached, so the delivery's retry schedule is not spent while a laptop reconnects.
+ */
+const LISTEN_DETACHED_RETRY_MS = 1_000;
 
 export class DeliveryWorker {
   private readonly store: Store;
@@ -109,6 +122,7 @@ export class DeliveryWorker {
   private readonly policy: AddressPolicy;
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
   private readonly metrics: DeliveryMetrics | undefined;
+  private readonly listen: ListenHub | null;
   /** Attempts under way, from the start of the request to the end of its recording. */
   private readonly work = new Set<Promise<void>>();
   /** Deliveries held by this worker, buffered per endpoint and in flight, with each endpoint's and application's limits. */
@@ -150,6 +164,7 @@ export class DeliveryWorker {
     this.policy = policy;
     this.onBlocked = options.onBlocked;
     this.metrics = options.metrics;
+    this.listen = options.listen ?? null;
     // Without a proxy every connection is guarded twice: the resolver's answers, and the remote
     // address of the socket. With one, the proxy dials, so only the URL check in send() applies.
     // One socket per worker slot and origin: the slots (and each endpoint's concurrency limit)
@@ -485,6 +500,8 @@ export class DeliveryWorker {
     let requested = false;
     // Dropped unsent: the delivery (and the attempt that records why) ends canceled, not failed.
     let canceled = true;
+    // Pushed to a `tapwire listen` session: its answers say nothing about the endpoint's capacity or health.
+    const listenId = endpoint ? listenSessionIdOf(endpoint.url) : null;
     if (!endpoint) {
       result = skipped('The endpoint was deleted');
     } else if (endpoint.disabled) {
@@ -495,7 +512,16 @@ export class DeliveryWorker {
       canceled = false;
       this.metrics?.attemptStarted(endpoint.id);
       try {
-        result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null, message.forwardHeaders ?? null);
+        if (listenId !== null) {
+          const pushed = await this.pushToListener(listenId, endpoint, job, started);
+          if (pushed === null) {
+            await this.deferUnreached(held);
+            return;
+          }
+          result = pushed;
+        } else {
+          result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null, message.forwardHeaders ?? null);
+        }
         requested = true;
       } catch (error) {
         // A bug or bad stored data (say, a header value undici refuses) must not crash the process
@@ -511,7 +537,7 @@ export class DeliveryWorker {
     const retryAfterMs = result.ok ? null : (result.retryAfterMs ?? null);
     // The HTTP exchange is over: its slots go to the next buffered delivery before this one is
     // recorded, and the endpoint's limit learns from the answer.
-    this.lanes.finished(held, { signal: requested ? limitSignalOf(result) : null, rttMs: result.durationMs, retryAfterMs, nowMs: now.getTime() });
+    this.lanes.finished(held, { signal: requested && listenId === null ? limitSignalOf(result) : null, rttMs: result.durationMs, retryAfterMs, nowMs: now.getTime() });
     // The buffer is refilled once the attempt is recorded (its lease is free then too, and that
     // wake-up follows within a group commit): waking the claim loop here as well cost a second
     // claim and due-time read per delivery at low rates.
@@ -558,7 +584,7 @@ export class DeliveryWorker {
       // is the operator's, here and through the admin token.
       log.warn({ attemptId: attempt.id, url: attempt.url, refusal: result.responseBody }, 'attempt refused by the network policy');
     }
-    const health = !requested || aborted ? 'none' : result.ok ? 'success' : 'failure';
+    const health = !requested || aborted || listenId !== null ? 'none' : result.ok ? 'success' : 'failure';
     const disableEndpoint = gone && !!endpoint;
     // Failing for at least TAPWIRE_AUTO_DISABLE_AFTER since the streak began (as read at claim time;
     // the store re-checks that the streak is still the same one when it disables).
@@ -631,7 +657,8 @@ export class DeliveryWorker {
     const none = { messages: [], messagesIfEndpointDisabled: [] };
     const { delivery, message, endpoint } = job;
     const ops = this.operational;
-    if (!ops || !endpoint || !(await ops.ready()) || !ops.covers(delivery.appId)) return none;
+    // A listen session's endpoint is a developer's temporary destination: its failures page nobody.
+    if (!ops || !endpoint || listenSessionIdOf(endpoint.url) !== null || !(await ops.ready()) || !ops.covers(delivery.appId)) return none;
     const types: AttemptEventType[] = [];
     if (delivery.triggerType === 'scheduled') {
       const attemptsMade = delivery.attemptCount + 1;
@@ -649,15 +676,14 @@ export class DeliveryWorker {
   }
 
   /**
-   * Sign and POST the payload (as UTF-8, with `contentType` or application/json) to the endpoint; network outcomes come back as values. The URL is
-   * judged again first (it may have been stored under another configuration, or the proxy would
-   * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
+   * The headers of a delivery's request: content type, user agent, forwarded provider headers, the
+   * signature over `payload` with every live secret, and the endpoint's own headers.
    */
-  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null, forwardHeaders: Record<string, string> | null = null): Promise<SendWebhookResult> {
+  private signedHeaders(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null, forwardHeaders: Record<string, string> | null): Record<string, string> {
     const timestampSeconds = Math.floor(started.getTime() / 1000);
     const secrets = [endpoint.secret, ...endpoint.oldSecrets.filter((s) => s.expiresAt > started).map((s) => s.secret)];
     const signature = signPayload({ msgId, timestampSeconds, body: payload, secrets });
-    const headers: Record<string, string> = {
+    return {
       // A raw payload goes with the content type its sender gave; the signature covers the same bytes.
       'content-type': contentType ?? 'application/json',
       'user-agent': USER_AGENT,
@@ -666,6 +692,43 @@ export class DeliveryWorker {
       ...buildSignatureHeaders({ mode: this.config.signatureHeaders, msgId, timestampSeconds, signature }),
       ...endpoint.headers,
     };
+  }
+
+  /**
+   * Push a delivery to the listen session `sessionId` with the headers a real endpoint would get
+   * and wait for the CLI's report. Null when the session is not attached here, or its socket
+   * closed before the report: nothing is recorded then (see deferUnreached).
+   */
+  private async pushToListener(sessionId: string, endpoint: Endpoint, job: DeliveryJob, started: Date): Promise<SendWebhookResult | null> {
+    const { delivery, message } = job;
+    if (!this.listen || message.payload === null) return null;
+    const headers = this.signedHeaders(endpoint, message.id, message.payload, started, message.contentType ?? null, message.forwardHeaders ?? null);
+    const outcome = await this.listen.deliver(
+      sessionId,
+      { deliveryId: delivery.id, msgId: message.id, eventType: message.eventType, attempt: delivery.attemptCount + 1, headers, body: message.payload },
+      // The CLI times its local request out at the same deadline; the extra second covers the report's trip back.
+      this.config.requestTimeoutMs + 1_000,
+    );
+    return outcome.kind === 'detached' ? null : listenResult(outcome);
+  }
+
+  /** A listen delivery that reached no CLI: its slot is freed and it waits LISTEN_DETACHED_RETRY_MS, unrecorded. */
+  private async deferUnreached(held: HeldJob): Promise<void> {
+    const nowMs = this.clock.now().getTime();
+    this.lanes.finished(held, { signal: null, rttMs: 0, nowMs });
+    this.pump();
+    await this.store
+      .renewLeases({ leases: [leaseOf(held)], lockedUntil: new Date(nowMs + LISTEN_DETACHED_RETRY_MS) })
+      .catch((error: unknown) => this.logger.warn({ err: error, deliveryId: held.job.delivery.id }, 'deferring a listen delivery failed; it is claimed again after its lease'));
+  }
+
+  /**
+   * Sign and POST the payload (as UTF-8, with `contentType` or application/json) to the endpoint; network outcomes come back as values. The URL is
+   * judged again first (it may have been stored under another configuration, or the proxy would
+   * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
+   */
+  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null, forwardHeaders: Record<string, string> | null = null): Promise<SendWebhookResult> {
+    const headers = this.signedHeaders(endpoint, msgId, payload, started, contentType, forwardHeaders);
     const result = await sendWebhook(
       {
         url: endpoint.url,
@@ -683,6 +746,14 @@ export class DeliveryWorker {
     }
     return result;
   }
+}
+
+/** A listen session's report as an attempt result: 2xx succeeds; no answer (the local server was down, or timed out) is a transport failure. */
+function listenResult(outcome: Extract<ListenOutcome, { kind: 'answered' }>): SendWebhookResult {
+  const { statusCode, body, durationMs, error } = outcome;
+  if (error !== null) return { ok: false, statusCode: 0, responseBody: body, durationMs, reason: error === 'timeout' ? 'timeout' : 'connection', headers: {} };
+  if (statusCode >= 200 && statusCode < 300) return { ok: true, statusCode, responseBody: body, durationMs, headers: {} };
+  return { ok: false, statusCode, responseBody: body, durationMs, reason: 'status', headers: {} };
 }
 
 /** What an attempt's result says about its endpoint's capacity (see adaptive-limit.ts). */

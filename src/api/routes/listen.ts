@@ -1,0 +1,137 @@
+// `tapwire listen` on the API side: the WebSocket the CLI connects to (GET /api/v1/listen, upgraded),
+// and the routes that list and end sessions (Tapwire's own; Svix has no such API).
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+
+import type { ListenHub } from '../../delivery/listen-hub.js';
+import { TapwireError } from '../../errors/tapwire-error.js';
+import { authenticate } from '../../services/auth.js';
+import type { BackgroundTaskRunner } from '../../services/background-tasks.js';
+import type { ServiceContext } from '../../services/context.js';
+import * as listen from '../../services/listen.js';
+import { defineRoute, type RouteSpec } from '../route-spec.js';
+import * as S from '../schemas.js';
+
+export const LISTEN_PATH = '/api/v1/listen';
+/** The largest frame a CLI may send: a report carries at most a response body's worth. */
+const MAX_CLIENT_FRAME_BYTES = 1024 * 1024;
+
+export function listenSessionOut(view: listen.ListenSessionView): Record<string, unknown> {
+  return {
+    id: view.id,
+    appId: view.appId,
+    appUid: view.appUid,
+    endpointId: view.endpointId,
+    sourceId: view.sourceId,
+    forwardTo: view.forwardTo,
+    eventTypes: view.eventTypes,
+    client: view.client,
+    createdAt: view.createdAt.toISOString(),
+    lastSeenAt: view.lastSeenAt.toISOString(),
+    detachedAt: view.detachedAt?.toISOString() ?? null,
+    connected: view.connected,
+  };
+}
+
+/** GET and DELETE /api/v1/listen-session. Without a hub (an API-only process) the list still works. */
+export function listenRoutes(ctx: ServiceContext, hub: ListenHub | null): RouteSpec[] {
+  const base = '/api/v1/listen-session';
+  return [
+    defineRoute({
+      method: 'GET', url: base, operationId: 'listen_session.list', summary: 'List tapwire listen sessions (Tapwire only), newest first', tag: 'Listen', access: 'app',
+      query: { app_id: "Only this application's sessions (an application's token sees its own only)" },
+      responses: { 200: Type.Object({ data: Type.Array(S.ListenSessionOut) }, { title: 'ListListenSessionOut' }) },
+      handler: async (req) => {
+        const appId = typeof (req.query as Record<string, unknown>).app_id === 'string' ? ((req.query as Record<string, string>).app_id ?? null) : null;
+        return { data: (await listen.listListenSessions(ctx, req.principal, appId || null)).map(listenSessionOut) };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: `${base}/:session_id`, operationId: 'listen_session.delete', summary: 'End a tapwire listen session: its CLI is told, its temporary endpoint is deleted', tag: 'Listen', access: 'app', needs: ['ManageEndpoint'],
+      responses: { 204: null },
+      handler: async (req, reply) => {
+        const session = await listen.getListenSession(ctx, req.principal, req.params.session_id);
+        // Held here: the CLI is told at once. Held by another process: its next heartbeat finds the row gone and tells it.
+        if (!(await hub?.end(session.id, 'the session was ended on the server'))) {
+          await ctx.store.deleteEndpoint(session.appId, session.endpointId, ctx.clock.now());
+        }
+        return reply.status(204).send();
+      },
+    }),
+  ];
+}
+
+/**
+ * Accept `tapwire listen` WebSockets on `app`'s HTTP server. Everything is checked before the
+ * upgrade, so a bad token, an unknown application or a malformed query is an ordinary HTTP answer
+ * (status and JSON error) the CLI can print. Without a hub (a process that runs no delivery worker)
+ * the answer is 503: such a process could never push a delivery.
+ */
+export function acceptListenSockets(app: FastifyInstance, ctx: ServiceContext, hub: ListenHub | null, runner: BackgroundTaskRunner | null): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES });
+  const pending = new Set<Duplex>();
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.replace(/\/+$/, '') !== LISTEN_PATH) {
+      refuse(socket, new TapwireError('not_found', { detail: `No WebSocket at ${url.pathname}` }));
+      return;
+    }
+    pending.add(socket);
+    socket.on('error', () => undefined);
+    void (async () => {
+      try {
+        if (!hub) throw new TapwireError('store_unavailable', { detail: 'This server process runs no delivery worker (TAPWIRE role api); connect tapwire listen to one that does' });
+        const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+        if (!match) throw new TapwireError('authentication_failed', { detail: 'Missing or malformed Authorization header; expected "Bearer <token>"' });
+        const principal = await authenticate(ctx, match[1]!);
+        if (!principal) throw new TapwireError('authentication_failed');
+        const request = listen.readListenRequest(url.searchParams, ctx.clock.now());
+        const opened = await listen.openListenSession(ctx, runner, principal, match[1]!, request);
+        if (socket.destroyed) return;
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          hub.attach(opened.session, ws, {
+            type: 'ready',
+            sessionId: opened.session.id,
+            appId: opened.app.id,
+            appUid: opened.app.uid,
+            endpointId: opened.endpoint.id,
+            sourceId: opened.session.sourceId,
+            secret: opened.endpoint.secret,
+            timeoutMs: ctx.config.requestTimeoutMs,
+          });
+        });
+      } catch (error) {
+        const mapped = error instanceof TapwireError ? error : new TapwireError('server_error');
+        if (!(error instanceof TapwireError)) ctx.logger.error({ err: error }, 'opening a listen session failed');
+        refuse(socket, mapped);
+      } finally {
+        pending.delete(socket);
+      }
+    })();
+  });
+  app.addHook('onClose', async () => {
+    for (const socket of pending) socket.destroy();
+    wss.close();
+  });
+}
+
+/** Answer an upgrade request with an HTTP error and close the connection. */
+function refuse(socket: Duplex, error: TapwireError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${reasonPhrase(error.status)}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+function reasonPhrase(status: number): string {
+  const phrases: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+  return phrases[status] ?? 'Error';
+}
