@@ -18,6 +18,7 @@ import { describeIngestSources } from './ingest-sources.js';
 import { describeIntegrations } from './integrations.js';
 import { useStore, type StoreFixture } from './fixtures.js';
 import { describeLifecycle } from './lifecycle.js';
+import { describeListenSessions } from './listen-sessions.js';
 import { describeManualDeliveries } from './manual-deliveries.js';
 import { describeMessageFields } from './message-fields.js';
 import { describeMessages } from './messages.js';
@@ -60,6 +61,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeAuth();
     describeIntegrations();
     describeIngestSources();
+    describeListenSessions();
     describeBackgroundTasks();
     describeBulkOperations();
     describeRetention();

@@ -52,7 +52,8 @@ export const postgres = {
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
     RETURNING ${ENDPOINT}`,
   // Soft delete: the endpoint disappears from reads and its uid is freed. Canceling its open
-  // deliveries is part of the same statement (one transaction, one round trip).
+  // deliveries and deleting its listen session, if it is one's (the row stays, so ON DELETE CASCADE
+  // does not), are part of the same statement (one transaction, one round trip).
   deleteEndpoint: `
     WITH deleted AS (
       UPDATE endpoints SET deleted_at = @now::bigint, uid = NULL, updated_at = @now
@@ -61,6 +62,8 @@ export const postgres = {
     ), canceled AS (
       UPDATE deliveries SET status = 'canceled', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
       WHERE endpoint_id IN (SELECT id FROM deleted) AND status IN ('pending', 'sending')
+    ), ended AS (
+      DELETE FROM listen_sessions WHERE endpoint_id IN (SELECT id FROM deleted)
     )
     SELECT count(*) AS deleted FROM deleted`,
   listEndpoints: both.listEndpoints,
@@ -96,6 +99,8 @@ export const sqlite = {
   cancelOpenDeliveriesOfEndpoint: `
     UPDATE deliveries SET status = 'canceled', next_attempt_at = NULL, locked_until = NULL, updated_at = @now
     WHERE endpoint_id = @endpointId AND status IN ('pending', 'sending')`,
+  /** SQLite only, the third half of deleteEndpoint: the listen session whose endpoint it was ends with it. */
+  deleteListenSessionOfEndpoint: `DELETE FROM listen_sessions WHERE endpoint_id = @endpointId`,
   listEndpoints: both.listEndpoints,
   /** The batch runs in one IMMEDIATE transaction, which keeps every other writer out. */
   ...reseal(lite, ''),

@@ -71,6 +71,7 @@ export class SqliteEndpoints {
         const deleted = this.db.run(SQL.deleteEndpoint, { id: endpointId, appId, now: now.getTime() }).changes > 0;
         if (deleted) {
           this.db.run(SQL.cancelOpenDeliveriesOfEndpoint, { endpointId, now: now.getTime() });
+          this.db.run(SQL.deleteListenSessionOfEndpoint, { endpointId });
           this.messages.queueMessages(options.messages);
         }
         return deleted;

@@ -13,6 +13,7 @@ import { PostgresEndpoints } from '../endpoints/postgres.js';
 import { PostgresEventTypes } from '../event-types/postgres.js';
 import { PostgresIntegrations } from '../integrations/postgres.js';
 import { PostgresIngestSources } from '../ingest-sources/postgres.js';
+import { PostgresListenSessions } from '../listen-sessions/postgres.js';
 import { PostgresMessages } from '../messages/postgres.js';
 import { PostgresRetention } from '../retention/postgres.js';
 import { StoreOfParts, type StoreParts } from '../shared/store-of-parts.js';
@@ -45,6 +46,7 @@ function postgresParts(db: PostgresDatabase): StoreParts {
     auth: new PostgresAuth(db),
     integrations: new PostgresIntegrations(db),
     ingestSources: new PostgresIngestSources(db),
+    listenSessions: new PostgresListenSessions(db),
     backgroundTasks: new PostgresBackgroundTasks(db),
     retention: new PostgresRetention(db),
     stats: new PostgresStats(db),

@@ -10,6 +10,7 @@ import * as deliveries from '../deliveries/sql.js';
 import * as endpoints from '../endpoints/sql.js';
 import * as eventTypes from '../event-types/sql.js';
 import * as integrations from '../integrations/sql.js';
+import * as listenSessions from '../listen-sessions/sql.js';
 import * as messages from '../messages/sql.js';
 import * as retention from '../retention/sql.js';
 import * as stats from '../stats/sql.js';
@@ -23,7 +24,7 @@ type Statements = { postgres: Record<string, unknown>; sqlite: Record<string, un
  */
 const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqliteOnly?: string[] }> = {
   applications: { sql: applications },
-  endpoints: { sql: endpoints, postgresOnly: ['selectEndpointsByIds'], sqliteOnly: ['selectEndpointById', 'cancelOpenDeliveriesOfEndpoint'] },
+  endpoints: { sql: endpoints, postgresOnly: ['selectEndpointsByIds'], sqliteOnly: ['selectEndpointById', 'cancelOpenDeliveriesOfEndpoint', 'deleteListenSessionOfEndpoint'] },
   'event-types': { sql: eventTypes },
   messages: {
     sql: messages,
@@ -44,6 +45,7 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
   attempts: { sql: attempts },
   auth: { sql: auth },
   integrations: { sql: integrations },
+  'listen-sessions': { sql: listenSessions },
   'background-tasks': { sql: backgroundTasks },
   retention: { sql: retention },
   stats: { sql: stats },

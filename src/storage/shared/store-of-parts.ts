@@ -18,6 +18,10 @@ export const OPERATIONS = {
     'createIngestSource', 'getIngestSource', 'findIngestSourceByToken', 'listIngestSources', 'updateIngestSource', 'rotateIngestSourceToken',
     'deleteIngestSource', 'resealIngestSources',
   ],
+  listenSessions: [
+    'saveListenSession', 'getListenSession', 'listListenSessions', 'touchListenSessions', 'markListenSessionDetached', 'listExpiredListenSessions',
+    'deleteListenSession',
+  ],
   auth: ['createToken', 'findToken', 'hasAdminToken', 'listTokens', 'revokeTokens', 'getIdempotentResponse', 'saveIdempotentResponse'],
   backgroundTasks: [
     'createBackgroundTask', 'getBackgroundTask', 'listBackgroundTasks', 'claimBackgroundTasks', 'runReplayMissingBatch', 'releaseBackgroundTask',

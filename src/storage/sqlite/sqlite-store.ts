@@ -14,6 +14,7 @@ import { SqliteEndpoints } from '../endpoints/sqlite.js';
 import { SqliteEventTypes } from '../event-types/sqlite.js';
 import { SqliteIntegrations } from '../integrations/sqlite.js';
 import { SqliteIngestSources } from '../ingest-sources/sqlite.js';
+import { SqliteListenSessions } from '../listen-sessions/sqlite.js';
 import { SqliteMessages } from '../messages/sqlite.js';
 import { SqliteRetention } from '../retention/sqlite.js';
 import { sealerFor } from '../shared/secret-box.js';
@@ -50,6 +51,7 @@ function sqliteParts(database: SqliteDatabase): StoreParts {
     auth: new SqliteAuth(database),
     integrations: new SqliteIntegrations(database),
     ingestSources: new SqliteIngestSources(database),
+    listenSessions: new SqliteListenSessions(database),
     backgroundTasks: new SqliteBackgroundTasks(database),
     retention: new SqliteRetention(database),
     stats: new SqliteStats(database),
