@@ -242,7 +242,7 @@ export class ListenClient {
     this.summary.forwarded++;
     if (ok) this.summary.succeeded++;
     else this.summary.failed++;
-    const status = result.error ? `error (${result.body.replace(/^.*?: /, '')})` : String(result.statusCode);
+    const status = result.error ? `error (${(result.body ?? '').replace(/^.*?: /, '')})` : String(result.statusCode);
     const painted = this.paint(ok ? 'green' : result.statusCode >= 400 && result.statusCode < 500 ? 'yellow' : 'red', status);
     const retry = event.attempt > 1 ? ` (attempt ${event.attempt})` : '';
     this.line(this.options.out, `${this.now().toISOString()}  ${event.eventType}  ${event.msgId}  → ${painted}  ${Math.round(result.durationMs ?? 0)} ms${retry}`);

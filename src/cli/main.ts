@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `tapwire` binary: serve, migrate, token create/list/revoke/rotate-admin, key generate/rotate. The only place that reads process.env;
+// The `tapwire` binary: serve, migrate, listen, token create/list/revoke/rotate-admin, key generate/rotate. The only place that reads process.env;
 // everything below it takes typed options. The server, store and HTTP modules are imported only
 // by the command that needs them, so `--help`, `--version` and usage errors answer at once.
 //
@@ -301,6 +301,89 @@ async function rotateKey(flags: CommonFlags): Promise<void> {
   );
 }
 
+const listenHelp = `
+The signing secret is printed first and stays the same for the same application and token, so
+configure your receiver with it once. One line per event follows (time, event type, message id,
+local status, duration); Ctrl-C ends the session and prints a summary. See docs/listen.md.
+`;
+
+function parseForwardTo(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL');
+  return url.toString();
+}
+
+/** `--since`: a duration back from now (1h, 30m) or an ISO time. */
+function parseSince(value: string, now: Date): Date {
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const at = new Date(value);
+    if (!Number.isNaN(at.getTime())) return at;
+  } else {
+    try {
+      return new Date(now.getTime() - parseDuration(value));
+    } catch {
+      // Reported below with the usage status.
+    }
+  }
+  fail(`--since: expected a duration such as 1h or 30m, or an ISO time (got ${JSON.stringify(value)})`, EXIT_USAGE);
+}
+
+async function listen(flags: { forwardTo: string; app?: string; source?: string; events?: string; since?: string; server?: string; token?: string }): Promise<void> {
+  if (!!flags.app === !!flags.source) fail('give exactly one of --app and --source', EXIT_USAGE);
+  const serverUrl = flags.server ?? (process.env.TAPWIRE_SERVER_URL || 'http://127.0.0.1:8071');
+  try {
+    const url = new URL(serverUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    fail(`--server / TAPWIRE_SERVER_URL: expected an http:// or https:// URL (got ${JSON.stringify(serverUrl)})`, EXIT_USAGE);
+  }
+  const token = flags.token ?? process.env.TAPWIRE_TOKEN ?? '';
+  if (!token) fail('no token: pass --token or set TAPWIRE_TOKEN (the admin token, or a token of the application)', EXIT_USAGE);
+  const { ListenClient, ListenError } = await import('./listen.js');
+  const client = new ListenClient({
+    serverUrl,
+    token,
+    forwardTo: flags.forwardTo,
+    app: flags.app ?? null,
+    source: flags.source ?? null,
+    eventTypes: flags.events ? flags.events.split(',').map((e) => e.trim()).filter(Boolean) : null,
+    since: flags.since ? parseSince(flags.since, new Date()) : null,
+    out: process.stdout,
+    err: process.stderr,
+    color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  });
+  try {
+    await client.start();
+  } catch (error) {
+    if (error instanceof ListenError) fail(error.message, EXIT_FAILED);
+    throw error;
+  }
+  let interrupted = 0;
+  const onSignal = (): void => {
+    interrupted++;
+    // A second Ctrl-C does not wait for the session to end.
+    if (interrupted > 1) process.exit(0);
+    void client.stop().then((summary) => {
+      process.stdout.write(`\nForwarded ${summary.forwarded} event${summary.forwarded === 1 ? '' : 's'}: ${summary.succeeded} succeeded, ${summary.failed} failed\n`);
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await client.whenDone();
+  // Ended by the server (or a refusal on reconnect): no Ctrl-C came.
+  if (interrupted === 0) {
+    const summary = client.counts;
+    process.stdout.write(`Forwarded ${summary.forwarded} event${summary.forwarded === 1 ? '' : 's'}: ${summary.succeeded} succeeded, ${summary.failed} failed\n`);
+    process.exit(client.endedBecause?.startsWith('the server refused') ? EXIT_FAILED : 0);
+  }
+}
+
 function buildProgram(): Command {
   const program = new Command('tapwire')
     .description('Self-hosted webhook sending: durable, signed, retried deliveries with a Svix-compatible API')
@@ -353,6 +436,19 @@ function buildProgram(): Command {
     .description('revoke the stored admin tokens and print a new one (not with TAPWIRE_ADMIN_TOKEN set)')
     .addOption(databaseOption())
     .action(rotateAdminToken);
+  program
+    .command('listen')
+    .description("forward a running server's webhooks to a local URL (over a WebSocket the CLI opens: works behind NAT)")
+    .requiredOption('-f, --forward-to <url>', 'local URL each event is POSTed to, e.g. http://localhost:3000/webhooks', parseForwardTo)
+    .option('-a, --app <app>', 'application id or uid to listen to')
+    .option('--source <source>', 'ingest source id or uid to listen to (admin token)')
+    .option('-e, --events <list>', 'only these event types, comma-separated (default: all)')
+    .option('--since <when>', 'first replay what was accepted since then: a duration (1h, 30m) or an ISO time')
+    .option('-s, --server <url>', 'Tapwire server URL (env TAPWIRE_SERVER_URL, default http://127.0.0.1:8071)')
+    .option('-t, --token <token>', 'API token: the admin token, or a token of the application (env TAPWIRE_TOKEN)')
+    .addHelpText('after', listenHelp)
+    .action(listen);
+
   const key = program.command('key').description('encryption keys for secrets at rest (TAPWIRE_ENCRYPTION_KEY)');
   key
     .command('generate')

@@ -52,7 +52,7 @@ export interface ListenHubOptions {
   sessionTimeoutMs: number;
   /** The longest report kept from the CLI (TAPWIRE_MAX_RESPONSE_BYTES, as a real response). */
   maxResponseBytes: number;
-  /** Heartbeat, ping and sweep period. Default 10 s. */
+  /** Heartbeat, ping and sweep period. Default 10 s (a quarter of the session timeout if that is shorter). */
   heartbeatMs?: number;
 }
 
@@ -93,7 +93,8 @@ export class ListenHub {
     this.logger = options.logger.child({ component: 'listen' });
     this.sessionTimeoutMs = options.sessionTimeoutMs;
     this.maxResponseBytes = options.maxResponseBytes;
-    this.timer = setInterval(() => void this.heartbeat(), options.heartbeatMs ?? 10_000);
+    // Every 10 s, or more often under a short session timeout, so a vanished session is removed on time.
+    this.timer = setInterval(() => void this.heartbeat(), options.heartbeatMs ?? Math.min(10_000, Math.max(250, Math.floor(options.sessionTimeoutMs / 4))));
     this.timer.unref();
   }
 
