@@ -241,3 +241,74 @@ export async function postAccepted(api: ServeProcess, token: string, appId: stri
 export function stillRunning(...procs: ServeProcess[]): boolean {
   return procs.every((proc) => proc.child.exitCode === null && proc.child.signalCode === null);
 }
+
+/** A long-running CLI command (such as `tapwire listen`) whose output lines a test waits on. */
+export interface CliProcess {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  exited: Promise<Exit>;
+  /** Resolve with the first stdout or stderr line (existing or future) matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Lines of stdout matching `pattern` so far. */
+  lines(pattern: RegExp): string[];
+}
+
+/** Start `tapwire <args>` and return at once; every line it prints can be waited for. */
+export function startCli(args: string[], options: SpawnOptions): CliProcess {
+  const { child, exited } = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  let exit: Exit | null = null;
+  const waiters = new Set<() => void>();
+  const wake = (): void => {
+    for (const w of waiters) w();
+  };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    wake();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    wake();
+  });
+  void exited.then((e) => {
+    exit = e;
+    wake();
+  });
+  const allLines = (): string[] => `${stdout}\n${stderr}`.split('\n');
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    exited,
+    lines: (pattern) => stdout.split('\n').filter((line) => pattern.test(line)),
+    waitForLine: (pattern, timeoutMs = 15_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = allLines().find((line) => pattern.test(line));
+          if (found !== undefined) {
+            done();
+            resolve(found);
+          } else if (exit) {
+            done();
+            reject(new Error(`tapwire ${args[0]} exited (${JSON.stringify(exit)}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`tapwire ${args[0]} did not print ${pattern} within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}
