@@ -480,6 +480,8 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
       await portal.goto(await portalUrl(appId));
       await portal.getByRole('heading', { name: 'Listen sessions', level: 2 }).waitFor();
       await portal.locator(`[data-listen-session="${sessionId}"]`).waitFor();
+      // It may end it (its token may manage endpoints); the operator does so below.
+      expect(await portal.getByRole('button', { name: 'End the listen session forwarding to http://127.0.0.1:9/x' }).count()).toBe(1);
 
       // End it from the operator page: asked again, then the CLI is told and the row goes.
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Listen sessions' }).click();

@@ -243,7 +243,8 @@ export function appListenSection(ctx, app, reload) {
     }
     if (!ctx.isCurrent()) return sessions;
     element.hidden = sessions.length === 0;
-    const canEnd = ctx.session.kind === 'admin';
+    // Ending a session deletes its endpoint: the server asks for ManageEndpoint, so does the page.
+    const canEnd = ctx.session.kind === 'admin' || ctx.session.capabilities.includes('ManageEndpoint');
     for (const id of [...ends.keys()]) if (!sessions.some((s) => s.id === id)) ends.delete(id);
     if (canEnd) for (const s of sessions) if (!ends.has(s.id)) ends.set(s.id, endControl(ctx, s, reload));
     const shown = sessions;
