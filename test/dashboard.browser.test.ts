@@ -3,10 +3,12 @@
 // creating an endpoint, a test event arriving live, a failed attempt resent from the page, tenant
 // isolation, payloads that try to be HTML, and a phone-width layout. Every wait is on a condition.
 // The page goes through the same HTTP API on both backends, so one backend (SQLite) is enough here.
+import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { chromiumAvailable, launchChromium } from './helpers/chromium.js';
-import { createEndpoint, expectStatus, sendMessage, waitForDestinationStatus } from './helpers/delivery.js';
+import { createEndpoint, eventually, expectStatus, sendMessage, waitForDestinationStatus } from './helpers/delivery.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { ADMIN_TOKEN, startTapwire, type TestTapwire } from './helpers/tapwire.js';
 
@@ -57,6 +59,16 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
 
   async function portalUrl(appId: string): Promise<string> {
     return expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, {}), 200, 'portal access').body.url as string;
+  }
+
+  /** A fresh page logged in as the operator, on the overview. */
+  async function operatorPage(): Promise<Page> {
+    const page = await newPage();
+    await page.goto(`${tw.url}/`);
+    await page.getByLabel('Access token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    return page;
   }
 
   /** The visitor's token as the page keeps it. */
@@ -344,6 +356,146 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     const failed = (expectStatus(await tw.api('GET', `/api/v1/app/${appA}/msg?status=2`), 200, 'messages').body.data as any[]).map((m) => m.id);
     expect(failed).toEqual([msgId]);
     await expect.poll(rows).toEqual(failed);
+  });
+
+  it('lists ingest sources with their URL to copy and a link to their endpoints and events', async () => {
+    const page = await operatorPage();
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Ingest sources' }).click();
+    await page.getByRole('heading', { name: 'Ingest sources', level: 1 }).waitFor();
+    await page.getByText('No ingest sources yet').waitFor();
+    expect(await nav.getByRole('link', { name: 'Ingest sources' }).getAttribute('aria-current')).toBe('page');
+
+    // A source and one ingest endpoint, through the Ingest API; the page shows it on its next visit.
+    const created = await tw.api('POST', '/ingest/api/v1/source', { name: 'Shop <events>', uid: 'shop-events', type: 'generic-webhook' });
+    const source = expectStatus(created, 201, 'ingest source').body as { id: string; ingestUrl: string };
+    expectStatus(await tw.api('POST', `/ingest/api/v1/source/${source.id}/endpoint`, { url: `${receiver.url}/from-ingest` }), 201, 'ingest endpoint');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await nav.getByRole('link', { name: 'Ingest sources' }).click();
+    const row = page.locator(`[data-source="${source.id}"]`);
+    await row.waitFor();
+    expect(await row.getByRole('cell').first().textContent()).toContain('Shop <events>');
+    expect(await row.getByText('generic-webhook', { exact: true }).count()).toBe(1);
+    const url = row.getByRole('textbox', { name: 'Ingest URL of Shop <events>' });
+    expect(await url.inputValue()).toBe(source.ingestUrl);
+    await row.getByRole('button', { name: 'Copy the ingest URL of Shop <events>' }).click();
+    // Copied, or selected for Ctrl+C where the clipboard is refused: either way the whole URL is selected.
+    await page.getByText(/^(Copied|Selected: press Ctrl\+C)/).waitFor();
+    expect(await url.evaluate((el: HTMLInputElement) => el.value.slice(el.selectionStart ?? 0, el.selectionEnd ?? 0))).toBe(source.ingestUrl);
+
+    // The link opens the source's application: its ingest endpoint, and a breadcrumb back here.
+    await row.getByRole('link', { name: 'Endpoints and events of Shop <events>' }).click();
+    await page.getByRole('heading', { name: 'Ingest source: Shop <events>', level: 1 }).waitFor();
+    expect(page.url()).toBe(`${tw.url}/#/apps/ingest-${source.id}`);
+    await page.getByRole('link', { name: `${receiver.url}/from-ingest` }).waitFor();
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Ingest sources' }).waitFor();
+
+    // An event posted to the ingest URL shows among the application's messages.
+    const posted = await fetch(source.ingestUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"order":"o_1"}' });
+    expect(posted.status).toBe(200);
+    const msgId = ((await posted.json()) as { id: string }).id;
+    await page.getByRole('link', { name: 'Browse messages →' }).click();
+    await page.locator(`[data-msg="${msgId}"]`).waitFor();
+  });
+
+  it('says when the server has no listen sessions, shows how to start one, and a reconnecting session', async () => {
+    // The answers of GET /api/v1/listen-session are played by the browser, so the page is tested
+    // on every server: one without the route (404), one with no session, one with a session away.
+    let answer: { status: number; body: unknown } = { status: 404, body: { code: 'not_found', detail: 'Route GET:/api/v1/listen-session not found' } };
+    const page = await operatorPage();
+    await page.route(/\/api\/v1\/listen-session(\?|$)/, (route) => route.fulfill({ status: answer.status, contentType: 'application/json', body: JSON.stringify(answer.body) }));
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Listen sessions' }).click();
+    await page.getByRole('heading', { name: 'Listen sessions', level: 1 }).waitFor();
+    await page.getByRole('status').getByText('Listen sessions are not available on this server.').waitFor();
+    // An application's page has no listen section then, and still works.
+    await page.evaluate((id) => (location.hash = `#/apps/${id}`), appA);
+    await page.locator(`main[data-route="#/apps/${appA}"]`).waitFor();
+    expect(await page.getByRole('heading', { name: 'Listen sessions' }).count()).toBe(0);
+
+    answer = { status: 200, body: { data: [] } };
+    await nav.getByRole('link', { name: 'Listen sessions' }).click();
+    await page.getByText('Nobody is listening').waitFor();
+    expect(await page.locator('pre[aria-label="Command that starts a listen session"]').textContent()).toBe(
+      'tapwire listen --forward-to http://localhost:3000/webhooks --app <app>',
+    );
+
+    const now = new Date().toISOString();
+    const away = {
+      id: 'AbCdEfGhIjKlMnOpQrStUv', appId: appA, appUid: 'acme', endpointId: 'ep_listenaway', sourceId: null,
+      forwardTo: 'http://localhost:3000/away', eventTypes: ['invoice.paid'], client: 'laptop 1.0',
+      createdAt: now, lastSeenAt: now, detachedAt: now, connected: false,
+    };
+    answer = { status: 200, body: { data: [away] } };
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await nav.getByRole('link', { name: 'Listen sessions' }).click();
+    const row = page.locator(`[data-listen-session="${away.id}"]`);
+    await row.waitFor();
+    await row.locator('.badge-warn', { hasText: 'reconnecting' }).waitFor();
+    expect(await row.getByRole('link', { name: 'acme' }).getAttribute('href')).toBe(`#/apps/${appA}`);
+    for (const text of ['http://localhost:3000/away', 'invoice.paid', 'laptop 1.0']) expect(await row.getByText(text, { exact: true }).count(), text).toBe(1);
+  });
+
+  it('lists a live listen session, shows it on its application, and ends it from the page', async (test) => {
+    // The listen API may be missing from this server build; the test runs wherever it is there.
+    if ((await tw.api('GET', '/api/v1/listen-session')).status === 404) test.skip();
+    const appId = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Listener', uid: 'listener' }), 201, 'app').body.id as string;
+    const sessionId = randomBytes(16).toString('base64url').slice(0, 22);
+    const query = new URLSearchParams({ app: appId, session: sessionId, forward_to: 'http://127.0.0.1:9/x', client: 'test' });
+    const ws = new WebSocket(`${tw.url.replace(/^http/, 'ws')}/api/v1/listen?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const frames: { type: string }[] = [];
+    let closed = false;
+    let failure: Error | null = null;
+    ws.on('message', (data) => frames.push(JSON.parse(String(data)) as { type: string }));
+    ws.on('close', () => (closed = true));
+    ws.on('error', (error) => (failure = error));
+    ws.on('unexpected-response', (_req, res) => (failure = new Error(`listen refused with ${res.statusCode}`)));
+    try {
+      await eventually(async () => {
+        if (failure) throw failure;
+        return frames.some((f) => f.type === 'ready');
+      }, Boolean, { what: 'the ready frame' });
+
+      const page = await operatorPage();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Listen sessions' }).click();
+      const row = page.locator(`[data-listen-session="${sessionId}"]`);
+      await row.waitFor();
+      await row.locator('.badge-success', { hasText: 'connected' }).waitFor();
+      expect(await row.getByRole('link', { name: 'listener' }).getAttribute('href')).toBe(`#/apps/${appId}`);
+      for (const text of ['http://127.0.0.1:9/x', 'all', 'test']) expect(await row.getByText(text, { exact: true }).count(), text).toBe(1);
+
+      // Its application: a listen section, and its endpoint named as a session, not as a web URL.
+      await row.getByRole('link', { name: 'listener' }).click();
+      await page.getByRole('heading', { name: 'Listen sessions', level: 2 }).waitFor();
+      await page.locator(`section [data-listen-session="${sessionId}"]`).waitFor();
+      const endpoint = page.getByRole('link', { name: /listen session/ });
+      await endpoint.waitFor();
+      expect(await endpoint.textContent()).toContain('http://127.0.0.1:9/x');
+      expect(await page.getByText('tapwire-listen://').count()).toBe(0);
+
+      // The application's own (portal) token sees the section too.
+      const portal = await newPage();
+      await portal.goto(await portalUrl(appId));
+      await portal.getByRole('heading', { name: 'Listen sessions', level: 2 }).waitFor();
+      await portal.locator(`[data-listen-session="${sessionId}"]`).waitFor();
+      // It may end it (its token may manage endpoints); the operator does so below.
+      expect(await portal.getByRole('button', { name: 'End the listen session forwarding to http://127.0.0.1:9/x' }).count()).toBe(1);
+
+      // End it from the operator page: asked again, then the CLI is told and the row goes.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Listen sessions' }).click();
+      await row.waitFor();
+      await row.getByRole('button', { name: 'End the listen session forwarding to http://127.0.0.1:9/x' }).click();
+      await row.getByRole('button', { name: 'Yes, end the listen session forwarding to http://127.0.0.1:9/x' }).click();
+      await eventually(async () => closed || frames.some((f) => f.type === 'ended'), Boolean, { what: 'the session to end' });
+      await page.getByText('Session ended').waitFor();
+      await row.waitFor({ state: 'detached' });
+      const left = expectStatus(await tw.api('GET', `/api/v1/listen-session?app_id=${appId}`), 200, 'sessions').body.data as { id: string }[];
+      expect(left.map((s) => s.id)).not.toContain(sessionId);
+    } finally {
+      ws.terminate();
+    }
   });
 
   it('fits a phone screen (375 px) without sideways scrolling', async () => {

@@ -1,5 +1,6 @@
 // @ts-check
-// The dashboard's only way to the server: the public /api/v1 routes, with the visitor's token as
+// The dashboard's only way to the server: the public /api/v1 routes (and the Ingest API under
+// /ingest/api/v1, which takes the same tokens), with the visitor's token as
 // `Authorization: Bearer`. No cookies are involved, so another site cannot make the browser send
 // an authenticated request (no CSRF), and the page can do nothing the token itself cannot.
 
@@ -52,12 +53,13 @@ export function setUnauthorizedHandler(handler) {
  * Call the API. `query` values that are null, undefined or '' are left out; arrays are joined
  * with commas.
  * @param {string} method
- * @param {string} path e.g. `/app/app_123/endpoint` (under /api/v1)
- * @param {{ body?: unknown, query?: Record<string, string | number | boolean | string[] | null | undefined> }} [options]
+ * @param {string} path e.g. `/app/app_123/endpoint` (under /api/v1, or under `options.base`)
+ * @param {{ body?: unknown, query?: Record<string, string | number | boolean | string[] | null | undefined>, base?: string }} [options]
+ *   `base`: the API's root path, `/api/v1` unless given (`/ingest/api/v1` for the Ingest API)
  * @returns {Promise<any>}
  */
 export async function api(method, path, options = {}) {
-  const url = new URL(`/api/v1${path}`, location.origin);
+  const url = new URL(`${options.base ?? '/api/v1'}${path}`, location.origin);
   for (const [name, value] of Object.entries(options.query ?? {})) {
     if (value === null || value === undefined || value === '') continue;
     url.searchParams.set(name, Array.isArray(value) ? value.join(',') : String(value));

@@ -10,6 +10,8 @@ import { button, field, h, replace } from './dom.js';
 import { renderApplications, renderEventTypes, renderOverview } from './pages-operator.js';
 import { renderAppHome, renderEndpointDetail, renderEndpointNew, renderMessageDetail, renderMessages } from './pages-app.js';
 import { renderOperationalWebhooks } from './pages-operational.js';
+import { renderListenSessions } from './pages-listen.js';
+import { renderIngestSources } from './pages-ingest.js';
 
 /** How often the page on screen refreshes while the tab is visible. */
 const REFRESH_MS = 2500;
@@ -41,6 +43,8 @@ const ROUTES = [
   { pattern: '/apps/:app/messages/:msg', page: renderMessageDetail },
   { pattern: '/event-types', page: renderEventTypes },
   { pattern: '/operational', page: renderOperationalWebhooks, adminOnly: true },
+  { pattern: '/listen', page: renderListenSessions, adminOnly: true },
+  { pattern: '/ingest', page: renderIngestSources, adminOnly: true },
 ];
 
 const brand = { name: 'Tapwire' };
@@ -148,7 +152,7 @@ function renderFrame() {
   /** @type {[string, string][]} */
   const links =
     session.kind === 'admin'
-      ? [['/', 'Overview'], ['/apps', 'Applications'], ['/event-types', 'Event types'], ['/operational', 'Operational webhooks']]
+      ? [['/', 'Overview'], ['/apps', 'Applications'], ['/event-types', 'Event types'], ['/operational', 'Operational webhooks'], ['/listen', 'Listen sessions'], ['/ingest', 'Ingest sources']]
       : [[`/apps/${session.app.id}`, 'Endpoints'], [`/apps/${session.app.id}/messages`, 'Messages'], ['/event-types', 'Event types']];
   // The active link is the longest one the current route starts with.
   const active = links

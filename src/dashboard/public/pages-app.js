@@ -25,6 +25,7 @@ import {
 } from './dom.js';
 import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIfChanged, windowOf, windowPicker } from './pages-operator.js';
 import { eventTypesFor, OPERATIONAL_APP_UID } from './pages-operational.js';
+import { appListenSection, endpointName, listenSessionIdOf } from './pages-listen.js';
 
 /** @typedef {import('./app.js').PageContext} PageContext */
 
@@ -57,8 +58,17 @@ function appPath(ctx) {
 function crumbs(ctx, app, ...rest) {
   /** @type {(Node | string)[]} */
   const items = [];
-  // The operational application is not in the application list: its endpoints belong to that page.
-  if (ctx.session.kind === 'admin') items.push(app.uid === OPERATIONAL_APP_UID ? link('/operational', 'Operational webhooks') : link('/apps', 'Applications'));
+  // The operational application and those of ingest sources are not in the application list: their
+  // endpoints belong to their own pages.
+  if (ctx.session.kind === 'admin') {
+    items.push(
+      app.uid === OPERATIONAL_APP_UID
+        ? link('/operational', 'Operational webhooks')
+        : typeof app.uid === 'string' && app.uid.startsWith('ingest-src_')
+          ? link('/ingest', 'Ingest sources')
+          : link('/apps', 'Applications'),
+    );
+  }
   items.push(rest.length ? link(`/apps/${enc(app.id)}`, app.name) : app.name);
   items.push(...rest);
   return h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', {}, items.map((item, i) => h('li', { 'aria-current': i === items.length - 1 ? 'page' : null }, item))));
@@ -73,20 +83,24 @@ export async function renderAppHome(ctx) {
   const windowKey = windowOf(ctx.query);
   const chart = h('div', { class: 'chart-box' });
   const list = h('div', {});
+  const listen = appListenSection(ctx, app, () => load());
 
   const load = async () => {
-    const [endpoints, attempts] = await Promise.all([
+    const [endpoints, attempts, sessions] = await Promise.all([
       api('GET', `${appPath(ctx)}/endpoint`, { query: { limit: 250 } }),
       api('GET', `${appPath(ctx)}/stats/attempts`, { query: chartWindow(windowKey) }),
+      listen.update(),
     ]);
     if (!ctx.isCurrent()) return;
+    /** Where each listen session's endpoint forwards, to name it in the list. @type {Map<string, string>} */
+    const forwards = new Map(sessions.map((s) => [s.endpointId, s.forwardTo]));
     redrawIfChanged(chart, attempts.buckets, () => [attemptsChart(attempts, 'Delivery attempts of this application'), chartLegend()]);
-    redrawIfChanged(list, endpoints.data, () => [
+    redrawIfChanged(list, [endpoints.data, [...forwards]], () => [
       table(
         'Endpoints',
         ['URL', 'Description', 'State', 'Event types'],
         endpoints.data.map((/** @type {any} */ e) => [
-          link(`/apps/${enc(app.id)}/endpoints/${enc(e.id)}`, h('span', { class: 'url' }, e.url)),
+          link(`/apps/${enc(app.id)}/endpoints/${enc(e.id)}`, endpointName(e.url, forwards.get(e.id))),
           e.description || '—',
           e.disabled ? badge('disabled', 'failed') : badge('enabled', 'success'),
           e.filterTypes ? e.filterTypes.join(', ') : 'all',
@@ -106,6 +120,7 @@ export async function renderAppHome(ctx) {
     ),
     ctx.session.kind === 'admin' ? h('p', { class: 'lead' }, h('code', {}, app.id), app.uid ? ` · uid ${app.uid}` : '') : null,
     h('section', { class: 'card' }, ctx.session.kind === 'admin' ? h('h2', {}, 'Endpoints') : null, list),
+    listen.element,
     h(
       'section',
       { class: 'card' },
@@ -270,7 +285,7 @@ function attemptsTable(attempts, open, options) {
         formatDuration(a.responseDurationMs),
         options.showMessage
           ? link(`/apps/${enc(options.appId)}/messages/${enc(a.msgId)}`, h('code', {}, a.msgId))
-          : link(`/apps/${enc(options.appId)}/endpoints/${enc(a.endpointId)}`, h('span', { class: 'url' }, options.showEndpoint?.get(a.endpointId) ?? a.endpointId)),
+          : link(`/apps/${enc(options.appId)}/endpoints/${enc(a.endpointId)}`, endpointName(options.showEndpoint?.get(a.endpointId) ?? a.endpointId)),
         details,
       ];
     }),
@@ -283,7 +298,10 @@ export async function renderEndpointDetail(ctx) {
   const epPath = `${appPath(ctx)}/endpoint/${enc(ctx.params.endpoint ?? '')}`;
   const [app, endpoint] = await Promise.all([api('GET', appPath(ctx)), api('GET', epPath)]);
   const types = await eventTypesFor(app, loadEventTypes);
-  ctx.setTitle(endpoint.url);
+  // A listen session's endpoint is named as one: its tapwire-listen:// URL is not a web address.
+  const listenId = listenSessionIdOf(endpoint.url);
+  const name = listenId === null ? endpoint.url : `Listen session ${listenId}`;
+  ctx.setTitle(name);
   const appRoute = `/apps/${enc(app.id)}`;
   const route = `${appRoute}/endpoints/${enc(endpoint.id)}`;
   const tab = ctx.query.get('tab') === 'settings' ? 'settings' : 'activity';
@@ -311,10 +329,10 @@ export async function renderEndpointDetail(ctx) {
   };
   drawState();
 
-  const title = h('h1', { tabindex: -1, class: 'url' }, endpoint.url);
+  const title = h('h1', { tabindex: -1, class: 'url' }, name);
   add(
     ctx.main,
-    crumbs(ctx, app, h('span', { class: 'url' }, endpoint.url)),
+    crumbs(ctx, app, listenId === null ? h('span', { class: 'url' }, endpoint.url) : name),
     h('div', { class: 'page-head' }, title, state),
     endpoint.description ? h('p', { class: 'lead' }, endpoint.description) : null,
     h('p', { class: 'hint' }, h('code', {}, endpoint.id), endpoint.uid ? ` · uid ${endpoint.uid}` : '', ' · receives ', endpoint.filterTypes ? endpoint.filterTypes.join(', ') : 'every event type'),
@@ -807,7 +825,7 @@ export async function renderMessageDetail(ctx) {
         'Destinations',
         ['Endpoint', 'Status', 'Next attempt', ''],
         destinations.data.map((/** @type {any} */ d) => [
-          link(`/apps/${enc(app.id)}/endpoints/${enc(d.id)}`, h('span', { class: 'url' }, d.url)),
+          link(`/apps/${enc(app.id)}/endpoints/${enc(d.id)}`, endpointName(d.url)),
           deliveryBadge(d.status, message.deliverAt),
           nextAttemptCell(d.status, d.nextAttempt, message.deliverAt),
           can(ctx, 'CreateAttempts') ? button('Resend', () => resend(d.id), { label: `Resend to ${d.url}` }) : '',
