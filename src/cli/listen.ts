@@ -147,7 +147,10 @@ export class ListenClient {
     if (this.stopping) return;
     const socket = new WebSocket(this.connectUrl(), { headers: { authorization: `Bearer ${this.options.token}` }, handshakeTimeout: 10_000 });
     this.socket = socket;
+    // A refusal answered over HTTP: its body says why. The socket's close that follows is this one.
+    let refused = false;
     socket.on('unexpected-response', (_req, res) => {
+      refused = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk.slice(0, 4096)));
@@ -157,8 +160,8 @@ export class ListenClient {
         // Refusals that another try would get again end the CLI; 5xx and 429 are worth retrying.
         if (status < 500 && status !== 429) this.fatal(new ListenError(`the server refused the session (${status}): ${detail}`, status));
         else this.lost(`the server answered ${status}: ${detail}`);
+        socket.terminate();
       });
-      socket.terminate();
     });
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
@@ -173,6 +176,7 @@ export class ListenClient {
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (refused) return;
       if (this.stopping || this.ended !== null) {
         this.settleDone?.();
         return;
