@@ -236,6 +236,30 @@ describe.each(await backends())('tapwire listen (%s)', (backend) => {
     expect(await listenSessions(server)).toEqual([expect.objectContaining({ sourceId: created.body.id })]);
   });
 
+  it.runIf(backend === 'postgres')('with two server processes, deliveries another process claims reach the session through the one holding it, once each', async () => {
+    const holder = await serve();
+    const other = await startServe({
+      cwd: dir,
+      env: { TAPWIRE_DATABASE_URL: databaseUrl, TAPWIRE_ADMIN_TOKEN: ADMIN_TOKEN, TAPWIRE_RETRY_SCHEDULE: '100ms,200ms,400ms,1s', TAPWIRE_REQUEST_TIMEOUT: REQUEST_TIMEOUT },
+    });
+    await createApp(holder, 'shop');
+    const cli = listen(['--app', 'shop']);
+    await ready(cli);
+    const [session] = await listenSessions(other);
+    // Accepted by the process that does not hold the socket, whose worker is offered them first.
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await send(other, 'shop', 'order.created', { i }));
+    await receiver.waitFor((r) => new Set(r.map((x) => headersOf(x)['webhook-id'])).size === 10, 20_000);
+    const attempts = await eventually(
+      () => attemptsOf(holder, 'shop', session.endpointId),
+      (a) => a.length >= 10,
+      { what: 'ten attempts recorded', timeoutMs: 20_000 },
+    );
+    // Nothing was recorded for the pushes the other process could not make.
+    expect(attempts.map((a: any) => [a.msgId, a.status]).sort()).toEqual(ids.map((id) => [id, 0]).sort());
+    expect(receiver.requests).toHaveLength(10);
+  });
+
   it('refusals exit 1 with the reason; usage errors exit 2', async () => {
     const server = await serve();
     await createApp(server, 'shop');
