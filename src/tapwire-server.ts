@@ -144,7 +144,9 @@ export class TapwireServer {
       const metrics = new TapwireMetrics({
         now: () => clock.now(),
         readQueue: () => store.queueSnapshot(clock.now()),
-        ...(config.role !== 'api' ? { readConcurrency: () => worker?.concurrencySnapshot() ?? { endpoints: [], apps: [] } } : {}),
+        ...(config.role !== 'api'
+          ? { readConcurrency: () => worker?.concurrencySnapshot() ?? { endpoints: [], apps: [] }, readListenSessions: () => listen?.size ?? 0 }
+          : {}),
       });
       // Before the API and the worker exist: both raise operational events through it.
       context.operational = await setUpOperationalWebhooks(context);

@@ -108,6 +108,8 @@ describe.each(await backends())('tapwire listen (%s)', (backend) => {
     expect(secret).toMatch(/^whsec_/);
     const [session] = await listenSessions(server, 'shop');
     expect(session).toMatchObject({ appUid: 'shop', connected: true, forwardTo: `${receiver.url}/hooks`, eventTypes: null });
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(await metrics.text()).toMatch(/^tapwire_listen_sessions 1$/m);
 
     // The first answer fails (recorded, retried on the schedule), the second succeeds.
     receiver.respond((_req, i) => (i === 0 ? { status: 500, body: 'not yet' } : { status: 201, body: 'made' }));

@@ -26,6 +26,8 @@ export interface TapwireMetricsOptions {
   processMetrics?: boolean;
   /** The delivery worker's limits at scrape time; omitted where no worker runs. */
   readConcurrency?: () => ConcurrencySnapshot;
+  /** How many `tapwire listen` sessions this process holds; omitted where no worker runs. */
+  readListenSessions?: () => number;
 }
 
 /** Each endpoint's current limit and each application's requests in flight, in this process's worker. */
@@ -113,6 +115,17 @@ export class TapwireMetrics {
         collect() {
           this.reset();
           for (const { appId, inFlight } of readConcurrency().apps) this.set({ app_id: appId }, inFlight);
+        },
+      });
+    }
+    const { readListenSessions } = options;
+    if (readListenSessions) {
+      new Gauge({
+        name: 'tapwire_listen_sessions',
+        help: 'tapwire listen sessions whose WebSocket this process holds',
+        registers,
+        collect() {
+          this.set(readListenSessions());
         },
       });
     }
