@@ -131,27 +131,12 @@ export async function startServe(
   });
 
   const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = logs.find(predicate);
-        if (found) {
-          done();
-          resolve(found);
-        } else if (exit) {
-          done();
-          reject(new Error(`tapwire exited (${JSON.stringify(exit)}) before the expected log line\nstdout: ${stdout}\nstderr: ${stderr}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`expected log line not seen within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
+    waitForOutput(waiters, {
+      find: () => logs.find(predicate),
+      exit: () => exit,
+      timeoutMs,
+      what: 'the expected log line',
+      output: () => `stdout: ${stdout}\nstderr: ${stderr}`,
     });
 
   const ready = await waitForLog(options.ready ?? ((line) => line.msg === 'tapwire listening'), options.timeoutMs ?? 15_000);
@@ -288,27 +273,44 @@ export function startCli(args: string[], options: SpawnOptions): CliProcess {
     exited,
     lines: (pattern) => stdout.split('\n').filter((line) => pattern.test(line)),
     waitForLine: (pattern, timeoutMs = 15_000) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = allLines().find((line) => pattern.test(line));
-          if (found !== undefined) {
-            done();
-            resolve(found);
-          } else if (exit) {
-            done();
-            reject(new Error(`tapwire ${args[0]} exited (${JSON.stringify(exit)}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`tapwire ${args[0]} did not print ${pattern} within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-        }, timeoutMs);
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
+      waitForOutput(waiters, {
+        find: () => allLines().find((line) => pattern.test(line)),
+        exit: () => exit,
+        timeoutMs,
+        what: `tapwire ${args[0]} printing ${pattern}`,
+        output: () => `stdout: ${stdout}\nstderr: ${stderr}`,
       }),
   };
+}
+
+/**
+ * Resolve with what `find` finds once it finds something, checked now and at each wake-up (new
+ * output, the exit); reject when the process exits first or after `timeoutMs`, with its output.
+ */
+function waitForOutput<T>(
+  waiters: Set<() => void>,
+  input: { find: () => T | undefined; exit: () => Exit | null; timeoutMs: number; what: string; output: () => string },
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = input.find();
+      if (found !== undefined) {
+        done();
+        resolve(found);
+      } else if (input.exit()) {
+        done();
+        reject(new Error(`tapwire exited (${JSON.stringify(input.exit())}) before ${input.what}\n${input.output()}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${input.what}: not seen within ${input.timeoutMs} ms\n${input.output()}`));
+    }, input.timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    waiters.add(check);
+    check();
+  });
 }
