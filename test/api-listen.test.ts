@@ -364,6 +364,21 @@ describe.each(await backends())('%s', (backend) => {
     expect(await sessions(`?app_id=${app.id}`)).toEqual([expect.objectContaining({ id: session, endpointId, connected: true, detachedAt: null })]);
   });
 
+  it('a push the client never reports is a timed-out attempt after the request deadline, retried like any failure', async () => {
+    const app = await newApp();
+    const listener = await connect(tw, { app: app.id, session: newSessionId() });
+    const { endpointId, timeoutMs } = listener.ready;
+    const msgId = await sendMessage(tw, app.id, { eventType: 'order.created', payload: { n: 4 } });
+    const silent = await listener.event(msgId);
+    const [attempt] = await attemptsWhen(app.id, endpointId, (a) => a.length === 1, 'the timed-out attempt');
+    expect(attempt).toMatchObject({ msgId, responseStatusCode: 0, status: 2, response: `tapwire listen did not report an answer within ${timeoutMs + 1000} ms` });
+    // The retry is pushed on the same socket and can still succeed.
+    const retry = await listener.next((f) => f.type === 'event' && f.msgId === msgId && f.attempt === 2, 'the retry');
+    expect(retry.deliveryId).toBe(silent.deliveryId);
+    listener.answer(retry, 200, 'ok');
+    await attemptsWhen(app.id, endpointId, (a) => a.length === 2 && a.some((x: any) => x.status === 0), 'the retry recorded');
+  });
+
   it('a second connection of the same session takes it over; the first is closed with 4000', async () => {
     const app = await newApp();
     const session = newSessionId();
