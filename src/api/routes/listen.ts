@@ -41,7 +41,7 @@ export function listenRoutes(ctx: ServiceContext, hub: ListenHub | null): RouteS
   const base = '/api/v1/listen-session';
   return [
     defineRoute({
-      method: 'GET', url: base, operationId: 'listen_session.list', summary: 'List tapwire listen sessions (Tapwire only), newest first', tag: 'Listen', access: 'app',
+      method: 'GET', url: base, operationId: 'listen_session.list', summary: 'List tapwire listen sessions (Tapwire only), newest first', tag: 'Listen', access: 'app', needs: ['ViewBase'],
       query: { app_id: "Only this application's sessions (an application's token sees its own only)" },
       responses: { 200: Type.Object({ data: Type.Array(S.ListenSessionOut) }, { title: 'ListListenSessionOut' }) },
       handler: async (req) => {
