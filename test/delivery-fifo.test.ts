@@ -77,6 +77,18 @@ describe.each(await backends())('%s', (backend) => {
     expect(after).toMatchObject({ head: { msgId: first }, held: 0 });
   });
 
+  it('keeps fifo through a PUT or PATCH that leaves it out, and changes it when given', async () => {
+    const { tw, appId } = await setup();
+    const ep = await createEndpoint(tw, appId, { url: 'http://127.0.0.1:9/a', fifo: true });
+    const path = `/api/v1/app/${appId}/endpoint/${ep.id}`;
+    expect(expectStatus(await tw.api('PUT', path, { url: 'http://127.0.0.1:9/b' }), 200, 'put').body).toMatchObject({ url: 'http://127.0.0.1:9/b', fifo: true });
+    expect(expectStatus(await tw.api('PATCH', path, { description: 'ordered' }), 200, 'patch').body.fifo).toBe(true);
+    expect(expectStatus(await tw.api('PUT', path, { url: 'http://127.0.0.1:9/b', fifo: false }), 200, 'put off').body.fifo).toBe(false);
+    expect(expectStatus(await tw.api('PATCH', path, { fifo: true }), 200, 'patch on').body.fifo).toBe(true);
+    const plain = expectStatus(await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'http://127.0.0.1:9/c' }), 201, 'plain').body;
+    expect(plain.fifo).toBe(false);
+  });
+
   it('refuses a fifo that is not a boolean, with a 422 naming the field', async () => {
     const { tw, appId } = await setup();
     const res = await tw.api('POST', `/api/v1/app/${appId}/endpoint`, { url: 'http://127.0.0.1:9/x', fifo: 'yes' });

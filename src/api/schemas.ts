@@ -89,7 +89,7 @@ const endpointFields = {
   throttleRate: Type.Optional(Nullable(ThrottleRate)),
   rateLimit: Type.Optional(Nullable(ThrottleRate)),
   concurrencyLimit: Type.Optional(Nullable(ConcurrencyLimit)),
-  fifo: Type.Optional(Type.Boolean({ description: FIFO_DESCRIPTION + ' Default false; on PUT, absent = false; on PATCH, absent = unchanged.' })),
+  fifo: Type.Optional(Type.Boolean({ description: FIFO_DESCRIPTION + ' Default false. On PUT and PATCH, absent = unchanged (Svix clients do not send it, and their updates must not release a line).' })),
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   metadata: Type.Optional(Metadata),
   // Nullable as in Svix's EndpointIn; null = no custom headers. On PATCH the given set replaces them all.

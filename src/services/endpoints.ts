@@ -23,7 +23,7 @@ export interface EndpointInput {
   throttleRate?: number | null;
   /** null = back to the server default (TAPWIRE_ENDPOINT_CONCURRENCY). */
   concurrencyLimit?: number | null;
-  /** A FIFO endpoint (docs/fifo.md); absent: false on create and PUT, unchanged on PATCH. */
+  /** A FIFO endpoint (docs/fifo.md); absent: false on create, unchanged on PUT and PATCH. */
   fifo?: boolean;
   version?: number;
   metadata?: Record<string, string>;
@@ -187,7 +187,9 @@ export async function upsertEndpoint(
     updatedAt: ctx.clock.now(),
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
-  setFifo(endpoint, input.fifo ?? false);
+  // Unlike the other fields of a PUT, an absent fifo is kept: Svix's clients do not know the field
+  // and never send it, and a URL change through one must not release a FIFO line behind its owner's back.
+  if (input.fifo !== undefined) setFifo(endpoint, input.fifo);
   await applyChecked(ctx, endpoint, input, true);
   const messages = await operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
   return { endpoint: await saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m })), created: false };
