@@ -144,6 +144,7 @@ export class TapwireServer {
       const metrics = new TapwireMetrics({
         now: () => clock.now(),
         readQueue: () => store.queueSnapshot(clock.now()),
+        readBlockedFifoEndpoints: () => store.countBlockedFifoEndpoints(),
         ...(config.role !== 'api'
           ? { readConcurrency: () => worker?.concurrencySnapshot() ?? { endpoints: [], apps: [] }, readListenSessions: () => listen?.size ?? 0 }
           : {}),

@@ -231,6 +231,7 @@ describe.each(await backends())('%s', (backend) => {
         disabled: false,
         eventTypes: ['invoice.paid', 'invoice.voided'],
         filterTypes: ['invoice.paid', 'invoice.voided'],
+        fifo: false,
         version: 1,
         metadata: { team: 'billing' },
         createdAt: expect.stringMatching(ISO),

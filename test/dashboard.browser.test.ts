@@ -243,6 +243,40 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     expect(receiver.requests.filter((r) => r.path === '/later')).toEqual([]);
   });
 
+  it('shows a FIFO endpoint as such, and its blocked head with since when it blocks', async () => {
+    // Its own server: the head's retry is an hour away, so the line stays blocked while the page looks.
+    const slow = await startTapwire({ TAPWIRE_RETRY_SCHEDULE: '1h' }, { backend: 'sqlite' });
+    try {
+      receiver.respond((req) => (req.path === '/ordered' ? { status: 500, body: 'down' } : { status: 200, body: 'ok' }));
+      const appId = expectStatus(await slow.api('POST', '/api/v1/app', { name: 'Ordered' }), 201, 'app').body.id as string;
+      const endpoint = await createEndpoint(slow, appId, { url: `${receiver.url}/ordered`, fifo: true });
+      const head = await sendMessage(slow, appId, { eventType: 'invoice.paid', payload: { n: 1 } });
+      await sendMessage(slow, appId, { eventType: 'invoice.paid', payload: { n: 2 } });
+      const line = await eventually(
+        async () => expectStatus(await slow.api('GET', `/api/v1/app/${appId}/endpoint/${endpoint.id}/fifo`), 200, 'fifo line').body,
+        (body) => body.head?.blockedSince != null,
+        { what: 'a blocked head' },
+      );
+
+      const page = await newPage();
+      const portal = expectStatus(await slow.api('POST', `/api/v1/auth/app-portal-access/${appId}`, {}), 200, 'portal access').body.url as string;
+      await page.goto(portal);
+      await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+      await page.evaluate(([app, ep]) => (location.hash = `#/apps/${app}/endpoints/${ep}`), [appId, endpoint.id]);
+      await page.locator('.endpoint-state .badge', { hasText: 'FIFO' }).waitFor();
+      const blocked = page.locator('[data-fifo="blocked"]');
+      await blocked.waitFor();
+      expect(await blocked.getByRole('link', { name: head }).count()).toBe(1);
+      expect(await blocked.locator('time').getAttribute('datetime')).toBe(line.head.blockedSince);
+      expect(await blocked.textContent()).toContain('1 waiting behind it');
+
+      await page.evaluate(([app, ep]) => (location.hash = `#/apps/${app}/endpoints/${ep}?tab=settings`), [appId, endpoint.id]);
+      expect(await page.getByLabel('FIFO: deliver in order, one at a time').isChecked()).toBe(true);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('lists, creates, edits and deletes operational webhook endpoints, with their secret and headers', async () => {
     const page = await newPage();
     await page.goto(`${tw.url}/`);

@@ -75,6 +75,9 @@ const Url = Type.String({ minLength: 1, maxLength: 65_536, description: 'http(s)
 const EventTypeList = Type.Array(EventTypeName, { maxItems: 1000 });
 const Headers = Type.Record(Type.String(), Type.String());
 
+const FIFO_DESCRIPTION =
+  'Tapwire addition: true = a FIFO endpoint. Its deliveries go out one at a time, strictly in the order their messages were accepted; a failing one is retried on the schedule and blocks the ones behind it until it succeeds or fails for good. Resends and recoveries join the back of the line; turning fifo off releases every delivery held. See docs/fifo.md.';
+
 const endpointFields = {
   url: Url,
   description: Type.Optional(Type.String({ maxLength: 4096, pattern: NoControlChars })),
@@ -86,6 +89,7 @@ const endpointFields = {
   throttleRate: Type.Optional(Nullable(ThrottleRate)),
   rateLimit: Type.Optional(Nullable(ThrottleRate)),
   concurrencyLimit: Type.Optional(Nullable(ConcurrencyLimit)),
+  fifo: Type.Optional(Type.Boolean({ description: FIFO_DESCRIPTION + ' Default false. On PUT and PATCH, absent = unchanged (Svix clients do not send it, and their updates must not release a line).' })),
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   metadata: Type.Optional(Metadata),
   // Nullable as in Svix's EndpointIn; null = no custom headers. On PATCH the given set replaces them all.
@@ -125,12 +129,31 @@ export const EndpointOut = Type.Object(
     throttleRate: Type.Optional(Type.Integer()),
     rateLimit: Type.Optional(Type.Integer()),
     concurrencyLimit: Type.Optional(Type.Integer({ description: 'Tapwire addition: absent = the server default (TAPWIRE_ENDPOINT_CONCURRENCY)' })),
+    fifo: Type.Boolean({ description: FIFO_DESCRIPTION }),
     version: Type.Integer(),
     metadata: Metadata,
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
   { title: 'EndpointOut' },
+);
+
+export const EndpointFifoOut = Type.Object(
+  {
+    head: Nullable(
+      Type.Object({
+        msgId: Type.String({ description: 'msg_… of the delivery at the head of the line' }),
+        deliveryId: Type.String({ description: 'msgep_…: the head delivery (an attempt\'s msgEndpointId)' }),
+        attemptCount: Type.Integer({ description: 'Attempts made of the head so far' }),
+        blockedSince: Nullable(Type.String({ format: 'date-time', description: 'Its first failed attempt: since when it has held up the line; null while it has not failed' })),
+      }),
+    ),
+    held: Type.Integer({ description: 'Deliveries waiting behind the head' }),
+  },
+  {
+    title: 'EndpointFifoOut',
+    description: 'Tapwire addition: the state of a FIFO endpoint\'s line (docs/fifo.md). head: null when nothing is queued.',
+  },
 );
 
 export const EndpointSecretOut = Type.Object(

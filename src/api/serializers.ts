@@ -31,6 +31,7 @@ export function endpointOut(endpoint: Endpoint): Json {
     ...(endpoint.channels !== null ? { channels: endpoint.channels } : {}),
     ...(endpoint.throttleRate !== null ? { throttleRate: endpoint.throttleRate, rateLimit: endpoint.throttleRate } : {}),
     ...(endpoint.concurrencyLimit !== undefined ? { concurrencyLimit: endpoint.concurrencyLimit } : {}),
+    fifo: endpoint.fifo === true,
     version: endpoint.version,
     metadata: endpoint.metadata,
     createdAt: endpoint.createdAt.toISOString(),

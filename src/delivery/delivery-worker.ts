@@ -605,6 +605,7 @@ export class DeliveryWorker {
         autoDisableFailingSince,
         messages: events.messages,
         messagesIfEndpointDisabled: events.messagesIfEndpointDisabled,
+        fifo: delivery.fifoSeq !== undefined,
       });
       queued = events.messages.length > 0 || (completed.endpointDisabled && events.messagesIfEndpointDisabled.length > 0);
     } catch (error) {
@@ -620,7 +621,9 @@ export class DeliveryWorker {
     this.metrics?.attemptRecorded(METRIC_OUTCOME[outcome.status], result.durationMs);
     // The loop may be asleep for up to maxIdleMs on a due time read before this retry existed;
     // operational events just queued are due now.
-    if (queued || (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs)) this.wake();
+    // So is the next delivery of a FIFO line whose head just ended.
+    const promoted = delivery.fifoSeq !== undefined && outcome.status !== 'sending';
+    if (queued || promoted || (outcome.status === 'sending' && outcome.nextAttemptAt.getTime() - now.getTime() < this.maxIdleMs)) this.wake();
     const fields = {
       attemptId: attempt.id,
       triggerType: delivery.triggerType,

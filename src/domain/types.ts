@@ -59,6 +59,11 @@ export interface Endpoint {
    * (TAPWIRE_ENDPOINT_CONCURRENCY). A hanging endpoint holds at most this many worker slots.
    */
   concurrencyLimit?: number;
+  /**
+   * true: a FIFO endpoint (Tapwire's own addition, docs/fifo.md): its deliveries go out one at a
+   * time, in the order their messages were accepted. Absent = false.
+   */
+  fifo?: boolean;
   version: number;
   metadata: Record<string, string>;
   /** Current signing key: a `whsec_…` HMAC secret or a `whsk_…` ed25519 secret key (see signing/). */
@@ -145,6 +150,11 @@ export interface Delivery {
   lockedUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * Its place in its FIFO endpoint's line (docs/fifo.md); absent when it was queued while its
+   * endpoint was not FIFO. A held one (behind the line's head) has no nextAttemptAt.
+   */
+  fifoSeq?: number;
 }
 
 export interface Attempt {

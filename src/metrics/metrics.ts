@@ -28,6 +28,8 @@ export interface TapwireMetricsOptions {
   readConcurrency?: () => ConcurrencySnapshot;
   /** How many `tapwire listen` sessions this process holds; omitted where no worker runs. */
   readListenSessions?: () => number;
+  /** Reads, at scrape time, how many FIFO endpoints have a failed head waiting for its retry (docs/fifo.md). */
+  readBlockedFifoEndpoints?: () => Promise<number>;
 }
 
 /** Each endpoint's current limit and each application's requests in flight, in this process's worker. */
@@ -126,6 +128,18 @@ export class TapwireMetrics {
         registers,
         collect() {
           this.set(readListenSessions());
+        },
+      });
+    }
+    const { readBlockedFifoEndpoints } = options;
+    if (readBlockedFifoEndpoints) {
+      new Gauge({
+        name: 'tapwire_fifo_blocked_endpoints',
+        help: 'FIFO endpoints whose head delivery has failed at least once and is waiting for a retry, holding up the deliveries behind it',
+        registers,
+        async collect() {
+          // As the queue gauges: NaN when the store cannot answer, never a failed scrape.
+          this.set(await readBlockedFifoEndpoints().catch(() => Number.NaN));
         },
       });
     }

@@ -6,7 +6,7 @@ import type { Application, Endpoint, Message } from '../domain/types.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { SigningError, generateSecret, normalizeSecret, verificationKeyOf } from '../signing/standard-webhooks.js';
-import type { EndpointStats, ListQuery, Page, Store } from '../storage/store.js';
+import type { EndpointStats, FifoLine, ListQuery, Page, Store } from '../storage/store.js';
 import { checkUid, getApplication, isConflict, throttleRateOf } from './applications.js';
 import { seesFeatures } from '../domain/token-scopes.js';
 import { OPERATIONAL_EVENT_TYPES } from '../operational/operational-events.js';
@@ -23,6 +23,8 @@ export interface EndpointInput {
   throttleRate?: number | null;
   /** null = back to the server default (TAPWIRE_ENDPOINT_CONCURRENCY). */
   concurrencyLimit?: number | null;
+  /** A FIFO endpoint (docs/fifo.md); absent: false on create, unchanged on PUT and PATCH. */
+  fifo?: boolean;
   version?: number;
   metadata?: Record<string, string>;
   secret?: string | null;
@@ -134,6 +136,7 @@ export async function createEndpoint(ctx: ServiceContext, appIdOrUid: string, in
     updatedAt: now,
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
+  setFifo(endpoint, input.fifo ?? false);
   await applyChecked(ctx, endpoint, input, true);
   await checkRoomForEndpoint(ctx, app);
   return saveWithEvents(ctx, await operationalEvents(ctx, app, null, endpoint, now), (messages) => ctx.store.createEndpoint(endpoint, { messages }));
@@ -184,6 +187,9 @@ export async function upsertEndpoint(
     updatedAt: ctx.clock.now(),
   };
   setConcurrencyLimit(endpoint, input.concurrencyLimit ?? null);
+  // Unlike the other fields of a PUT, an absent fifo is kept: Svix's clients do not know the field
+  // and never send it, and a URL change through one must not release a FIFO line behind its owner's back.
+  if (input.fifo !== undefined) setFifo(endpoint, input.fifo);
   await applyChecked(ctx, endpoint, input, true);
   const messages = await operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
   return { endpoint: await saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m })), created: false };
@@ -211,6 +217,7 @@ export async function patchEndpoint(
     endpoint.secret = checkSecret(input.secret);
   }
   if (input.concurrencyLimit !== undefined) setConcurrencyLimit(endpoint, input.concurrencyLimit);
+  if (input.fifo !== undefined) setFifo(endpoint, input.fifo);
   await applyChecked(ctx, endpoint, input, false);
   const messages = await operationalEvents(ctx, app, existing, endpoint, endpoint.updatedAt);
   return saveWithEvents(ctx, messages, (m) => ctx.store.updateEndpoint(endpoint, { messages: m }));
@@ -483,4 +490,20 @@ async function checkRoomForEndpoint(ctx: ServiceContext, app: Application): Prom
 function setConcurrencyLimit(endpoint: Endpoint, limit: number | null): void {
   if (limit === null) delete endpoint.concurrencyLimit;
   else endpoint.concurrencyLimit = limit;
+}
+
+/**
+ * FIFO or not (absent = not, like every other stored endpoint). Turning it off releases the held
+ * deliveries (the store does, in the same transaction); turning it on holds only deliveries queued
+ * from then on (docs/fifo.md).
+ */
+function setFifo(endpoint: Endpoint, fifo: boolean): void {
+  if (fifo) endpoint.fifo = true;
+  else delete endpoint.fifo;
+}
+
+/** The state of an endpoint's FIFO line (the dashboard's FIFO panel); any endpoint has one, empty when it is not FIFO. */
+export async function getFifoLine(ctx: ServiceContext, appIdOrUid: string, endpointIdOrUid: string): Promise<{ endpoint: Endpoint; line: FifoLine }> {
+  const { endpoint } = await findEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  return { endpoint, line: await ctx.store.getFifoLine(endpoint.id) };
 }

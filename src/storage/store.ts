@@ -182,6 +182,25 @@ export interface CompleteAttemptInput {
   messages?: Message[];
   /** Messages to accept in the same transaction only if this call disabled the endpoint. */
   messagesIfEndpointDisabled?: Message[];
+  /**
+   * The delivery has a place in its endpoint's FIFO line (its fifoSeq is set). When the outcome is
+   * final (success, fail, canceled) the next held delivery of the line becomes due now, in the
+   * same transaction (docs/fifo.md).
+   */
+  fifo?: boolean;
+}
+
+/** An endpoint's FIFO line, as getFifoLine reads it. */
+export interface FifoLine {
+  head: {
+    deliveryId: string;
+    msgId: string;
+    attemptCount: number;
+    /** Its first failed attempt: since when it has blocked the line; null while it has not failed. */
+    blockedSince: Date | null;
+  } | null;
+  /** Deliveries held behind the head. */
+  held: number;
 }
 
 export interface CompleteAttemptResult {
@@ -461,6 +480,13 @@ export interface Store {
    * of those are due at `now`, and the due time of the oldest due one.
    */
   queueSnapshot(now: Date): Promise<{ pending: number; due: number; oldestDueAt: Date | null }>;
+  /**
+   * An endpoint's FIFO line (docs/fifo.md): its head (the lowest-placed one, if turning fifo off and
+   * on again left several) and how many deliveries are held behind it.
+   */
+  getFifoLine(endpointId: string): Promise<FifoLine>;
+  /** For /metrics: live FIFO endpoints whose head has failed at least once and waits for a retry. */
+  countBlockedFifoEndpoints(): Promise<number>;
   getDelivery(id: string): Promise<Delivery | null>;
 
   // Attempts and stats ----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** How a probe answers the `nth` arrival (1 = first) of a webhook-id: now, after a delay, or never. */
+/** How a probe answers the `nth` arrival (1 = first) of a webhook-id (`id`): now, after a delay, or never. */
 export type ProbeAnswer = { status: number; delayMs?: number } | 'hang';
 
 /**
@@ -21,7 +21,7 @@ export interface Probe {
   close(): Promise<void>;
 }
 
-export async function startConcurrencyProbe(answer: (nth: number) => ProbeAnswer = () => ({ status: 200 })): Promise<Probe> {
+export async function startConcurrencyProbe(answer: (nth: number, id: string) => ProbeAnswer = () => ({ status: 200 })): Promise<Probe> {
   const arrivals: Probe['arrivals'] = [];
   const seen = new Map<string, number>();
   const open = new Set<ServerResponse>();
@@ -50,7 +50,7 @@ export async function startConcurrencyProbe(answer: (nth: number) => ProbeAnswer
         if (nth > 1) activeRetries--;
         changed();
       });
-      const reply = answer(nth);
+      const reply = answer(nth, id);
       if (reply !== 'hang') {
         const send = (): void => void res.writeHead(reply.status, { 'content-type': 'text/plain' }).end('ok');
         if (reply.delayMs) setTimeout(send, reply.delayMs);

@@ -13,6 +13,7 @@ import { describeCompletion } from './completion.js';
 import { describeEndpointLimits } from './endpoint-limits.js';
 import { describeEndpoints } from './endpoints.js';
 import { describeEventTypes } from './event-types.js';
+import { describeFifo } from './fifo.js';
 import { describeHandoff } from './handoff.js';
 import { describeIngestSources } from './ingest-sources.js';
 import { describeIntegrations } from './integrations.js';
@@ -57,6 +58,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
     describeManualDeliveries();
     describeEndpointLimits();
     describeHandoff();
+    describeFifo();
     describeAttempts();
     describeAuth();
     describeIntegrations();

@@ -105,6 +105,21 @@ export function endpointRoutes(ctx: ServiceContext, options: ApiOptions): RouteS
       handler: async (req) => endpoints.getEndpointStats(ctx, req.params.app_id, req.params.endpoint_id, { since: readDate(req.query, 'since'), until: readDate(req.query, 'until') }),
     }),
     defineRoute({
+      method: 'GET', url: `${ep}/:endpoint_id/fifo`, operationId: 'endpoint.get_fifo', summary: 'The head of a FIFO endpoint\'s line and how many wait behind it', tag: 'Endpoint', access: 'app', needs: ['ViewBase'],
+      description:
+        'Tapwire addition (docs/fifo.md). The delivery at the head of the line (the one being sent or retried), since when it has ' +
+        'blocked the line (its first failed attempt), and how many deliveries are held behind it. An endpoint that is not FIFO ' +
+        'answers too: head null and held 0 once the deliveries released by turning fifo off have gone.',
+      responses: { 200: S.EndpointFifoOut },
+      handler: async (req) => {
+        const { line } = await endpoints.getFifoLine(ctx, req.params.app_id, req.params.endpoint_id);
+        return {
+          head: line.head && { ...line.head, blockedSince: line.head.blockedSince?.toISOString() ?? null },
+          held: line.held,
+        };
+      },
+    }),
+    defineRoute({
       method: 'POST', url: `${ep}/:endpoint_id/recover`, operationId: 'endpoint.recover', summary: 'Resend every failed message since a time (a background task)', tag: 'Endpoint', access: 'app', needs: ['CreateAttempts'],
       description:
         'Answers 202 with an `endpoint.recover` task that is `running`; it finishes once the resends are queued, with ' +
@@ -184,6 +199,7 @@ function endpointInput(body: Static<typeof S.EndpointPatch>, principal: Principa
     ...(body.channels !== undefined ? { channels: body.channels } : {}),
     ...(body.throttleRate !== undefined || body.rateLimit !== undefined ? { throttleRate: body.throttleRate ?? body.rateLimit ?? null } : {}),
     ...(body.concurrencyLimit !== undefined ? { concurrencyLimit: body.concurrencyLimit } : {}),
+    ...(body.fifo !== undefined ? { fifo: body.fifo } : {}),
     ...(body.version !== undefined ? { version: body.version } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
     ...(body.secret !== undefined ? { secret: body.secret } : {}),

@@ -190,12 +190,19 @@ export function endpointFields(types, endpoint) {
   const description = /** @type {HTMLInputElement} */ (h('input', { type: 'text', value: endpoint?.description ?? '', maxlength: 1000 }));
   const rate = /** @type {HTMLInputElement} */ (h('input', { type: 'number', min: 1, max: 65535, step: 1, value: endpoint?.rateLimit ?? '', inputmode: 'numeric' }));
   const picker = eventTypePicker(types, endpoint ? endpoint.filterTypes ?? null : null);
+  const fifo = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', checked: endpoint?.fifo ?? false }));
   return {
     elements: [
       field('Endpoint URL', url, 'Where the webhooks are POSTed.'),
       field('Description', description),
       picker.element,
       field('Rate limit (messages per second, optional)', rate, 'Empty: no limit.'),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { class: 'check' }, fifo, h('span', {}, 'FIFO: deliver in order, one at a time')),
+        h('p', { class: 'hint' }, 'A failing message is retried and holds up the ones behind it until it succeeds or fails for good. Turning this off releases them all.'),
+      ),
     ],
     url,
     /** The body for POST / PATCH. @returns {Record<string, unknown>} */
@@ -206,6 +213,7 @@ export function endpointFields(types, endpoint) {
         description: description.value,
         filterTypes: types && types.length ? types : null,
         rateLimit: rate.value ? Number(rate.value) : null,
+        fifo: fifo.checked,
       };
     },
   };
@@ -312,6 +320,7 @@ export async function renderEndpointDetail(ctx) {
     replace(
       state,
       current.disabled ? badge('disabled', 'failed') : badge('enabled', 'success'),
+      current.fifo ? badge('FIFO', 'muted') : null,
       !can(ctx, 'ManageEndpoint')
         ? null
         : current.disabled
@@ -360,6 +369,7 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
   const windowKey = windowOf(ctx.query);
   const openAttempts = new Set();
   const statsBox = h('div', {});
+  const fifoBox = h('div', { class: 'fifo-line' });
   const chart = h('div', { class: 'chart-box' });
   const messagesBox = h('div', {});
   const attemptsBox = h('div', {});
@@ -385,7 +395,10 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
       api('GET', `${epPath}/msg`, { query: { limit: messageLimit, with_content: false } }),
       api('GET', `${epPath}/stats/attempts`, { query: chartWindow(windowKey) }),
     ]);
+    // A FIFO endpoint's line: what is at its head, since when it holds the others up, how many wait.
+    const line = endpoint.fifo ? await api('GET', `${epPath}/fifo`) : null;
     if (!ctx.isCurrent()) return;
+    redrawIfChanged(fifoBox, line, () => (line ? [fifoLine(line, app.id)] : []));
     redrawIfChanged(statsBox, stats, () => [
       h(
         'dl',
@@ -453,11 +466,37 @@ async function renderEndpointActivity(ctx, { app, endpoint, types, epPath, route
   add(
     ctx.main,
     can(ctx, 'CreateAttempts') ? h('section', { class: 'card', 'aria-labelledby': 'test-title' }, h('h2', { id: 'test-title' }, 'Send a test event'), testForm) : null,
-    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', {}, 'Deliveries'), windowPicker(route, windowKey)), statsBox, chart),
+    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', {}, 'Deliveries'), windowPicker(route, windowKey)), fifoBox, statsBox, chart),
     h('section', { class: 'card', 'aria-labelledby': 'attempts-title' }, h('h2', { id: 'attempts-title' }, 'Recent attempts'), h('p', { class: 'hint' }, 'Updates live.'), attemptsBox, moreAttempts),
     h('section', { class: 'card', 'aria-labelledby': 'messages-title' }, h('h2', { id: 'messages-title' }, 'Recent messages'), messagesBox, moreMessages, can(ctx, 'CreateAttempts') ? recoverForm(ctx, epPath, load) : null),
   );
   return { refresh: load };
+}
+
+/**
+ * A FIFO endpoint's line (GET …/fifo, docs/fifo.md): its head message and, once that has failed,
+ * since when it has been blocking the messages behind it.
+ * @param {{ head: { msgId: string, deliveryId: string, attemptCount: number, blockedSince: string | null } | null, held: number }} line
+ * @param {string} appId
+ */
+function fifoLine(line, appId) {
+  const waiting = `${line.held} waiting behind it`;
+  if (!line.head) return h('p', { class: 'hint', 'data-fifo': 'empty' }, badge('FIFO', 'muted'), ' In order, one at a time. Nothing queued.');
+  const head = link(`/apps/${enc(appId)}/messages/${enc(line.head.msgId)}`, h('code', {}, line.head.msgId));
+  if (!line.head.blockedSince) return h('p', { class: 'hint', 'data-fifo': 'moving' }, badge('FIFO', 'muted'), ' Sending ', head, `; ${waiting}.`);
+  return h(
+    'p',
+    { class: 'fifo-blocked', 'data-fifo': 'blocked', role: 'status' },
+    badge('FIFO blocked', 'failed'),
+    ' Head ',
+    head,
+    ' has failed ',
+    String(line.head.attemptCount),
+    line.head.attemptCount === 1 ? ' time' : ' times',
+    ' and blocks the line since ',
+    timeElement(line.head.blockedSince),
+    `; ${waiting}.`,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
 // recovery, when the next one is due, and the queue's size. Claims and completion have folders of
 // their own. The statements of both databases, side by side.
 import { columns, DELIVERY_COLUMNS } from '../shared/columns.js';
-import { joinsParkedQueue, liveLeaseCount, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { hasFifoHead, isFifoHead, isFifoHeld, joinsParkedQueue, lastFifoSeq, liveLeaseCount, parkedQueuesOf, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const DELIVERY = columns(DELIVERY_COLUMNS);
 
@@ -50,11 +50,16 @@ const liteThrottleStart = (t: string): string => `CASE WHEN @now IS NULL OR ${t}
                ELSE CAST(ceil(${t}.throttle_tat - (MAX(1, floor(${t}.throttle_rate * @burstMs / 1000.0)) - 1) * 1000.0 / ${t}.throttle_rate) AS INTEGER)
           END`;
 
-/** A manual delivery is only queued when both the message and a live endpoint belong to the app. */
+/**
+ * A manual delivery is only queued when both the message and a live endpoint belong to the app. To
+ * a FIFO endpoint it goes to the back of the line (docs/fifo.md): held when the line has a head.
+ */
 const insertManualDelivery = (f: SqlFragments): string => `
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, locked_until, created_at, updated_at)
-      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0, @now${f.cast('bigint')}, NULL, @now, @now
+                              next_attempt_at, locked_until, created_at, updated_at, fifo_seq)
+      SELECT @id, m.id, m.app_id, e.id, 'pending', 'manual', 0,
+             CASE WHEN e.fifo AND ${hasFifoHead('e.id')} THEN NULL ELSE @now${f.cast('bigint')} END, NULL, @now, @now,
+             CASE WHEN e.fifo THEN ${lastFifoSeq('e.id')} + 1 END
       FROM messages m JOIN endpoints e ON e.app_id = m.app_id
       WHERE m.id = @msgId AND m.app_id = @appId AND e.id = @endpointId AND e.deleted_at IS NULL
       RETURNING ${DELIVERY}`;
@@ -69,7 +74,25 @@ const selectRecoverableMessages = (f: SqlFragments, join: string): string => `
       AND ${f.isLatestDelivery}
     ORDER BY d.msg_id`;
 
+/** Both databases: the head of an endpoint's FIFO line (lowest place first) and its first failed attempt. */
+const selectFifoHead = `
+    SELECT d.id, d.msg_id, d.attempt_count,
+           (SELECT MIN(a.attempted_at) FROM attempts a WHERE a.msg_id = d.msg_id AND a.delivery_id = d.id AND a.status = 'fail') AS blocked_since
+    FROM deliveries d WHERE d.endpoint_id = @endpointId AND ${isFifoHead('d')}
+    ORDER BY d.fifo_seq LIMIT 1`;
+
+/** Both databases: how many deliveries wait behind an endpoint's FIFO head (deliveries_fifo_held). */
+const countFifoHeld = `SELECT COUNT(*) AS held FROM deliveries d WHERE d.endpoint_id = @endpointId AND ${isFifoHeld('d')}`;
+
+/** Both databases: live FIFO endpoints whose head has failed and waits for its retry (deliveries_fifo_head). */
+const countBlockedFifoEndpoints = `
+    SELECT COUNT(DISTINCT d.endpoint_id) AS blocked FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE ${isFifoHead('d')} AND d.attempt_count > 0 AND e.fifo AND e.deleted_at IS NULL`;
+
 export const postgres = {
+  selectFifoHead,
+  countFifoHeld,
+  countBlockedFifoEndpoints,
   /**
    * PostgreSQL only (SQLite: insertDelivery, one a statement). Fan-out, recover, replay: many
    * deliveries in one statement, one round trip. Ids are made by the caller
@@ -82,13 +105,21 @@ export const postgres = {
     WITH input AS MATERIALIZED (
       SELECT t.id, t.msg_id, t.endpoint_id FROM unnest(@ids::text[], @msgIds::text[], @endpointIds::text[]) AS t (id, msg_id, endpoint_id)
     ), queues AS MATERIALIZED (${parkedQueuesOf('input')}
+    ), lines AS MATERIALIZED (
+      SELECT e.id AS endpoint_id, ${lastFifoSeq('e.id')} AS last_seq, ${hasFifoHead('e.id')} AS busy
+      FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM queues) AND e.fifo
+    ), placed AS MATERIALIZED (
+      SELECT t.id, l.last_seq + row_number() OVER (PARTITION BY t.endpoint_id ORDER BY t.msg_id, t.id) AS seq, l.last_seq, l.busy
+      FROM input t JOIN lines l ON l.endpoint_id = t.endpoint_id
     ), inserted AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                              next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
+                              next_attempt_at, parked_due_at, locked_until, created_at, updated_at, fifo_seq)
       SELECT t.id, t.msg_id, @appId, t.endpoint_id, 'pending', @triggerType, 0,
-             CASE WHEN @deliverAt::bigint IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now::bigint END,
-             CASE WHEN @deliverAt::bigint IS NULL AND q.parked THEN @now::bigint END, NULL, @now, @now
-      FROM input t JOIN queues q ON q.endpoint_id = t.endpoint_id
+             CASE WHEN p.busy OR p.seq > p.last_seq + 1 THEN NULL
+                  WHEN @deliverAt::bigint IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now::bigint END,
+             CASE WHEN p.busy OR p.seq > p.last_seq + 1 THEN NULL
+                  WHEN @deliverAt::bigint IS NULL AND q.parked THEN @now::bigint END, NULL, @now, @now, p.seq
+      FROM input t JOIN queues q ON q.endpoint_id = t.endpoint_id LEFT JOIN placed p ON p.id = t.id
       RETURNING ${DELIVERY}
     )
     SELECT inserted.*, (${NOTIFY_DELIVERIES_QUEUED}) AS notified FROM inserted`,
@@ -101,6 +132,15 @@ export const postgres = {
    * each twice; the second waits here, then (READ COMMITTED: a fresh snapshot per statement) sees the
    * first's. It also finds a deleted endpoint. SQLite's IMMEDIATE transaction keeps other writers out.
    */
+  /**
+   * PostgreSQL only: the FIFO endpoints among @ids, locked until the transaction ends, in id order
+   * (so two transactions never wait on each other crosswise). Every statement that decides whether
+   * a FIFO line has a head runs after this one in its transaction, so its snapshot sees what the
+   * previous holder of the lock committed: two processes never make two heads (docs/fifo.md). Only
+   * FIFO endpoints are locked; an endpoint that turned FIFO meanwhile is re-checked under the lock.
+   */
+  lockFifoEndpoints: `
+    SELECT id FROM endpoints WHERE id = ANY (@ids::text[]) AND fifo ORDER BY id FOR NO KEY UPDATE`,
   lockEndpointForRecover: `
     SELECT id FROM endpoints WHERE id = @endpointId AND app_id = @appId AND deleted_at IS NULL
     FOR NO KEY UPDATE`,
@@ -138,6 +178,9 @@ export const postgres = {
 };
 
 export const sqlite = {
+  selectFifoHead,
+  countFifoHeld,
+  countBlockedFifoEndpoints,
   /**
    * One delivery a statement: in process, cheaper than building lists, and nobody to notify.
    * @lockedUntil: handed off (see DeliveryHandoff), else NULL. @deliverAt: a scheduled message's
@@ -145,11 +188,14 @@ export const sqlite = {
    */
   insertDelivery: `
     INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
-                            next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
+                            next_attempt_at, parked_due_at, locked_until, created_at, updated_at, fifo_seq)
     SELECT @id, @msgId, @appId, @endpointId, 'pending', @triggerType, 0,
-           CASE WHEN @deliverAt IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now END,
-           CASE WHEN @deliverAt IS NULL AND q.parked THEN @now END, @lockedUntil, @now, @now
-    FROM (SELECT ${joinsParkedQueue('@endpointId')} AS parked) q
+           CASE WHEN q.held THEN NULL WHEN @deliverAt IS NOT NULL THEN @deliverAt WHEN q.parked THEN NULL ELSE @now END,
+           CASE WHEN NOT q.held AND @deliverAt IS NULL AND q.parked THEN @now END,
+           CASE WHEN q.held THEN NULL ELSE @lockedUntil END, @now, @now, q.fifo_seq
+    FROM (SELECT parked, fifo_seq, fifo_seq IS NOT NULL AND ${hasFifoHead('@endpointId')} AS held
+          FROM (SELECT ${joinsParkedQueue('@endpointId')} AS parked,
+                       (SELECT ${lastFifoSeq('e.id')} + 1 FROM endpoints e WHERE e.id = @endpointId AND e.fifo = 1) AS fifo_seq)) q
     RETURNING ${DELIVERY}`,
   insertManualDelivery: insertManualDelivery(lite),
   /** Without PostgreSQL's lockEndpointForRecover, a join leaves a deleted endpoint out. */

@@ -4,9 +4,9 @@ import { newId } from '../../domain/ids.js';
 import type { Delivery, TriggerTypeName } from '../../domain/types.js';
 import { TapwireError } from '../../errors/tapwire-error.js';
 import { conflictsOf } from '../shared/conflicts.js';
-import { manualDeliveryParams, mapOrNull, toDelivery, type DeliveryRow } from '../shared/rows.js';
+import { manualDeliveryParams, mapOrNull, toDelivery, toFifoHead, type DeliveryRow, type FifoHeadRow } from '../shared/rows.js';
 import type { SqliteDatabase } from '../sqlite/database.js';
-import type { NextDueInput } from '../store.js';
+import type { FifoLine, NextDueInput } from '../store.js';
 import { budgetParams, THROTTLE_BURST_MS } from './claims/rules.js';
 import { sqlite as SQL } from './sql.js';
 
@@ -65,6 +65,20 @@ export class SqliteDeliveries {
       const row = this.db.get<{ pending: number; due: number; oldest: number | null }>(SQL.selectQueueSnapshot, { now: now.getTime() })!;
       return { pending: row.pending, due: row.due, oldestDueAt: row.oldest === null ? null : new Date(row.oldest) };
     });
+  }
+
+  async getFifoLine(endpointId: string): Promise<FifoLine> {
+    return this.db.guard(() =>
+      this.db.read(() => {
+        const head = this.db.get<FifoHeadRow>(SQL.selectFifoHead, { endpointId });
+        const held = this.db.get<{ held: number }>(SQL.countFifoHeld, { endpointId })!.held;
+        return { head: head ? toFifoHead(head) : null, held };
+      }),
+    );
+  }
+
+  async countBlockedFifoEndpoints(): Promise<number> {
+    return this.db.guard(() => this.db.get<{ blocked: number }>(SQL.countBlockedFifoEndpoints, {})!.blocked);
   }
 
   async getDelivery(id: string): Promise<Delivery | null> {

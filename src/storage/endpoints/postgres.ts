@@ -20,6 +20,7 @@ export function readEndpointRows(db: PostgresDatabase, ids: string[], on?: Query
 /** What endpoint changes need of the messages subject (PostgresMessages.withMessages): a change and its messages in one transaction. */
 export interface PostgresMessageQueue {
   withMessages<T>(messages: Message[] | undefined, change: (client?: PoolClient) => Promise<T>, shouldQueue?: (result: T) => boolean): Promise<T>;
+  queueMessages(client: PoolClient, messages: Message[] | undefined): Promise<void>;
 }
 
 export class PostgresEndpoints {
@@ -49,9 +50,14 @@ export class PostgresEndpoints {
   async updateEndpoint(endpoint: Endpoint, options: QueueMessagesOptions = {}): Promise<Endpoint> {
     return this.db.guard(
       () =>
-        this.messages.withMessages(options.messages, async (client) => {
+        // Always a transaction: the release of a FIFO line below must commit with the change.
+        this.db.transaction(async (client) => {
           const row = await this.db.one<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values, this.db.secrets), client);
           if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          // Not FIFO (any more): its held deliveries go. A statement of its own after the update's
+          // row lock, so an accept that was holding one behind a head has committed and is seen.
+          if (!row.fifo) await this.db.run(SQL.releaseFifoLine, { endpointId: row.id, now: row.updated_at }, client);
+          await this.messages.queueMessages(client, options.messages);
           return this.toRecord(row);
         }),
       { conflicts: conflictsOf.endpoint(endpoint) },

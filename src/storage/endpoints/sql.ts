@@ -1,7 +1,7 @@
 // Endpoints (a URL with its filters, secret and limits): the statements of both databases, side by
 // side. A statement that reads the same on both is written once, in `both`.
 import { columns, ENDPOINT_COLUMNS } from '../shared/columns.js';
-import { postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
+import { isFifoHeld, postgres as pg, sqlite as lite, type SqlFragments } from '../shared/sql-fragments.js';
 
 const ENDPOINT = columns(ENDPOINT_COLUMNS);
 
@@ -32,12 +32,24 @@ const selectActiveEndpointFor = (accepts: string): string => `
       SELECT 1 FROM endpoints e
       WHERE e.app_id = @appId AND e.deleted_at IS NULL AND ${accepts}) AS active`;
 
+/**
+ * Both databases: an endpoint that is not FIFO (any more) lets every delivery held in its line go,
+ * due now, in line order as far as due order goes (docs/fifo.md: turning fifo off releases the
+ * queue). A no-op for an endpoint that never was FIFO: it has no fifo_seq rows. On PostgreSQL it
+ * runs as a statement of its own after updateEndpoint, whose row lock made any accept that was
+ * holding deliveries commit first, so this statement's snapshot sees them.
+ */
+const releaseFifoLine = `
+    UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
+    WHERE endpoint_id = @endpointId AND ${isFifoHeld('deliveries')}`;
+
 export const postgres = {
+  releaseFifoLine,
   insertEndpoint: `
     INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at, fifo)
     VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes::text[], @channels::text[], @throttleRate,
-            @concurrencyLimit, @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt)
+            @concurrencyLimit, @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt, @fifo)
     RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
   /** Including deleted ones: a queued delivery must learn that its endpoint is gone. A batch of ids in one round trip. */
@@ -47,6 +59,7 @@ export const postgres = {
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes::text[],
         channels = @channels::text[], throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
         metadata = @metadata::json, secret = @secret, old_secrets = @oldSecrets::json, headers = @headers::json, updated_at = @updatedAt,
+        fifo = @fifo,
         -- Re-enabling starts health tracking afresh (SET reads the row's values before the update).
         failing_since = CASE WHEN disabled AND NOT @disabled THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
@@ -75,11 +88,12 @@ export const postgres = {
 
 /** JSON and lists are text, booleans 0/1. */
 export const sqlite = {
+  releaseFifoLine,
   insertEndpoint: `
     INSERT INTO endpoints (id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at)
+                           concurrency_limit, version, metadata, secret, old_secrets, headers, created_at, updated_at, fifo)
     VALUES (@id, @appId, @uid, @url, @description, @disabled, @eventTypes, @channels, @throttleRate,
-            @concurrencyLimit, @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt)
+            @concurrencyLimit, @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt, @fifo)
     RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
   /** One row at a time: in process, a statement per row costs less than building a list of ids. */
@@ -88,7 +102,7 @@ export const sqlite = {
     UPDATE endpoints
     SET uid = @uid, url = @url, description = @description, disabled = @disabled, event_types = @eventTypes,
         channels = @channels, throttle_rate = @throttleRate, concurrency_limit = @concurrencyLimit, version = @version,
-        metadata = @metadata, secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt,
+        metadata = @metadata, secret = @secret, old_secrets = @oldSecrets, headers = @headers, updated_at = @updatedAt, fifo = @fifo,
         failing_since = CASE WHEN disabled = 1 AND @disabled = 0 THEN NULL ELSE failing_since END
     WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
     RETURNING ${ENDPOINT}`,

@@ -58,6 +58,8 @@ export class SqliteEndpoints {
         this.db.write(() => {
           const row = this.db.get<EndpointRow>(SQL.updateEndpoint, endpointParams(endpoint, values, this.db.secrets));
           if (!row) throw new TapwireError('not_found', { detail: 'Endpoint not found' });
+          // Not FIFO (any more): its held deliveries go (docs/fifo.md).
+          if (row.fifo === 0) this.db.run(SQL.releaseFifoLine, { endpointId: row.id, now: row.updated_at });
           this.messages.queueMessages(options.messages);
           return this.toRecord(row);
         }),

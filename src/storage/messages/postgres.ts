@@ -52,6 +52,8 @@ function handoffParams(handoff: DeliveryHandoff | null, now: Date): Record<strin
 export class PostgresMessages {
   /** Applications whose last message fanned out to more than MIN_DELIVERY_IDS endpoints, and to how many. */
   private readonly fanOutHint = new Map<string, number>();
+  /** Applications whose last message went to a FIFO endpoint (see rememberFifo). */
+  private readonly fifoApps = new Set<string>();
   private readonly accepts = new TurnBatch<PendingAccept>((batch) => this.acceptTogether(batch));
 
   constructor(
@@ -168,6 +170,13 @@ export class PostgresMessages {
       for (const item of items) await this.acceptOne(item).then(item.resolve, item.reject);
     };
     if (batch.length === 1 || this.db.closed) return alone(batch);
+    // An application with a FIFO endpoint would fail the shared statement for all (see
+    // insertMessageWithFanOut); its accepts go alone, the others together.
+    if (batch.some((item) => this.fifoApps.has(item.message.appId))) {
+      const together = batch.filter((item) => !this.fifoApps.has(item.message.appId));
+      await alone(batch.filter((item) => this.fifoApps.has(item.message.appId)));
+      return together.length > 0 ? this.acceptTogether(together) : undefined;
+    }
     const rows = batch.map(({ message, now, endpointIds }) => ({
       id: message.id,
       app_id: message.appId,
@@ -217,21 +226,25 @@ export class PostgresMessages {
   private async acceptOne({ message, now, endpointIds, handoff }: PendingAccept): Promise<CreateMessageResult> {
     return this.db.guard(
       async () => {
-        try {
-          const row = (await this.db.one<AcceptedRow>(SQL.insertMessageWithFanOut, {
-            ...messageParams(message, values),
-            endpointIds: endpointIds ?? null,
-            deliveryIds: this.guessDeliveryIds(message.appId, now),
-            ...handoffParams(handoff, now),
-          }))!;
-          this.rememberFanOut(message.appId, row.deliveries.length);
-          const result = acceptedResult(row, this.handedEndpoints([row]));
-          if (result.deliveries.length > result.handedOff.length) this.announcer.announce();
-          return result;
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== '23502' || (error as { column?: unknown }).column !== 'id') throw error;
+        // Known to fan out to a FIFO endpoint: the statement would fail (see insertMessageWithFanOut).
+        if (!this.fifoApps.has(message.appId)) {
+          try {
+            const row = (await this.db.one<AcceptedRow>(SQL.insertMessageWithFanOut, {
+              ...messageParams(message, values),
+              endpointIds: endpointIds ?? null,
+              deliveryIds: this.guessDeliveryIds(message.appId, now),
+              ...handoffParams(handoff, now),
+            }))!;
+            this.rememberFanOut(message.appId, row.deliveries.length);
+            const result = acceptedResult(row, this.handedEndpoints([row]));
+            if (result.deliveries.length > result.handedOff.length) this.announcer.announce();
+            return result;
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== '23502' || (error as { column?: unknown }).column !== 'id') throw error;
+          }
         }
-        // Not enough ids guessed: this transaction makes exactly as many as needed.
+        // Not enough ids guessed, or a FIFO endpoint among the targets: this transaction makes
+        // exactly as many ids as needed, and locks the FIFO endpoints first (insertDeliveries).
         return this.db.transaction(async (client) => {
           const row = (await this.db.one<MessageRow & { endpoint_ids: string[] }>(
             SQL.insertMessage,
@@ -246,6 +259,7 @@ export class PostgresMessages {
             targets: row.endpoint_ids.map((endpointId) => ({ msgId: message.id, endpointId })),
           });
           this.rememberFanOut(message.appId, deliveries.length);
+          this.rememberFifo(message.appId, deliveries.some((d) => d.fifoSeq !== undefined));
           return { message: toRecord(row), deliveries, handedOff: [] };
         });
       },
@@ -269,6 +283,20 @@ export class PostgresMessages {
   private guessDeliveryIds(appId: string, now: Date): string[] {
     const guess = Math.max(MIN_DELIVERY_IDS, this.fanOutHint.get(appId) ?? 0);
     return Array.from({ length: guess }, () => newId('msgep', now.getTime()));
+  }
+
+  /**
+   * Remembers whether an application's last message went to a FIFO endpoint, so its next accepts
+   * skip the statement that would fail (see insertMessageWithFanOut). Only a shortcut: a wrong
+   * guess costs a failed statement, or a transaction where one statement would have done.
+   */
+  private rememberFifo(appId: string, fifo: boolean): void {
+    if (!fifo) {
+      this.fifoApps.delete(appId);
+      return;
+    }
+    if (this.fifoApps.size >= 10_000) this.fifoApps.clear();
+    this.fifoApps.add(appId);
   }
 
   /** Remembers how many deliveries an application's last message made, for the next guess of ids. */

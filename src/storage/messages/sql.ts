@@ -146,7 +146,10 @@ export const postgres = {
    * transaction, the message and its deliveries (the wake-up follows, see QueuedAnnouncer). Delivery
    * ids come pre-made in @deliveryIds (KSUIDs are made in Node); an application with more matching
    * endpoints than ids given makes the id NULL, the statement fails with not_null_violation as a
-   * whole, and createMessage retries with exactly as many ids. SQLite, in process, runs the small
+   * whole, and createMessage retries with exactly as many ids. So does a FIFO endpoint among the
+   * targets, on purpose: whether its line has a head must be read under its row lock, after the
+   * lock, which one statement cannot do (its snapshot predates the wait); the retry's transaction
+   * does (lockFifoEndpoints). Applications without FIFO endpoints never get there. SQLite, in process, runs the small
    * statements of insertMessageWithFanOut (sqlite.ts) for the same result.
    */
   insertMessageWithFanOut: `
@@ -155,7 +158,7 @@ export const postgres = {
       VALUES (@id, @appId, @eventId, @eventType, @payload, @channels::text[], @createdAt, @payloadExpiresAt, @tags::text[], @deliverAt::bigint, @contentType, @forwardHeaders)
       RETURNING ${MESSAGE}
     ), ${TAGGED}, targets AS (
-      SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n, inserted.deliver_at
+      SELECT inserted.id AS msg_id, e.id AS endpoint_id, row_number() OVER (ORDER BY e.id) AS n, inserted.deliver_at, e.fifo
       FROM endpoints e, inserted
       WHERE e.app_id = inserted.app_id AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN @endpointIds::text[] IS NULL
@@ -167,7 +170,7 @@ export const postgres = {
     queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
-      SELECT (@deliveryIds::text[])[t.n], inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
+      SELECT CASE WHEN NOT t.fifo THEN (@deliveryIds::text[])[t.n] END, inserted.id, inserted.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
              ${dueColumns('inserted.deliver_at', '@now::bigint')},
              CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, @now, @now
       FROM targets t CROSS JOIN inserted JOIN queues q ON q.endpoint_id = t.endpoint_id
@@ -196,7 +199,7 @@ export const postgres = {
       SELECT id, app_id, event_id, event_type, payload, channels, created_at, payload_expires_at, tags, deliver_at, content_type, forward_headers FROM input
       RETURNING ${MESSAGE}
     ), ${TAGGED}, targets AS (
-      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n, m.deliver_at
+      SELECT m.id AS msg_id, e.id AS endpoint_id, row_number() OVER (PARTITION BY m.id ORDER BY e.id) AS n, m.deliver_at, e.fifo
       FROM input m JOIN endpoints e ON e.app_id = m.app_id
       WHERE e.app_id = ANY (ARRAY(SELECT app_id FROM input)) AND e.deleted_at IS NULL AND NOT e.disabled
         AND CASE WHEN m.endpoint_ids IS NULL
@@ -208,7 +211,7 @@ export const postgres = {
     queued AS (
       INSERT INTO deliveries (id, msg_id, app_id, endpoint_id, status, trigger_type, attempt_count,
                               next_attempt_at, parked_due_at, locked_until, created_at, updated_at)
-      SELECT m.delivery_ids[t.n], m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
+      SELECT CASE WHEN NOT t.fifo THEN m.delivery_ids[t.n] END, m.id, m.app_id, t.endpoint_id, 'pending', 'scheduled', 0,
              ${dueColumns('m.deliver_at', 'm.now')},
              CASE WHEN h.endpoint_id IS NOT NULL THEN @lockedUntil END, m.now, m.now
       FROM targets t JOIN input m ON m.id = t.msg_id JOIN queues q ON q.endpoint_id = t.endpoint_id

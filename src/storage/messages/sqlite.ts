@@ -128,20 +128,20 @@ export class SqliteMessages {
           this.db.handoffInCommit.set(endpointId, offered);
         }
       }
-      const handed = offered !== undefined && offered.room > 0;
-      const delivery = toDelivery(
-        insertDelivery(this.db, {
-          msgId: message.id,
-          appId: message.appId,
-          endpointId,
-          triggerType: 'scheduled',
-          now: now.getTime(),
-          lockedUntil: handed ? handoff!.lockedUntil.getTime() : null,
-          deliverAt: scheduledAt,
-        }),
-      );
+      const offeredRoom = offered !== undefined && offered.room > 0;
+      const row = insertDelivery(this.db, {
+        msgId: message.id,
+        appId: message.appId,
+        endpointId,
+        triggerType: 'scheduled',
+        now: now.getTime(),
+        lockedUntil: offeredRoom ? handoff!.lockedUntil.getTime() : null,
+        deliverAt: scheduledAt,
+      });
+      const delivery = toDelivery(row);
       deliveries.push(delivery);
-      if (handed) {
+      // One held in a FIFO line (see insertDelivery) is stored without the lease: never handed off.
+      if (offeredRoom && row.locked_until !== null) {
         handoffLeft--;
         offered!.room--;
         handedOff.push({ delivery, message: accepted, endpoint: offered!.endpoint });

@@ -12,6 +12,7 @@ import type {
   BackgroundTaskLease,
   EndpointLatency,
   EndpointStats,
+  FifoLine,
   IdempotentResponse,
   MessageListQuery,
   NewToken,
@@ -45,6 +46,7 @@ export interface EndpointRow {
   channels: Stored;
   throttle_rate: number | null;
   concurrency_limit: number | null;
+  fifo: Stored;
   version: number;
   metadata: Stored;
   secret: string;
@@ -97,6 +99,8 @@ export interface DeliveryRow {
   locked_until: number | null;
   /** The due time while parked behind its endpoint's limit (next_attempt_at is NULL then); see migration 0002. */
   parked_due_at?: number | null;
+  /** Its place in its FIFO endpoint's line; NULL when not queued for a FIFO endpoint (migration 0015). */
+  fifo_seq?: number | string | null;
   created_at: number;
   updated_at: number;
 }
@@ -197,6 +201,7 @@ export function toEndpoint(r: EndpointRow, values: ColumnValues, secrets: Secret
     channels: values.readTextList(r.channels),
     throttleRate: r.throttle_rate,
     ...(r.concurrency_limit !== null ? { concurrencyLimit: r.concurrency_limit } : {}),
+    ...(values.readBoolean(r.fifo) ? { fifo: true } : {}),
     version: r.version,
     metadata: values.readJson<Record<string, string>>(r.metadata),
     secret: secrets.open(r.secret),
@@ -221,6 +226,7 @@ export function endpointParams(e: Endpoint, values: ColumnValues, secrets: Secre
     channels: values.writeTextList(e.channels),
     throttleRate: e.throttleRate,
     concurrencyLimit: e.concurrencyLimit ?? null,
+    fifo: values.writeBoolean(e.fifo ?? false),
     version: e.version,
     metadata: jsonText(e.metadata),
     secret: secrets.seal(e.secret),
@@ -388,6 +394,24 @@ export function toDelivery(r: DeliveryRow): Delivery {
     lockedUntil: toDateOrNull(r.locked_until),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
+    ...(r.fifo_seq !== null && r.fifo_seq !== undefined ? { fifoSeq: Number(r.fifo_seq) } : {}),
+  };
+}
+
+/** The head of a FIFO line as selectFifoHead reads it. */
+export interface FifoHeadRow {
+  id: string;
+  msg_id: string;
+  attempt_count: number;
+  blocked_since: number | string | null;
+}
+
+export function toFifoHead(r: FifoHeadRow): NonNullable<FifoLine['head']> {
+  return {
+    deliveryId: r.id,
+    msgId: r.msg_id,
+    attemptCount: r.attempt_count,
+    blockedSince: r.blocked_since === null ? null : new Date(Number(r.blocked_since)),
   };
 }
 

@@ -48,6 +48,35 @@ export function parkedQueuesOf(rows: string): string {
   return `SELECT t.endpoint_id, ${joinsParkedQueue('t.endpoint_id')} AS parked FROM (SELECT DISTINCT endpoint_id FROM ${rows}) t`;
 }
 
+/**
+ * Both databases: delivery `d` (a table alias) waits in its FIFO endpoint's line behind the head
+ * (migration 0015): no due time, no parked time, no lease, so no claim ever reads it. Matches the
+ * partial index deliveries_fifo_held.
+ */
+export function isFifoHeld(d: string): string {
+  return `${d}.fifo_seq IS NOT NULL AND ${d}.status = 'pending' AND ${d}.next_attempt_at IS NULL AND ${d}.parked_due_at IS NULL AND ${d}.locked_until IS NULL`;
+}
+
+/** Both databases: delivery `d` is the head of its FIFO endpoint's line: unfinished and due, parked or leased (deliveries_fifo_head). */
+export function isFifoHead(d: string): string {
+  return `${d}.fifo_seq IS NOT NULL AND ${d}.status IN ('pending', 'sending')
+                 AND (${d}.next_attempt_at IS NOT NULL OR ${d}.parked_due_at IS NOT NULL OR ${d}.locked_until IS NOT NULL)`;
+}
+
+/**
+ * Both databases: endpoint `endpoint` (an SQL expression) has a head in its FIFO line, so a
+ * delivery queued for it now is held. On PostgreSQL only meaningful under the endpoint's row lock
+ * (see lockFifoEndpoints), taken before the statement so that its snapshot sees every head.
+ */
+export function hasFifoHead(endpoint: string): string {
+  return `EXISTS (SELECT 1 FROM deliveries fh WHERE fh.endpoint_id = ${endpoint} AND ${isFifoHead('fh')})`;
+}
+
+/** Both databases: the highest place taken in endpoint `endpoint`'s FIFO line, 0 for none (one probe of deliveries_fifo_seq). */
+export function lastFifoSeq(endpoint: string): string {
+  return `(SELECT COALESCE(MAX(fs.fifo_seq), 0) FROM deliveries fs WHERE fs.endpoint_id = ${endpoint} AND fs.fifo_seq IS NOT NULL)`;
+}
+
 /** SqlFragments.leaseBudget, from each database's spelling of its parts. */
 function leaseBudget(appIsFull: string, budgetOfEndpoint: string, defaultConcurrency: string): string {
   return `CASE WHEN ${appIsFull} THEN 0

@@ -31,7 +31,7 @@ const SUBJECTS: Record<string, { sql: Statements; postgresOnly?: string[]; sqlit
     postgresOnly: ['insertMessageWithFanOut', 'insertMessagesWithFanOut', 'selectMessagesByIds'],
     sqliteOnly: ['insertMessageTags', 'selectFanOutEndpoints', 'selectTargetedEndpoints', 'selectHandoffRoom', 'selectMessageById'],
   },
-  deliveries: { sql: deliveries, postgresOnly: ['insertDeliveries', 'lockEndpointForRecover', 'notifyDeliveriesQueued'], sqliteOnly: ['insertDelivery'] },
+  deliveries: { sql: deliveries, postgresOnly: ['insertDeliveries', 'lockFifoEndpoints', 'lockEndpointForRecover', 'notifyDeliveriesQueued'], sqliteOnly: ['insertDelivery'] },
   'deliveries/claims': {
     sql: claims,
     postgresOnly: ['claimDueDeliveries', 'renewLeases'],

@@ -9,7 +9,7 @@ export const OPERATIONS = {
   endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes', 'saveEventTypes'],
   messages: ['createMessage', 'getMessage', 'getMessagesByIds', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
-  deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery'],
+  deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery', 'getFifoLine', 'countBlockedFifoEndpoints'],
   claims: ['claimDueDeliveries', 'renewLeases'],
   completion: ['completeAttempt'],
   attempts: ['listAttempts', 'getAttempt', 'expungeAttemptContent'],

@@ -4,6 +4,7 @@
 import type { PoolClient } from 'pg';
 
 import { TapwireError } from '../../../errors/tapwire-error.js';
+import { lockFifoEndpoints } from '../postgres.js';
 import type { PostgresMessages } from '../../messages/postgres.js';
 import type { PostgresDatabase } from '../../postgres/database.js';
 import { TurnBatch } from '../../postgres/turn-batch.js';
@@ -12,6 +13,11 @@ import { attemptParams } from '../../shared/rows.js';
 import { jsonText } from '../../shared/values.js';
 import type { CompleteAttemptInput, CompleteAttemptResult } from '../../store.js';
 import { postgres as SQL } from './sql.js';
+
+/** The attempt ends the head of a FIFO line (a final outcome): the next in line must be promoted. */
+function endsFifoHead(input: CompleteAttemptInput): boolean {
+  return input.fifo === true && input.outcome.status !== 'sending';
+}
 
 interface PendingAttempt {
   input: CompleteAttemptInput;
@@ -28,7 +34,7 @@ export class PostgresCompletion {
   ) {}
 
   async completeAttempt(input: CompleteAttemptInput): Promise<CompleteAttemptResult> {
-    if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length && !input.disableEndpoint && !input.autoDisableFailingSince) {
+    if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length && !input.disableEndpoint && !input.autoDisableFailingSince && !endsFifoHead(input)) {
       return new Promise((resolve, reject) => this.attempts.add({ input, resolve, reject }));
     }
     return this.completeOne(input);
@@ -112,10 +118,15 @@ export class PostgresCompletion {
     return this.db.guard(
       async () => {
         // The usual attempt queues nothing: one statement, one round trip. Operational events
-        // (rare: a streak of failures, exhaustion, a disable) need a transaction around it.
-        if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length) return complete();
+        // (rare: a streak of failures, exhaustion, a disable) need a transaction around it, and so
+        // does the end of a FIFO line's head: under the endpoint's lock, taken first, the next
+        // statements see every delivery held behind it (see lockFifoEndpoints).
+        const fifoEnded = endsFifoHead(input);
+        if (!input.messages?.length && !input.messagesIfEndpointDisabled?.length && !fifoEnded) return complete();
         return this.db.transaction(async (client) => {
+          if (fifoEnded) await lockFifoEndpoints(this.db, client, [attempt.endpointId]);
           const result = await complete(client);
+          if (fifoEnded) await this.db.run(SQL.promoteFifoHead, { endpointId: attempt.endpointId, now: params.now }, client);
           await this.messages.queueMessages(client, input.messages);
           if (result.endpointDisabled) await this.messages.queueMessages(client, input.messagesIfEndpointDisabled);
           return result;

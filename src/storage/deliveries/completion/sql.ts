@@ -3,7 +3,24 @@
 // databases, side by side. PostgreSQL does all of it in one statement (one round trip), SQLite in
 // four small ones inside the group commit.
 
+import { hasFifoHead, isFifoHeld } from '../../shared/sql-fragments.js';
+
+/**
+ * Both databases (spelled each its way): the head of @endpointId's FIFO line ended, so the held
+ * delivery with the lowest fifo_seq becomes due now (or at its message's deliverAt, if later), unless
+ * the line has a head already (released by turning fifo off, or promoted by another path). Runs
+ * after the head's change in the same transaction, on PostgreSQL under the endpoint's row lock
+ * (lockFifoEndpoints), so it sees every delivery held behind the head.
+ */
+const promoteFifoHead = (greatest: string): string => `
+    UPDATE deliveries SET next_attempt_at = ${greatest}(@now, COALESCE((SELECT m.deliver_at FROM messages m WHERE m.id = deliveries.msg_id), 0)),
+                          updated_at = @now
+    WHERE id = (SELECT h.id FROM deliveries h WHERE h.endpoint_id = @endpointId AND ${isFifoHeld('h')} ORDER BY h.fifo_seq LIMIT 1)
+      AND NOT ${hasFifoHead('@endpointId')}
+    RETURNING id`;
+
 export const postgres = {
+  promoteFifoHead: promoteFifoHead('GREATEST').replace('GREATEST(@now,', 'GREATEST(@now::bigint,'),
   // The whole of completeAttempt is this one statement (one transaction, one round trip): record
   // the attempt, move the delivery, and on success end older waiting deliveries of the same message
   // to the same endpoint (a resend got through first; leased ones are left to their own attempt),
@@ -94,8 +111,9 @@ export const postgres = {
     SELECT id FROM finished`,
 };
 
-/** Every key is SQLite's only: the parts of PostgreSQL's completeAttempt, which has no data-modifying CTEs here. */
+/** Every key but promoteFifoHead is SQLite's only: the parts of PostgreSQL's completeAttempt, which has no data-modifying CTEs here. */
 export const sqlite = {
+  promoteFifoHead: promoteFifoHead('MAX'),
   insertAttempt: `
     INSERT INTO attempts (id, delivery_id, msg_id, app_id, endpoint_id, url, response_status_code, response,
                           response_duration_ms, status, trigger_type, attempted_at)

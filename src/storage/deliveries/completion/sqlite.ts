@@ -51,6 +51,8 @@ export class SqliteCompletion {
           if (health === 'success' && !input.disableEndpoint) healthy.add(attempt.endpointId);
           else healthy.delete(attempt.endpointId);
         }
+        // The head of a FIFO line ended: the next one in line is due now.
+        if (input.fifo && outcome.status !== 'sending') this.db.run(SQL.promoteFifoHead, { endpointId: attempt.endpointId, now });
         this.messages.queueMessages(input.messages);
         if (endpointDisabled) this.messages.queueMessages(input.messagesIfEndpointDisabled);
         return { endpointDisabled };
