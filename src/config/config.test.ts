@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { ConfigError, defaultConfig, ENV, loadConfig } from './config.js';
 
 const SECOND = 1000;
@@ -546,7 +547,8 @@ describe('API rate limits', () => {
   });
 
   it('reads the transformation limits', () => {
-    expect(defaultConfig()).toMatchObject({ transformationTimeoutMs: 100, transformationMemoryLimitBytes: 16 * 1_048_576, transformationThreads: 2 });
+    expect(defaultConfig()).toMatchObject({ transformationTimeoutMs: 100, transformationMemoryLimitBytes: 16 * 1_048_576 });
+    expect(defaultConfig().transformationThreads).toBe(Math.max(1, Math.min(4, availableParallelism() - 1)));
     const config = loadConfig({ env: { TAPWIRE_TRANSFORMATION_TIMEOUT: '250ms', TAPWIRE_TRANSFORMATION_MEMORY_LIMIT: '64MiB', TAPWIRE_TRANSFORMATION_THREADS: '4' } });
     expect(config).toMatchObject({ transformationTimeoutMs: 250, transformationMemoryLimitBytes: 64 * 1_048_576, transformationThreads: 4 });
     expect(loadConfig({ env: { TAPWIRE_TRANSFORMATION_MEMORY_LIMIT: '2097152' } }).transformationMemoryLimitBytes).toBe(2_097_152);

@@ -1,5 +1,6 @@
 // One schema of every Tapwire option with its default. loadConfig() merges flags > env > defaults;
 // only the CLI passes process.env in, so library code never reads the environment itself.
+import { availableParallelism } from 'node:os';
 import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
@@ -183,7 +184,11 @@ export interface TapwireConfig {
    * 1 MiB to 1 GiB (TAPWIRE_TRANSFORMATION_MEMORY_LIMIT, bytes or `16MiB`, `512KiB`).
    */
   transformationMemoryLimitBytes: number;
-  /** Threads running transformations at once in each process. Default 2 (TAPWIRE_TRANSFORMATION_THREADS). */
+  /**
+   * Threads running transformations at once in each process. Default: one less than the CPUs,
+   * from 1 to 4, so a handler spinning until its deadline on every thread still leaves a core to
+   * the API and the delivery loop (TAPWIRE_TRANSFORMATION_THREADS).
+   */
   transformationThreads: number;
 }
 
@@ -291,7 +296,7 @@ export function defaultConfig(): TapwireConfig {
     adminRateLimit: null,
     transformationTimeoutMs: 100,
     transformationMemoryLimitBytes: 16 * 1_048_576,
-    transformationThreads: 2,
+    transformationThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   };
 }
 
