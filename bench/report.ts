@@ -2,7 +2,7 @@
 // and pasted as-is into docs/performance.md).
 import type { CpuShare } from './cpu.js';
 import type { RawResult } from './load.js';
-import type { BacklogResult, DrainResult, EndToEndResult, FanOutRun, LatencyResult, NoisyResult, RetryAfterResult, SlowEndpointResult, TenantResult, TenantRun } from './scenarios.js';
+import type { BacklogResult, DrainResult, EndToEndResult, FanOutRun, LatencyResult, NoisyResult, RetryAfterResult, SlowEndpointResult, TenantResult, TenantRun, TransformationResult } from './scenarios.js';
 import { median, ratio } from './stats.js';
 import type { Backend } from './tapwire.js';
 
@@ -22,6 +22,8 @@ export interface BackendResults {
   slowEndpoint?: SlowEndpointResult | Failed;
   noisyTenant?: TenantResult | Failed;
   retryAfter?: RetryAfterResult | Failed;
+  /** Issue 19: what a small endpoint transformation costs per delivery. */
+  transformation?: TransformationResult | Failed;
   /** Filled in by addRatios(). */
   ratios?: Record<string, number | null>;
 }
@@ -245,6 +247,7 @@ export function renderMarkdown(results: BenchResults): string {
     tenantAMessages: number;
     retryAfterMessages: number;
     limitedWindowMs: number;
+    transformMessages?: number;
   };
   out.push(
     `Tapwire bench, ${results.mode} mode, ${results.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ` +
@@ -318,6 +321,10 @@ export function renderMarkdown(results: BenchResults): string {
     row('… delivered; recovery → all delivered (ms)', (r) =>
       failedOr(r.retryAfter, (a) => `${count(a.delivered)} of ${count(a.messages)}; ${a.recoveryToAllDeliveredMs === null ? 'n/a' : count(a.recoveryToAllDeliveredMs)}`),
     );
+    row(`Transformation: drain of ${count(s.transformMessages ?? null)} messages, deliveries/s without / with a small handler (ratio)`, (r) =>
+      failedOr(r.transformation, (t) => `${count(t.without.deliveriesPerSecond)} / ${count(t.with.deliveriesPerSecond)} (${times(t.withVsWithout)})`),
+    );
+    row('… cost per delivery (ms of wall time at that rate)', (r) => failedOr(r.transformation, (t) => fixed(t.costMsPerDelivery, 3)));
     out.push(table(['scenario', ...backends.map((b) => BACKEND_NAMES[b])], rows));
     out.push('');
     out.push(
@@ -387,6 +394,8 @@ function renderCpuTable(results: BenchResults): string {
     push('noisy tenant: B alone', ok(r.noisyTenant)?.withoutA.cpu);
     push("noisy tenant: B while A's backlog drains", ok(r.noisyTenant)?.withA.cpu);
     push('Retry-After (window and recovery)', ok(r.retryAfter)?.cpu);
+    push('transformation: drain without (worker)', ok(r.transformation)?.without.cpu);
+    push('transformation: drain with a small handler (worker)', ok(r.transformation)?.with.cpu);
   }
   return table(
     ['backend', 'measured phase', 'wall s', 'Tapwire CPU s', 'of which main threads', 'receiver', 'harness', 'relay', 'PostgreSQL', 'other', 'machine busy'],

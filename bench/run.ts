@@ -33,6 +33,7 @@ import {
   runRetryAfter,
   runSlowEndpoint,
   runTenant,
+  runTransformation,
   SECRET,
   SLOW_ANSWER_MS,
   SLOW_RATE_PER_SECOND,
@@ -43,7 +44,7 @@ import {
 import { median } from './stats.js';
 import { postgresVersion, type Backend } from './tapwire.js';
 
-const SCENARIOS = ['raw', 'drain', 'e2e', 'latency', 'backlog', 'noisy', 'fanout', 'slow', 'tenant', 'retryafter'] as const;
+const SCENARIOS = ['raw', 'drain', 'e2e', 'latency', 'backlog', 'noisy', 'fanout', 'slow', 'tenant', 'retryafter', 'transform'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 type Mode = 'full' | 'quick' | 'smoke';
 
@@ -68,6 +69,7 @@ const SIZES: Record<Mode, Sizes> = {
     retryAfterMessages: 200,
     limitedWindowMs: 10_000,
     retryAfterWaitMs: 30_000,
+    transformMessages: 20_000,
   },
   quick: {
     rawMs: 1_500,
@@ -89,6 +91,7 @@ const SIZES: Record<Mode, Sizes> = {
     retryAfterMessages: 200,
     limitedWindowMs: 10_000,
     retryAfterWaitMs: 15_000,
+    transformMessages: 2_000,
   },
   smoke: {
     rawMs: 500,
@@ -110,6 +113,7 @@ const SIZES: Record<Mode, Sizes> = {
     retryAfterMessages: 20,
     limitedWindowMs: 2_000,
     retryAfterWaitMs: 6_000,
+    transformMessages: 200,
   },
 };
 
@@ -123,7 +127,8 @@ const HELP = `Usage: npm run bench -- [options]
                           slow: one endpoint answering in 50 ms, 300 messages/s offered (open loop);
                           tenant: tenant B's latency while tenant A's 50 slow endpoints have a
                           backlog, and B alone; retryafter: an endpoint answering 429 with
-                          Retry-After: 1 for 10 s, 200 messages queued
+                          Retry-After: 1 for 10 s, 200 messages queued; transform: a pre-loaded drain
+                          without and with a small endpoint transformation (its cost per delivery)
   --out FILE              JSON output (default bench/results/latest.json for a full run,
                           bench/results/latest-quick.json / latest-smoke.json otherwise)
   --concurrency N         requests in flight of the raw sender and the relay (default 64); Tapwire
@@ -353,6 +358,11 @@ async function main(): Promise<number> {
         r.retryAfter = await attempt(`${tag} Retry-After: ${sizes.retryAfterMessages} messages to an endpoint answering 429 for ${sizes.limitedWindowMs / 1000} s`, () => runRetryAfter(bench, backend));
         const a = ok(r.retryAfter);
         if (a) progress(`  ${a.requestsPerSecondWhileLimited?.toFixed(1) ?? 'n/a'} requests/s while 429ing; ${a.delivered} of ${a.messages} delivered, the last ${a.recoveryToAllDeliveredMs === null ? 'n/a' : `${Math.round(a.recoveryToAllDeliveredMs)} ms`} after recovery`);
+      }
+      if (only.has('transform')) {
+        r.transformation = await attempt(`${tag} transformation: drain of ${sizes.transformMessages} messages without and with a small handler`, () => runTransformation(bench, backend));
+        const t = ok(r.transformation);
+        if (t) progress(`  ${Math.round(t.without.deliveriesPerSecond ?? 0)} deliveries/s without, ${Math.round(t.with.deliveriesPerSecond ?? 0)}/s with (${t.costMsPerDelivery?.toFixed(3) ?? 'n/a'} ms per delivery)`);
       }
       await baselines();
     }

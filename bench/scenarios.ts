@@ -11,7 +11,7 @@ import type { HelperProcess } from './ipc.js';
 import { postClosedLoop, postOpenLoop, sendRaw, type RawResult } from './load.js';
 import type { LimitedPath, ReceiverReady, ReceiverStats } from './receiver.js';
 import type { RelayReady, RelayStats } from './relay.js';
-import { percentiles, type Percentiles } from './stats.js';
+import { percentiles, ratio, type Percentiles } from './stats.js';
 import { ApiClient, freshDatabase, TapwireProcess, type Backend, type Database, type Role } from './tapwire.js';
 
 /** Sizes and durations of one mode (full, quick, smoke). */
@@ -41,6 +41,8 @@ export interface Sizes {
   limitedWindowMs: number;
   /** Retry-After: how long to wait for every delivery after the limited window ends. */
   retryAfterWaitMs: number;
+  /** Transformation: messages drained once without and once with a small transformation. */
+  transformMessages: number;
 }
 
 export interface BenchSettings {
@@ -898,3 +900,79 @@ export async function runRetryAfter(bench: Bench, backend: Backend): Promise<Ret
     }
   });
 }
+
+// Transformation ----------------------------------------------------------------------------------
+
+/**
+ * The small handler the scenario measures: what a Slack-style reshaping costs (a new payload built
+ * from the old one, and a header).
+ */
+export const BENCH_TRANSFORMATION = `function handler(webhook) {
+  webhook.payload = { text: webhook.eventType + ': ' + JSON.stringify(webhook.payload).slice(0, 200) };
+  webhook.headers['X-Bench'] = 'transformed';
+  return webhook;
+}`;
+
+export interface TransformationRun {
+  deliveriesPerSecond: number | null;
+  repeats: number;
+  peakRssMb: number | null;
+  cpu: CpuShare;
+}
+
+export interface TransformationResult {
+  messages: number;
+  without: TransformationRun;
+  with: TransformationRun;
+  /** with ÷ without deliveries/s. */
+  withVsWithout: number | null;
+  /** Extra wall time per delivery the transformation costs at this throughput: 1/with − 1/without, in ms. */
+  costMsPerDelivery: number | null;
+}
+
+/** Drain `messages` pre-loaded messages to one endpoint, with BENCH_TRANSFORMATION on it or not. */
+async function transformationRun(bench: Bench, backend: Backend, transformed: boolean): Promise<TransformationRun> {
+  const messages = bench.settings.sizes.transformMessages;
+  const prefix = `/ok/transform-${transformed ? 'on' : 'off'}`;
+  return withDatabase(bench, backend, async (database) => {
+    const api = await bench.start(database, 'api');
+    const client = new ApiClient(api.url!, bench.settings.clients);
+    try {
+      const appId = await client.createApp('bench-transformation');
+      const endpointId = await client.createEndpoint(appId, `${bench.origin(0)}${prefix}`, SECRET, null);
+      if (transformed) await client.call('PATCH', `/api/v1/app/${appId}/endpoint/${endpointId}/transformation`, { code: BENCH_TRANSFORMATION, enabled: true });
+      const posted = await postClosedLoop(client, { paths: [`/api/v1/app/${appId}/msg`], clients: bench.settings.clients, count: messages });
+      assertAccepted('pre-loading', posted, messages);
+    } finally {
+      await client.close();
+      await bench.stop(api);
+    }
+    const before = await bench.resetReceiver();
+    const meter = new CpuMeter({ receiverCpuMs: before.cpuMs });
+    const worker = await bench.start(database, 'worker');
+    const stats = await bench.waitForArrivals('/ok/', messages, [worker]);
+    const cpu = meter.end({ tapwirePids: [worker.pid], receiverCpuMs: stats.cpuMs });
+    const { peakRssMb } = await bench.stop(worker);
+    const arrived = arrivalsUnder(stats, prefix);
+    return { deliveriesPerSecond: spanRate(arrived.unique, arrived.first, arrived.last), repeats: arrived.repeats, peakRssMb, cpu };
+  });
+}
+
+/**
+ * The cost of a small transformation per delivery: the same pre-loaded drain without one (the
+ * baseline, in the same run) and with BENCH_TRANSFORMATION enabled on the endpoint.
+ */
+export async function runTransformation(bench: Bench, backend: Backend): Promise<TransformationResult> {
+  const without = await transformationRun(bench, backend, false);
+  const withOne = await transformationRun(bench, backend, true);
+  const a = without.deliveriesPerSecond;
+  const b = withOne.deliveriesPerSecond;
+  return {
+    messages: bench.settings.sizes.transformMessages,
+    without,
+    with: withOne,
+    withVsWithout: ratio(b, a),
+    costMsPerDelivery: a && b ? 1000 / b - 1000 / a : null,
+  };
+}
+

@@ -6,6 +6,8 @@ import pino, { type Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import type { TapwireConfig } from './config/config.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery/delivery-worker.js';
+import { TransformationPool } from './delivery/transformation-pool.js';
+import { Transformations } from './delivery/transformations.js';
 import { ListenHub } from './delivery/listen-hub.js';
 import { AddressPolicy } from './delivery/ssrf-guard.js';
 import { setUpOperationalWebhooks } from './operational/set-up-operational-webhooks.js';
@@ -149,6 +151,12 @@ export class TapwireServer {
           ? { readConcurrency: () => worker?.concurrencySnapshot() ?? { endpoints: [], apps: [] }, readListenSessions: () => listen?.size ?? 0 }
           : {}),
       });
+      // One sandbox pool per process, for the worker's deliveries and the simulate API; its threads
+      // start on the first transformation, so a server whose endpoints have none never starts one.
+      context.transformations = new Transformations(
+        new TransformationPool({ threads: config.transformationThreads, timeoutMs: config.transformationTimeoutMs, memoryLimitBytes: config.transformationMemoryLimitBytes }),
+        metrics,
+      );
       // Before the API and the worker exist: both raise operational events through it.
       context.operational = await setUpOperationalWebhooks(context);
       if (config.role !== 'api') {
@@ -161,6 +169,7 @@ export class TapwireServer {
           logger,
           clock,
           operational: context.operational,
+          transformations: context.transformations,
           ...(options.random ? { random: options.random } : {}),
           ...(options.workerMaxIdleMs !== undefined ? { maxIdleMs: options.workerMaxIdleMs } : {}),
           ...(options.lookup ? { lookup: options.lookup } : {}),
@@ -281,6 +290,7 @@ export class TapwireServer {
       // No request can start a task now; each running one ends its batch and gives its lease up.
       await this.backgroundTasks.close();
       await this.worker?.close();
+      await this.context.transformations?.close();
       if (this.ownsStore) await this.store.close();
     })();
     return this.closing;

@@ -28,7 +28,7 @@ function runNpm(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-const SCENARIO_KEYS = ['drain', 'endToEnd', 'latency', 'backlog', 'noisyNeighbour', 'fanOut', 'ratios'];
+const SCENARIO_KEYS = ['drain', 'endToEnd', 'latency', 'backlog', 'noisyNeighbour', 'fanOut', 'transformation', 'ratios'];
 
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario on each backend, prints the tables and writes the results as JSON', async () => {
@@ -73,6 +73,8 @@ describe('npm run bench -- --smoke', () => {
       expect(r.backlog.pendingDeliveries).toBe(results.settings.backlogDeliveries);
       expect(r.noisyNeighbour.withHanging.healthyDeliveries).toBe(9 * r.noisyNeighbour.messagesPerEndpoint);
       expect(r.fanOut.to100.deliveries).toBe(100 * r.fanOut.to100.messages);
+      expect(r.transformation.with.deliveriesPerSecond).toBeGreaterThan(0);
+      expect(r.transformation.with.repeats).toBe(0);
     }
     expect(results.targets.map((t: { metric: string }) => t.metric)).toHaveLength(8);
   }, 240_000);

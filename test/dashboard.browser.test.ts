@@ -178,9 +178,40 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Custom headers' }).waitFor();
     expect(await page.getByRole('heading', { name: 'Signing secret' }).count()).toBe(0);
+    expect(await page.getByRole('heading', { name: 'Transformation' }).count()).toBe(0);
     for (const name of ['Save settings', 'Delete endpoint', 'Add header', 'Rotate secret']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
     expect(await page.getByLabel('Endpoint URL').isDisabled()).toBe(true);
     expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${endpoint.id}`), 200, 'endpoint').body.description).toBe('Seen, not changed');
+  });
+
+  it('edits a transformation in a portal with ManageTransformations: tries it on a recent message, shows errors, saves it', async () => {
+    const appId = expectStatus(await tw.api('POST', '/api/v1/app', { name: 'Transforming tenant' }), 201, 'app').body.id as string;
+    const endpoint = await createEndpoint(tw, appId, { url: `${receiver.url}/transform-view` });
+    const msgId = await sendMessage(tw, appId, { eventType: 'user.created', payload: { user: 'u_9' } });
+    await waitForDestinationStatus(tw, appId, msgId, endpoint.id, 0);
+    const url = expectStatus(await tw.api('POST', `/api/v1/auth/app-portal-access/${appId}`, { capabilities: ['ViewBase', 'ManageTransformations'] }), 200, 'access').body.url as string;
+    const page = await newPage();
+    await page.goto(url);
+    await page.getByRole('link', { name: `${receiver.url}/transform-view` }).click();
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Transformation' }).waitFor();
+    const code = page.getByLabel('Code');
+    await code.fill('function handler(webhook) { webhook.payload = { text: "new " + webhook.payload.user }; return webhook; }');
+    await page.getByRole('button', { name: 'Try it on a recent message' }).click();
+    await page.getByText('Nothing was sent.').waitFor();
+    await page.getByText('"text": "new u_9"').waitFor();
+    await code.fill('function handler(webhook) { throw new Error("not yet"); }');
+    await page.getByRole('button', { name: 'Try it on a recent message' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Transformation failed: Error: not yet (line 1)' }).waitFor();
+    await code.fill('function handler(webhook) { webhook.headers["X-From"] = "portal"; return webhook; }');
+    await page.getByLabel('Run it on deliveries').check();
+    await page.getByRole('button', { name: 'Save transformation' }).click();
+    await page.getByText('Transformation saved; deliveries run it from now on').waitFor();
+    expect(expectStatus(await tw.api('GET', `/api/v1/app/${appId}/endpoint/${endpoint.id}/transformation`), 200, 'get').body).toMatchObject({
+      code: 'function handler(webhook) { webhook.headers["X-From"] = "portal"; return webhook; }',
+      enabled: true,
+    });
+    expect(receiver.requests.filter((r) => r.path === '/transform-view')).toHaveLength(1);
   });
 
   it('shows a failed attempt with its response as text, and resends it from the page until it succeeds', async () => {

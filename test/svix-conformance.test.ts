@@ -56,12 +56,6 @@ const EXCLUDED_METHODS: Partial<Record<ApiName, Record<string, string>>> = {
     rotateStreamPollerToken: 'Svix Stream: out of scope of issue 17',
     getStreamPollerToken: 'Svix Stream: out of scope of issue 17',
   },
-  endpoint: {
-    transformation: '2.x sub-API (get/patch of a transformation): payload transformations run customer JavaScript in Svix Cloud; not in issue 17',
-    transformationGet: '1.x: payload transformations, not in issue 17',
-    patchTransformation: '1.x: payload transformations, not in issue 17',
-    transformationPartialUpdate: 'payload transformations, not in issue 17',
-  },
   message: {
     poller: 'sub-API of polling endpoints (a Svix Cloud sink, like streaming); out of scope of issue 17',
   },
@@ -408,6 +402,53 @@ function casesFor(m: SvixMajor, receiver: () => Receiver): Case[] {
       api: 'endpoint', method: 'headersPatch', only: 1, async run(fx) {
         await fx.svix.endpoint.headersPatch(fx.appId, fx.mainId, { headers: { 'X-D': '4' }, deleteHeaders: ['X-B'] });
         expect((await fx.svix.endpoint.getHeaders(fx.appId, fx.mainId)).headers).toEqual({ 'X-C': '3', 'X-D': '4' });
+      },
+    },
+    // Transformations are set, read and removed again here (delivery through them is test/transformations.test.ts):
+    // later cases deliver to the main endpoint untransformed.
+    {
+      api: 'endpoint', method: 'transformationGet', only: 1, async run(fx) {
+        expect(await fx.svix.endpoint.transformationGet(fx.appId, fx.mainId)).toEqual({ code: null, enabled: false, updatedAt: null });
+        await fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { code: 'function handler(webhook) { return webhook; }' });
+        const got = await fx.svix.endpoint.transformationGet(fx.appId, fx.mainId);
+        expect(got).toMatchObject({ code: 'function handler(webhook) { return webhook; }', enabled: false });
+        expect(new Date(got.updatedAt).getTime()).toBeGreaterThan(Date.now() - HOUR_MS);
+        await fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { code: null });
+      },
+    },
+    {
+      api: 'endpoint', method: 'patchTransformation', only: 1, async run(fx) {
+        await fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { code: `function handler(webhook) { webhook.headers['X-Tag'] = '${fx.tag}'; return webhook; }`, enabled: true });
+        expect(await fx.svix.endpoint.transformationGet(fx.appId, fx.mainId)).toMatchObject({ code: expect.stringContaining(fx.tag), enabled: true });
+        await fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { enabled: false });
+        expect(await fx.svix.endpoint.transformationGet(fx.appId, fx.mainId)).toMatchObject({ code: expect.stringContaining(fx.tag), enabled: false });
+        expect((await apiError(fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { code: 'x'.repeat(70_000) }))).code).toBe(422);
+        await fx.svix.endpoint.patchTransformation(fx.appId, fx.mainId, { code: null });
+        expect(await fx.svix.endpoint.transformationGet(fx.appId, fx.mainId)).toMatchObject({ code: null, enabled: false });
+      },
+    },
+    {
+      api: 'endpoint', method: 'transformationPartialUpdate', async run(fx) {
+        const read = (): Promise<any> => (m.major === 1 ? fx.svix.endpoint.transformationGet(fx.appId, fx.mainId) : fx.svix.endpoint.transformation.get(fx.appId, fx.mainId));
+        await fx.svix.endpoint.transformationPartialUpdate(fx.appId, fx.mainId, { code: 'function handler(webhook) { return webhook; }', enabled: true });
+        expect(await read()).toMatchObject({ code: 'function handler(webhook) { return webhook; }', enabled: true });
+        await fx.svix.endpoint.transformationPartialUpdate(fx.appId, fx.mainId, { code: null });
+        expect(await read()).toMatchObject({ code: null, enabled: false });
+        await expect404(fx.svix.endpoint.transformationPartialUpdate(fx.appId, 'ep_missing', { enabled: false }));
+      },
+    },
+    {
+      api: 'endpoint', method: 'transformation', only: 2, async run(fx) {
+        const t = fx.svix.endpoint.transformation;
+        expect(await t.get(fx.appId, fx.mainId)).toEqual({ code: null, enabled: false, updatedAt: null, variables: undefined });
+        await t.patch(fx.appId, fx.mainId, { code: 'function handler(webhook) { return webhook; }', enabled: true });
+        const got = await t.get(fx.appId, fx.mainId);
+        expect(got).toMatchObject({ code: 'function handler(webhook) { return webhook; }', enabled: true });
+        expect(got.updatedAt).toBeInstanceOf(Date);
+        expect((await apiError(t.patch(fx.appId, fx.mainId, { variables: { region: 'eu' } }))).code).toBe(422);
+        await t.patch(fx.appId, fx.mainId, { code: null });
+        expect(await t.get(fx.appId, fx.mainId)).toMatchObject({ code: null, enabled: false });
+        await expect404(t.get(fx.appId, 'ep_missing'));
       },
     },
     {

@@ -196,6 +196,56 @@ export const EndpointHeadersOut = Type.Object(
   },
   { title: 'EndpointHeadersOut' },
 );
+export const EndpointTransformationIn = Type.Object(
+  {
+    code: Type.Optional(
+      Nullable(
+        Type.String({
+          description:
+            'JavaScript defining `function handler(webhook)`, which returns `webhook` changed (`method`, `url`, `payload`, `headers`) or sets `webhook.cancel = true`. ' +
+            'At most 64 KiB (UTF-8). null removes the transformation (and disables it). See docs/transformations.md',
+        }),
+      ),
+    ),
+    enabled: Type.Optional(Type.Boolean({ description: 'Whether deliveries run it; absent keeps the current value (false until set). Enabling needs code' })),
+    variables: Type.Optional(
+      Nullable(Type.Record(Type.String(), Type.String(), { description: 'Svix 2.x: variables for the code. Not supported: anything but null or an empty object is refused with 422' })),
+    ),
+  },
+  { title: 'EndpointTransformationIn' },
+);
+export const EndpointTransformationOut = Type.Object(
+  {
+    code: Nullable(Type.String({ description: 'The code, or null when none is set' })),
+    enabled: Type.Boolean(),
+    updatedAt: Nullable(Type.String({ format: 'date-time', description: 'When code or switch last changed; null when never set' })),
+  },
+  { title: 'EndpointTransformationOut' },
+);
+export const TransformationSimulateIn = Type.Object(
+  {
+    code: Type.Optional(Type.String({ description: "The code to try (need not be saved); absent: the endpoint's saved code" })),
+    msgId: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "A message of the application (id or eventId) to try it on: its payload and event type. Either this or payload" })),
+    payload: Type.Optional(Type.Unknown({ description: 'A payload to try it on instead of a message' })),
+    eventType: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "The event type given with `payload` (default `example`)" })),
+  },
+  { title: 'TransformationSimulateIn' },
+);
+export const TransformationSimulateOut = Type.Object(
+  {
+    outcome: Type.Union(['ok', 'cancel', 'error', 'timeout', 'memory', 'invalid'].map((o) => Type.Literal(o)), {
+      description: 'ok: the request below would be signed and sent; cancel: the delivery would end canceled; otherwise the attempt would fail with `error` as its response',
+    }),
+    method: Type.Optional(Type.String()),
+    url: Type.Optional(Type.String({ description: "Where it would be sent (the SSRF guard still judges it when sending)" })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "Headers the code added, after the endpoint's own (signature headers are added when sending)" })),
+    payload: Type.Optional(Type.Unknown()),
+    body: Type.Optional(Type.String({ description: 'The exact body that would be signed and sent' })),
+    error: Type.Optional(Type.String({ description: 'What went wrong, as the attempt would record it' })),
+    durationMs: Type.Number(),
+  },
+  { title: 'TransformationSimulateOut' },
+);
 export const EndpointConcurrencyOut = Type.Object(
   {
     limit: Type.Integer({ description: 'Requests the endpoint may have in flight now' }),

@@ -17,6 +17,7 @@ import { attemptRoutes } from './routes/attempts.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { endpointRoutes } from './routes/endpoints.js';
+import { transformationRoutes } from './routes/transformations.js';
 import { acceptListenSockets, listenRoutes } from './routes/listen.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes } from './routes/health.js';
@@ -225,6 +226,7 @@ export function apiRoutes(ctx: ServiceContext, options: ApiOptions = {}): RouteS
     ...healthRoutes(ctx, options),
     ...applicationRoutes(ctx),
     ...endpointRoutes(ctx, options),
+    ...transformationRoutes(ctx),
     ...messageRoutes(ctx, options),
     ...attemptRoutes(ctx),
     ...backgroundTaskRoutes(ctx),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { ConfigError, defaultConfig, ENV, loadConfig } from './config.js';
 
 const SECOND = 1000;
@@ -539,6 +540,27 @@ describe('API rate limits', () => {
     ['TAPWIRE_ADMIN_RATE_LIMIT', 'on'],
     ['TAPWIRE_ADMIN_RATE_LIMIT', '10/'],
     ['TAPWIRE_ADMIN_RATE_LIMIT', '/1m'],
+  ])('refuses %s=%j, naming the variable', (variable, value) => {
+    const error = configErrorOf({ env: { [variable]: value } });
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+    expect(error.message).toContain(value);
+  });
+
+  it('reads the transformation limits', () => {
+    expect(defaultConfig()).toMatchObject({ transformationTimeoutMs: 100, transformationMemoryLimitBytes: 16 * 1_048_576 });
+    expect(defaultConfig().transformationThreads).toBe(Math.max(1, Math.min(4, availableParallelism() - 1)));
+    const config = loadConfig({ env: { TAPWIRE_TRANSFORMATION_TIMEOUT: '250ms', TAPWIRE_TRANSFORMATION_MEMORY_LIMIT: '64MiB', TAPWIRE_TRANSFORMATION_THREADS: '4' } });
+    expect(config).toMatchObject({ transformationTimeoutMs: 250, transformationMemoryLimitBytes: 64 * 1_048_576, transformationThreads: 4 });
+    expect(loadConfig({ env: { TAPWIRE_TRANSFORMATION_MEMORY_LIMIT: '2097152' } }).transformationMemoryLimitBytes).toBe(2_097_152);
+  });
+
+  it.each([
+    ['TAPWIRE_TRANSFORMATION_TIMEOUT', '0ms'],
+    ['TAPWIRE_TRANSFORMATION_TIMEOUT', '11s'],
+    ['TAPWIRE_TRANSFORMATION_MEMORY_LIMIT', '512KiB'],
+    ['TAPWIRE_TRANSFORMATION_MEMORY_LIMIT', '2TiB'],
+    ['TAPWIRE_TRANSFORMATION_MEMORY_LIMIT', 'lots'],
+    ['TAPWIRE_TRANSFORMATION_THREADS', '0'],
   ])('refuses %s=%j, naming the variable', (variable, value) => {
     const error = configErrorOf({ env: { [variable]: value } });
     expect(error.message.startsWith(`${variable}: `)).toBe(true);

@@ -1,5 +1,6 @@
 // One schema of every Tapwire option with its default. loadConfig() merges flags > env > defaults;
 // only the CLI passes process.env in, so library code never reads the environment itself.
+import { availableParallelism } from 'node:os';
 import { parseDuration, parseRetrySchedule } from '../domain/duration.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../domain/retry-policy.js';
 import { parseCidrList } from '../delivery/ssrf-guard.js';
@@ -173,6 +174,22 @@ export interface TapwireConfig {
   appRateLimit: RateLimit | null;
   /** The same for admin tokens. Default null: unlimited (TAPWIRE_ADMIN_RATE_LIMIT). */
   adminRateLimit: RateLimit | null;
+  /**
+   * CPU time one run of an endpoint transformation may take before it is stopped (a failed
+   * attempt). Default 100 ms; at most 10 s (TAPWIRE_TRANSFORMATION_TIMEOUT).
+   */
+  transformationTimeoutMs: number;
+  /**
+   * Heap one run of an endpoint transformation may allocate in its sandbox. Default 16 MiB; from
+   * 1 MiB to 1 GiB (TAPWIRE_TRANSFORMATION_MEMORY_LIMIT, bytes or `16MiB`, `512KiB`).
+   */
+  transformationMemoryLimitBytes: number;
+  /**
+   * Threads running transformations at once in each process. Default: one less than the CPUs,
+   * from 1 to 4, so a handler spinning until its deadline on every thread still leaves a core to
+   * the API and the delivery loop (TAPWIRE_TRANSFORMATION_THREADS).
+   */
+  transformationThreads: number;
 }
 
 /** Env var names, in one place so docs and errors can name them. */
@@ -218,6 +235,9 @@ export const ENV = {
   metricsToken: 'TAPWIRE_METRICS_TOKEN',
   appRateLimit: 'TAPWIRE_APP_RATE_LIMIT',
   adminRateLimit: 'TAPWIRE_ADMIN_RATE_LIMIT',
+  transformationTimeoutMs: 'TAPWIRE_TRANSFORMATION_TIMEOUT',
+  transformationMemoryLimitBytes: 'TAPWIRE_TRANSFORMATION_MEMORY_LIMIT',
+  transformationThreads: 'TAPWIRE_TRANSFORMATION_THREADS',
 } as const;
 
 /** Thrown for an option that cannot be parsed; the CLI prints it and exits with status 2. */
@@ -274,6 +294,9 @@ export function defaultConfig(): TapwireConfig {
     metricsToken: null,
     appRateLimit: { max: 3000, windowMs: 60_000 },
     adminRateLimit: null,
+    transformationTimeoutMs: 100,
+    transformationMemoryLimitBytes: 16 * 1_048_576,
+    transformationThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
   };
 }
 
@@ -357,6 +380,14 @@ export function loadConfig(options: { env?: Record<string, string | undefined>; 
   if (appRateLimit !== undefined) config.appRateLimit = appRateLimit;
   const adminRateLimit = parse('adminRateLimit', parseRateLimit);
   if (adminRateLimit !== undefined) config.adminRateLimit = adminRateLimit;
+  config.transformationTimeoutMs =
+    parse('transformationTimeoutMs', (v) => {
+      const ms = parsePositiveDuration(v);
+      if (ms > 10_000) throw new Error(`expected at most 10s, got '${v}'`);
+      return ms;
+    }) ?? config.transformationTimeoutMs;
+  config.transformationMemoryLimitBytes = parse('transformationMemoryLimitBytes', (v) => parseByteSize(v, 1_048_576, 1_073_741_824)) ?? config.transformationMemoryLimitBytes;
+  config.transformationThreads = parse('transformationThreads', (v) => parseInteger(v, 1, 64)) ?? config.transformationThreads;
   const role = flags.role ?? undefined;
   if (role !== undefined) {
     if (role !== 'api' && role !== 'worker' && role !== 'all') {
@@ -379,6 +410,16 @@ function parseInteger(value: string, min: number, max: number): number {
   const n = Number(value);
   if (n < min || n > max) throw new Error(`expected a number from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+/** A size in bytes, or with a binary unit: `16777216`, `16MiB`, `512KiB`, `1GiB` (KB/MB/GB read as the same powers of two). */
+function parseByteSize(value: string, min: number, max: number): number {
+  const match = /^(\d+)\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?$/i.exec(value);
+  if (!match) throw new Error(`expected a size such as 16MiB, 512KiB or a number of bytes, got '${value}'`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0]!;
+  const bytes = Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1_048_576 : unit === 'g' ? 1_073_741_824 : 1);
+  if (bytes < min || bytes > max) throw new Error(`expected a size from ${min} to ${max} bytes, got '${value}'`);
+  return bytes;
 }
 
 /** `25%` or `0.25`: a share of at most 90 % (retries need slots too). */

@@ -21,6 +21,8 @@ import { AddressPolicy, refusalForUrl } from './ssrf-guard.js';
 import { VERSION } from '../version.js';
 import { listenSessionIdOf } from '../domain/listen.js';
 import type { ListenHub, ListenOutcome } from './listen-hub.js';
+import { CANCELED_BY_TRANSFORMATION, transformationFailure, type Transformations } from './transformations.js';
+import type { TransformationMethod } from '../domain/transformation.js';
 
 /** Sent on every delivery. */
 export const USER_AGENT = `Tapwire/${VERSION}`;
@@ -66,6 +68,18 @@ export interface DeliveryWorkerOptions {
    * to it instead of POSTed. Without it (or for a session held elsewhere) they wait, unrecorded.
    */
   listen?: ListenHub | null;
+  /**
+   * The sandbox that runs endpoint transformations. Without it, a delivery to an endpoint with an
+   * enabled transformation fails (it is never sent untransformed).
+   */
+  transformations?: Transformations | null;
+}
+
+/** What an endpoint's transformation changed of a request: sent to `url` with `method`, plus `headers`. */
+interface TransformedSend {
+  method: TransformationMethod;
+  url: string;
+  headers: Record<string, string>;
 }
 
 /** An attempt the SSRF guard refused. */
@@ -123,6 +137,7 @@ export class DeliveryWorker {
   private readonly onBlocked: ((event: BlockedDelivery) => void) | undefined;
   private readonly metrics: DeliveryMetrics | undefined;
   private readonly listen: ListenHub | null;
+  private readonly transformations: Transformations | null;
   /** Attempts under way, from the start of the request to the end of its recording. */
   private readonly work = new Set<Promise<void>>();
   /** Deliveries held by this worker, buffered per endpoint and in flight, with each endpoint's and application's limits. */
@@ -165,6 +180,7 @@ export class DeliveryWorker {
     this.onBlocked = options.onBlocked;
     this.metrics = options.metrics;
     this.listen = options.listen ?? null;
+    this.transformations = options.transformations ?? null;
     // Without a proxy every connection is guarded twice: the resolver's answers, and the remote
     // address of the socket. With one, the proxy dials, so only the URL check in send() applies.
     // One socket per worker slot and origin: the slots (and each endpoint's concurrency limit)
@@ -502,6 +518,8 @@ export class DeliveryWorker {
     let canceled = true;
     // Pushed to a `tapwire listen` session: its answers say nothing about the endpoint's capacity or health.
     const listenId = endpoint ? listenSessionIdOf(endpoint.url) : null;
+    // Where the request went, when a transformation chose another URL.
+    let sentUrl: string | null = null;
     if (!endpoint) {
       result = skipped('The endpoint was deleted');
     } else if (endpoint.disabled) {
@@ -519,10 +537,30 @@ export class DeliveryWorker {
             return;
           }
           result = pushed;
+          requested = true;
+        } else if (endpoint.transformation?.enabled) {
+          // The handler runs before signing, so the signature covers the body actually sent. A
+          // failed run is a failed attempt (retried: the code may be fixed meanwhile) that asked
+          // nothing of the endpoint; a cancel ends this delivery, recorded as such.
+          const transformed = this.transformations
+            ? await this.transformations.apply(endpoint.transformation.code, { url: endpoint.url, payload: message.payload, contentType: message.contentType ?? null, eventType: message.eventType })
+            : ({ kind: 'error', message: 'this worker has no transformation sandbox', durationMs: 0 } as const);
+          if (transformed.kind === 'send') {
+            sentUrl = transformed.url;
+            result = await this.send(endpoint, message.id, transformed.body, started, transformed.contentType, message.forwardHeaders ?? null, transformed);
+            requested = true;
+          } else if (transformed.kind === 'cancel') {
+            canceled = true;
+            result = { ...skipped(CANCELED_BY_TRANSFORMATION), durationMs: Math.round(transformed.durationMs) };
+            log.info({ durationMs: transformed.durationMs }, 'delivery canceled by the transformation');
+          } else {
+            result = { ...skipped(transformationFailure(transformed)), durationMs: Math.round(transformed.durationMs) };
+            log.warn({ outcome: transformed.kind, error: transformed.message }, 'transformation failed');
+          }
         } else {
           result = await this.send(endpoint, message.id, message.payload, started, message.contentType ?? null, message.forwardHeaders ?? null);
+          requested = true;
         }
-        requested = true;
       } catch (error) {
         // A bug or bad stored data (say, a header value undici refuses) must not crash the process
         // or leave the delivery leased: record it as a failed attempt and let the schedule go on.
@@ -571,7 +609,7 @@ export class DeliveryWorker {
       msgId: delivery.msgId,
       appId: delivery.appId,
       endpointId: delivery.endpointId,
-      url: endpoint?.url ?? '',
+      url: sentUrl ?? endpoint?.url ?? '',
       responseStatusCode: result.statusCode,
       response: result.responseBody,
       responseDurationMs: result.durationMs,
@@ -730,11 +768,24 @@ export class DeliveryWorker {
    * judged again first (it may have been stored under another configuration, or the proxy would
    * dial it unchecked); a refusal is a failed attempt with reason `blocked`, retried on schedule.
    */
-  private async send(endpoint: Endpoint, msgId: string, payload: string, started: Date, contentType: string | null, forwardHeaders: Record<string, string> | null = null): Promise<SendWebhookResult> {
-    const headers = this.signedHeaders(endpoint, msgId, payload, started, contentType, forwardHeaders);
+  private async send(
+    endpoint: Endpoint,
+    msgId: string,
+    payload: string,
+    started: Date,
+    contentType: string | null,
+    forwardHeaders: Record<string, string> | null = null,
+    transformed: TransformedSend | null = null,
+  ): Promise<SendWebhookResult> {
+    const signed = this.signedHeaders(endpoint, msgId, payload, started, contentType, forwardHeaders);
+    // A transformation's headers come last; domain/transformation.ts refused any that would
+    // replace a signature, content or transport header.
+    const headers = transformed ? { ...signed, ...transformed.headers } : signed;
+    const url = transformed?.url ?? endpoint.url;
     const result = await sendWebhook(
       {
-        url: endpoint.url,
+        url,
+        ...(transformed ? { method: transformed.method } : {}),
         headers,
         body: payload,
         timeoutMs: this.config.requestTimeoutMs,
@@ -745,7 +796,7 @@ export class DeliveryWorker {
       { now: () => this.clock.now().getTime() },
     );
     if (!result.ok && result.reason === 'blocked') {
-      this.onBlocked?.({ appId: endpoint.appId, endpointId: endpoint.id, url: endpoint.url, reason: result.responseBody });
+      this.onBlocked?.({ appId: endpoint.appId, endpointId: endpoint.id, url, reason: result.responseBody });
     }
     return result;
   }

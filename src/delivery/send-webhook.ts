@@ -10,6 +10,8 @@ import { REFUSAL_PREFIX } from './ssrf-guard.js';
 export interface SendWebhookInput {
   /** The endpoint URL; only `http:` and `https:` are sent. */
   url: string;
+  /** The HTTP method; default POST (an endpoint transformation may choose PUT or PATCH). */
+  method?: 'POST' | 'PUT' | 'PATCH';
   /** Request headers, sent as given (content-type, user-agent, signature and custom headers). */
   headers: Record<string, string>;
   /** The payload, byte-for-byte; a string is sent as UTF-8. */
@@ -145,7 +147,7 @@ export async function sendWebhook(
 
   try {
     const response = await request(url, {
-      method: 'POST',
+      method: input.method ?? 'POST',
       headers: input.headers,
       body: input.body,
       dispatcher: input.dispatcher,

@@ -11,6 +11,8 @@
 //                Fan-out creates one per matching endpoint; resend and recover add manual ones.
 // - attempt:     one HTTP request made for a delivery, with its outcome and response.
 
+import type { EndpointTransformation } from './transformation.js';
+
 /**
  * Delivery (and per-destination) state, numbered as in the Svix API. `canceled` (4): Tapwire dropped
  * the delivery unsent, because its endpoint was deleted or disabled, or its message's payload was
@@ -78,6 +80,12 @@ export interface Endpoint {
    * delivery worker moves it, and re-enabling the endpoint clears it.
    */
   failingSince?: Date;
+  /**
+   * The JavaScript `handler(webhook)` that rewrites each request before it is signed and sent (see
+   * domain/transformation.ts). Absent when no code was ever set; kept while disabled. Written only
+   * through Store.setEndpointTransformation, never by updateEndpoint.
+   */
+  transformation?: EndpointTransformation;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -17,6 +17,13 @@ export interface QueueSnapshot {
 /** How one attempt ended, as counted. */
 export type AttemptOutcome = 'success' | 'retry' | 'fail' | 'canceled';
 
+/** How one run of an endpoint transformation ended, as counted. */
+export type TransformationRunOutcome = 'ok' | 'cancel' | 'error' | 'timeout' | 'memory' | 'invalid';
+const TRANSFORMATION_RUN_OUTCOMES: readonly TransformationRunOutcome[] = ['ok', 'cancel', 'error', 'timeout', 'memory', 'invalid'];
+
+/** Seconds buckets for transformation runs: a small handler takes well under a millisecond, the deadline is 100 ms by default. */
+const TRANSFORMATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 export interface TapwireMetricsOptions {
   /** Reads the queue at scrape time; omitted on API-only processes with no store access for it. */
   readQueue?: () => Promise<QueueSnapshot>;
@@ -60,6 +67,8 @@ export class TapwireMetrics {
   private readonly attempts: Counter<'outcome'>;
   private readonly latency: Histogram<'outcome'>;
   private readonly blocked: Counter;
+  private readonly transformationRuns: Counter<'outcome'>;
+  private readonly transformationDuration: Histogram;
   private readonly inFlightByEndpoint = new Map<string, number>();
   private readonly readQueue: (() => Promise<QueueSnapshot>) | undefined;
   private scrapeQueue: Promise<QueueSnapshot> | null = null;
@@ -84,6 +93,19 @@ export class TapwireMetrics {
     this.blocked = new Counter({
       name: 'tapwire_ssrf_blocked_total',
       help: 'Connections refused because the endpoint resolved to a non-public address',
+      registers,
+    });
+    this.transformationRuns = new Counter({
+      name: 'tapwire_transformation_runs_total',
+      help: 'Runs of endpoint transformations by outcome: ok (a request to send), cancel, error (the code threw), timeout, memory (over its limit) or invalid (returned something unusable)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of TRANSFORMATION_RUN_OUTCOMES) this.transformationRuns.inc({ outcome }, 0);
+    this.transformationDuration = new Histogram({
+      name: 'tapwire_transformation_duration_seconds',
+      help: 'Time an endpoint transformation took, from handing it to a sandbox thread to its result, in seconds',
+      buckets: TRANSFORMATION_BUCKETS,
       registers,
     });
     const inFlight = this.inFlightByEndpoint;
@@ -196,6 +218,12 @@ export class TapwireMetrics {
   attemptRecorded(outcome: AttemptOutcome, durationMs: number): void {
     this.attempts.inc({ outcome });
     this.latency.observe({ outcome }, durationMs / 1000);
+  }
+
+  /** An endpoint transformation ran (for a delivery, or simulated through the API). */
+  transformationRan(outcome: TransformationRunOutcome, durationMs: number): void {
+    this.transformationRuns.inc({ outcome });
+    this.transformationDuration.observe(durationMs / 1000);
   }
 
   /** A connection was refused by the SSRF guard. */

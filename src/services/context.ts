@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { TapwireConfig } from '../config/config.js';
 import type { EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import type { AddressPolicy } from '../delivery/ssrf-guard.js';
+import type { Transformations } from '../delivery/transformations.js';
 import type { OperationalEvents } from '../operational/operational-events.js';
 import type { DeliveryHandoff, DeliveryJob, Store } from '../storage/store.js';
 import type { LookupCache } from './lookup-cache.js';
@@ -36,4 +37,6 @@ export interface ServiceContext {
   adoptDeliveries?: (jobs: DeliveryJob[]) => void;
   /** What this process's delivery worker knows of an endpoint's concurrency; absent when the process runs no worker. */
   deliveryConcurrency?: (endpointId: string) => EndpointConcurrency | null;
+  /** The sandbox threads that run endpoint transformations (for deliveries and the simulate API); started on first use. */
+  transformations?: Transformations;
 }

@@ -3,6 +3,7 @@
 import { restingConcurrency, type EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import { newId } from '../domain/ids.js';
 import type { Application, Endpoint, Message } from '../domain/types.js';
+import { customHeaderRefusal } from '../domain/transformation.js';
 import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
 import { checkEndpointUrl } from '../delivery/ssrf-guard.js';
 import { SigningError, generateSecret, normalizeSecret, verificationKeyOf } from '../signing/standard-webhooks.js';
@@ -85,21 +86,6 @@ export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
 /** At most this many previous secrets may still be valid at once. */
 export const MAX_OLD_SECRETS = 10;
 
-/** Header names a client may not set: they would break delivery or forge our own headers. */
-const FORBIDDEN_HEADERS = new Set([
-  'accept-encoding', 'connection', 'content-length', 'content-type', 'expect', 'host', 'keep-alive',
-  'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'http2-settings',
-  'proxy-authorization',
-]);
-const FORBIDDEN_HEADER_PREFIXES = ['webhook-', 'svix-', 'x-svix-', 'x-amz-', 'x-goog-', 'x-azure-', 'x-tapwire-'];
-/**
- * Header names refused because a receiver would misread the request: `content-encoding` claims the
- * signed JSON body is compressed, and the client-address headers (`forwarded`, `x-real-ip`,
- * `x-forwarded-*`) are what a receiver's reverse proxy trusts to say who is calling, so a tenant
- * could make its deliveries look as if they came from an address of its choosing.
- */
-const MISLEADING_HEADERS = new Set(['content-encoding', 'forwarded', 'x-real-ip']);
-const MISLEADING_HEADER_PREFIXES = ['x-forwarded-'];
 /**
  * Headers whose values are never returned by GET …/headers: Svix's list, cookies, and any name that
  * says it carries a credential. Erring on the side of hiding costs only a value the tenant already knows.
@@ -455,21 +441,8 @@ export function endpointVerificationKey(endpoint: Endpoint): string {
 
 function checkHeaders(headers: Record<string, string>): Record<string, string> {
   for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
-      throw validationError(['body', 'headers', name], 'not a valid HTTP header name');
-    }
-    if (FORBIDDEN_HEADERS.has(lower) || FORBIDDEN_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
-      throw validationError(['body', 'headers', name], `the header '${name}' is set by Tapwire and cannot be overridden`);
-    }
-    if (MISLEADING_HEADERS.has(lower) || MISLEADING_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
-      const why = lower === 'content-encoding' ? 'it would misdescribe the signed payload' : 'receivers trust it to name the calling address';
-      throw validationError(['body', 'headers', name], `the header '${name}' cannot be set on an endpoint: ${why}`);
-    }
-    // What HTTP (RFC 9110 field-value) and undici accept; anything else would fail every delivery.
-    if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-      throw validationError(['body', 'headers', name], 'header values must be strings of printable Latin-1 characters, without line breaks');
-    }
+    const refusal = customHeaderRefusal(name, value, 'an endpoint');
+    if (refusal) throw validationError(['body', 'headers', name], refusal);
   }
   return headers;
 }

@@ -355,6 +355,12 @@ export interface Store {
    * `options.messages` are not queued either).
    */
   deleteEndpoint(appId: string, endpointId: string, now: Date, options?: QueueMessagesOptions): Promise<boolean>;
+  /**
+   * Set a live endpoint's transformation: its code (null removes it) and switch, stamped `now`.
+   * Touches nothing else of the endpoint, so it never races an update of its other fields. The
+   * endpoint as it now is, or null when it does not exist.
+   */
+  setEndpointTransformation(input: { appId: string; endpointId: string; code: string | null; enabled: boolean; now: Date }): Promise<Endpoint | null>;
   listEndpoints(appId: string, query: ListQuery): Promise<Page<Endpoint>>;
   /**
    * Whether a message of this event type and channels would reach at least one endpoint of the

@@ -46,6 +46,35 @@ export function describeEndpoints(): void {
       expect(await store.getEndpoint(app.id, 'billing')).toBeNull();
     });
 
+    it('sets, switches and removes a transformation without touching the rest, keeps it across updates, and hands it to claims', async () => {
+      const { app, endpoints } = await seedApp([{ headers: { 'X-Keep': '1' } }]);
+      const endpoint = endpoints[0]!;
+      expect(endpoint.transformation).toBeUndefined();
+      const code = 'function handler(webhook) { return webhook; }';
+      const set = await store.setEndpointTransformation({ appId: app.id, endpointId: endpoint.id, code, enabled: true, now: at(5) });
+      expect(set).toEqual({ ...endpoint, transformation: { code, enabled: true, updatedAt: at(5) } });
+      expect(await store.getEndpoint(app.id, endpoint.id)).toEqual(set);
+      // An update of the other fields keeps it (updateEndpoint never writes it).
+      const updated = await store.updateEndpoint({ ...endpoint, description: 'changed', updatedAt: at(6) });
+      expect(updated.transformation).toEqual({ code, enabled: true, updatedAt: at(5) });
+      const jobs = await store.claimDueDeliveries({ now: at(20), limit: 10, leaseMs: 30_000 });
+      expect(jobs).toEqual([]);
+      await store.createMessage(makeMessage(app.id, { createdAt: at(7) }), at(7));
+      const [job] = await store.claimDueDeliveries({ now: at(20), limit: 10, leaseMs: 30_000 });
+      expect(job!.endpoint!.transformation).toEqual({ code, enabled: true, updatedAt: at(5) });
+
+      const off = await store.setEndpointTransformation({ appId: app.id, endpointId: endpoint.id, code, enabled: false, now: at(8) });
+      expect(off!.transformation).toEqual({ code, enabled: false, updatedAt: at(8) });
+      const removed = await store.setEndpointTransformation({ appId: app.id, endpointId: endpoint.id, code: null, enabled: false, now: at(9) });
+      expect(removed!.transformation).toBeUndefined();
+      expect(removed!.headers).toEqual({ 'X-Keep': '1' });
+
+      const other = await store.createApplication(makeApp());
+      expect(await store.setEndpointTransformation({ appId: other.id, endpointId: endpoint.id, code, enabled: true, now: at(10) })).toBeNull();
+      await store.deleteEndpoint(app.id, endpoint.id, at(11));
+      expect(await store.setEndpointTransformation({ appId: app.id, endpointId: endpoint.id, code, enabled: true, now: at(12) })).toBeNull();
+    });
+
     it('rejects a uid taken in the same application but allows it in another', async () => {
       const { app } = await seedApp([{ uid: 'hook' }]);
       await expect(store.createEndpoint(makeEndpoint(app.id, { uid: 'hook' }))).rejects.toMatchObject({

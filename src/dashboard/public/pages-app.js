@@ -26,6 +26,7 @@ import {
 import { chartLegend, chartWindow, copyText, exampleOf, loadEventTypes, redrawIfChanged, windowOf, windowPicker } from './pages-operator.js';
 import { eventTypesFor, OPERATIONAL_APP_UID } from './pages-operational.js';
 import { appListenSection, endpointName, listenSessionIdOf } from './pages-listen.js';
+import { transformationPanel } from './pages-transformation.js';
 
 /** @typedef {import('./app.js').PageContext} PageContext */
 
@@ -550,12 +551,17 @@ async function renderEndpointSettings(ctx, { endpoint, types, epPath, appRoute, 
     manage ? h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save settings') : h('p', { class: 'hint' }, 'This portal link can only look at the settings.'),
   );
   const showSecret = can(ctx, 'ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint');
-  const [secret, headers] = await Promise.all([showSecret ? secretPanel(ctx, epPath) : null, headersPanel(ctx, epPath)]);
+  const [secret, headers, transformation] = await Promise.all([
+    showSecret ? secretPanel(ctx, epPath) : null,
+    headersPanel(ctx, epPath),
+    transformationPanel(ctx, epPath, (...needs) => can(ctx, ...needs)),
+  ]);
   add(
     ctx.main,
     secret ? h('section', { class: 'card', 'aria-labelledby': 'secret-title' }, h('h2', { id: 'secret-title' }, 'Signing secret'), secret) : null,
     h('section', { class: 'card', 'aria-labelledby': 'settings-title' }, h('h2', { id: 'settings-title' }, 'Settings'), settings),
     h('section', { class: 'card', 'aria-labelledby': 'headers-title' }, h('h2', { id: 'headers-title' }, 'Custom headers'), headers),
+    transformation ? h('section', { class: 'card', 'aria-labelledby': 'transformation-title' }, h('h2', { id: 'transformation-title' }, 'Transformation'), transformation) : null,
     !manage ? null : h(
       'section',
       { class: 'card danger', 'aria-labelledby': 'delete-title' },

@@ -43,6 +43,15 @@ export class PostgresEndpoints {
     );
   }
 
+  async setEndpointTransformation(input: { appId: string; endpointId: string; code: string | null; enabled: boolean; now: Date }): Promise<Endpoint | null> {
+    return this.db.guard(async () =>
+      mapOrNull(
+        await this.db.one<EndpointRow>(SQL.setEndpointTransformation, { id: input.endpointId, appId: input.appId, code: input.code, enabled: input.enabled, now: input.now.getTime() }),
+        (r) => this.toRecord(r),
+      ),
+    );
+  }
+
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
     return this.db.guard(async () => mapOrNull(await this.db.one<EndpointRow>(SQL.selectEndpointByIdOrUid, { appId, key: idOrUid }), (r) => this.toRecord(r)));
   }

@@ -6,6 +6,11 @@ import { isFifoHeld, postgres as pg, sqlite as lite, type SqlFragments } from '.
 const ENDPOINT = columns(ENDPOINT_COLUMNS);
 
 const both = {
+  setEndpointTransformation: `
+    UPDATE endpoints
+    SET transformation_code = @code, transformation_enabled = @enabled, transformation_updated_at = @now
+    WHERE id = @id AND app_id = @appId AND deleted_at IS NULL
+    RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: `
     SELECT ${ENDPOINT} FROM endpoints
     WHERE app_id = @appId AND deleted_at IS NULL AND (id = @key OR uid = @key)
@@ -52,6 +57,7 @@ export const postgres = {
             @concurrencyLimit, @version, @metadata::json, @secret, @oldSecrets::json, @headers::json, @createdAt, @updatedAt, @fifo)
     RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
+  setEndpointTransformation: both.setEndpointTransformation,
   /** Including deleted ones: a queued delivery must learn that its endpoint is gone. A batch of ids in one round trip. */
   selectEndpointsByIds: `SELECT ${ENDPOINT} FROM endpoints WHERE id = ANY (@ids::text[])`,
   updateEndpoint: `
@@ -96,6 +102,7 @@ export const sqlite = {
             @concurrencyLimit, @version, @metadata, @secret, @oldSecrets, @headers, @createdAt, @updatedAt, @fifo)
     RETURNING ${ENDPOINT}`,
   selectEndpointByIdOrUid: both.selectEndpointByIdOrUid,
+  setEndpointTransformation: both.setEndpointTransformation,
   /** One row at a time: in process, a statement per row costs less than building a list of ids. */
   selectEndpointById: `SELECT ${ENDPOINT} FROM endpoints WHERE id = @id`,
   updateEndpoint: `

@@ -81,6 +81,17 @@ export class SqliteEndpoints {
     );
   }
 
+  async setEndpointTransformation(input: { appId: string; endpointId: string; code: string | null; enabled: boolean; now: Date }): Promise<Endpoint | null> {
+    return this.db.guard(() =>
+      this.db.write(() =>
+        mapOrNull(
+          this.db.get<EndpointRow>(SQL.setEndpointTransformation, { id: input.endpointId, appId: input.appId, code: input.code, enabled: values.writeBoolean(input.enabled), now: input.now.getTime() }),
+          (r) => this.toRecord(r),
+        ),
+      ),
+    );
+  }
+
   async resealEndpoints(input: { afterId: string | null; limit: number }): Promise<{ resealed: number; lastId: string | null }> {
     return this.db.guard(() =>
       this.db.write(() => {

@@ -5,7 +5,8 @@
 
 export const APPLICATION_COLUMNS = ['id', 'uid', 'name', 'throttle_rate', 'metadata', 'created_at', 'updated_at'];
 export const ENDPOINT_COLUMNS = ['id', 'app_id', 'uid', 'url', 'description', 'disabled', 'event_types', 'channels', 'throttle_rate', 'version',
-  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at', 'failing_since', 'concurrency_limit', 'fifo'];
+  'metadata', 'secret', 'old_secrets', 'headers', 'created_at', 'updated_at', 'deleted_at', 'failing_since', 'concurrency_limit', 'fifo',
+  'transformation_code', 'transformation_enabled', 'transformation_updated_at'];
 export const EVENT_TYPE_COLUMNS = ['name', 'description', 'archived', 'deprecated', 'schemas', 'feature_flags', 'group_name', 'created_at', 'updated_at'];
 export const MESSAGE_COLUMNS = ['id', 'app_id', 'event_id', 'event_type', 'payload', 'channels', 'created_at', 'payload_expires_at',
   'tags', 'deliver_at', 'content_type', 'forward_headers'];

@@ -56,6 +56,9 @@ export interface EndpointRow {
   updated_at: number;
   deleted_at: number | null;
   failing_since: number | null;
+  transformation_code: string | null;
+  transformation_enabled: Stored;
+  transformation_updated_at: number | null;
 }
 
 export interface EventTypeRow {
@@ -208,6 +211,9 @@ export function toEndpoint(r: EndpointRow, values: ColumnValues, secrets: Secret
     oldSecrets: oldSecrets.map((s): OldSecret => ({ secret: secrets.open(s.secret), expiresAt: new Date(s.expiresAt) })),
     headers: openHeaders(values.readJson<Record<string, string>>(r.headers), secrets),
     ...(r.failing_since !== null ? { failingSince: new Date(r.failing_since) } : {}),
+    ...(r.transformation_code !== null
+      ? { transformation: { code: r.transformation_code, enabled: values.readBoolean(r.transformation_enabled), updatedAt: new Date(Number(r.transformation_updated_at ?? r.updated_at)) } }
+      : {}),
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

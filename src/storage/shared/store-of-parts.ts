@@ -6,7 +6,7 @@ import type { Store } from '../store.js';
 /** Which subject owns which Store operation: the map from the interface to the folders. */
 export const OPERATIONS = {
   applications: ['createApplication', 'getApplication', 'updateApplication', 'deleteApplication', 'listApplications'],
-  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
+  endpoints: ['createEndpoint', 'getEndpoint', 'updateEndpoint', 'deleteEndpoint', 'setEndpointTransformation', 'listEndpoints', 'resealEndpoints', 'hasActiveEndpointFor'],
   eventTypes: ['createEventType', 'getEventType', 'saveEventType', 'deleteEventType', 'listEventTypes', 'saveEventTypes'],
   messages: ['createMessage', 'getMessage', 'getMessagesByIds', 'listMessages', 'expungeMessageContent', 'listMessageDestinations', 'listAttemptedMessages', 'expungeMessageContents'],
   deliveries: ['createManualDelivery', 'recoverFailedDeliveries', 'nextDueAt', 'queueSnapshot', 'getDelivery', 'getFifoLine', 'countBlockedFifoEndpoints'],
