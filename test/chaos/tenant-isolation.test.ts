@@ -131,7 +131,10 @@ describe.each(await backends())('%s', (backend) => {
           const where = `${kind} → ${route.method} ${path}: ${answer.status} ${answer.text.slice(0, 200)}`;
           const violation = contractViolation(route, answer, route.method);
           if (violation) problems.push(`${violation} (${where})`);
-          const reads = (route.method === 'GET' && route.operationId !== 'endpoint.get_secret') || route.operationId === 'authentication.logout';
+          // Reads every scoped token may make: not the signing secret (ViewEndpointSecret), nor the
+          // transformation code, which may hold credentials (ManageTransformations).
+          const guardedRead = route.operationId === 'endpoint.get_secret' || route.operationId === 'endpoint.transformation_get';
+          const reads = (route.method === 'GET' && !guardedRead) || route.operationId === 'authentication.logout';
           const secretRead = route.operationId === 'endpoint.get_secret';
           if (answer.text.includes(endpoint.secret) && !(kind === 'viewSecret' && secretRead)) problems.push(`secret shown (${where})`);
           const expected =
