@@ -174,6 +174,13 @@ describe.each(await backends())('endpoint transformations (%s)', (backend) => {
     await refused({ code: '   ' }, 422, 'the code is empty');
     await refused({ code: 'function handler(w) { return w; }', variables: { a: 'b' } }, 422, 'variables are not supported');
     await refused({ code: 5 }, 422, 'code');
+    // Code that cannot load is refused when saved, not on every delivery: a syntax error (with its
+    // line), no handler, a top level that never ends or allocates without bound.
+    await refused({ code: 'function handler(w) {\n  return w;\n' }, 422, 'the code cannot be used: SyntaxError');
+    await refused({ code: 'function handle(w) { return w; }' }, 422, 'the code must define function handler(webhook)');
+    await refused({ code: 'while (true) {}\nfunction handler(w) { return w; }' }, 422, 'its top level ran past the time limit');
+    await refused({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(1));\nfunction handler(w) { return w; }' }, 422, 'the code cannot be used');
+    expect(expectStatus(await tw.api('GET', path), 200, 'get after refusals').body).toMatchObject({ code: null, enabled: false });
     expect((await tw.api('PATCH', transformationPath(appId, 'ep_missing'), { code: 'x' })).status).toBe(404);
     expect((await tw.api('GET', transformationPath(appId, 'ep_missing'))).status).toBe(404);
 

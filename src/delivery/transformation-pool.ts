@@ -71,10 +71,10 @@ export class TransformationPool {
    * Run `handler(webhook)` of `code` once, in a fresh QuickJS context. Resolves with how it ended;
    * never rejects for anything the code does. Threads start on the first run.
    */
-  run(code: string, webhookJson: string): Promise<SandboxResult> {
+  run(code: string, webhookJson: string, checkOnly = false): Promise<SandboxResult> {
     if (this.closed) return Promise.resolve({ kind: 'error', message: 'the server is shutting down', durationMs: 0 });
     return new Promise((resolve) => {
-      this.queue.push({ call: { id: this.nextId++, input: { code, webhookJson, ...this.limits } }, resolve });
+      this.queue.push({ call: { id: this.nextId++, input: { code, webhookJson, ...this.limits, ...(checkOnly ? { checkOnly } : {}) } }, resolve });
       this.dispatch();
     });
   }

@@ -11,6 +11,8 @@ export interface SandboxInput {
   webhookJson: string;
   timeoutMs: number;
   memoryLimitBytes: number;
+  /** Only load the code and check that it defines `handler` (saving code): the handler is not called. */
+  checkOnly?: boolean;
 }
 
 /**
@@ -60,6 +62,13 @@ export function runInSandbox(module: QuickJSWASMModule, input: SandboxInput): Sa
         return ended(classify(failure, deadline), failure);
       }
       loaded.value.dispose();
+      if (input.checkOnly) {
+        const kind = vm.unwrapResult(vm.evalCode('typeof handler', 'tapwire-check.js'));
+        const type = vm.getString(kind);
+        kind.dispose();
+        if (type !== 'function') return ended('error', 'TypeError: the code must define function handler(webhook)');
+        return { kind: 'ok', resultJson: 'null', durationMs: performance.now() - started };
+      }
       const caller = vm.unwrapResult(vm.evalCode(CALL_HANDLER, 'tapwire-call.js'));
       const handler = vm.getProp(vm.global, 'handler');
       const inputString = vm.newString(input.webhookJson);

@@ -75,6 +75,18 @@ export class Transformations {
     return result;
   }
 
+  /**
+   * Load `code` in the sandbox without calling the handler, as saving it does: null when it
+   * compiles, runs its top level within the limits and defines `handler`; else what is wrong.
+   */
+  async check(code: string): Promise<string | null> {
+    const ran = await this.pool.run(code, 'null', true);
+    if (ran.kind === 'ok') return null;
+    if (ran.kind === 'timeout') return `its top level ran past the time limit (${ran.message})`;
+    if (ran.kind === 'memory') return `its top level ran out of memory (${ran.message})`;
+    return ran.message;
+  }
+
   /** End the sandbox threads. */
   close(): Promise<void> {
     return this.pool.close();

@@ -38,6 +38,12 @@ export async function patchTransformation(ctx: ServiceContext, appIdOrUid: strin
   }
   if (typeof patch.code === 'string') checkCode(patch.code, ['body', 'code']);
   const endpoint = await getEndpoint(ctx, appIdOrUid, endpointIdOrUid);
+  // Code that cannot even load (a syntax error, no handler) is refused now rather than failing
+  // every delivery later.
+  if (typeof patch.code === 'string' && ctx.transformations) {
+    const problem = await ctx.transformations.check(patch.code);
+    if (problem !== null) throw validationError(['body', 'code'], `the code cannot be used: ${problem}`);
+  }
   const code = patch.code === undefined ? (endpoint.transformation?.code ?? null) : patch.code;
   // Removing the code switches it off: an enabled transformation without code would mean nothing.
   const enabled = code === null ? false : (patch.enabled ?? endpoint.transformation?.enabled ?? false);
