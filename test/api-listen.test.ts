@@ -229,6 +229,19 @@ describe.each(await backends())('%s', (backend) => {
     });
   });
 
+  it("a session's endpoint keeps its URL: other settings may change through the endpoint API", async () => {
+    const app = await newApp();
+    const session = newSessionId();
+    const listener = await connect(tw, { app: app.id, session });
+    const path = `/api/v1/app/${app.id}/endpoint/${listener.ready.endpointId}`;
+    const moved = await api('PATCH', path, { url: 'https://example.com/hook' });
+    expect(moved.status).toBe(422);
+    expect(moved.body.detail[0]).toMatchObject({ loc: ['body', 'url'], msg: expect.stringContaining('tapwire listen session') });
+    expect(expectStatus(await api('PATCH', path, { description: 'my laptop' }), 200, 'patch the description').body).toMatchObject({ url: `tapwire-listen://${session}`, description: 'my laptop' });
+    expect(expectStatus(await api('PUT', path, { url: `tapwire-listen://${session}`, description: 'again' }), 200, 'put with its own URL').body).toMatchObject({ description: 'again' });
+    expect(expectStatus(await api('GET', path), 200, 'get').body.url).toBe(`tapwire-listen://${session}`);
+  });
+
   it('the ready frame names the session endpoint and a secret stable per token and application', async () => {
     const app = await newApp();
     const other = await newApp();

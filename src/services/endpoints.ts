@@ -1,5 +1,6 @@
 // Use cases for endpoints: CRUD, secret and rotation, custom headers, stats, recover. Sending an
 // example to one endpoint is a message (messages.ts), which reads endpoints through this module.
+import { listenSessionIdOf } from '../domain/listen.js';
 import { restingConcurrency, type EndpointConcurrency } from '../delivery/delivery-lanes.js';
 import { newId } from '../domain/ids.js';
 import type { Application, Endpoint, Message } from '../domain/types.js';
@@ -366,7 +367,13 @@ async function applyChecked(ctx: ServiceContext, endpoint: Endpoint, input: Endp
   if (input.portal && input.concurrencyLimit != null && input.concurrencyLimit > ceiling) {
     throw validationError(['body', 'concurrencyLimit'], `concurrencyLimit may be at most ${ceiling} (TAPWIRE_WORKER_CONCURRENCY)`, 'value_error.number.not_le');
   }
-  if (input.url !== undefined || replace) {
+  if (listenSessionIdOf(endpoint.url) !== null) {
+    // A `tapwire listen` session's endpoint: the session owns its URL (the worker pushes to the
+    // session through it). Everything else may change; ending the session removes the endpoint.
+    if (input.url !== undefined && input.url !== endpoint.url) {
+      throw validationError(['body', 'url'], "this endpoint is a tapwire listen session's; its URL cannot change (end the session instead)", 'value_error.url');
+    }
+  } else if (input.url !== undefined || replace) {
     if (input.url === undefined) throw validationError(['body', 'url'], 'field required', 'value_error.missing');
     const problem = checkEndpointUrl(input.url, { httpsOnly: ctx.config.httpsOnly, policy: ctx.policy });
     if (problem) throw validationError(['body', 'url'], problem, 'value_error.url');
