@@ -40,6 +40,20 @@ describe('TransformationPool', () => {
     expect(worstLagMs).toBeLessThan(150);
   });
 
+  it('shares threads by time used: an endpoint whose handler spins waits while a quick one runs, and is not starved', async () => {
+    const pool = poolOf(1, 100);
+    await pool.run(ECHO, WEBHOOK); // the thread's QuickJS module is compiled
+    const done: string[] = [];
+    const track = (key: string, run: Promise<unknown>): Promise<unknown> => run.then(() => done.push(key));
+    // The spinning endpoint queues first, five runs; then twenty quick runs of another endpoint.
+    const spins = Array.from({ length: 5 }, () => track('spin', pool.run(SPIN, WEBHOOK, { key: 'ep_spin' })));
+    const quick = Array.from({ length: 20 }, () => track('quick', pool.run(ECHO, WEBHOOK, { key: 'ep_quick' })));
+    await Promise.all([...spins, ...quick]);
+    // One spinning run had the thread first; after it, every quick run went before the next spin.
+    expect(done.slice(0, 21)).toEqual(['spin', ...Array.from({ length: 20 }, () => 'quick')]);
+    expect(done.filter((k) => k === 'spin')).toHaveLength(5);
+  });
+
   it('answers each run with its own result', async () => {
     const pool = poolOf(2);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.run(`function handler(w) { w.payload = ${i}; return w; }`, WEBHOOK)));

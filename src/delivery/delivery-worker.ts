@@ -543,7 +543,7 @@ export class DeliveryWorker {
           // failed run is a failed attempt (retried: the code may be fixed meanwhile) that asked
           // nothing of the endpoint; a cancel ends this delivery, recorded as such.
           const transformed = this.transformations
-            ? await this.transformations.apply(endpoint.transformation.code, { url: endpoint.url, payload: message.payload, contentType: message.contentType ?? null, eventType: message.eventType })
+            ? await this.transformations.apply(endpoint.transformation.code, { url: endpoint.url, payload: message.payload, contentType: message.contentType ?? null, eventType: message.eventType, endpointId: endpoint.id })
             : ({ kind: 'error', message: 'this worker has no transformation sandbox', durationMs: 0 } as const);
           if (transformed.kind === 'send') {
             sentUrl = transformed.url;

@@ -26,8 +26,23 @@ const WATCHDOG_GRACE_MS = 1_000;
 
 interface PendingRun {
   call: SandboxCall;
+  /** Whose run it is (an endpoint id): threads are shared out by the time each key has used. */
+  key: string;
   resolve: (result: SandboxResult) => void;
 }
+
+/** Thread time a key has used, decaying with a half-life of USAGE_HALF_LIFE_MS. */
+interface Usage {
+  ms: number;
+  at: number;
+}
+
+/**
+ * How fast a key's used thread time is forgotten. Long enough that an endpoint whose handler spins
+ * to its deadline every run stays behind endpoints whose handlers take a fraction of a millisecond;
+ * short enough that it is not starved once it is alone again.
+ */
+const USAGE_HALF_LIFE_MS = 1_000;
 
 interface PoolThread {
   worker: Worker;
@@ -35,6 +50,8 @@ interface PoolThread {
   watchdog: NodeJS.Timeout | null;
   /** It has answered a run: its QuickJS module is compiled. */
   started: boolean;
+  /** When its current run was handed to it (performance.now()). */
+  runStarted: number;
 }
 
 /**
@@ -54,7 +71,9 @@ function threadScript(): URL {
 export class TransformationPool {
   private readonly options: TransformationPoolOptions;
   private readonly threads: PoolThread[] = [];
-  private readonly queue: PendingRun[] = [];
+  /** Runs waiting for a thread, per key, each key's in arrival order. */
+  private readonly queues = new Map<string, PendingRun[]>();
+  private readonly usage = new Map<string, Usage>();
   private nextId = 1;
   private closed = false;
 
@@ -71,10 +90,14 @@ export class TransformationPool {
    * Run `handler(webhook)` of `code` once, in a fresh QuickJS context. Resolves with how it ended;
    * never rejects for anything the code does. Threads start on the first run.
    */
-  run(code: string, webhookJson: string, checkOnly = false): Promise<SandboxResult> {
+  run(code: string, webhookJson: string, options: { key?: string; checkOnly?: boolean } = {}): Promise<SandboxResult> {
     if (this.closed) return Promise.resolve({ kind: 'error', message: 'the server is shutting down', durationMs: 0 });
+    const key = options.key ?? '';
     return new Promise((resolve) => {
-      this.queue.push({ call: { id: this.nextId++, input: { code, webhookJson, ...this.limits, ...(checkOnly ? { checkOnly } : {}) } }, resolve });
+      const call: SandboxCall = { id: this.nextId++, input: { code, webhookJson, ...this.limits, ...(options.checkOnly ? { checkOnly: true } : {}) } };
+      let queue = this.queues.get(key);
+      if (!queue) this.queues.set(key, (queue = []));
+      queue.push({ call, key, resolve });
       this.dispatch();
     });
   }
@@ -82,18 +105,57 @@ export class TransformationPool {
   /** End the threads; runs still queued resolve as errors. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const pending of this.queue.splice(0)) pending.resolve({ kind: 'error', message: 'the server is shutting down', durationMs: 0 });
+    const waiting = [...this.queues.values()].flat();
+    this.queues.clear();
+    for (const pending of waiting) pending.resolve({ kind: 'error', message: 'the server is shutting down', durationMs: 0 });
     await Promise.all(this.threads.splice(0).map((thread) => this.stop(thread, { kind: 'error', message: 'the server is shutting down', durationMs: 0 })));
   }
 
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    while (this.queues.size > 0) {
       let thread = this.threads.find((t) => t.running === null);
       if (!thread) {
         if (this.threads.length >= this.options.threads) return;
         thread = this.spawn();
       }
-      this.start(thread, this.queue.shift()!);
+      this.start(thread, this.nextRun());
+    }
+  }
+
+  /**
+   * The next run: the oldest of the key that has used the least thread time lately (ties go to the
+   * key queued first). An endpoint whose handler spins to its deadline uses a thread for 100 ms a
+   * run; it then waits while endpoints with quick handlers run, so it cannot take their throughput,
+   * and it still gets the threads whenever they have nothing to run.
+   */
+  private nextRun(): PendingRun {
+    const now = performance.now();
+    let chosen: string | null = null;
+    let least = Infinity;
+    for (const key of this.queues.keys()) {
+      const used = this.usedMs(key, now);
+      if (used < least) {
+        least = used;
+        chosen = key;
+      }
+    }
+    const queue = this.queues.get(chosen!)!;
+    const run = queue.shift()!;
+    if (queue.length === 0) this.queues.delete(chosen!);
+    return run;
+  }
+
+  private usedMs(key: string, now: number): number {
+    const usage = this.usage.get(key);
+    return usage ? usage.ms * 2 ** (-(now - usage.at) / USAGE_HALF_LIFE_MS) : 0;
+  }
+
+  /** Charge a finished run's thread time to its key (and forget keys whose usage has decayed away). */
+  private charge(key: string, ms: number): void {
+    const now = performance.now();
+    this.usage.set(key, { ms: this.usedMs(key, now) + ms, at: now });
+    if (this.usage.size > 1_000) {
+      for (const [k] of this.usage) if (!this.queues.has(k) && this.usedMs(k, now) < 0.01) this.usage.delete(k);
     }
   }
 
@@ -101,7 +163,7 @@ export class TransformationPool {
     const worker = new Worker(threadScript(), { workerData: { tapwireTransformationThread: true } });
     // The pool's runs keep the process busy while they matter; an idle thread must not keep it alive.
     worker.unref();
-    const thread: PoolThread = { worker, running: null, watchdog: null, started: false };
+    const thread: PoolThread = { worker, running: null, watchdog: null, started: false, runStarted: 0 };
     worker.on('message', (reply: SandboxReply) => {
       if (thread.running?.call.id !== reply.id) return;
       this.finish(thread, reply.result);
@@ -114,6 +176,7 @@ export class TransformationPool {
 
   private start(thread: PoolThread, pending: PendingRun): void {
     thread.running = pending;
+    thread.runStarted = performance.now();
     // The deadline is the sandbox's; the watchdog only catches a thread that can no longer keep it.
     thread.watchdog = setTimeout(() => {
       void this.replace(thread, { kind: 'timeout', message: `the transformation did not stop at its ${this.options.timeoutMs} ms deadline; its thread was terminated`, durationMs: this.options.timeoutMs + WATCHDOG_GRACE_MS });
@@ -128,6 +191,7 @@ export class TransformationPool {
     thread.watchdog = null;
     thread.running = null;
     thread.started = true;
+    if (pending) this.charge(pending.key, performance.now() - thread.runStarted);
     pending?.resolve(result);
     this.dispatch();
   }

@@ -14,6 +14,8 @@ export interface UntransformedRequest {
   /** The raw payload's content type; null for JSON. */
   contentType: string | null;
   eventType: string;
+  /** The endpoint it is for: endpoints share the sandbox threads by the time their runs take. */
+  endpointId?: string;
 }
 
 /** What the handler made of the request. */
@@ -70,7 +72,7 @@ export class Transformations {
 
   /** Run `code`'s handler on the request a delivery would make. */
   async apply(code: string, request: UntransformedRequest): Promise<TransformationResult> {
-    const result = await this.run(code, request);
+    const result = await this.run(code, request, request.endpointId ?? '');
     this.metrics?.transformationRan(result.kind === 'send' ? 'ok' : result.kind, result.durationMs);
     return result;
   }
@@ -80,7 +82,7 @@ export class Transformations {
    * compiles, runs its top level within the limits and defines `handler`; else what is wrong.
    */
   async check(code: string): Promise<string | null> {
-    const ran = await this.pool.run(code, 'null', true);
+    const ran = await this.pool.run(code, 'null', { checkOnly: true });
     if (ran.kind === 'ok') return null;
     if (ran.kind === 'timeout') return `its top level ran past the time limit (${ran.message})`;
     if (ran.kind === 'memory') return `its top level ran out of memory (${ran.message})`;
@@ -92,13 +94,13 @@ export class Transformations {
     return this.pool.close();
   }
 
-  private async run(code: string, request: UntransformedRequest): Promise<TransformationResult> {
+  private async run(code: string, request: UntransformedRequest, key: string): Promise<TransformationResult> {
     const isJson = request.contentType === null;
     const webhook: Omit<WebhookInput, 'payload'> = { method: 'POST', url: request.url, eventType: request.eventType, headers: {} };
     // A JSON payload is spliced in as stored: it was checked when accepted, and parsing it here
     // only to serialize it again would cost a round trip for nothing.
     const webhookJson = `${JSON.stringify(webhook).slice(0, -1)},"payload":${isJson ? request.payload : JSON.stringify(request.payload)}}`;
-    const ran = await this.pool.run(code, webhookJson);
+    const ran = await this.pool.run(code, webhookJson, { key });
     if (ran.kind !== 'ok') return { kind: ran.kind, message: ran.message, durationMs: ran.durationMs };
     let returned: unknown;
     try {

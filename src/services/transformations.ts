@@ -95,7 +95,7 @@ export async function simulateTransformation(ctx: ServiceContext, appIdOrUid: st
   } else {
     request = { payload: JSON.stringify(input.payload), contentType: null, eventType: input.eventType ?? 'example' };
   }
-  const result = await transformations.apply(code, { url: endpoint.url, ...request });
+  const result = await transformations.apply(code, { url: endpoint.url, ...request, endpointId: endpoint.id });
   return simulateOutput(result);
 }
 
