@@ -24,6 +24,18 @@ export interface TransformationPoolOptions {
  */
 const WATCHDOG_GRACE_MS = 1_000;
 
+/**
+ * Runs handed to one thread at once. The event loop of a busy worker answers a thread's reply late;
+ * with a second run already waiting, the thread goes on at once instead of sitting idle until then.
+ */
+const PIPELINE_DEPTH = 2;
+
+/**
+ * Thread time charged to a key when its run is handed out, corrected when it ends: a key with a
+ * run already out then yields to one without, so a pipelined slot goes to another endpoint first.
+ */
+const PROVISIONAL_CHARGE_MS = 1;
+
 interface PendingRun {
   call: SandboxCall;
   /** Whose run it is (an endpoint id): threads are shared out by the time each key has used. */
@@ -46,7 +58,11 @@ const USAGE_HALF_LIFE_MS = 1_000;
 
 interface PoolThread {
   worker: Worker;
-  running: PendingRun | null;
+  /**
+   * Runs handed to it, in order: the first is running, the others wait in its message port, so the
+   * thread starts the next one without waiting for the event loop to hand it over.
+   */
+  runs: PendingRun[];
   watchdog: NodeJS.Timeout | null;
   /** It has answered a run: its QuickJS module is compiled. */
   started: boolean;
@@ -113,11 +129,11 @@ export class TransformationPool {
 
   private dispatch(): void {
     while (this.queues.size > 0) {
-      let thread = this.threads.find((t) => t.running === null);
-      if (!thread) {
-        if (this.threads.length >= this.options.threads) return;
-        thread = this.spawn();
-      }
+      // An idle thread first, then a new one, then a busy one with room in its pipeline.
+      let thread = this.threads.find((t) => t.runs.length === 0);
+      if (!thread && this.threads.length < this.options.threads) thread = this.spawn();
+      thread ??= this.threads.find((t) => t.started && t.runs.length < PIPELINE_DEPTH);
+      if (!thread) return;
       this.start(thread, this.nextRun());
     }
   }
@@ -153,7 +169,7 @@ export class TransformationPool {
   /** Charge a finished run's thread time to its key (and forget keys whose usage has decayed away). */
   private charge(key: string, ms: number): void {
     const now = performance.now();
-    this.usage.set(key, { ms: this.usedMs(key, now) + ms, at: now });
+    this.usage.set(key, { ms: Math.max(0, this.usedMs(key, now) + ms), at: now });
     if (this.usage.size > 1_000) {
       for (const [k] of this.usage) if (!this.queues.has(k) && this.usedMs(k, now) < 0.01) this.usage.delete(k);
     }
@@ -163,9 +179,9 @@ export class TransformationPool {
     const worker = new Worker(threadScript(), { workerData: { tapwireTransformationThread: true } });
     // The pool's runs keep the process busy while they matter; an idle thread must not keep it alive.
     worker.unref();
-    const thread: PoolThread = { worker, running: null, watchdog: null, started: false, runStarted: 0 };
+    const thread: PoolThread = { worker, runs: [], watchdog: null, started: false, runStarted: 0 };
     worker.on('message', (reply: SandboxReply) => {
-      if (thread.running?.call.id !== reply.id) return;
+      if (thread.runs[0]?.call.id !== reply.id) return;
       this.finish(thread, reply.result);
     });
     worker.on('error', (error) => this.lose(thread, `the transformation thread failed: ${error.message}`));
@@ -175,25 +191,45 @@ export class TransformationPool {
   }
 
   private start(thread: PoolThread, pending: PendingRun): void {
-    thread.running = pending;
+    this.charge(pending.key, PROVISIONAL_CHARGE_MS);
+    thread.runs.push(pending);
+    if (thread.runs.length === 1) this.watch(thread);
+    thread.worker.postMessage(pending.call);
+  }
+
+  /** Time the thread's current run (its first): the deadline is the sandbox's; the watchdog only catches a thread that can no longer keep it. */
+  private watch(thread: PoolThread): void {
     thread.runStarted = performance.now();
-    // The deadline is the sandbox's; the watchdog only catches a thread that can no longer keep it.
     thread.watchdog = setTimeout(() => {
       void this.replace(thread, { kind: 'timeout', message: `the transformation did not stop at its ${this.options.timeoutMs} ms deadline; its thread was terminated`, durationMs: this.options.timeoutMs + WATCHDOG_GRACE_MS });
     }, this.options.timeoutMs + WATCHDOG_GRACE_MS + startupAllowanceMs(thread));
     thread.watchdog.unref();
-    thread.worker.postMessage(pending.call);
   }
 
   private finish(thread: PoolThread, result: SandboxResult): void {
-    const pending = thread.running;
+    const pending = thread.runs.shift();
     if (thread.watchdog) clearTimeout(thread.watchdog);
     thread.watchdog = null;
-    thread.running = null;
     thread.started = true;
-    if (pending) this.charge(pending.key, performance.now() - thread.runStarted);
+    if (pending) this.charge(pending.key, performance.now() - thread.runStarted - PROVISIONAL_CHARGE_MS);
+    // The thread has started its next run already, if it had one.
+    if (thread.runs.length > 0) this.watch(thread);
     pending?.resolve(result);
     this.dispatch();
+  }
+
+  /** Runs a lost thread had not started go back to the front of their queues, to run on another thread. */
+  private requeueWaiting(thread: PoolThread): void {
+    const waiting = thread.runs.splice(1);
+    if (this.closed) {
+      for (const pending of waiting) pending.resolve({ kind: 'error', message: 'the server is shutting down', durationMs: 0 });
+      return;
+    }
+    for (const pending of waiting.reverse()) {
+      const queue = this.queues.get(pending.key);
+      if (queue) queue.unshift(pending);
+      else this.queues.set(pending.key, [pending]);
+    }
   }
 
   /** A thread that errored or exited: its run fails, and it leaves the pool (a new one starts on demand). */
@@ -201,7 +237,8 @@ export class TransformationPool {
     const index = this.threads.indexOf(thread);
     if (index < 0) return;
     this.threads.splice(index, 1);
-    if (thread.running) this.finish(thread, { kind: 'error', message, durationMs: 0 });
+    this.requeueWaiting(thread);
+    if (thread.runs.length > 0) this.finish(thread, { kind: 'error', message, durationMs: 0 });
     else this.dispatch();
   }
 
@@ -213,7 +250,8 @@ export class TransformationPool {
   }
 
   private async stop(thread: PoolThread, result: SandboxResult): Promise<void> {
-    if (thread.running) this.finish(thread, result);
+    this.requeueWaiting(thread);
+    if (thread.runs.length > 0) this.finish(thread, result);
     await thread.worker.terminate().catch(() => undefined);
   }
 }
