@@ -306,8 +306,7 @@ describe.skipIf(!chromiumAvailable())('dashboard in Chromium', () => {
     } finally {
       await slow.close();
     }
-    // A server of its own to start and stop besides the page: more than the default under a loaded CI machine.
-  }, 60_000);
+  });
 
   it('lists, creates, edits and deletes operational webhook endpoints, with their secret and headers', async () => {
     const page = await newPage();

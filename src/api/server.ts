@@ -150,6 +150,21 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
   });
 
   // CORS: the API is used from browsers (dashboards, the portal embedded by senders).
+  // Requests in flight when close starts finish, but their keep-alive connections must not: Node
+  // waits for every open connection before the server counts as closed, and a client's idle
+  // keep-alive socket would hold a graceful stop for TAPWIRE_API_KEEP_ALIVE_TIMEOUT (72 s). Answers
+  // sent once closing has begun say `Connection: close`, and any connection left idle is dropped.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async () => {
+    if (closing) app.server.closeIdleConnections();
+  });
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (origin) {
