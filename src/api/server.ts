@@ -11,6 +11,7 @@ import { allows } from '../domain/token-scopes.js';
 import { authenticate, type Principal } from '../services/auth.js';
 import { lookUpApplication } from '../services/lookup-cache.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './raw-json.js';
+import { endWithJson } from './raw-response.js';
 import { registerRoute, type Access, type ApiOptions, type RouteSpec } from './route-spec.js';
 import { applicationRoutes } from './routes/applications.js';
 import { attemptRoutes } from './routes/attempts.js';
@@ -92,13 +93,9 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
       // Headers or body not received within the API's deadlines (TAPWIRE_API_*_TIMEOUT).
       const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      const status = tooLarge ? '431 Request Header Fields Too Large' : timedOut ? '408 Request Timeout' : '400 Bad Request';
+      const status = tooLarge ? 431 : timedOut ? 408 : 400;
       const detail = tooLarge ? 'Request headers are too large' : timedOut ? 'The request was not received in time' : 'Malformed HTTP request';
-      const body = JSON.stringify({ code: 'generic_error', detail });
-      socket.end(
-        `HTTP/1.1 ${status}\r\n` +
-          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      endWithJson(socket, status, { code: 'generic_error', detail });
     },
   });
 
@@ -149,7 +146,6 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
     void reply.status(404).send({ code: 'not_found', detail: `No route for ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  // CORS: the API is used from browsers (dashboards, the portal embedded by senders).
   // Requests in flight when close starts finish, but their keep-alive connections must not: Node
   // waits for every open connection before the server counts as closed, and a client's idle
   // keep-alive socket would hold a graceful stop for TAPWIRE_API_KEEP_ALIVE_TIMEOUT (72 s). Answers
@@ -165,6 +161,8 @@ export async function buildApiServer(ctx: ServiceContext, options: ApiOptions = 
   app.addHook('onResponse', async () => {
     if (closing) app.server.closeIdleConnections();
   });
+
+  // CORS: the API is used from browsers (dashboards, the portal embedded by senders).
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (origin) {

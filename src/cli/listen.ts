@@ -61,6 +61,8 @@ export class ListenClient {
   private socket: WebSocket | null = null;
   private stopping = false;
   private ended: string | null = null;
+  /** The server refused the session after it had been ready (a reconnect with a revoked token…). */
+  private refusedAfterReady = false;
   private everReady = false;
   private secret: string | null = null;
   private timeoutMs = 15_000;
@@ -94,9 +96,9 @@ export class ListenClient {
     return this.done;
   }
 
-  /** Why the server ended the session, or null. */
-  get endedBecause(): string | null {
-    return this.ended;
+  /** The session ended because the server refused it (not because it was stopped or ended there). */
+  get refused(): boolean {
+    return this.refusedAfterReady;
   }
 
   /**
@@ -278,6 +280,7 @@ export class ListenClient {
     }
     this.line(this.options.err, error.message);
     this.ended = error.message;
+    this.refusedAfterReady = true;
     this.stopping = true;
     this.socket?.terminate();
     this.settleDone?.();
@@ -290,6 +293,11 @@ export class ListenClient {
   private line(stream: NodeJS.WritableStream, text: string): void {
     stream.write(`${text}\n`);
   }
+}
+
+/** The line printed when a session ends: `Forwarded 3 events: 2 succeeded, 1 failed`. */
+export function describeSummary(summary: ListenSummary): string {
+  return `Forwarded ${summary.forwarded} event${summary.forwarded === 1 ? '' : 's'}: ${summary.succeeded} succeeded, ${summary.failed} failed`;
 }
 
 function earliest(a: Date | null, b: Date | null): Date | null {

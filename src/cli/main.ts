@@ -344,7 +344,7 @@ async function listen(flags: { forwardTo: string; app?: string; source?: string;
   }
   const token = flags.token ?? process.env.TAPWIRE_TOKEN ?? '';
   if (!token) fail('no token: pass --token or set TAPWIRE_TOKEN (the admin token, or a token of the application)', EXIT_USAGE);
-  const { ListenClient, ListenError } = await import('./listen.js');
+  const { ListenClient, ListenError, describeSummary } = await import('./listen.js');
   const client = new ListenClient({
     serverUrl,
     token,
@@ -369,7 +369,7 @@ async function listen(flags: { forwardTo: string; app?: string; source?: string;
     // A second Ctrl-C does not wait for the session to end.
     if (interrupted > 1) process.exit(0);
     void client.stop().then((summary) => {
-      process.stdout.write(`\nForwarded ${summary.forwarded} event${summary.forwarded === 1 ? '' : 's'}: ${summary.succeeded} succeeded, ${summary.failed} failed\n`);
+      process.stdout.write(`\n${describeSummary(summary)}\n`);
       process.exit(0);
     });
   };
@@ -378,9 +378,8 @@ async function listen(flags: { forwardTo: string; app?: string; source?: string;
   await client.whenDone();
   // Ended by the server (or a refusal on reconnect): no Ctrl-C came.
   if (interrupted === 0) {
-    const summary = client.counts;
-    process.stdout.write(`Forwarded ${summary.forwarded} event${summary.forwarded === 1 ? '' : 's'}: ${summary.succeeded} succeeded, ${summary.failed} failed\n`);
-    process.exit(client.endedBecause?.startsWith('the server refused') ? EXIT_FAILED : 0);
+    process.stdout.write(`${describeSummary(client.counts)}\n`);
+    process.exit(client.refused ? EXIT_FAILED : 0);
   }
 }
 

@@ -9,9 +9,9 @@
 import { createHash, createHmac } from 'node:crypto';
 
 import type { Application, Endpoint } from '../domain/types.js';
-import { LISTEN_SESSION_ID_PATTERN, listenEndpointUid, listenEndpointUrl, type ListenSession } from '../domain/listen.js';
+import { listenEndpointUid, listenEndpointUrl, type ListenSession } from '../domain/listen.js';
 import { newId } from '../domain/ids.js';
-import { TapwireError, notFound, validationError } from '../errors/tapwire-error.js';
+import { TapwireError, notFound } from '../errors/tapwire-error.js';
 import type { Principal } from './auth.js';
 import { allows } from '../domain/token-scopes.js';
 import type { ServiceContext } from './context.js';
@@ -38,41 +38,6 @@ export interface OpenedSession {
   endpoint: Endpoint;
   /** The endpoint was made now (a new session, or one whose endpoint the timeout removed). */
   created: boolean;
-}
-
-const EVENT_TYPE_NAME = /^[a-zA-Z0-9\-_.]{1,256}$/;
-const MAX_EVENT_TYPES = 100;
-
-/** Read and check the WebSocket URL's query; every problem is a 422 naming the parameter. */
-export function readListenRequest(query: URLSearchParams, now: Date): ListenRequest {
-  const app = query.get('app') || null;
-  const source = query.get('source') || null;
-  if ((app === null) === (source === null)) {
-    throw validationError(['query', 'app'], 'give exactly one of app (an application id or uid) and source (an ingest source id or uid)');
-  }
-  const sessionId = query.get('session') ?? '';
-  if (!LISTEN_SESSION_ID_PATTERN.test(sessionId)) {
-    throw validationError(['query', 'session'], 'session must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -');
-  }
-  let eventTypes: string[] | null = null;
-  const events = query.get('events');
-  if (events) {
-    eventTypes = [...new Set(events.split(',').map((e) => e.trim()).filter(Boolean))];
-    if (eventTypes.length > MAX_EVENT_TYPES) throw validationError(['query', 'events'], `at most ${MAX_EVENT_TYPES} event types`);
-    const bad = eventTypes.find((e) => !EVENT_TYPE_NAME.test(e));
-    if (bad !== undefined) throw validationError(['query', 'events'], `"${bad.slice(0, 64)}" is not an event type name`);
-    if (eventTypes.length === 0) eventTypes = null;
-  }
-  let since: Date | null = null;
-  const sinceText = query.get('since');
-  if (sinceText) {
-    since = new Date(sinceText);
-    if (Number.isNaN(since.getTime())) throw validationError(['query', 'since'], 'since must be an ISO 8601 time');
-    if (since > now) since = now;
-  }
-  const forwardTo = (query.get('forward_to') ?? '').slice(0, 2048);
-  const client = (query.get('client') ?? '').slice(0, 200);
-  return { app, source, sessionId, eventTypes, since, forwardTo, client };
 }
 
 /**

@@ -7,13 +7,16 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 
 import type { ListenHub } from '../../delivery/listen-hub.js';
-import { TapwireError } from '../../errors/tapwire-error.js';
+import { LISTEN_SESSION_ID_PATTERN } from '../../domain/listen.js';
+import { TapwireError, validationError } from '../../errors/tapwire-error.js';
 import { authenticate } from '../../services/auth.js';
 import type { BackgroundTaskRunner } from '../../services/background-tasks.js';
 import type { ServiceContext } from '../../services/context.js';
 import * as listen from '../../services/listen.js';
 import { defineRoute, type RouteSpec } from '../route-spec.js';
 import * as S from '../schemas.js';
+import { ID_CURSOR, readString } from '../query.js';
+import { endWithJson } from '../raw-response.js';
 
 export const LISTEN_PATH = '/api/v1/listen';
 /** The largest frame a CLI may send: a report carries at most a response body's worth. */
@@ -44,10 +47,7 @@ export function listenRoutes(ctx: ServiceContext, hub: ListenHub | null): RouteS
       method: 'GET', url: base, operationId: 'listen_session.list', summary: 'List tapwire listen sessions (Tapwire only), newest first', tag: 'Listen', access: 'app', needs: ['ViewBase'],
       query: { app_id: "Only this application's sessions (an application's token sees its own only)" },
       responses: { 200: Type.Object({ data: Type.Array(S.ListenSessionOut) }, { title: 'ListListenSessionOut' }) },
-      handler: async (req) => {
-        const appId = typeof (req.query as Record<string, unknown>).app_id === 'string' ? ((req.query as Record<string, string>).app_id ?? null) : null;
-        return { data: (await listen.listListenSessions(ctx, req.principal, appId || null)).map(listenSessionOut) };
-      },
+      handler: async (req) => ({ data: (await listen.listListenSessions(ctx, req.principal, readString(req.query, 'app_id'))).map(listenSessionOut) }),
     }),
     defineRoute({
       method: 'DELETE', url: `${base}/:session_id`, operationId: 'listen_session.delete', summary: 'End a tapwire listen session: its CLI is told, its temporary endpoint is deleted', tag: 'Listen', access: 'app', needs: ['ManageEndpoint'],
@@ -88,7 +88,7 @@ export function acceptListenSockets(app: FastifyInstance, ctx: ServiceContext, h
         if (!match) throw new TapwireError('authentication_failed', { detail: 'Missing or malformed Authorization header; expected "Bearer <token>"' });
         const principal = await authenticate(ctx, match[1]!);
         if (!principal) throw new TapwireError('authentication_failed');
-        const request = listen.readListenRequest(url.searchParams, ctx.clock.now());
+        const request = readListenRequest(url.searchParams, ctx.clock.now());
         const opened = await listen.openListenSession(ctx, runner, principal, match[1]!, request);
         if (socket.destroyed) return;
         wss.handleUpgrade(req, socket, head, (ws) => {
@@ -118,20 +118,42 @@ export function acceptListenSockets(app: FastifyInstance, ctx: ServiceContext, h
   });
 }
 
-/** Answer an upgrade request with an HTTP error and close the connection. */
-function refuse(socket: Duplex, error: TapwireError): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${reasonPhrase(error.status)}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+/** Event types a session may filter on (as an endpoint's filter). */
+const MAX_EVENT_TYPES = 100;
+
+/** Read and check the WebSocket URL's query; every problem is a 422 naming the parameter. */
+function readListenRequest(query: URLSearchParams, now: Date): listen.ListenRequest {
+  const app = query.get('app') || null;
+  const source = query.get('source') || null;
+  if ((app === null) === (source === null)) {
+    throw validationError(['query', 'app'], 'give exactly one of app (an application id or uid) and source (an ingest source id or uid)');
+  }
+  const sessionId = query.get('session') ?? '';
+  if (!LISTEN_SESSION_ID_PATTERN.test(sessionId)) {
+    throw validationError(['query', 'session'], 'session must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -');
+  }
+  let eventTypes: string[] | null = null;
+  const events = query.get('events');
+  if (events) {
+    eventTypes = [...new Set(events.split(',').map((e) => e.trim()).filter(Boolean))];
+    if (eventTypes.length > MAX_EVENT_TYPES) throw validationError(['query', 'events'], `at most ${MAX_EVENT_TYPES} event types`);
+    const bad = eventTypes.find((e) => !ID_CURSOR.name.test(e));
+    if (bad !== undefined) throw validationError(['query', 'events'], `"${bad.slice(0, 64)}" is not an event type name`);
+    if (eventTypes.length === 0) eventTypes = null;
+  }
+  let since: Date | null = null;
+  const sinceText = query.get('since');
+  if (sinceText) {
+    since = new Date(sinceText);
+    if (Number.isNaN(since.getTime())) throw validationError(['query', 'since'], 'since must be an ISO 8601 time');
+    if (since > now) since = now;
+  }
+  const forwardTo = (query.get('forward_to') ?? '').slice(0, 2048);
+  const client = (query.get('client') ?? '').slice(0, 200);
+  return { app, source, sessionId, eventTypes, since, forwardTo, client };
 }
 
-function reasonPhrase(status: number): string {
-  const phrases: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
-  return phrases[status] ?? 'Error';
+/** Answer an upgrade request with an HTTP error and close the connection. */
+function refuse(socket: Duplex, error: TapwireError): void {
+  if (!socket.destroyed) endWithJson(socket, error.status, error.toBody());
 }
